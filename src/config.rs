@@ -1,0 +1,414 @@
+//! One `Config`, layered: built-in defaults < `shiku.toml` (or `--config FILE`) < `SHIKU_*`
+//! environment variables < command-line flags. Every default starts a working server on a fresh
+//! machine with nothing else installed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Which store adapter serves the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// Embedded SQLite under `data_dir` (the default).
+    Sqlite,
+    /// An existing Shiku MongoDB.
+    Mongodb,
+}
+
+/// How the reference's request signature (`secret`, `time`) is enforced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureMode {
+    /// Never checked (the seed-002 deployment, `isAuthApi=0`).
+    Off,
+    /// Checked when the request carries a `secret`.
+    WhenPresent,
+    /// Required on every token-protected call (`isAuthApi=1`).
+    Required,
+}
+
+/// The whole server configuration.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Main listener: the API and, unless split out, everything else.
+    pub listen: String,
+    /// Optional separate listeners at the reference's ports (API 8092, upload 8088, files 8089).
+    pub listen_api: Option<String>,
+    pub listen_upload: Option<String>,
+    pub listen_files: Option<String>,
+    /// Where the embedded store (and later uploads) live.
+    pub data_dir: PathBuf,
+    pub store: StoreKind,
+    pub mongodb: MongoConfig,
+    pub auth: AuthConfig,
+    /// Values served by `/config` and used for new users.
+    pub client: ClientConfig,
+    pub limits: Limits,
+    /// First userId handed out on an empty database (reference: 10000002; seed 002: 6 digits).
+    pub first_user_id: i32,
+    /// `tracing` filter, e.g. `info` or `shiku_server=debug`.
+    pub log: String,
+}
+
+/// MongoDB connection and the reference database names.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MongoConfig {
+    pub uri: String,
+    /// API database (`im.mongoConfig.dbName`): users, relations, config, orgs.
+    pub api_db: String,
+    /// Room database (hard-coded `imRoom` in the reference).
+    pub room_db: String,
+    /// Message database (`im.xmppConfig.dbName`, `tigase`).
+    pub message_db: String,
+}
+
+/// Tokens and request signatures.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `apiKey` of the signature rule `md5(apiKey + time + userId + access_token)`.
+    pub api_key: String,
+    pub signature: SignatureMode,
+    /// Allowed clock difference for `time`, seconds.
+    pub signature_window_secs: i64,
+    /// HS256 key for access tokens; generated and kept in the store when empty.
+    pub jwt_secret: String,
+    /// Token lifetime, seconds (the reference's `expires_in`).
+    pub token_ttl_secs: i64,
+}
+
+/// The system configuration clients read through `/config` (reference `config` document).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientConfig {
+    pub xmpp_domain: String,
+    pub xmpp_host: String,
+    /// Seconds; `xmppPingTime` = this / 2.5.
+    pub xmpp_timeout: i32,
+    pub api_url: String,
+    pub upload_url: String,
+    pub download_url: String,
+    pub download_avatar_url: String,
+    pub jitsi_server: String,
+    pub live_url: String,
+    pub is_open_sms_code: i32,
+    pub is_open_register: i32,
+    pub is_open_receipt: i32,
+    pub is_open_read_receipt: i32,
+    pub register_invite_code: i32,
+    pub regedit_phone_or_name: i32,
+    pub is_open_room_search: i32,
+    pub is_open_online_status: i32,
+    pub nickname_search_user: i32,
+    pub show_contacts_user: i32,
+    pub file_valid_time: i32,
+    pub chat_record_time_out: f64,
+    pub video_len: String,
+    pub audio_len: String,
+    pub company_name: String,
+    pub copyright: String,
+    pub website: String,
+    pub help_url: String,
+    pub share_url: String,
+    pub soft_url: String,
+    pub privacy_policy_prefix: String,
+    pub android_version: i32,
+    pub ios_version: i32,
+    pub android_app_url: String,
+    pub ios_app_url: String,
+    pub pc_app_url: String,
+    pub mac_app_url: String,
+    /// Defaults of a new user's settings (reference config `isFriendsVerify`, …).
+    pub friends_verify: i32,
+    pub multiple_devices: i32,
+    pub telephone_search_user: i32,
+    pub roaming_time: f64,
+    pub show_last_login_time: i32,
+    pub show_telephone: i32,
+    /// Phones (areaCode+phone, comma separated) every new user is auto-friended with.
+    pub default_telephones: String,
+}
+
+/// Request limits.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest form or query body accepted, bytes.
+    pub max_form_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "0.0.0.0:8092".into(),
+            listen_api: None,
+            listen_upload: None,
+            listen_files: None,
+            data_dir: PathBuf::from("data"),
+            store: StoreKind::Sqlite,
+            mongodb: MongoConfig::default(),
+            auth: AuthConfig::default(),
+            client: ClientConfig::default(),
+            limits: Limits::default(),
+            first_user_id: 100100,
+            log: "info".into(),
+        }
+    }
+}
+
+impl Default for MongoConfig {
+    fn default() -> Self {
+        MongoConfig {
+            uri: "mongodb://127.0.0.1:27017".into(),
+            api_db: "imapi".into(),
+            room_db: "imRoom".into(),
+            message_db: "tigase".into(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            api_key: String::new(),
+            signature: SignatureMode::Off,
+            signature_window_secs: 180,
+            jwt_secret: String::new(),
+            token_ttl_secs: 3_024_000,
+        }
+    }
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            xmpp_domain: "im.shiku.local".into(),
+            xmpp_host: "127.0.0.1".into(),
+            xmpp_timeout: 180,
+            api_url: "http://127.0.0.1:8092".into(),
+            upload_url: "http://127.0.0.1:8092/".into(),
+            download_url: "http://127.0.0.1:8092/".into(),
+            download_avatar_url: "http://127.0.0.1:8092/".into(),
+            jitsi_server: String::new(),
+            live_url: String::new(),
+            is_open_sms_code: 0,
+            is_open_register: 1,
+            is_open_receipt: 1,
+            is_open_read_receipt: 1,
+            register_invite_code: 0,
+            regedit_phone_or_name: 0,
+            is_open_room_search: 1,
+            is_open_online_status: 1,
+            nickname_search_user: 2,
+            show_contacts_user: 1,
+            file_valid_time: -1,
+            chat_record_time_out: -1.0,
+            video_len: "20".into(),
+            audio_len: "20".into(),
+            company_name: String::new(),
+            copyright: String::new(),
+            website: String::new(),
+            help_url: String::new(),
+            share_url: String::new(),
+            soft_url: String::new(),
+            privacy_policy_prefix: String::new(),
+            android_version: 0,
+            ios_version: 0,
+            android_app_url: String::new(),
+            ios_app_url: String::new(),
+            pc_app_url: String::new(),
+            mac_app_url: String::new(),
+            friends_verify: 1,
+            multiple_devices: 1,
+            telephone_search_user: 1,
+            roaming_time: -2.0,
+            show_last_login_time: 1,
+            show_telephone: 1,
+            default_telephones: String::new(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_form_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// A configuration that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("invalid config file {0}: {1}")]
+    Parse(PathBuf, String),
+    #[error("invalid environment variable {0}: {1}")]
+    Env(String, String),
+}
+
+impl Config {
+    /// Loads defaults, then the file (explicit path, or `shiku.toml` in the working directory
+    /// when it exists), then `SHIKU_*` variables from `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut table = toml::Table::new();
+        let path = match file {
+            Some(p) => Some(p.to_path_buf()),
+            None => Some(PathBuf::from("shiku.toml")).filter(|p| p.exists()),
+        };
+        if let Some(path) = &path {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.clone(), e))?;
+            table = text
+                .parse::<toml::Table>()
+                .map_err(|e| ConfigError::Parse(path.clone(), e.to_string()))?;
+        }
+        let defaults = toml::Value::try_from(Config::default()).expect("defaults serialise");
+        for (key, value) in env {
+            let Some(rest) = key.strip_prefix("SHIKU_") else {
+                continue;
+            };
+            // SHIKU_CONFIG names the file itself; test-only variables are not settings.
+            if rest == "CONFIG" || rest.starts_with("TEST_") {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+            let typed = env_value(&value, lookup(&defaults, &path))
+                .map_err(|e| ConfigError::Env(key.clone(), e))?;
+            set_path(&mut table, &path, typed);
+        }
+        let source = path
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "environment".into());
+        Config::deserialize(toml::Value::Table(table))
+            .map_err(|e| ConfigError::Parse(PathBuf::from(source), e.to_string()))
+    }
+
+    /// Every listener address of this configuration, main one first.
+    pub fn listen_addrs(&self) -> Vec<String> {
+        let mut v = vec![self.listen.clone()];
+        for a in [&self.listen_api, &self.listen_upload, &self.listen_files]
+            .into_iter()
+            .flatten()
+        {
+            if !v.contains(a) {
+                v.push(a.clone());
+            }
+        }
+        v
+    }
+
+    /// Checks values that would only fail later.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for a in self.listen_addrs() {
+            a.parse::<SocketAddr>()
+                .map_err(|e| ConfigError::Env("listen".into(), format!("{a}: {e}")))?;
+        }
+        if self.first_user_id < 10_006 {
+            return Err(ConfigError::Env(
+                "first_user_id".into(),
+                "must be above the system ids (>= 10006)".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Types an environment value like the setting it overrides (a string where the default is a
+/// string, a number where it is a number).
+fn env_value(v: &str, default: Option<&toml::Value>) -> Result<toml::Value, String> {
+    Ok(match default {
+        Some(toml::Value::Integer(_)) => {
+            toml::Value::Integer(v.parse().map_err(|_| format!("{v:?} is not an integer"))?)
+        }
+        Some(toml::Value::Float(_)) => {
+            toml::Value::Float(v.parse().map_err(|_| format!("{v:?} is not a number"))?)
+        }
+        Some(toml::Value::Boolean(_)) => {
+            toml::Value::Boolean(v.parse().map_err(|_| format!("{v:?} is not true/false"))?)
+        }
+        _ => toml::Value::String(v.to_string()),
+    })
+}
+
+fn lookup<'a>(v: &'a toml::Value, path: &[String]) -> Option<&'a toml::Value> {
+    path.iter().try_fold(v, |v, k| v.get(k.as_str()))
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) {
+    let (first, rest) = path.split_first().expect("non-empty path");
+    if rest.is_empty() {
+        table.insert(first.clone(), value);
+        return;
+    }
+    let entry = table
+        .entry(first.clone())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if !entry.is_table() {
+        *entry = toml::Value::Table(toml::Table::new());
+    }
+    if let toml::Value::Table(t) = entry {
+        set_path(t, rest, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_start_embedded() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.store, StoreKind::Sqlite);
+        assert_eq!(c.auth.signature, SignatureMode::Off);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn file_then_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("s.toml");
+        std::fs::write(
+            &f,
+            "listen = \"127.0.0.1:1\"\nfirst_user_id = 200000\n[auth]\napi_key = \"k\"\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&f),
+            env(&[
+                ("SHIKU_LISTEN", "127.0.0.1:2"),
+                ("SHIKU_AUTH__SIGNATURE", "required"),
+                ("SHIKU_CLIENT__XMPP_HOST", "10.0.0.1"),
+                ("SHIKU_TEST_MONGODB_URI", "ignored"),
+                ("OTHER", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen, "127.0.0.1:2");
+        assert_eq!(c.first_user_id, 200000);
+        assert_eq!(c.auth.api_key, "k");
+        assert_eq!(c.auth.signature, SignatureMode::Required);
+        assert_eq!(c.client.xmpp_host, "10.0.0.1");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let e = Config::load(None, env(&[("SHIKU_NO_SUCH", "1")])).unwrap_err();
+        assert!(e.to_string().contains("no_such"), "{e}");
+    }
+}

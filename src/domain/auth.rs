@@ -1,0 +1,236 @@
+//! Identity: password hashes, access tokens and the reference's request signature.
+//!
+//! Clients send `md5(password)`; we keep an argon2 hash of that md5 and still accept legacy rows
+//! holding the bare md5 (existing Shiku data), upgrading them at the next login. Tokens are HS256
+//! JWTs carrying the userId and a per-user version: bumping the version (logout, password change)
+//! revokes every device's token, as the reference's single shared token did.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, SaltString};
+use argon2::{Argon2, PasswordVerifier};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use super::error::{Error, Result};
+use super::util::{md5_hex, now_secs};
+use crate::store::Store;
+
+/// Audience of user access tokens (console tokens get their own).
+pub const USER_AUDIENCE: &str = "shiku-user";
+
+/// Hashes the client's md5 password for storage (argon2id, random salt).
+pub async fn hash_password(client_md5: &str) -> Result<String> {
+    let input = client_md5.to_ascii_lowercase();
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(input.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| Error::Internal(format!("argon2: {e}")))
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("hash task: {e}")))?
+}
+
+/// Outcome of a password check.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PasswordCheck {
+    /// Wrong password.
+    Mismatch,
+    /// Right password, stored as argon2.
+    Ok,
+    /// Right password, stored as a legacy bare md5: rehash and store.
+    OkLegacy,
+}
+
+/// Checks the client's md5 password against a stored value (argon2 or legacy md5).
+pub async fn verify_password(stored: &str, client_md5: &str) -> Result<PasswordCheck> {
+    let input = client_md5.to_ascii_lowercase();
+    if stored.starts_with("$argon2") {
+        let stored = stored.to_string();
+        return tokio::task::spawn_blocking(move || {
+            let parsed = PasswordHash::new(&stored)
+                .map_err(|e| Error::Internal(format!("stored hash: {e}")))?;
+            Ok(
+                match Argon2::default().verify_password(input.as_bytes(), &parsed) {
+                    Ok(()) => PasswordCheck::Ok,
+                    Err(_) => PasswordCheck::Mismatch,
+                },
+            )
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("verify task: {e}")))?;
+    }
+    // Legacy Shiku rows: the md5 itself. Compare without early exit.
+    let a = stored.to_ascii_lowercase();
+    let same = a.len() == input.len()
+        && !stored.is_empty()
+        && a.bytes()
+            .zip(input.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0;
+    Ok(if same {
+        PasswordCheck::OkLegacy
+    } else {
+        PasswordCheck::Mismatch
+    })
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    /// userId.
+    uid: i32,
+    /// Token version at issue time.
+    ver: i64,
+    iat: i64,
+    exp: i64,
+    aud: String,
+    /// Random id so two tokens issued in the same second differ.
+    jti: String,
+}
+
+/// Issues and checks access tokens.
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    ttl_secs: i64,
+    versions: Mutex<HashMap<i32, i64>>,
+}
+
+/// Why a token was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TokenProblem {
+    /// Malformed, wrong signature, wrong audience or expired.
+    Invalid,
+    /// Valid once, revoked since (logout, password change).
+    Revoked,
+}
+
+impl Tokens {
+    /// Builds the token service with `secret`; tokens live `ttl_secs`.
+    pub fn new(secret: &[u8], ttl_secs: i64) -> Tokens {
+        Tokens {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            ttl_secs,
+            versions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Token lifetime in seconds (`expires_in`).
+    pub fn ttl_secs(&self) -> i64 {
+        self.ttl_secs
+    }
+
+    async fn version(&self, store: &Store, user_id: i32) -> Result<i64> {
+        if let Some(v) = self.versions.lock().expect("versions lock").get(&user_id) {
+            return Ok(*v);
+        }
+        let v = store.meta.token_version(user_id).await?;
+        self.versions
+            .lock()
+            .expect("versions lock")
+            .insert(user_id, v);
+        Ok(v)
+    }
+
+    /// Issues a token for `user_id` at its current version.
+    pub async fn issue(&self, store: &Store, user_id: i32, audience: &str) -> Result<String> {
+        let ver = self.version(store, user_id).await?;
+        let now = now_secs();
+        let claims = Claims {
+            uid: user_id,
+            ver,
+            iat: now,
+            exp: now + self.ttl_secs,
+            aud: audience.to_string(),
+            jti: super::util::uuid32()[..8].to_string(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| Error::Internal(format!("jwt encode: {e}")))
+    }
+
+    /// Returns the userId a token stands for, if it is valid for `audience` and not revoked.
+    pub async fn check(
+        &self,
+        store: &Store,
+        token: &str,
+        audience: &str,
+    ) -> Result<std::result::Result<i32, TokenProblem>> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&[audience]);
+        validation.leeway = 0;
+        let claims = match jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation) {
+            Ok(d) => d.claims,
+            Err(_) => return Ok(Err(TokenProblem::Invalid)),
+        };
+        if self.version(store, claims.uid).await? != claims.ver {
+            return Ok(Err(TokenProblem::Revoked));
+        }
+        Ok(Ok(claims.uid))
+    }
+
+    /// Revokes every token of a user.
+    pub async fn revoke_all(&self, store: &Store, user_id: i32) -> Result<()> {
+        let v = store.meta.bump_token_version(user_id).await?;
+        self.versions
+            .lock()
+            .expect("versions lock")
+            .insert(user_id, v);
+        Ok(())
+    }
+}
+
+/// The reference signature of token calls: `md5(apiKey + time + userId + access_token)`.
+pub fn token_secret(api_key: &str, time: i64, user_id: i32, token: &str) -> String {
+    md5_hex(&format!("{api_key}{time}{user_id}{token}"))
+}
+
+/// The reference signature of open calls: `md5(apiKey + time)`.
+pub fn open_secret(api_key: &str, time: i64) -> String {
+    md5_hex(&format!("{api_key}{time}"))
+}
+
+/// True when `time` (seconds) is within `window` seconds of now.
+pub fn time_in_window(time: i64, window: i64) -> bool {
+    (now_secs() - time).abs() < window
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn argon2_and_legacy_md5() {
+        let md5 = md5_hex("secret");
+        let h = hash_password(&md5).await.unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert_eq!(verify_password(&h, &md5).await.unwrap(), PasswordCheck::Ok);
+        assert_eq!(
+            verify_password(&h, &md5_hex("other")).await.unwrap(),
+            PasswordCheck::Mismatch
+        );
+        assert_eq!(
+            verify_password(&md5, &md5.to_uppercase()).await.unwrap(),
+            PasswordCheck::OkLegacy
+        );
+        assert_eq!(
+            verify_password("", "").await.unwrap(),
+            PasswordCheck::Mismatch
+        );
+    }
+
+    #[test]
+    fn signatures_match_the_client_rule() {
+        // webim.js createCommApiSecret: md5(apiKey + time + userId + access_token).
+        assert_eq!(
+            token_secret("k", 1600000000, 100164, "t"),
+            md5_hex("k1600000000100164t")
+        );
+        assert_eq!(open_secret("k", 5), md5_hex("k5"));
+        assert!(time_in_window(now_secs() - 100, 180));
+        assert!(!time_in_window(now_secs() - 200, 180));
+    }
+}

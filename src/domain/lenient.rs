@@ -1,0 +1,116 @@
+//! Lenient number readers for documents written by several Shiku generations.
+//!
+//! The same field is int32 in one database, int64 or double in another, and occasionally a
+//! numeric string (fastjson round-trips); null reads as the type's zero.
+
+use serde::de::{self, Deserializer, Visitor};
+use std::fmt;
+
+struct Num;
+
+/// What a lenient field held.
+enum N {
+    I(i64),
+    F(f64),
+    Null,
+}
+
+impl<'de> Visitor<'de> for Num {
+    type Value = N;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a number, numeric string or null")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<N, E> {
+        Ok(N::I(v as i64))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<N, E> {
+        Ok(N::I(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<N, E> {
+        Ok(N::I(v.min(i64::MAX as u64) as i64))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<N, E> {
+        Ok(N::F(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<N, E> {
+        let t = v.trim().trim_end_matches('天');
+        if t.is_empty() {
+            return Ok(N::Null);
+        }
+        if let Ok(i) = t.parse::<i64>() {
+            return Ok(N::I(i));
+        }
+        t.parse::<f64>()
+            .map(N::F)
+            .map_err(|_| E::custom(format!("not a number: {v:?}")))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<N, E> {
+        Ok(N::Null)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<N, E> {
+        Ok(N::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<N, D::Error> {
+        d.deserialize_any(Num)
+    }
+}
+
+/// Reads any number-like value as i32 (doubles are truncated, out of range saturates).
+pub fn i32<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
+    Ok(match d.deserialize_any(Num)? {
+        N::I(i) => i.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+        N::F(f) => f as i32,
+        N::Null => 0,
+    })
+}
+
+/// Reads any number-like value as i64.
+pub fn i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    Ok(match d.deserialize_any(Num)? {
+        N::I(i) => i,
+        N::F(f) => f as i64,
+        N::Null => 0,
+    })
+}
+
+/// Reads any number-like value as f64.
+pub fn f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(match d.deserialize_any(Num)? {
+        N::I(i) => i as f64,
+        N::F(f) => f,
+        N::Null => 0.0,
+    })
+}
+
+/// Reads an optional number-like value as i32 (null stays None).
+pub fn opt_i32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
+    Ok(match d.deserialize_any(Num)? {
+        N::I(i) => Some(i.clamp(i32::MIN as i64, i32::MAX as i64) as i32),
+        N::F(f) => Some(f as i32),
+        N::Null => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    struct T {
+        #[serde(deserialize_with = "super::i32")]
+        a: i32,
+        #[serde(deserialize_with = "super::f64")]
+        b: f64,
+        #[serde(deserialize_with = "super::i64")]
+        c: i64,
+    }
+
+    #[test]
+    fn reads_every_generation() {
+        let t: T = serde_json::from_str(r#"{"a":3.0,"b":"-1.0","c":"1612772503"}"#).unwrap();
+        assert_eq!((t.a, t.b, t.c), (3, -1.0, 1612772503));
+        let t: T = serde_json::from_str(r#"{"a":null,"b":30,"c":1.5}"#).unwrap();
+        assert_eq!((t.a, t.b, t.c), (0, 30.0, 1));
+        assert!(serde_json::from_str::<T>(r#"{"a":"x","b":1,"c":1}"#).is_err());
+    }
+}

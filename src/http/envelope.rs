@@ -1,0 +1,101 @@
+//! The Shiku response envelope `{currentTime, data?, resultCode, resultMsg?}` (nulls omitted,
+//! fastjson's alphabetical order) and the rendering of every error into it.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{json, Map, Value};
+
+use crate::domain::util::now_millis;
+use crate::domain::Error;
+
+/// A successful answer.
+#[derive(Debug, Default)]
+pub struct Reply {
+    msg: Option<String>,
+    data: Option<Value>,
+}
+
+impl Reply {
+    /// `{resultCode:1, currentTime}`.
+    pub fn ok() -> Reply {
+        Reply::default()
+    }
+    /// `{resultCode:1, data, currentTime}`.
+    pub fn data(data: Value) -> Reply {
+        Reply {
+            msg: None,
+            data: Some(data),
+        }
+    }
+    /// `{resultCode:1, resultMsg, currentTime}`.
+    pub fn msg(msg: impl Into<String>) -> Reply {
+        Reply {
+            msg: Some(msg.into()),
+            data: None,
+        }
+    }
+}
+
+/// What every handler returns.
+pub type ApiResult = Result<Reply, Error>;
+
+/// Renders an envelope body.
+pub fn body(code: i64, msg: Option<&str>, data: Option<Value>) -> Value {
+    let mut m = Map::new();
+    m.insert("currentTime".into(), json!(now_millis()));
+    if let Some(d) = data.filter(|d| !d.is_null()) {
+        m.insert("data".into(), d);
+    }
+    m.insert("resultCode".into(), json!(code));
+    if let Some(msg) = msg {
+        m.insert("resultMsg".into(), json!(msg));
+    }
+    Value::Object(m)
+}
+
+fn json_response(status: StatusCode, v: &Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/json; charset=UTF-8")
+        .body(v.to_string())
+}
+
+impl actix_web::Responder for Reply {
+    type Body = actix_web::body::BoxBody;
+    fn respond_to(self, _req: &actix_web::HttpRequest) -> HttpResponse {
+        json_response(StatusCode::OK, &body(1, self.msg.as_deref(), self.data))
+    }
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            // Shiku answers every business and token error with HTTP 200.
+            _ => StatusCode::OK,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Error::Internal(detail) = self {
+            tracing::error!(%detail, "request failed");
+        }
+        json_response(
+            self.status_code(),
+            &body(self.code(), Some(&self.to_string()), None),
+        )
+    }
+}
+
+/// Spring Boot's 404 body, which the reference answers for unknown paths.
+pub async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
+    json_response(
+        StatusCode::NOT_FOUND,
+        &json!({
+            "timestamp": now_millis(),
+            "status": 404,
+            "error": "Not Found",
+            "message": "No message available",
+            "path": req.path(),
+        }),
+    )
+}

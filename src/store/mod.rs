@@ -1,0 +1,135 @@
+//! Storage ports (one trait per aggregate) and the two adapters.
+//!
+//! The domain talks only to these traits. `sqlite` is the embedded default; `mongo` reads and
+//! writes an existing Shiku MongoDB in the reference's database, collection and document shapes.
+
+pub mod mongo;
+pub mod patch;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::domain::model::{Friend, User, UserLoginLog, UserRole};
+pub use patch::{Patch, Val};
+
+/// A storage failure. `Duplicate` is the only one the domain reacts to; the rest are reported.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique key (e.g. `telephone`) is already taken.
+    #[error("duplicate key: {0}")]
+    Duplicate(String),
+    /// A stored document could not be decoded into our types.
+    #[error("undecodable document in {collection}: {reason}")]
+    Decode { collection: String, reason: String },
+    /// The backend failed (I/O, connection, SQL/driver error).
+    #[error("store backend error: {0}")]
+    Backend(String),
+}
+
+/// Result type of every port method.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Filter of `/user/query` (reference `UserQueryExample`).
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// Cursor: only users with `_id < before`.
+    pub before: Option<i32>,
+    /// Case-insensitive substring of the nickname.
+    pub nickname: Option<String>,
+    pub sex: Option<i32>,
+    /// Birthday range, seconds.
+    pub birthday_from: Option<i64>,
+    pub birthday_to: Option<i64>,
+    /// Users with `_id` at or above this (hides system users from searches).
+    pub min_user_id: i32,
+    pub limit: u32,
+}
+
+/// Users, their login logs and roles (`user`, `userLoginLog`, `userRoles`, `idx_user`).
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Allocates the next userId from the `idx_user` counter. When the counter does not exist it
+    /// starts after `max(existing userIds, first - 1)`, as the reference does.
+    async fn next_user_id(&self, first: i32) -> StoreResult<i32>;
+    /// Inserts a new user; `Duplicate` when the userId or telephone already exists.
+    async fn insert_user(&self, user: &User) -> StoreResult<()>;
+    /// The user with this userId.
+    async fn get_user(&self, user_id: i32) -> StoreResult<Option<User>>;
+    /// The user whose `telephone` (areaCode + phone) is this.
+    async fn find_by_telephone(&self, telephone: &str) -> StoreResult<Option<User>>;
+    /// The user for `/user/login`: `userKey == key` or `encryAccount == key`, and `areaCode`
+    /// equal when given.
+    async fn find_for_login(&self, key: &str, area_code: Option<&str>)
+        -> StoreResult<Option<User>>;
+    /// The user whose communication `account` is this.
+    async fn find_by_account(&self, account: &str) -> StoreResult<Option<User>>;
+    /// Whether another user (not `except`) has this string as `account` or `phone`.
+    async fn account_taken(&self, account: &str, except: i32) -> StoreResult<bool>;
+    /// Applies a partial update and returns the updated user (None when absent).
+    async fn update_user(&self, user_id: i32, patch: &Patch) -> StoreResult<Option<User>>;
+    /// Users matching a `/user/query` filter, `_id` descending.
+    async fn query_users(&self, query: &UserQuery) -> StoreResult<Vec<User>>;
+    /// The login log of a user.
+    async fn get_login_log(&self, user_id: i32) -> StoreResult<Option<UserLoginLog>>;
+    /// Inserts or replaces a login log.
+    async fn put_login_log(&self, log: &UserLoginLog) -> StoreResult<()>;
+    /// Applies a partial update to a login log (creating it when absent).
+    async fn update_login_log(&self, user_id: i32, patch: &Patch) -> StoreResult<()>;
+    /// The `userRoles` documents of a user.
+    async fn roles_of(&self, user_id: i32) -> StoreResult<Vec<UserRole>>;
+    /// Inserts a `userRoles` document.
+    async fn insert_role(&self, role: &UserRole) -> StoreResult<()>;
+}
+
+/// Relations (`u_friends`), one document per direction.
+#[async_trait]
+pub trait FriendStore: Send + Sync {
+    /// The relation owned by `user_id` towards `to_user_id`.
+    async fn get_friend(&self, user_id: i32, to_user_id: i32) -> StoreResult<Option<Friend>>;
+    /// Inserts or replaces the relation `(userId, toUserId)`.
+    async fn put_friend(&self, friend: &Friend) -> StoreResult<()>;
+    /// How many relations `user_id` owns with this status (None = any).
+    async fn count_friends(&self, user_id: i32, status: Option<i32>) -> StoreResult<u64>;
+    /// Applies `patch` to every relation whose `toUserId` is this user (e.g. `toNickname`).
+    async fn update_friends_to(&self, to_user_id: i32, patch: &Patch) -> StoreResult<()>;
+}
+
+/// Small server-owned values (signing secret, token versions) kept with the data.
+#[async_trait]
+pub trait MetaStore: Send + Sync {
+    /// The value under `key`.
+    async fn get_meta(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Sets `key` only if it is absent; returns the value now stored.
+    async fn init_meta(&self, key: &str, value: &str) -> StoreResult<String>;
+    /// The token version of a user (0 when never bumped).
+    async fn token_version(&self, user_id: i32) -> StoreResult<i64>;
+    /// Increments and returns the token version of a user (revokes every token).
+    async fn bump_token_version(&self, user_id: i32) -> StoreResult<i64>;
+}
+
+/// The handle the app shares: one adapter behind every port.
+#[derive(Clone)]
+pub struct Store {
+    pub users: Arc<dyn UserStore>,
+    pub friends: Arc<dyn FriendStore>,
+    pub meta: Arc<dyn MetaStore>,
+    /// Human description for the start-up log line (`sqlite:/path` or `mongodb:host/db`).
+    pub description: String,
+}
+
+impl Store {
+    /// Builds the handle from one adapter implementing every port.
+    pub fn from_adapter<A>(adapter: Arc<A>, description: String) -> Store
+    where
+        A: UserStore + FriendStore + MetaStore + 'static,
+    {
+        Store {
+            users: adapter.clone(),
+            friends: adapter.clone(),
+            meta: adapter,
+            description,
+        }
+    }
+}

@@ -1,0 +1,970 @@
+//! The MongoDB adapter: reads and writes an existing Shiku database in the reference's
+//! collection names and document shapes (spec/reference-server.md section 4), so the Java
+//! server's data works unchanged. Server-owned values the reference does not have live in two
+//! extra collections (`shiku_server_meta`, `shiku_token_versions`).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::TryStreamExt;
+use mongodb::bson::{self, doc, Bson, Document};
+use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
+use mongodb::{Client, Collection, Database, IndexModel};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::patch::{Op, Patch, Val};
+use super::{FriendStore, MetaStore, StoreError, StoreResult, UserQuery, UserStore};
+use crate::config::MongoConfig;
+use crate::domain::model::{Friend, User, UserLoginLog, UserRole};
+
+const USER: &str = "user";
+const LOGIN_LOG: &str = "userLoginLog";
+const ROLES: &str = "userRoles";
+const ID_COUNTER: &str = "idx_user";
+const FRIENDS: &str = "u_friends";
+const META: &str = "shiku_server_meta";
+const TOKEN_VERSIONS: &str = "shiku_token_versions";
+
+/// `_id` of the counter document when we create it; a fixed value so that two servers racing
+/// to create it collide on the `_id` index instead of creating two counters.
+const COUNTER_ID: &str = "userId";
+
+/// Server-selection and connect timeout: a wrong URI must fail start-up quickly.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// MongoDB's duplicate-key error code.
+const DUPLICATE_KEY: i32 = 11000;
+
+/// The MongoDB store: one API database holding the reference collections.
+pub struct MongoStore {
+    db: Database,
+    description: String,
+}
+
+impl MongoStore {
+    /// Connects, checks the server answers a ping, and creates the indexes we query by.
+    pub async fn connect(cfg: &MongoConfig) -> StoreResult<MongoStore> {
+        let description = describe(&cfg.uri, &cfg.api_db);
+        let mut options = ClientOptions::parse(&cfg.uri).await.map_err(|e| {
+            StoreError::Backend(format!("invalid MongoDB URI ({description}): {e}"))
+        })?;
+        options.server_selection_timeout = Some(CONNECT_TIMEOUT);
+        options.connect_timeout = Some(CONNECT_TIMEOUT);
+        if options.app_name.is_none() {
+            options.app_name = Some("shiku-server".into());
+        }
+        let client = Client::with_options(options)
+            .map_err(|e| StoreError::Backend(format!("MongoDB client ({description}): {e}")))?;
+        let db = client.database(&cfg.api_db);
+        db.run_command(doc! { "ping": 1 })
+            .await
+            .map_err(|e| StoreError::Backend(format!("cannot reach MongoDB {description}: {e}")))?;
+        let store = MongoStore { db, description };
+        store.create_indexes().await;
+        Ok(store)
+    }
+
+    /// Human description for the start-up log (`mongodb:<hosts>/<db>`, never credentials).
+    pub fn description(&self) -> String {
+        self.description.clone()
+    }
+
+    fn coll(&self, name: &str) -> Collection<Document> {
+        self.db.collection(name)
+    }
+
+    /// Creates the reference's indexes (4.2, 4.4). A real deployment may already hold an index
+    /// on the same keys with other options, so failures only warn.
+    async fn create_indexes(&self) {
+        for field in [
+            "userKey",
+            "account",
+            "areaCode",
+            "telephone",
+            "phone",
+            "nickname",
+            "encryAccount",
+        ] {
+            self.ensure_index(USER, doc! { field: 1 }, None).await;
+        }
+        // Registration needs telephone to be unique, but Shiku only indexes it non-uniquely.
+        // A partial unique index under its own name leaves the reference's `telephone_1` alone
+        // and ignores users without a telephone; it fails harmlessly on duplicated data.
+        let unique = IndexOptions::builder()
+            .name("telephone_unique".to_string())
+            .unique(true)
+            .partial_filter_expression(doc! { "telephone": { "$gt": "" } })
+            .build();
+        if !self
+            .ensure_index(USER, doc! { "telephone": 1 }, Some(unique))
+            .await
+        {
+            tracing::warn!(
+                "no unique index on user.telephone: duplicate registrations are only prevented \
+                 by a check before insert"
+            );
+        }
+        self.ensure_index(FRIENDS, doc! { "userId": 1, "toUserId": 1 }, None)
+            .await;
+        self.ensure_index(ROLES, doc! { "userId": 1 }, None).await;
+    }
+
+    /// Creates one index; true when it exists afterwards.
+    async fn ensure_index(
+        &self,
+        collection: &str,
+        keys: Document,
+        options: Option<IndexOptions>,
+    ) -> bool {
+        let model = IndexModel::builder()
+            .keys(keys.clone())
+            .options(options)
+            .build();
+        match self.coll(collection).create_index(model).await {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(collection, keys = %keys, error = %e, "could not create index");
+                false
+            }
+        }
+    }
+
+    async fn find_user(&self, filter: Document) -> StoreResult<Option<User>> {
+        let found = self.coll(USER).find_one(filter).await.map_err(backend)?;
+        found.map(|d| decode(USER, d)).transpose()
+    }
+
+    /// The largest numeric user `_id`, 0 when there is none.
+    async fn max_user_id(&self) -> StoreResult<i64> {
+        // `$type: number` keeps a stray ObjectId/string `_id` from winning the sort.
+        let found = self
+            .coll(USER)
+            .find_one(doc! { "_id": { "$type": "number" } })
+            .sort(doc! { "_id": -1 })
+            .projection(doc! { "_id": 1 })
+            .await
+            .map_err(backend)?;
+        Ok(found
+            .and_then(|d| d.get("_id").and_then(bson_to_i64))
+            .unwrap_or(0))
+    }
+
+    /// `$inc`s the counter document, if there is one, and returns the new id.
+    async fn increment_counter(&self) -> StoreResult<Option<i64>> {
+        // The reference reads the single counter with an empty filter, whatever its `_id`.
+        let updated = self
+            .coll(ID_COUNTER)
+            .find_one_and_update(doc! {}, doc! { "$inc": { "id": 1 } })
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(backend)?;
+        match updated {
+            None => Ok(None),
+            Some(d) => match d.get("id").and_then(bson_to_i64) {
+                Some(id) => Ok(Some(id)),
+                None => Err(StoreError::Decode {
+                    collection: ID_COUNTER.into(),
+                    reason: "counter document has no numeric `id`".into(),
+                }),
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl UserStore for MongoStore {
+    async fn next_user_id(&self, first: i32) -> StoreResult<i32> {
+        let id = match self.increment_counter().await? {
+            Some(id) => id,
+            None => {
+                let start = self.max_user_id().await?.max(i64::from(first) - 1);
+                let start = i32::try_from(start).map_err(|_| {
+                    StoreError::Backend(format!("userId counter start {start} exceeds int32"))
+                })?;
+                // Upsert on a fixed `_id`: concurrent creators meet on the unique `_id` index, so
+                // exactly one document is created and the others just match it.
+                let created = self
+                    .coll(ID_COUNTER)
+                    .update_one(
+                        doc! { "_id": COUNTER_ID },
+                        doc! { "$setOnInsert": { "id": start, "stub": "id" } },
+                    )
+                    .upsert(true)
+                    .await;
+                match created {
+                    Ok(_) => {}
+                    Err(e) if error_code(&e) == Some(DUPLICATE_KEY) => {}
+                    Err(e) => return Err(backend(e)),
+                }
+                self.increment_counter().await?.ok_or_else(|| {
+                    StoreError::Backend("userId counter vanished after creation".into())
+                })?
+            }
+        };
+        i32::try_from(id)
+            .map_err(|_| StoreError::Backend(format!("userId counter {id} exceeds int32")))
+    }
+
+    async fn insert_user(&self, user: &User) -> StoreResult<()> {
+        // Existing Shiku databases index telephone non-uniquely, so look before inserting.
+        if !user.telephone.is_empty() {
+            let taken = self
+                .coll(USER)
+                .count_documents(doc! { "telephone": &user.telephone })
+                .limit(1)
+                .await
+                .map_err(backend)?;
+            if taken > 0 {
+                return Err(StoreError::Duplicate("user.telephone".into()));
+            }
+        }
+        let doc = encode(USER, user)?;
+        self.coll(USER).insert_one(doc).await.map_err(write_error)?;
+        Ok(())
+    }
+
+    async fn get_user(&self, user_id: i32) -> StoreResult<Option<User>> {
+        self.find_user(doc! { "_id": user_id }).await
+    }
+
+    async fn find_by_telephone(&self, telephone: &str) -> StoreResult<Option<User>> {
+        self.find_user(doc! { "telephone": telephone }).await
+    }
+
+    async fn find_for_login(
+        &self,
+        key: &str,
+        area_code: Option<&str>,
+    ) -> StoreResult<Option<User>> {
+        let mut filter = doc! { "$or": [ { "userKey": key }, { "encryAccount": key } ] };
+        if let Some(area_code) = area_code {
+            filter.insert("areaCode", area_code);
+        }
+        self.find_user(filter).await
+    }
+
+    async fn find_by_account(&self, account: &str) -> StoreResult<Option<User>> {
+        self.find_user(doc! { "account": account }).await
+    }
+
+    async fn account_taken(&self, account: &str, except: i32) -> StoreResult<bool> {
+        let n = self
+            .coll(USER)
+            .count_documents(doc! {
+                "_id": { "$ne": except },
+                "$or": [ { "account": account }, { "phone": account } ],
+            })
+            .limit(1)
+            .await
+            .map_err(backend)?;
+        Ok(n > 0)
+    }
+
+    async fn update_user(&self, user_id: i32, patch: &Patch) -> StoreResult<Option<User>> {
+        if patch.is_empty() {
+            return self.get_user(user_id).await;
+        }
+        let updated = self
+            .coll(USER)
+            .find_one_and_update(doc! { "_id": user_id }, patch_to_update(patch))
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(write_error)?;
+        updated.map(|d| decode(USER, d)).transpose()
+    }
+
+    async fn query_users(&self, query: &UserQuery) -> StoreResult<Vec<User>> {
+        // LIMIT 0 means no rows, as in SQL (MongoDB would read it as "no limit").
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let docs: Vec<Document> = self
+            .coll(USER)
+            .find(user_query_filter(query))
+            .sort(doc! { "_id": -1 })
+            .limit(i64::from(query.limit))
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        docs.into_iter().map(|d| decode(USER, d)).collect()
+    }
+
+    async fn get_login_log(&self, user_id: i32) -> StoreResult<Option<UserLoginLog>> {
+        let found = self
+            .coll(LOGIN_LOG)
+            .find_one(doc! { "_id": user_id })
+            .await
+            .map_err(backend)?;
+        found.map(|d| decode(LOGIN_LOG, d)).transpose()
+    }
+
+    async fn put_login_log(&self, log: &UserLoginLog) -> StoreResult<()> {
+        let doc = encode(LOGIN_LOG, log)?;
+        self.coll(LOGIN_LOG)
+            .replace_one(doc! { "_id": log.user_id }, doc)
+            .upsert(true)
+            .await
+            .map_err(write_error)?;
+        Ok(())
+    }
+
+    async fn update_login_log(&self, user_id: i32, patch: &Patch) -> StoreResult<()> {
+        if patch.is_empty() {
+            return Ok(());
+        }
+        self.coll(LOGIN_LOG)
+            .update_one(doc! { "_id": user_id }, patch_to_update(patch))
+            .upsert(true)
+            .await
+            .map_err(write_error)?;
+        Ok(())
+    }
+
+    async fn roles_of(&self, user_id: i32) -> StoreResult<Vec<UserRole>> {
+        let docs: Vec<Document> = self
+            .coll(ROLES)
+            .find(doc! { "userId": user_id })
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        docs.into_iter().map(|d| decode(ROLES, d)).collect()
+    }
+
+    async fn insert_role(&self, role: &UserRole) -> StoreResult<()> {
+        let doc = encode(ROLES, role)?;
+        self.coll(ROLES)
+            .insert_one(doc)
+            .await
+            .map_err(write_error)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl FriendStore for MongoStore {
+    async fn get_friend(&self, user_id: i32, to_user_id: i32) -> StoreResult<Option<Friend>> {
+        let found = self
+            .coll(FRIENDS)
+            .find_one(doc! { "userId": user_id, "toUserId": to_user_id })
+            .await
+            .map_err(backend)?;
+        found.map(|d| decode(FRIENDS, d)).transpose()
+    }
+
+    async fn put_friend(&self, friend: &Friend) -> StoreResult<()> {
+        // Keyed by the pair, not `_id`: our Friend has none, and a replacement keeps the
+        // existing ObjectId (MongoDB creates one on insert).
+        let doc = encode(FRIENDS, friend)?;
+        self.coll(FRIENDS)
+            .replace_one(
+                doc! { "userId": friend.user_id, "toUserId": friend.to_user_id },
+                doc,
+            )
+            .upsert(true)
+            .await
+            .map_err(write_error)?;
+        Ok(())
+    }
+
+    async fn count_friends(&self, user_id: i32, status: Option<i32>) -> StoreResult<u64> {
+        let mut filter = doc! { "userId": user_id };
+        if let Some(status) = status {
+            filter.insert("status", status);
+        }
+        self.coll(FRIENDS)
+            .count_documents(filter)
+            .await
+            .map_err(backend)
+    }
+
+    async fn update_friends_to(&self, to_user_id: i32, patch: &Patch) -> StoreResult<()> {
+        if patch.is_empty() {
+            return Ok(());
+        }
+        self.coll(FRIENDS)
+            .update_many(doc! { "toUserId": to_user_id }, patch_to_update(patch))
+            .await
+            .map_err(write_error)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl MetaStore for MongoStore {
+    async fn get_meta(&self, key: &str) -> StoreResult<Option<String>> {
+        let found = self
+            .coll(META)
+            .find_one(doc! { "_id": key })
+            .await
+            .map_err(backend)?;
+        found.map(|d| meta_value(&d)).transpose()
+    }
+
+    async fn init_meta(&self, key: &str, value: &str) -> StoreResult<String> {
+        let stored = self
+            .coll(META)
+            .find_one_and_update(
+                doc! { "_id": key },
+                doc! { "$setOnInsert": { "value": value } },
+            )
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .await;
+        match stored {
+            Ok(Some(d)) => meta_value(&d),
+            // A concurrent upsert won the insert (older servers do not retry it): read its value.
+            Ok(None) => self.get_meta(key).await?.ok_or_else(missing_meta),
+            Err(e) if error_code(&e) == Some(DUPLICATE_KEY) => {
+                self.get_meta(key).await?.ok_or_else(missing_meta)
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn token_version(&self, user_id: i32) -> StoreResult<i64> {
+        let found = self
+            .coll(TOKEN_VERSIONS)
+            .find_one(doc! { "_id": user_id })
+            .await
+            .map_err(backend)?;
+        Ok(found
+            .and_then(|d| d.get("v").and_then(bson_to_i64))
+            .unwrap_or(0))
+    }
+
+    async fn bump_token_version(&self, user_id: i32) -> StoreResult<i64> {
+        let updated = self
+            .coll(TOKEN_VERSIONS)
+            .find_one_and_update(doc! { "_id": user_id }, doc! { "$inc": { "v": 1_i64 } })
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(backend)?;
+        updated
+            .and_then(|d| d.get("v").and_then(bson_to_i64))
+            .ok_or_else(|| StoreError::Decode {
+                collection: TOKEN_VERSIONS.into(),
+                reason: format!("no numeric `v` for user {user_id}"),
+            })
+    }
+}
+
+/// Converts a patch into a MongoDB update document (`$set` / `$inc` / `$unset`), keeping the
+/// value types the Java entities use. A later op on the same path replaces an earlier one.
+pub fn patch_to_update(patch: &Patch) -> Document {
+    let mut set = Document::new();
+    let mut inc = Document::new();
+    let mut unset = Document::new();
+    for op in &patch.ops {
+        match op {
+            Op::Set(path, v) => {
+                set.insert(path.clone(), val_to_bson(v));
+            }
+            Op::Inc(path, v) => {
+                inc.insert(path.clone(), val_to_bson(v));
+            }
+            Op::Unset(path) => {
+                unset.insert(path.clone(), "");
+            }
+        }
+    }
+    let mut update = Document::new();
+    for (op, fields) in [("$set", set), ("$inc", inc), ("$unset", unset)] {
+        if !fields.is_empty() {
+            update.insert(op, fields);
+        }
+    }
+    update
+}
+
+/// The BSON form of a patch value: I32 → Int32, I64 → Int64, F64 → Double.
+pub fn val_to_bson(v: &Val) -> Bson {
+    match v {
+        Val::I32(i) => Bson::Int32(*i),
+        Val::I64(i) => Bson::Int64(*i),
+        Val::F64(f) => Bson::Double(*f),
+        Val::Str(s) => Bson::String(s.clone()),
+        Val::Bool(b) => Bson::Boolean(*b),
+        Val::Json(j) => json_to_bson(j),
+        Val::Null => Bson::Null,
+    }
+}
+
+/// Plain JSON to BSON: integers become Int32 when they fit (Java `int`), else Int64. Unlike
+/// bson's extended-JSON conversion, `$`-keys are kept as data, never interpreted.
+pub fn json_to_bson(v: &serde_json::Value) -> Bson {
+    use serde_json::Value;
+    match v {
+        Value::Null => Bson::Null,
+        Value::Bool(b) => Bson::Boolean(*b),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i32::try_from(i).map_or(Bson::Int64(i), Bson::Int32)
+            } else {
+                Bson::Double(n.as_f64().unwrap_or(0.0))
+            }
+        }
+        Value::String(s) => Bson::String(s.clone()),
+        Value::Array(a) => Bson::Array(a.iter().map(json_to_bson).collect()),
+        Value::Object(o) => Bson::Document(
+            o.iter()
+                .map(|(k, v)| (k.clone(), json_to_bson(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// The filter of `/user/query`.
+pub fn user_query_filter(q: &UserQuery) -> Document {
+    let mut id = doc! { "$gte": q.min_user_id };
+    if let Some(before) = q.before {
+        id.insert("$lt", before);
+    }
+    let mut filter = doc! { "_id": id };
+    if let Some(nickname) = q.nickname.as_deref().filter(|n| !n.is_empty()) {
+        filter.insert(
+            "nickname",
+            doc! { "$regex": escape_regex(nickname), "$options": "i" },
+        );
+    }
+    if let Some(sex) = q.sex {
+        filter.insert("sex", sex);
+    }
+    let mut birthday = Document::new();
+    if let Some(from) = q.birthday_from {
+        birthday.insert("$gte", from);
+    }
+    if let Some(to) = q.birthday_to {
+        birthday.insert("$lte", to);
+    }
+    if !birthday.is_empty() {
+        filter.insert("birthday", birthday);
+    }
+    filter
+}
+
+/// Escapes regex metacharacters so user input matches literally (no injection, no ReDoS).
+pub fn escape_regex(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if "\\^$.|?*+()[]{}-/#".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `mongodb:<hosts>/<db>` from a connection URI, dropping credentials and options.
+pub fn describe(uri: &str, db: &str) -> String {
+    let (scheme, rest) = match uri.split_once("://") {
+        Some(("mongodb+srv", rest)) => ("mongodb+srv", rest),
+        Some((_, rest)) => ("mongodb", rest),
+        None => ("mongodb", uri),
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    // Credentials end at the last '@' of the authority (a raw '@' may sit in a password).
+    let hosts = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    format!("{scheme}:{hosts}/{db}")
+}
+
+/// Decodes a stored document, naming the collection and `_id` when it does not fit.
+fn decode<T: DeserializeOwned>(collection: &str, doc: Document) -> StoreResult<T> {
+    let id = doc.get("_id").map(|v| v.to_string()).unwrap_or_default();
+    bson::from_document(doc).map_err(|e| StoreError::Decode {
+        collection: collection.into(),
+        reason: format!("_id {id}: {e}"),
+    })
+}
+
+fn encode<T: Serialize>(collection: &str, value: &T) -> StoreResult<Document> {
+    bson::to_document(value)
+        .map_err(|e| StoreError::Backend(format!("cannot encode a {collection} document: {e}")))
+}
+
+fn meta_value(d: &Document) -> StoreResult<String> {
+    d.get_str("value")
+        .map(str::to_string)
+        .map_err(|e| StoreError::Decode {
+            collection: META.into(),
+            reason: format!("_id {:?}: {e}", d.get("_id")),
+        })
+}
+
+fn missing_meta() -> StoreError {
+    StoreError::Backend("meta value missing after upsert".into())
+}
+
+/// Any numeric BSON value as i64 (Shiku writers disagree on int32/int64/double).
+fn bson_to_i64(v: &Bson) -> Option<i64> {
+    match v {
+        Bson::Int32(i) => Some(i64::from(*i)),
+        Bson::Int64(i) => Some(*i),
+        Bson::Double(f) if f.is_finite() => Some(*f as i64),
+        _ => None,
+    }
+}
+
+/// The server error code of a failed operation, if the server sent one.
+fn error_code(e: &mongodb::error::Error) -> Option<i32> {
+    match e.kind.as_ref() {
+        ErrorKind::Command(c) => Some(c.code),
+        ErrorKind::Write(WriteFailure::WriteError(w)) => Some(w.code),
+        ErrorKind::Write(WriteFailure::WriteConcernError(w)) => Some(w.code),
+        ErrorKind::InsertMany(m) => m
+            .write_errors
+            .as_ref()
+            .and_then(|w| w.first())
+            .map(|w| w.code),
+        _ => None,
+    }
+}
+
+fn backend(e: mongodb::error::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Like [`backend`], but a duplicate key becomes `Duplicate` naming the index (not the value,
+/// which may be a phone number).
+fn write_error(e: mongodb::error::Error) -> StoreError {
+    if error_code(&e) != Some(DUPLICATE_KEY) {
+        return backend(e);
+    }
+    let message = e.to_string();
+    let index = message
+        .split_once("index: ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .unwrap_or("unique index");
+    StoreError::Duplicate(index.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mongodb::bson::spec::ElementType;
+
+    fn ty(d: &Document, path: &str) -> ElementType {
+        let mut cur = d;
+        let mut parts = path.split('.').peekable();
+        while let Some(p) = parts.next() {
+            let v = cur.get(p).unwrap_or_else(|| panic!("missing {path}"));
+            if parts.peek().is_none() {
+                return v.element_type();
+            }
+            cur = v
+                .as_document()
+                .unwrap_or_else(|| panic!("{p} is not a document"));
+        }
+        unreachable!()
+    }
+
+    #[test]
+    fn patch_groups_ops_and_keeps_types() {
+        let patch = Patch::new()
+            .set("nickname", "n")
+            .set("settings.allowAtt", 0)
+            .set("birthday", 946_684_800_i64)
+            .set("settings.chatRecordTimeOut", -1.0)
+            .set("loc", Val::Json(serde_json::json!({"lng": 1.5, "lat": 2})))
+            .set("flag", true)
+            .set("payPassword", Val::Null)
+            .inc("friendsCount", 1)
+            .inc("active", 5_i64)
+            .inc("money", 0.5)
+            .unset("google")
+            .unset("settings.filterCircleUserIds");
+        let u = patch_to_update(&patch);
+        let keys: Vec<&str> = u.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["$set", "$inc", "$unset"]);
+        let set = u.get_document("$set").unwrap();
+        assert_eq!(set.len(), 7);
+        assert_eq!(ty(set, "nickname"), ElementType::String);
+        assert_eq!(ty(set, "settings.allowAtt"), ElementType::Int32);
+        assert_eq!(ty(set, "birthday"), ElementType::Int64);
+        assert_eq!(ty(set, "settings.chatRecordTimeOut"), ElementType::Double);
+        assert_eq!(ty(set, "flag"), ElementType::Boolean);
+        assert_eq!(ty(set, "payPassword"), ElementType::Null);
+        let loc = set.get_document("loc").unwrap();
+        assert_eq!(ty(loc, "lng"), ElementType::Double);
+        assert_eq!(ty(loc, "lat"), ElementType::Int32);
+        let inc = u.get_document("$inc").unwrap();
+        assert_eq!(inc.get("friendsCount"), Some(&Bson::Int32(1)));
+        assert_eq!(inc.get("active"), Some(&Bson::Int64(5)));
+        assert_eq!(inc.get("money"), Some(&Bson::Double(0.5)));
+        let unset = u.get_document("$unset").unwrap();
+        let unset_keys: Vec<&str> = unset.keys().map(String::as_str).collect();
+        assert_eq!(unset_keys, ["google", "settings.filterCircleUserIds"]);
+    }
+
+    #[test]
+    fn patch_with_only_one_kind_has_only_that_operator() {
+        let u = patch_to_update(&Patch::new().inc("msgNum", 1));
+        assert_eq!(u, doc! { "$inc": { "msgNum": 1 } });
+        assert!(patch_to_update(&Patch::new()).is_empty());
+        // The last write to a path wins, as the patch is ordered.
+        let u = patch_to_update(&Patch::new().set("a", 1).set("a", 2));
+        assert_eq!(u, doc! { "$set": { "a": 2 } });
+    }
+
+    #[test]
+    fn json_numbers_and_dollar_keys() {
+        let b = json_to_bson(&serde_json::json!({
+            "small": 7, "big": 5_000_000_000_i64, "f": 1.0, "arr": [1, "x", null],
+            "$oid": "not-extended-json"
+        }));
+        let d = b.as_document().unwrap();
+        assert_eq!(d.get("small"), Some(&Bson::Int32(7)));
+        assert_eq!(d.get("big"), Some(&Bson::Int64(5_000_000_000)));
+        assert_eq!(d.get("f"), Some(&Bson::Double(1.0)));
+        assert_eq!(
+            d.get("arr"),
+            Some(&Bson::Array(vec![
+                Bson::Int32(1),
+                Bson::String("x".into()),
+                Bson::Null
+            ]))
+        );
+        assert_eq!(
+            d.get("$oid"),
+            Some(&Bson::String("not-extended-json".into()))
+        );
+    }
+
+    /// The seed-002 `/user/get` user as MongoDB stores it, with fields we do not model.
+    fn seed_user() -> Document {
+        // Built in parts: one `doc!` this size exceeds the macro recursion limit.
+        let mut d = doc! {
+            "_id": 100164_i32,
+            "account": "100164373329",
+            "active": 0_i64,
+            "areaCode": "86",
+            "areaId": 0,
+            "attCount": 0,
+            "birthday": 0_i64,
+            "cityId": 0,
+            "countryId": 0,
+            "createTime": 1612772503_i64,
+            "description": "",
+            "encryAccount": "ccaa643b00b40998dfb81f34ed8fdc78",
+            "fansCount": 0,
+            "friendsCount": 0,
+            "idcard": "",
+            "idcardUrl": "",
+            "isAuth": 0,
+            "isOpenResetPwd": 0,
+            "isPasuse": 0,
+            "level": 0,
+            "loc": { "lat": 0.0, "lng": 0.0 },
+            "modifyTime": 1612772503_i64,
+            "msgNum": 0,
+            "name": "",
+            "nickname": "张益达",
+            "num": 0,
+        };
+        d.extend(doc! {
+            "offlineNoPushMsg": 0,
+            "onlinestate": 0,
+            "password": "1a850742f81ddc04da6f7648a4af0e47",
+            "payPassword": "0",
+            "phone": "18094152050",
+            "provinceId": 0,
+            "realNameCertified": 0,
+            "setAccountCount": 0,
+        });
+        d.insert(
+            "settings",
+            doc! {
+                    "allowAtt": 1,
+                    "allowGreet": 1,
+                    "authSwitch": 0,
+                    "beInvitedJoinRoom": 0,
+                    "chatRecordTimeOut": -1.0,
+                    "chatSyncTimeLen": 30.0,
+                    "closeTelephoneFind": 1,
+                    "friendFromList": "1,2,3,4,5",
+                    "friendsVerify": 1,
+                    "hiding": -1,
+                    "isKeepalive": 1,
+                    "isOpenPrivacyPosition": 1,
+                    "isShowMsgState": 1,
+                    "isSkidRemoveHistoryMsg": 1,
+                    "isTyping": 0,
+                    "isUseGoogleMap": 0,
+                    "isVibration": 0,
+                    "multipleDevices": 1,
+                    "nameSearch": 1,
+                    "openService": 0,
+                    "phoneSearch": 1,
+                    "showLastLoginTime": -1,
+                    "showTelephone": -1
+            },
+        );
+        d.extend(doc! {
+            "sex": 1,
+            "status": 1,
+            "telephone": "8618094152050",
+            "totalConsume": 0.0,
+            "totalRecharge": 0.0,
+            "userKey": "aee198505eda1e401e36f36e2c0f4ab5",
+            "userType": 2,
+            "vip": 0,
+            "walletUserNo": 0,
+            "withdrawBurnReadTime": 0_i64
+        });
+        d
+    }
+
+    #[test]
+    fn decodes_a_real_shiku_user_and_encodes_reference_types() {
+        let user: User = decode(USER, seed_user()).unwrap();
+        assert_eq!(user.user_id, 100164);
+        assert_eq!(user.create_time, 1612772503);
+        assert_eq!(user.telephone, "8618094152050");
+        assert_eq!(user.nickname, "张益达");
+        assert_eq!(user.user_type, 2);
+        assert_eq!(user.pay_password.as_deref(), Some("0"));
+        assert_eq!(user.settings.chat_record_time_out, -1.0);
+        assert_eq!(user.settings.chat_sync_time_len, 30.0);
+        assert_eq!(user.settings.show_telephone, -1);
+
+        let d = bson::to_document(&user).unwrap();
+        assert_eq!(ty(&d, "_id"), ElementType::Int32);
+        assert_eq!(ty(&d, "createTime"), ElementType::Int64);
+        assert_eq!(ty(&d, "birthday"), ElementType::Int64);
+        assert_eq!(ty(&d, "sex"), ElementType::Int32);
+        assert_eq!(ty(&d, "totalRecharge"), ElementType::Double);
+        assert_eq!(ty(&d, "settings.chatRecordTimeOut"), ElementType::Double);
+        assert_eq!(ty(&d, "settings.allowAtt"), ElementType::Int32);
+        assert_eq!(ty(&d, "loc.lat"), ElementType::Double);
+        assert_eq!(ty(&d, "loc.lng"), ElementType::Double);
+        // A round trip through our type gives the same user back.
+        assert_eq!(decode::<User>(USER, d).unwrap(), user);
+    }
+
+    #[test]
+    fn decodes_other_number_widths() {
+        let mut d = seed_user();
+        d.insert("_id", 100165_i64);
+        d.insert("createTime", 1612772503.0);
+        d.insert("sex", 0.0);
+        d.get_document_mut("settings")
+            .unwrap()
+            .insert("chatRecordTimeOut", -1_i32);
+        let user: User = decode(USER, d).unwrap();
+        assert_eq!(user.user_id, 100165);
+        assert_eq!(user.create_time, 1612772503);
+        assert_eq!(user.sex, 0);
+        assert_eq!(user.settings.chat_record_time_out, -1.0);
+    }
+
+    #[test]
+    fn undecodable_documents_name_collection_and_id() {
+        let d = doc! { "_id": 7, "nickname": { "not": "a string" } };
+        match decode::<User>(USER, d) {
+            Err(StoreError::Decode { collection, reason }) => {
+                assert_eq!(collection, "user");
+                assert!(reason.contains("_id 7"), "{reason}");
+            }
+            other => panic!("expected a decode error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn friend_and_login_log_round_trip() {
+        let f = doc! {
+            "_id": bson::oid::ObjectId::new(), "userId": 100164, "toUserId": 10000_i64,
+            "toNickname": "客服公众号", "status": 2, "chatRecordTimeOut": -1.0,
+            "createTime": 1612772503_i64, "toFriendsRole": [1, 2], "extra": "kept out",
+        };
+        let friend: Friend = decode(FRIENDS, f).unwrap();
+        assert_eq!(friend.to_user_id, 10000);
+        assert_eq!(friend.to_friends_role, vec![1, 2]);
+        let d = bson::to_document(&friend).unwrap();
+        assert!(d.get("_id").is_none());
+        assert_eq!(ty(&d, "toUserId"), ElementType::Int32);
+        assert_eq!(ty(&d, "chatRecordTimeOut"), ElementType::Double);
+
+        let l = doc! {
+            "_id": 100164,
+            "loginLog": { "isFirstLogin": 0, "loginTime": 1612772503_i64, "model": "web" },
+            "deviceMap": { "web": { "deviceKey": "web", "online": 1, "loginTime": 1_i64 } },
+        };
+        let log: UserLoginLog = decode(LOGIN_LOG, l).unwrap();
+        assert_eq!(log.device_map["web"].online, 1);
+        let d = bson::to_document(&log).unwrap();
+        assert_eq!(ty(&d, "_id"), ElementType::Int32);
+        assert_eq!(ty(&d, "loginLog.loginTime"), ElementType::Int64);
+    }
+
+    #[test]
+    fn user_query_filter_escapes_and_combines() {
+        let q = UserQuery {
+            before: Some(100200),
+            nickname: Some("a.b*(c)".into()),
+            sex: Some(1),
+            birthday_from: Some(10),
+            birthday_to: Some(20),
+            min_user_id: 100000,
+            limit: 10,
+        };
+        assert_eq!(
+            user_query_filter(&q),
+            doc! {
+                "_id": { "$gte": 100000, "$lt": 100200 },
+                "nickname": { "$regex": r"a\.b\*\(c\)", "$options": "i" },
+                "sex": 1,
+                "birthday": { "$gte": 10_i64, "$lte": 20_i64 },
+            }
+        );
+        let q = UserQuery {
+            min_user_id: 10006,
+            ..UserQuery::default()
+        };
+        assert_eq!(user_query_filter(&q), doc! { "_id": { "$gte": 10006 } });
+    }
+
+    #[test]
+    fn regex_escape_covers_metacharacters() {
+        assert_eq!(escape_regex("张益达"), "张益达");
+        assert_eq!(
+            escape_regex(r"^a$|b?c+d\e[f]{2}"),
+            r"\^a\$\|b\?c\+d\\e\[f\]\{2\}"
+        );
+    }
+
+    #[test]
+    fn description_hides_credentials() {
+        assert_eq!(
+            describe("mongodb://127.0.0.1:27017", "imapi"),
+            "mongodb:127.0.0.1:27017/imapi"
+        );
+        assert_eq!(
+            describe(
+                "mongodb://admin:s3cr@t@h1:27017,h2:27018/admin?replicaSet=rs0",
+                "imapi_shiku"
+            ),
+            "mongodb:h1:27017,h2:27018/imapi_shiku"
+        );
+        assert_eq!(
+            describe(
+                "mongodb+srv://u:p@cluster0.example.net/?retryWrites=true",
+                "imapi"
+            ),
+            "mongodb+srv:cluster0.example.net/imapi"
+        );
+    }
+
+    #[test]
+    fn numbers_read_leniently() {
+        assert_eq!(bson_to_i64(&Bson::Int32(5)), Some(5));
+        assert_eq!(bson_to_i64(&Bson::Int64(1 << 40)), Some(1 << 40));
+        assert_eq!(bson_to_i64(&Bson::Double(100163.0)), Some(100163));
+        assert_eq!(bson_to_i64(&Bson::String("1".into())), None);
+    }
+}

@@ -1,0 +1,127 @@
+//! Black-box test harness: spawns the real server on port 0 with a fresh data directory and
+//! talks to it over HTTP exactly as a Shiku client does (form POST / GET query, md5 values).
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+use shiku_server::config::Config;
+use shiku_server::domain::util::md5_hex;
+use shiku_server::startup::Application;
+
+/// A running server and a client for it.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub data_dir: tempfile::TempDir,
+    pub app: std::sync::Arc<shiku_server::domain::Ctx>,
+}
+
+/// The fixtures directory of the repository.
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// Spawns a server with the default configuration (embedded store).
+pub async fn spawn() -> TestApp {
+    spawn_with(|_| {}).await
+}
+
+/// Spawns a server after `tweak` adjusts the configuration.
+pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut config = Config::default();
+    config.listen = "127.0.0.1:0".into();
+    config.data_dir = data_dir.path().to_path_buf();
+    tweak(&mut config);
+    let app = Application::build(config).await.expect("server builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let ctx = app.ctx.clone();
+    tokio::spawn(app.run());
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        data_dir,
+        app: ctx,
+    }
+}
+
+/// Form pairs from `&[("k","v")]`.
+pub fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+impl TestApp {
+    /// POSTs an urlencoded form and parses the JSON answer (any HTTP status).
+    pub async fn post(&self, path: &str, pairs: &[(&str, &str)]) -> Value {
+        let r = self
+            .client
+            .post(format!("{}{}", self.base, path))
+            .form(&form(pairs))
+            .send()
+            .await
+            .expect("request sent");
+        r.json().await.expect("JSON answer")
+    }
+
+    /// GETs with a query string and parses the JSON answer.
+    pub async fn get(&self, path: &str, pairs: &[(&str, &str)]) -> Value {
+        let r = self
+            .client
+            .get(format!("{}{}", self.base, path))
+            .query(&form(pairs))
+            .send()
+            .await
+            .expect("request sent");
+        r.json().await.expect("JSON answer")
+    }
+
+    /// Registers a user with the jQuery client's form and returns (userId, access_token).
+    pub async fn register(&self, phone: &str, password: &str, nickname: &str) -> (i64, String) {
+        let v = self
+            .post(
+                "/user/register",
+                &[
+                    ("telephone", phone),
+                    ("areaCode", "86"),
+                    ("password", &md5_hex(password)),
+                    ("nickname", nickname),
+                    ("access_token", ""),
+                    ("flag", "rw"),
+                ],
+            )
+            .await;
+        assert_eq!(v["resultCode"], 1, "register failed: {v}");
+        (
+            v["data"]["userId"].as_i64().expect("userId"),
+            v["data"]["access_token"]
+                .as_str()
+                .expect("token")
+                .to_string(),
+        )
+    }
+
+    /// Logs in with md5(phone) and md5(password) as the web client does.
+    pub async fn login(&self, phone: &str, password: &str) -> Value {
+        self.post(
+            "/user/login",
+            &[
+                ("telephone", &md5_hex(phone)),
+                ("password", &md5_hex(password)),
+                ("areaCode", "86"),
+                ("access_token", ""),
+            ],
+        )
+        .await
+    }
+
+    /// Imports the repository fixtures into this server's store.
+    pub async fn import_fixtures(&self) {
+        shiku_server::fixtures::import(&self.app.store, &fixtures_dir())
+            .await
+            .expect("fixtures import");
+    }
+}
