@@ -412,7 +412,7 @@ pub async fn register(ctx: &Ctx, r: Registration) -> Result<Value> {
     if let Some(n) = &r.name {
         check_len("name", n, MAX_NICKNAME)?;
     }
-    if !matches!(r.user_type, 0 | 1 | 2 | 3) {
+    if !(0..=3).contains(&r.user_type) {
         return Err(Error::invalid("userType", "应为 0/1/2/3"));
     }
     if ctx.config.client.is_open_register == 0 {
