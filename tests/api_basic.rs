@@ -428,3 +428,21 @@ async fn flag_and_unknown_parameters_are_ignored() {
     let v = app.get("/user/get", &[("pwd", "dzt")]).await;
     assert_eq!(v["resultCode"], 1030101, "{v}");
 }
+
+#[tokio::test]
+async fn logined_config_needs_a_token_and_serves_the_config() {
+    let app = common::spawn().await;
+    let v = app.get("/logined/config", &[]).await;
+    assert_eq!(v["resultCode"], 1030101);
+    let (_, token) = app.register("13700000077", "pw", "cfg").await;
+    let v = app
+        .get("/logined/config", &[("access_token", &token)])
+        .await;
+    assert_eq!(v["resultCode"], 1);
+    assert_eq!(v["data"]["xmppPingTime"], 72);
+    assert_eq!(v["data"], {
+        let mut c = app.get("/config", &[]).await["data"].clone();
+        c["ipAddress"] = v["data"]["ipAddress"].clone();
+        c
+    });
+}

@@ -26,11 +26,14 @@ fn start(cmd: &mut Command) -> (Child, String) {
     });
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("start-up line within 30 s");
-        if line.contains("listening on") {
-            return (child, line);
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) if line.contains("listening on") => return (child, line),
+            Ok(_) => {}
+            Err(e) => {
+                let _ = child.kill();
+                let status = child.wait();
+                panic!("no start-up line within 30 s ({e}); exit: {status:?}");
+            }
         }
     }
 }

@@ -5,9 +5,6 @@
 //! JWTs carrying the userId and a per-user version: bumping the version (logout, password change)
 //! revokes every device's token, as the reference's single shared token did.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, SaltString};
 use argon2::{Argon2, PasswordVerifier};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -96,7 +93,6 @@ pub struct Tokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
     ttl_secs: i64,
-    versions: Mutex<HashMap<i32, i64>>,
 }
 
 /// Why a token was refused.
@@ -115,7 +111,6 @@ impl Tokens {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             ttl_secs,
-            versions: Mutex::new(HashMap::new()),
         }
     }
 
@@ -124,16 +119,10 @@ impl Tokens {
         self.ttl_secs
     }
 
+    /// The current version, read from the store on every check: another node (or the previous
+    /// process during a rolling restart) may have revoked the user's tokens a moment ago.
     async fn version(&self, store: &Store, user_id: i32) -> Result<i64> {
-        if let Some(v) = self.versions.lock().expect("versions lock").get(&user_id) {
-            return Ok(*v);
-        }
-        let v = store.meta.token_version(user_id).await?;
-        self.versions
-            .lock()
-            .expect("versions lock")
-            .insert(user_id, v);
-        Ok(v)
+        Ok(store.meta.token_version(user_id).await?)
     }
 
     /// Issues a token for `user_id` at its current version.
@@ -174,11 +163,7 @@ impl Tokens {
 
     /// Revokes every token of a user.
     pub async fn revoke_all(&self, store: &Store, user_id: i32) -> Result<()> {
-        let v = store.meta.bump_token_version(user_id).await?;
-        self.versions
-            .lock()
-            .expect("versions lock")
-            .insert(user_id, v);
+        store.meta.bump_token_version(user_id).await?;
         Ok(())
     }
 }

@@ -114,3 +114,60 @@ mod tests {
         assert!(serde_json::from_str::<T>(r#"{"a":"x","b":1,"c":1}"#).is_err());
     }
 }
+
+/// Reads a string field that may be stored as null (→ "") or as a number (→ its text).
+pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    struct S;
+    impl<'de> Visitor<'de> for S {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string or null")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<String, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_none<E: de::Error>(self) -> Result<String, E> {
+            Ok(String::new())
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<String, E> {
+            Ok(String::new())
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<String, D2::Error> {
+            d.deserialize_any(S)
+        }
+    }
+    d.deserialize_any(S)
+}
+
+#[cfg(test)]
+mod string_tests {
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    struct T {
+        #[serde(default, deserialize_with = "super::string")]
+        s: String,
+    }
+
+    #[test]
+    fn null_and_numbers_read_as_text() {
+        let t: T = serde_json::from_str(r#"{"s":null}"#).unwrap();
+        assert_eq!(t.s, "");
+        let t: T = serde_json::from_str(r#"{"s":18094152050}"#).unwrap();
+        assert_eq!(t.s, "18094152050");
+        let t: T = serde_json::from_str(r#"{}"#).unwrap();
+        assert_eq!(t.s, "");
+    }
+}

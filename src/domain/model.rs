@@ -14,13 +14,13 @@ pub struct User {
     #[serde(rename = "_id", deserialize_with = "lenient::i32")]
     pub user_id: i32,
     /// md5(phone): the login key.
-    #[serde(rename = "userKey", default)]
+    #[serde(rename = "userKey", default, deserialize_with = "lenient::string")]
     pub user_key: String,
     /// Not serialised to clients; "" as the reference inserts it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::string")]
     pub username: String,
     /// argon2 PHC string over the client's md5, or a legacy bare md5 (32 hex).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::string")]
     pub password: String,
     #[serde(
         rename = "payPassword",
@@ -31,23 +31,23 @@ pub struct User {
     #[serde(rename = "userType", default, deserialize_with = "lenient::i32")]
     pub user_type: i32,
     /// areaCode + phone, the registration uniqueness key.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::string")]
     pub telephone: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::string")]
     pub phone: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::string")]
     pub account: String,
-    #[serde(rename = "encryAccount", default)]
+    #[serde(rename = "encryAccount", default, deserialize_with = "lenient::string")]
     pub encry_account: String,
     #[serde(rename = "setAccountCount", default, deserialize_with = "lenient::i32")]
     pub set_account_count: i32,
-    #[serde(rename = "areaCode", default)]
+    #[serde(rename = "areaCode", default, deserialize_with = "lenient::string")]
     pub area_code: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::string")]
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::string")]
     pub nickname: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::string")]
     pub description: String,
     /// Seconds.
     #[serde(default, deserialize_with = "lenient::i64")]
@@ -92,9 +92,9 @@ pub struct User {
     /// Seconds.
     #[serde(rename = "modifyTime", default, deserialize_with = "lenient::i64")]
     pub modify_time: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::string")]
     pub idcard: String,
-    #[serde(rename = "idcardUrl", default)]
+    #[serde(rename = "idcardUrl", default, deserialize_with = "lenient::string")]
     pub idcard_url: String,
     #[serde(rename = "isAuth", default, deserialize_with = "lenient::i32")]
     pub is_auth: i32,
@@ -244,8 +244,15 @@ pub struct UserSettings {
         deserialize_with = "lenient::i32"
     )]
     pub show_telephone: i32,
-    #[serde(rename = "friendFromList", default = "friend_from_list")]
+    #[serde(
+        rename = "friendFromList",
+        default = "friend_from_list",
+        deserialize_with = "lenient::string"
+    )]
     pub friend_from_list: String,
+    /// Settings of other Shiku generations (`hiding`, `authSwitch`, …), kept as stored.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 fn minus_one() -> f64 {
@@ -279,6 +286,7 @@ impl Default for UserSettings {
             show_last_login_time: 1,
             show_telephone: 1,
             friend_from_list: friend_from_list(),
+            extra: serde_json::Map::new(),
         }
     }
 }
@@ -321,7 +329,7 @@ pub struct LoginLog {
 pub struct DeviceInfo {
     #[serde(rename = "loginTime", default, deserialize_with = "lenient::i64")]
     pub login_time: i64,
-    #[serde(rename = "deviceKey", default)]
+    #[serde(rename = "deviceKey", default, deserialize_with = "lenient::string")]
     pub device_key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adress: Option<String>,
@@ -329,9 +337,9 @@ pub struct DeviceInfo {
     pub online: i32,
     #[serde(rename = "appId", default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<String>,
-    #[serde(rename = "pushServer", default)]
+    #[serde(rename = "pushServer", default, deserialize_with = "lenient::string")]
     pub push_server: String,
-    #[serde(rename = "pushToken", default)]
+    #[serde(rename = "pushToken", default, deserialize_with = "lenient::string")]
     pub push_token: String,
     #[serde(rename = "voipToken", default, skip_serializing_if = "Option::is_none")]
     pub voip_token: Option<String>,
@@ -374,7 +382,7 @@ pub struct Friend {
     pub user_id: i32,
     #[serde(rename = "toUserId", deserialize_with = "lenient::i32")]
     pub to_user_id: i32,
-    #[serde(rename = "toNickname", default)]
+    #[serde(rename = "toNickname", default, deserialize_with = "lenient::string")]
     pub to_nickname: String,
     #[serde(
         rename = "remarkName",

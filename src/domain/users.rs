@@ -1105,9 +1105,12 @@ pub async fn update_settings(ctx: &Ctx, me: i32, s: SettingsUpdate) -> Result<Va
     }
     let timeout = s.chat_record_time_out.trim().trim_end_matches('天').trim();
     if timeout != "0" && !timeout.is_empty() {
+        // Rust also parses "NaN" and "inf", which would be stored as null (read back as 0).
         let days: f64 = timeout
             .parse()
-            .map_err(|_| Error::invalid("chatRecordTimeOut", "应为天数 (number of days)"))?;
+            .ok()
+            .filter(|d: &f64| d.is_finite())
+            .ok_or_else(|| Error::invalid("chatRecordTimeOut", "应为天数 (number of days)"))?;
         p.push_set("settings.chatRecordTimeOut", days);
     }
     if s.chat_sync_time_len != 0.0 {
@@ -1184,7 +1187,14 @@ pub async fn query(ctx: &Ctx, me: i32, q: QueryRequest) -> Result<Value> {
         .await?;
     let mut out = Vec::with_capacity(users.len());
     for u in &users {
-        out.push(user_view(ctx, me, u).await?);
+        let mut v = user_view(ctx, me, u).await?;
+        // The reference strips these from every row, the caller's own included.
+        if let Some(o) = v.as_object_mut() {
+            for k in ["userKey", "status"] {
+                o.remove(k);
+            }
+        }
+        out.push(v);
     }
     Ok(Value::Array(out))
 }

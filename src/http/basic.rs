@@ -23,6 +23,15 @@ pub const DOCS: &[EndpointDoc] = &[
         data: "ConfigVO object",
     },
     EndpointDoc {
+        path: "/logined/config",
+        tag: "basic",
+        summary: "The /config object for a logged-in client",
+        access: Access::User,
+        params: &[],
+        codes: &[],
+        data: "ConfigVO object",
+    },
+    EndpointDoc {
         path: "/getCurrentTime",
         tag: "basic",
         summary: "Server time in ms, in data and in the top-level currentTime",
@@ -49,11 +58,17 @@ pub const DOCS: &[EndpointDoc] = &[
 /// Registers this module's routes.
 pub fn routes(r: &mut Routes) {
     r.add("/config", config);
+    r.add("/logined/config", logined_config);
     r.add("/getCurrentTime", current_time);
     r.add("/verify/telephone", verify_telephone);
 }
 
 async fn config(state: web::Data<AppState>, params: Params) -> ApiResult {
+    Ok(Reply::data(client_config(&state.ctx, params.peer_ip())))
+}
+
+async fn logined_config(state: web::Data<AppState>, params: Params) -> ApiResult {
+    params.me()?;
     Ok(Reply::data(client_config(&state.ctx, params.peer_ip())))
 }
 

@@ -88,7 +88,8 @@ pub trait UserStore: Send + Sync {
 pub trait FriendStore: Send + Sync {
     /// The relation owned by `user_id` towards `to_user_id`.
     async fn get_friend(&self, user_id: i32, to_user_id: i32) -> StoreResult<Option<Friend>>;
-    /// Inserts or replaces the relation `(userId, toUserId)`.
+    /// Inserts the relation `(userId, toUserId)` or overwrites the fields `Friend` carries;
+    /// fields written by other Shiku generations survive.
     async fn put_friend(&self, friend: &Friend) -> StoreResult<()>;
     /// How many relations `user_id` owns with this status (None = any).
     async fn count_friends(&self, user_id: i32, status: Option<i32>) -> StoreResult<u64>;

@@ -358,13 +358,13 @@ impl FriendStore for MongoStore {
     }
 
     async fn put_friend(&self, friend: &Friend) -> StoreResult<()> {
-        // Keyed by the pair, not `_id`: our Friend has none, and a replacement keeps the
-        // existing ObjectId (MongoDB creates one on insert).
+        // Keyed by the pair, not `_id` (our Friend has none). `$set` rather than a replacement,
+        // so fields written by other Shiku generations survive.
         let doc = encode(FRIENDS, friend)?;
         self.coll(FRIENDS)
-            .replace_one(
+            .update_one(
                 doc! { "userId": friend.user_id, "toUserId": friend.to_user_id },
-                doc,
+                doc! { "$set": doc },
             )
             .upsert(true)
             .await
@@ -611,19 +611,23 @@ fn bson_to_i64(v: &Bson) -> Option<i64> {
     }
 }
 
-/// The server error code of a failed operation, if the server sent one.
-fn error_code(e: &mongodb::error::Error) -> Option<i32> {
+/// The server's error code and message of a failed operation, if the server sent one.
+fn server_error(e: &mongodb::error::Error) -> Option<(i32, &str)> {
     match e.kind.as_ref() {
-        ErrorKind::Command(c) => Some(c.code),
-        ErrorKind::Write(WriteFailure::WriteError(w)) => Some(w.code),
-        ErrorKind::Write(WriteFailure::WriteConcernError(w)) => Some(w.code),
+        ErrorKind::Command(c) => Some((c.code, c.message.as_str())),
+        ErrorKind::Write(WriteFailure::WriteError(w)) => Some((w.code, w.message.as_str())),
+        ErrorKind::Write(WriteFailure::WriteConcernError(w)) => Some((w.code, w.message.as_str())),
         ErrorKind::InsertMany(m) => m
             .write_errors
             .as_ref()
             .and_then(|w| w.first())
-            .map(|w| w.code),
+            .map(|w| (w.code, w.message.as_str())),
         _ => None,
     }
+}
+
+fn error_code(e: &mongodb::error::Error) -> Option<i32> {
+    server_error(e).map(|(code, _)| code)
 }
 
 fn backend(e: mongodb::error::Error) -> StoreError {
@@ -633,15 +637,19 @@ fn backend(e: mongodb::error::Error) -> StoreError {
 /// Like [`backend`], but a duplicate key becomes `Duplicate` naming the index (not the value,
 /// which may be a phone number).
 fn write_error(e: mongodb::error::Error) -> StoreError {
-    if error_code(&e) != Some(DUPLICATE_KEY) {
-        return backend(e);
+    match server_error(&e) {
+        Some((DUPLICATE_KEY, message)) => StoreError::Duplicate(duplicate_index(message)),
+        _ => backend(e),
     }
-    let message = e.to_string();
-    let index = message
+}
+
+/// The index named in an E11000 message (`... collection: db.user index: _id_ dup key: ...`).
+fn duplicate_index(message: &str) -> String {
+    message
         .split_once("index: ")
         .and_then(|(_, rest)| rest.split_whitespace().next())
-        .unwrap_or("unique index");
-    StoreError::Duplicate(index.to_string())
+        .unwrap_or("unique index")
+        .to_string()
 }
 
 #[cfg(test)]
@@ -685,9 +693,14 @@ mod tests {
         let set = u.get_document("$set").unwrap();
         assert_eq!(set.len(), 7);
         assert_eq!(ty(set, "nickname"), ElementType::String);
-        assert_eq!(ty(set, "settings.allowAtt"), ElementType::Int32);
+        // Update paths are literal dotted keys, not nested documents.
+        let flat = |k: &str| set.get(k).map(Bson::element_type);
+        assert_eq!(flat("settings.allowAtt"), Some(ElementType::Int32));
         assert_eq!(ty(set, "birthday"), ElementType::Int64);
-        assert_eq!(ty(set, "settings.chatRecordTimeOut"), ElementType::Double);
+        assert_eq!(
+            flat("settings.chatRecordTimeOut"),
+            Some(ElementType::Double)
+        );
         assert_eq!(ty(set, "flag"), ElementType::Boolean);
         assert_eq!(ty(set, "payPassword"), ElementType::Null);
         let loc = set.get_document("loc").unwrap();
@@ -966,5 +979,130 @@ mod tests {
         assert_eq!(bson_to_i64(&Bson::Int64(1 << 40)), Some(1 << 40));
         assert_eq!(bson_to_i64(&Bson::Double(100163.0)), Some(100163));
         assert_eq!(bson_to_i64(&Bson::String("1".into())), None);
+    }
+
+    #[test]
+    fn duplicate_errors_name_the_index_only() {
+        let m = "E11000 duplicate key error collection: imapi.user index: telephone_unique \
+                 dup key: { telephone: \"8618094152050\" }";
+        assert_eq!(duplicate_index(m), "telephone_unique");
+        assert_eq!(duplicate_index("E11000 duplicate key"), "unique index");
+    }
+
+    /// A wrong address fails within the selection timeout, saying where, without the password.
+    #[tokio::test]
+    async fn unreachable_server_fails_fast_and_clearly() {
+        let cfg = MongoConfig {
+            uri: "mongodb://shiku:hunter2@127.0.0.1:1/?directConnection=true".into(),
+            ..MongoConfig::default()
+        };
+        let started = std::time::Instant::now();
+        let err = MongoStore::connect(&cfg)
+            .await
+            .err()
+            .expect("no server on port 1");
+        assert!(started.elapsed() < Duration::from_secs(15));
+        let msg = err.to_string();
+        assert!(matches!(err, StoreError::Backend(_)), "{msg}");
+        assert!(msg.contains("mongodb:127.0.0.1:1/imapi"), "{msg}");
+        assert!(!msg.contains("hunter2"), "{msg}");
+    }
+
+    /// Exercises the adapter against a real server when `SHIKU_TEST_MONGODB_URI` is set (none
+    /// can be installed on the CI machine); uses and then drops a throw-away database.
+    #[tokio::test]
+    async fn live_round_trip() {
+        let Ok(uri) = std::env::var("SHIKU_TEST_MONGODB_URI") else {
+            eprintln!("skipped: SHIKU_TEST_MONGODB_URI is not set");
+            return;
+        };
+        let db = format!("shiku_test_{}", uuid::Uuid::new_v4().simple());
+        let cfg = MongoConfig {
+            uri,
+            api_db: db.clone(),
+            ..MongoConfig::default()
+        };
+        let store = MongoStore::connect(&cfg).await.unwrap();
+        assert!(store.description().ends_with(&format!("/{db}")));
+
+        let first = store.next_user_id(100100).await.unwrap();
+        assert_eq!(first, 100100);
+        assert_eq!(store.next_user_id(100100).await.unwrap(), 100101);
+
+        let mut user: User = decode(USER, seed_user()).unwrap();
+        user.user_id = first;
+        store.insert_user(&user).await.unwrap();
+        let again = store.insert_user(&user).await.unwrap_err();
+        assert!(matches!(again, StoreError::Duplicate(_)), "{again:?}");
+        user.user_id = first + 1;
+        let same_phone = store.insert_user(&user).await.unwrap_err();
+        assert!(
+            matches!(same_phone, StoreError::Duplicate(_)),
+            "{same_phone:?}"
+        );
+
+        let got = store.get_user(first).await.unwrap().unwrap();
+        assert_eq!(got.telephone, "8618094152050");
+        let login = store
+            .find_for_login("aee198505eda1e401e36f36e2c0f4ab5", Some("86"))
+            .await
+            .unwrap();
+        assert_eq!(login.map(|u| u.user_id), Some(first));
+        assert!(store.account_taken("18094152050", 1).await.unwrap());
+        assert!(!store.account_taken("18094152050", first).await.unwrap());
+
+        let patch = Patch::new()
+            .set("nickname", "a.b")
+            .inc("friendsCount", 2)
+            .unset("payPassword");
+        let updated = store.update_user(first, &patch).await.unwrap().unwrap();
+        assert_eq!(
+            (updated.nickname.as_str(), updated.friends_count),
+            ("a.b", 2)
+        );
+        assert_eq!(updated.pay_password, None);
+        let q = UserQuery {
+            nickname: Some("A.B".into()),
+            min_user_id: 100000,
+            limit: 10,
+            ..UserQuery::default()
+        };
+        assert_eq!(store.query_users(&q).await.unwrap().len(), 1);
+        let q = UserQuery {
+            nickname: Some("a*".into()),
+            ..q
+        };
+        assert!(store.query_users(&q).await.unwrap().is_empty());
+
+        let friend: Friend = decode(
+            FRIENDS,
+            doc! { "userId": first, "toUserId": 10000, "status": 2, "toNickname": "x" },
+        )
+        .unwrap();
+        store.put_friend(&friend).await.unwrap();
+        store.put_friend(&friend).await.unwrap();
+        assert_eq!(store.count_friends(first, Some(2)).await.unwrap(), 1);
+        store
+            .update_friends_to(10000, &Patch::new().set("toNickname", "y"))
+            .await
+            .unwrap();
+        let f = store.get_friend(first, 10000).await.unwrap().unwrap();
+        assert_eq!(f.to_nickname, "y");
+
+        store
+            .update_login_log(first, &Patch::new().set("loginLog.loginTime", 5_i64))
+            .await
+            .unwrap();
+        let log = store.get_login_log(first).await.unwrap().unwrap();
+        assert_eq!(log.login_log.login_time, 5);
+
+        assert_eq!(store.get_meta("k").await.unwrap(), None);
+        assert_eq!(store.init_meta("k", "v1").await.unwrap(), "v1");
+        assert_eq!(store.init_meta("k", "v2").await.unwrap(), "v1");
+        assert_eq!(store.token_version(first).await.unwrap(), 0);
+        assert_eq!(store.bump_token_version(first).await.unwrap(), 1);
+        assert_eq!(store.token_version(first).await.unwrap(), 1);
+
+        store.db.drop().await.unwrap();
     }
 }

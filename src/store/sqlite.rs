@@ -469,7 +469,7 @@ impl FriendStore for SqliteStore {
         self.run(move |c| {
             c.execute(
                 "INSERT INTO u_friends (user_id, to_user_id, doc) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT(user_id, to_user_id) DO UPDATE SET doc = excluded.doc",
+                 ON CONFLICT(user_id, to_user_id) DO UPDATE SET doc = json_patch(doc, excluded.doc)",
                 params![a, b, text],
             )
             .map_err(backend)?;
