@@ -1,0 +1,250 @@
+//! The embedded store: SQLite (bundled, WAL) under `data_dir`. One table per Shiku collection;
+//! the document itself is kept as JSON and the queried fields are generated, indexed columns,
+//! so the JSON is the only source of truth.
+
+mod friends;
+mod users;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{FriendStore, MetaStore, Patch, StoreError, StoreResult, UserQuery, UserStore};
+use crate::domain::model::{Friend, User, UserLoginLog, UserRole};
+
+/// The SQLite adapter.
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    path: String,
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS user (
+    id INTEGER PRIMARY KEY,
+    doc TEXT NOT NULL,
+    telephone TEXT GENERATED ALWAYS AS (json_extract(doc, '$.telephone')) VIRTUAL,
+    user_key TEXT GENERATED ALWAYS AS (json_extract(doc, '$.userKey')) VIRTUAL,
+    encry_account TEXT GENERATED ALWAYS AS (json_extract(doc, '$.encryAccount')) VIRTUAL,
+    account TEXT GENERATED ALWAYS AS (json_extract(doc, '$.account')) VIRTUAL,
+    phone TEXT GENERATED ALWAYS AS (json_extract(doc, '$.phone')) VIRTUAL,
+    area_code TEXT GENERATED ALWAYS AS (json_extract(doc, '$.areaCode')) VIRTUAL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS user_telephone ON user(telephone);
+CREATE INDEX IF NOT EXISTS user_user_key ON user(user_key);
+CREATE INDEX IF NOT EXISTS user_encry_account ON user(encry_account);
+CREATE INDEX IF NOT EXISTS user_account ON user(account);
+CREATE INDEX IF NOT EXISTS user_phone ON user(phone);
+CREATE TABLE IF NOT EXISTS user_login_log (id INTEGER PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS user_roles (
+    rid INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS user_roles_user ON user_roles(user_id);
+CREATE TABLE IF NOT EXISTS idx_user (k TEXT PRIMARY KEY, id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS u_friends (
+    user_id INTEGER NOT NULL,
+    to_user_id INTEGER NOT NULL,
+    doc TEXT NOT NULL,
+    status INTEGER GENERATED ALWAYS AS (json_extract(doc, '$.status')) VIRTUAL,
+    PRIMARY KEY (user_id, to_user_id)
+);
+CREATE INDEX IF NOT EXISTS u_friends_to ON u_friends(to_user_id);
+CREATE TABLE IF NOT EXISTS server_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS token_versions (user_id INTEGER PRIMARY KEY, v INTEGER NOT NULL);
+"#;
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn encode<T: Serialize>(doc: &T) -> StoreResult<String> {
+    serde_json::to_string(doc).map_err(backend)
+}
+
+fn decode<T: DeserializeOwned>(collection: &str, text: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Decode {
+        collection: collection.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
+impl SqliteStore {
+    /// Opens (creating) `shiku.db` in `dir`.
+    pub fn open(dir: &Path) -> StoreResult<SqliteStore> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| backend(format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join("shiku.db");
+        let conn = Connection::open(&path).map_err(backend)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
+        )
+        .map_err(backend)?;
+        conn.execute_batch(SCHEMA).map_err(backend)?;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.display().to_string(),
+        })
+    }
+
+    /// `sqlite:<path>` for the start-up log line.
+    pub fn description(&self) -> String {
+        format!("sqlite:{}", self.path)
+    }
+
+    /// Runs `f` on the connection off the async runtime.
+    async fn run<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| backend("sqlite connection poisoned"))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(backend)?
+    }
+}
+
+/// Reads one document column.
+fn one_doc<T: DeserializeOwned>(
+    conn: &Connection,
+    collection: &str,
+    sql: &str,
+    p: impl rusqlite::Params,
+) -> StoreResult<Option<T>> {
+    let text: Option<String> = conn
+        .query_row(sql, p, |r| r.get(0))
+        .optional()
+        .map_err(backend)?;
+    text.map(|t| decode(collection, &t)).transpose()
+}
+
+/// Patches the row of `table` whose integer `key` column equals `id`.
+fn patch_by_id(
+    tx: &rusqlite::Transaction,
+    table: &str,
+    key: &str,
+    id: i64,
+    patch: &Patch,
+) -> StoreResult<Option<String>> {
+    patch_where(tx, table, &format!("{key} = ?1"), &[id], patch)
+}
+
+/// Patches the row of `table` matching `where_sql` over integer parameters `ids`.
+fn patch_where(
+    tx: &rusqlite::Transaction,
+    table: &str,
+    where_sql: &str,
+    ids: &[i64],
+    patch: &Patch,
+) -> StoreResult<Option<String>> {
+    let text: Option<String> = tx
+        .query_row(
+            &format!("SELECT doc FROM {table} WHERE {where_sql}"),
+            rusqlite::params_from_iter(ids),
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(backend)?;
+    let Some(text) = text else { return Ok(None) };
+    if patch.is_empty() {
+        return Ok(Some(text));
+    }
+    let mut doc: serde_json::Value = decode(table, &text)?;
+    patch.apply_to_json(&mut doc);
+    let new_text = doc.to_string();
+    let mut args: Vec<rusqlite::types::Value> = ids.iter().map(|i| (*i).into()).collect();
+    args.push(new_text.clone().into());
+    tx.execute(
+        &format!(
+            "UPDATE {table} SET doc = ?{} WHERE {where_sql}",
+            ids.len() + 1
+        ),
+        rusqlite::params_from_iter(args),
+    )
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::Duplicate(format!("{table}: {e}"))
+        } else {
+            backend(e)
+        }
+    })?;
+    Ok(Some(new_text))
+}
+
+#[async_trait]
+impl MetaStore for SqliteStore {
+    async fn get_meta(&self, key: &str) -> StoreResult<Option<String>> {
+        let k = key.to_string();
+        self.run(move |c| {
+            c.query_row("SELECT v FROM server_meta WHERE k = ?1", params![k], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn init_meta(&self, key: &str, value: &str) -> StoreResult<String> {
+        let (k, v) = (key.to_string(), value.to_string());
+        self.run(move |c| {
+            c.execute(
+                "INSERT OR IGNORE INTO server_meta (k, v) VALUES (?1, ?2)",
+                params![k, v],
+            )
+            .map_err(backend)?;
+            c.query_row("SELECT v FROM server_meta WHERE k = ?1", params![k], |r| {
+                r.get(0)
+            })
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn token_version(&self, user_id: i32) -> StoreResult<i64> {
+        self.run(move |c| {
+            let v: Option<i64> = c
+                .query_row(
+                    "SELECT v FROM token_versions WHERE user_id = ?1",
+                    params![user_id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            Ok(v.unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn bump_token_version(&self, user_id: i32) -> StoreResult<i64> {
+        self.run(move |c| {
+            c.query_row(
+                "INSERT INTO token_versions (user_id, v) VALUES (?1, 1) \
+                 ON CONFLICT(user_id) DO UPDATE SET v = v + 1 RETURNING v",
+                params![user_id],
+                |r| r.get(0),
+            )
+            .map_err(backend)
+        })
+        .await
+    }
+}

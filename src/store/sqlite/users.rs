@@ -1,0 +1,265 @@
+//! `UserStore`: tables `user`, `user_login_log`, `user_roles`, `idx_user`.
+
+use super::*;
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn next_user_id(&self, first: i32) -> StoreResult<i32> {
+        self.run(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            let current: Option<i64> = tx
+                .query_row("SELECT id FROM idx_user WHERE k = 'user'", [], |r| r.get(0))
+                .optional()
+                .map_err(backend)?;
+            let last = match current {
+                Some(v) => v,
+                None => {
+                    let max: Option<i64> = tx
+                        .query_row("SELECT MAX(id) FROM user", [], |r| r.get(0))
+                        .map_err(backend)?;
+                    max.unwrap_or(0).max(first as i64 - 1)
+                }
+            };
+            let next = last + 1;
+            if next > i32::MAX as i64 {
+                return Err(backend("userId counter exhausted"));
+            }
+            tx.execute(
+                "INSERT INTO idx_user (k, id) VALUES ('user', ?1) ON CONFLICT(k) DO UPDATE SET id = excluded.id",
+                params![next],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            Ok(next as i32)
+        })
+        .await
+    }
+
+    async fn insert_user(&self, user: &User) -> StoreResult<()> {
+        let text = encode(user)?;
+        let id = user.user_id;
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO user (id, doc) VALUES (?1, ?2)",
+                params![id, text],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Duplicate(format!("user {id}: {e}"))
+                } else {
+                    backend(e)
+                }
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_user(&self, user_id: i32) -> StoreResult<Option<User>> {
+        self.run(move |c| {
+            one_doc(
+                c,
+                "user",
+                "SELECT doc FROM user WHERE id = ?1",
+                params![user_id],
+            )
+        })
+        .await
+    }
+
+    async fn find_by_telephone(&self, telephone: &str) -> StoreResult<Option<User>> {
+        let t = telephone.to_string();
+        self.run(move |c| {
+            one_doc(
+                c,
+                "user",
+                "SELECT doc FROM user WHERE telephone = ?1",
+                params![t],
+            )
+        })
+        .await
+    }
+
+    async fn find_for_login(
+        &self,
+        key: &str,
+        area_code: Option<&str>,
+    ) -> StoreResult<Option<User>> {
+        let key = key.to_string();
+        let area = area_code.map(str::to_string);
+        self.run(move |c| match area {
+            Some(a) => one_doc(
+                c,
+                "user",
+                "SELECT doc FROM user WHERE (user_key = ?1 OR encry_account = ?1) AND area_code = ?2 ORDER BY id LIMIT 1",
+                params![key, a],
+            ),
+            None => one_doc(
+                c,
+                "user",
+                "SELECT doc FROM user WHERE user_key = ?1 OR encry_account = ?1 ORDER BY id LIMIT 1",
+                params![key],
+            ),
+        })
+        .await
+    }
+
+    async fn find_by_account(&self, account: &str) -> StoreResult<Option<User>> {
+        let a = account.to_string();
+        self.run(move |c| {
+            one_doc(
+                c,
+                "user",
+                "SELECT doc FROM user WHERE account = ?1 ORDER BY id LIMIT 1",
+                params![a],
+            )
+        })
+        .await
+    }
+
+    async fn account_taken(&self, account: &str, except: i32) -> StoreResult<bool> {
+        let a = account.to_string();
+        self.run(move |c| {
+            let n: i64 = c
+                .query_row(
+                    "SELECT COUNT(*) FROM user WHERE (account = ?1 OR phone = ?1) AND id != ?2",
+                    params![a, except],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn update_user(&self, user_id: i32, patch: &Patch) -> StoreResult<Option<User>> {
+        let patch = patch.clone();
+        self.run(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            let text = patch_by_id(&tx, "user", "id", user_id as i64, &patch)?;
+            tx.commit().map_err(backend)?;
+            text.map(|t| decode("user", &t)).transpose()
+        })
+        .await
+    }
+
+    async fn query_users(&self, q: &UserQuery) -> StoreResult<Vec<User>> {
+        let q = q.clone();
+        self.run(move |c| {
+            let mut sql = String::from("SELECT doc FROM user WHERE id >= ?1");
+            let mut args: Vec<rusqlite::types::Value> = vec![(q.min_user_id as i64).into()];
+            if let Some(b) = q.before {
+                args.push((b as i64).into());
+                sql += &format!(" AND id < ?{}", args.len());
+            }
+            if let Some(n) = &q.nickname {
+                let escaped = n
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                args.push(format!("%{escaped}%").into());
+                sql += &format!(
+                    " AND json_extract(doc, '$.nickname') LIKE ?{} ESCAPE '\\'",
+                    args.len()
+                );
+            }
+            if let Some(s) = q.sex {
+                args.push((s as i64).into());
+                sql += &format!(" AND json_extract(doc, '$.sex') = ?{}", args.len());
+            }
+            if let Some(f) = q.birthday_from {
+                args.push(f.into());
+                sql += &format!(" AND json_extract(doc, '$.birthday') >= ?{}", args.len());
+            }
+            if let Some(t) = q.birthday_to {
+                args.push(t.into());
+                sql += &format!(" AND json_extract(doc, '$.birthday') <= ?{}", args.len());
+            }
+            args.push((q.limit as i64).into());
+            sql += &format!(" ORDER BY id DESC LIMIT ?{}", args.len());
+            let mut stmt = c.prepare(&sql).map_err(backend)?;
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0))
+                .map_err(backend)?;
+            let mut out = Vec::new();
+            for row in rows {
+                out.push(decode("user", &row.map_err(backend)?)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn get_login_log(&self, user_id: i32) -> StoreResult<Option<UserLoginLog>> {
+        self.run(move |c| {
+            one_doc(
+                c,
+                "userLoginLog",
+                "SELECT doc FROM user_login_log WHERE id = ?1",
+                params![user_id],
+            )
+        })
+        .await
+    }
+
+    async fn put_login_log(&self, log: &UserLoginLog) -> StoreResult<()> {
+        let text = encode(log)?;
+        let id = log.user_id;
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO user_login_log (id, doc) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc",
+                params![id, text],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_login_log(&self, user_id: i32, patch: &Patch) -> StoreResult<()> {
+        let patch = patch.clone();
+        self.run(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO user_login_log (id, doc) VALUES (?1, ?2)",
+                params![user_id, serde_json::json!({"_id": user_id}).to_string()],
+            )
+            .map_err(backend)?;
+            patch_by_id(&tx, "user_login_log", "id", user_id as i64, &patch)?;
+            tx.commit().map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn roles_of(&self, user_id: i32) -> StoreResult<Vec<UserRole>> {
+        self.run(move |c| {
+            let mut stmt = c
+                .prepare("SELECT doc FROM user_roles WHERE user_id = ?1 ORDER BY rid")
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![user_id], |r| r.get::<_, String>(0))
+                .map_err(backend)?;
+            let mut out = Vec::new();
+            for row in rows {
+                out.push(decode("userRoles", &row.map_err(backend)?)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn insert_role(&self, role: &UserRole) -> StoreResult<()> {
+        let text = encode(role)?;
+        let id = role.user_id;
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO user_roles (user_id, doc) VALUES (?1, ?2)",
+                params![id, text],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+}
