@@ -5,6 +5,7 @@
 //! ARCHITECTURE.md.
 
 pub mod config;
+pub mod delivery;
 pub mod domain;
 pub mod fixtures;
 pub mod http;

@@ -3,7 +3,7 @@
 //! The same field is int32 in one database, int64 or double in another, and occasionally a
 //! numeric string (fastjson round-trips); null reads as the type's zero.
 
-use serde::de::{self, Deserializer, Visitor};
+use serde::de::{self, Deserialize, Deserializer, Visitor};
 use std::fmt;
 
 struct Num;
@@ -170,4 +170,52 @@ mod string_tests {
         let t: T = serde_json::from_str(r#"{}"#).unwrap();
         assert_eq!(t.s, "");
     }
+}
+
+/// Reads a boolean stored as bool, 0/1 or "true"/"false" (repo ints vs seed booleans).
+pub fn bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    struct B;
+    impl<'de> Visitor<'de> for B {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a boolean, 0/1 or null")
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<bool, E> {
+            Ok(v != 0)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<bool, E> {
+            Ok(v != 0)
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<bool, E> {
+            Ok(v != 0.0)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+            Ok(matches!(v, "true" | "1"))
+        }
+        fn visit_none<E: de::Error>(self) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<bool, D2::Error> {
+            d.deserialize_any(B)
+        }
+    }
+    d.deserialize_any(B)
+}
+
+/// Reads a document id: a string, an ObjectId (`{"$oid": ".."}` or the BSON type) or a number.
+pub fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(match v {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Object(m) => m.get("$oid").and_then(|o| o.as_str()).map(str::to_string),
+        other => Some(other.to_string()),
+    })
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod client_config;
 pub mod error;
 pub mod lenient;
+pub mod messages;
 pub mod model;
 pub mod users;
 pub mod util;
@@ -13,6 +14,7 @@ pub mod view;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::delivery::Router;
 use crate::store::Store;
 
 pub use error::{Code, Error, Result};
@@ -22,6 +24,8 @@ pub struct Ctx {
     pub store: Store,
     pub tokens: auth::Tokens,
     pub config: Arc<Config>,
+    /// Live sessions on this node.
+    pub router: Arc<Router>,
 }
 
 /// System account every user is auto-friended with ("客服公众号", public account).
@@ -44,6 +48,7 @@ impl Ctx {
             store,
             tokens,
             config,
+            router: Router::new(),
         };
         users::ensure_system_users(&ctx).await?;
         Ok(ctx)

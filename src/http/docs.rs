@@ -101,21 +101,37 @@ impl<'a> Routes<'a> {
 
 /// Every documented endpoint of the server.
 pub fn all_docs() -> Vec<EndpointDoc> {
-    let mut v = Vec::new();
-    v.extend_from_slice(super::basic::DOCS);
-    v.extend_from_slice(super::user::DOCS);
-    v
+    MODULES
+        .iter()
+        .flat_map(|(docs, _)| docs.iter().copied())
+        .collect()
+}
+
+/// Every REST module: its docs and its route registration.
+type Module = (&'static [EndpointDoc], fn(&mut Routes));
+const MODULES: &[Module] = &[
+    (super::basic::DOCS, super::basic::routes),
+    (super::user::DOCS, super::user::routes),
+    (super::friends::DOCS, super::friends::routes),
+    (super::tigase::DOCS, super::tigase::routes),
+    (super::console::DOCS, super::console::routes),
+];
+
+/// Registers every module's routes on `cfg`.
+pub fn configure_all(cfg: &mut web::ServiceConfig) {
+    for (docs, routes) in MODULES {
+        routes(&mut Routes::new(cfg, docs));
+    }
 }
 
 /// Every route the server registers, per module (for the drift test).
 pub fn registered_paths() -> Vec<&'static str> {
     let mut v = Vec::new();
-    let mut r = Routes::collect(super::basic::DOCS);
-    super::basic::routes(&mut r);
-    v.extend(r.registered);
-    let mut r = Routes::collect(super::user::DOCS);
-    super::user::routes(&mut r);
-    v.extend(r.registered);
+    for (docs, routes) in MODULES {
+        let mut r = Routes::collect(docs);
+        routes(&mut r);
+        v.extend(r.registered);
+    }
     v
 }
 

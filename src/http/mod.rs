@@ -3,9 +3,12 @@
 
 pub mod basic;
 pub mod caller;
+pub mod console;
 pub mod docs;
 pub mod envelope;
+pub mod friends;
 pub mod params;
+pub mod tigase;
 pub mod user;
 
 use std::sync::Arc;
@@ -26,8 +29,7 @@ pub struct AppState {
 
 /// Registers every REST route (and the JSON 404) on an app.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    basic::routes(&mut docs::Routes::new(cfg, basic::DOCS));
-    user::routes(&mut docs::Routes::new(cfg, user::DOCS));
+    docs::configure_all(cfg);
 }
 
 /// CORS as the reference sends it on every response; `OPTIONS` pre-flights are answered here.

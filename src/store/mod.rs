@@ -3,6 +3,7 @@
 //! The domain talks only to these traits. `sqlite` is the embedded default; `mongo` reads and
 //! writes an existing Shiku MongoDB in the reference's database, collection and document shapes.
 
+pub mod messages;
 pub mod mongo;
 pub mod patch;
 pub mod sqlite;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::model::{Friend, User, UserLoginLog, UserRole};
+pub use messages::{ChatWrite, HistoryQuery, MessageStore, OfflineItem};
 pub use patch::{Patch, Val};
 
 /// A storage failure. `Duplicate` is the only one the domain reacts to; the rest are reported.
@@ -116,6 +118,7 @@ pub struct Store {
     pub users: Arc<dyn UserStore>,
     pub friends: Arc<dyn FriendStore>,
     pub meta: Arc<dyn MetaStore>,
+    pub messages: Arc<dyn MessageStore>,
     /// Human description for the start-up log line (`sqlite:/path` or `mongodb:host/db`).
     pub description: String,
 }
@@ -124,11 +127,12 @@ impl Store {
     /// Builds the handle from one adapter implementing every port.
     pub fn from_adapter<A>(adapter: Arc<A>, description: String) -> Store
     where
-        A: UserStore + FriendStore + MetaStore + 'static,
+        A: UserStore + FriendStore + MetaStore + MessageStore + 'static,
     {
         Store {
             users: adapter.clone(),
             friends: adapter.clone(),
+            messages: adapter.clone(),
             meta: adapter,
             description,
         }

@@ -4,6 +4,7 @@
 //! extra collections (`shiku_server_meta`, `shiku_token_versions`).
 
 mod friends;
+mod messages;
 mod users;
 
 use std::time::Duration;

@@ -3,6 +3,7 @@
 //! so the JSON is the only source of truth.
 
 mod friends;
+mod messages;
 mod users;
 
 use std::path::Path;

@@ -1,0 +1,533 @@
+//! The message path: every message — an XMPP stanza, `/console/oneSendOne`, `/tigase/push`, a
+//! notification the server emits — goes through [`send`]: validate and stamp, persist as the
+//! reference's archive did (spec/reference-server.md 5.2–5.4), then hand it to the router, and
+//! only then report success (nothing acknowledged is ever lost).
+
+use serde_json::{json, Map, Value};
+
+use super::error::{Code, Error, Result};
+use super::model::{LastChat, MsgRow, NewFriend};
+use super::util::{now_millis, now_secs, uuid32};
+use super::view::sorted;
+use super::{Ctx, SYSTEM_SENDER_ID};
+use crate::delivery::{ChatType, Delivery, SessionId};
+use crate::store::ChatWrite;
+
+/// Where a message goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// A user, by userId.
+    User(i32),
+    /// A room, by jid.
+    Room(String),
+}
+
+/// A message entering the path.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// The stanza sender: a user, or 10005 for server notifications.
+    pub from: i32,
+    /// The sender's resource (`web`, `android`, `Server`, ...).
+    pub resource: String,
+    pub target: Target,
+    /// The Shiku message body (`type`, `content`, ...), as the client sent it.
+    pub body: Map<String, Value>,
+    /// The session it came from (not echoed back to it).
+    pub origin: Option<SessionId>,
+}
+
+/// What happened to a sent message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sent {
+    pub message_id: String,
+    /// Written to history.
+    pub stored: bool,
+    /// The sender had already sent this messageId: nothing new was written or routed.
+    pub duplicate: bool,
+    /// Sessions it was handed to (recipient and the sender's other devices).
+    pub delivered: usize,
+    /// Put in the recipient's offline queue.
+    pub queued: bool,
+    /// The body as stored and delivered.
+    pub body: String,
+    /// Server time, ms.
+    pub ts: i64,
+}
+
+/// Longest `messageId` accepted.
+const MAX_MESSAGE_ID: usize = 128;
+/// Largest message body accepted, bytes of JSON.
+const MAX_BODY: usize = 64 * 1024;
+
+/// Content types archived in history: 1–99 and 202 (recall), spec 5.2.
+pub fn is_archived(msg_type: i32) -> bool {
+    (1..=99).contains(&msg_type) || msg_type == 202
+}
+
+/// Transient types not worth keeping for an offline user (typing).
+fn is_transient(msg_type: i32) -> bool {
+    msg_type == 201
+}
+
+fn int_field(body: &Map<String, Value>, name: &str) -> Option<i64> {
+    match body.get(name)? {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn truthy(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0) != 0.0,
+        Some(Value::String(s)) => s == "true" || s == "1",
+        _ => false,
+    }
+}
+
+/// The `content` column: the body's content as text.
+fn content_text(body: &Map<String, Value>) -> String {
+    match body.get("content") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// A `timeSend` as sent, and its value in ms (seconds are told apart by magnitude).
+fn time_send(body: &Map<String, Value>, now_ms: i64) -> (serde_json::Number, i64) {
+    match body.get("timeSend") {
+        Some(Value::Number(n)) => {
+            let f = n.as_f64().unwrap_or(0.0);
+            let ms = if f > 0.0 && f < 1e11 {
+                (f * 1000.0) as i64
+            } else {
+                f as i64
+            };
+            (n.clone(), ms)
+        }
+        Some(Value::String(s)) => match s.trim().parse::<f64>() {
+            Ok(f) if f.is_finite() => {
+                let n = if f.fract() == 0.0 {
+                    serde_json::Number::from(f as i64)
+                } else {
+                    serde_json::Number::from_f64(f).unwrap_or_else(|| now_ms.into())
+                };
+                let ms = if f < 1e11 {
+                    (f * 1000.0) as i64
+                } else {
+                    f as i64
+                };
+                (n, ms)
+            }
+            _ => (now_ms.into(), now_ms),
+        },
+        _ => (now_ms.into(), now_ms),
+    }
+}
+
+/// Sends a message through the path. See the module documentation.
+pub async fn send(ctx: &Ctx, out: Outgoing) -> Result<Sent> {
+    match out.target.clone() {
+        Target::User(to) => send_single(ctx, out, to).await,
+        Target::Room(_) => Err(Error::failure("群聊消息暂不支持")),
+    }
+}
+
+async fn send_single(ctx: &Ctx, out: Outgoing, to: i32) -> Result<Sent> {
+    let Outgoing {
+        from,
+        resource,
+        mut body,
+        origin,
+        ..
+    } = out;
+    let msg_type = int_field(&body, "type")
+        .filter(|t| (0..=i32::MAX as i64).contains(t))
+        .ok_or_else(|| Error::invalid("type", "消息类型应为整数 (integer message type)"))?
+        as i32;
+    let message_id = match body.get("messageId") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        None | Some(Value::Null) => uuid32(),
+        Some(Value::String(_)) => uuid32(),
+        Some(_) => return Err(Error::invalid("messageId", "应为字符串")),
+    };
+    if message_id.len() > MAX_MESSAGE_ID || message_id.chars().any(char::is_control) {
+        return Err(Error::invalid("messageId", "过长或含控制字符"));
+    }
+    let sender = ctx
+        .store
+        .users
+        .get_user(from)
+        .await?
+        .ok_or_else(|| Error::failure("发送者不存在"))?;
+    if sender.status == -1 {
+        return Err(Error::Code(Code::AccountIsLocked));
+    }
+    let receiver = ctx
+        .store
+        .users
+        .get_user(to)
+        .await?
+        .ok_or_else(|| Error::failure("该用户不存在!"))?;
+    let system = from == SYSTEM_SENDER_ID;
+    if !system && from != to {
+        if let Some(rel) = ctx.store.friends.get_friend(to, from).await? {
+            if rel.blacklist == 1 || rel.status == -1 {
+                return Err(Error::failure("你已被对方拉黑，消息发送失败"));
+            }
+        }
+    }
+    let now_ms = now_millis();
+    let (time_send, _time_send_ms) = time_send(&body, now_ms);
+    let from_jid = format!("{from}/{resource}");
+    // A user cannot speak for someone else; server notifications carry the acting user.
+    if !system || !body.contains_key("fromUserId") {
+        body.insert("fromUserId".into(), json!(from.to_string()));
+    }
+    if !body.contains_key("fromUserName") || !system {
+        let name = match body.get("fromUserName") {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            _ => sender.nickname.clone(),
+        };
+        body.insert("fromUserName".into(), json!(name));
+    }
+    body.insert("toUserId".into(), json!(to.to_string()));
+    if !matches!(body.get("toUserName"), Some(Value::String(s)) if !s.is_empty()) {
+        body.insert("toUserName".into(), json!(receiver.nickname));
+    }
+    body.insert("type".into(), json!(msg_type));
+    body.insert("timeSend".into(), Value::Number(time_send.clone()));
+    body.insert("messageId".into(), json!(message_id));
+    body.insert(
+        "messageHead".into(),
+        json!({
+            "chatType": 1,
+            "from": from_jid,
+            "messageId": message_id,
+            "offline": false,
+            "to": to.to_string(),
+        }),
+    );
+    let body_text = sorted(body.clone()).to_string();
+    if body_text.len() > MAX_BODY {
+        return Err(Error::invalid("body", format!("消息超过 {MAX_BODY} 字节")));
+    }
+    let content = content_text(&body);
+    let is_encrypt = truthy(body.get("isEncrypt"));
+    let encrypt_type = int_field(&body, "encryptType").unwrap_or(0) as i32;
+    let delete_time = int_field(&body, "deleteTime").unwrap_or(-1);
+
+    let mut stored = false;
+    if msg_type == 26 && from != to {
+        // Read receipt: `content` is the messageId the reader (the sender of the receipt) read.
+        ctx.store
+            .messages
+            .mark_read(from, std::slice::from_ref(&content))
+            .await?;
+    } else if (500..600).contains(&msg_type) && from != to {
+        let now = now_secs();
+        for (owner, peer, direction) in [(from, to, 0), (to, from, 1)] {
+            ctx.store
+                .messages
+                .put_new_friend(&NewFriend {
+                    user_id: owner,
+                    to_user_id: peer,
+                    from: (msg_type == 500).then_some(from),
+                    direction,
+                    msg_type,
+                    content: content.clone(),
+                    create_time: now,
+                    modify_time: now,
+                })
+                .await?;
+        }
+    } else if is_archived(msg_type) && !truthy(body.get("isReadDel")) {
+        let row = |owner: i32, peer: i32, direction: i32| MsgRow {
+            id: None,
+            message: body_text.clone(),
+            body: body_text.clone(),
+            direction,
+            sender: owner.to_string(),
+            receiver: peer.to_string(),
+            sender_jid: from_jid.clone(),
+            receiver_jid: to.to_string(),
+            ts: now_ms,
+            content_type: msg_type,
+            message_id: message_id.clone(),
+            time_send: time_send.clone(),
+            delete_time,
+            is_read: direction,
+            is_encrypt,
+            content: content.clone(),
+        };
+        let last = |owner: i32, peer: i32| LastChat {
+            id: None,
+            msg_type,
+            message_id: message_id.clone(),
+            time_send: time_send.clone(),
+            content: content.clone(),
+            user_id: owner.to_string(),
+            jid: peer.to_string(),
+            is_room: 0,
+            is_encrypt,
+            encrypt_type,
+            from: from_jid.clone(),
+            to: to.to_string(),
+            from_user_name: body
+                .get("fromUserName")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            to_user_name: body
+                .get("toUserName")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            ts: now_ms,
+        };
+        let write = if from == to {
+            ChatWrite {
+                rows: vec![row(from, to, 0)],
+                last_chats: vec![last(from, to)],
+            }
+        } else {
+            ChatWrite {
+                rows: vec![row(from, to, 0), row(to, from, 1)],
+                last_chats: vec![last(from, to), last(to, from)],
+            }
+        };
+        if !ctx.store.messages.store_chat(&write).await? {
+            return Ok(Sent {
+                message_id,
+                stored: false,
+                duplicate: true,
+                delivered: 0,
+                queued: false,
+                body: body_text,
+                ts: now_ms,
+            });
+        }
+        stored = true;
+    }
+
+    let delivery = Delivery {
+        chat_type: ChatType::Single,
+        from: from_jid,
+        to: to.to_string(),
+        message_id: message_id.clone(),
+        body: body_text.clone(),
+        offline: false,
+        ts: now_ms,
+    };
+    let mut delivered = ctx.router.deliver(to, &delivery, origin);
+    let mut queued = false;
+    if delivered == 0 && !is_transient(msg_type) {
+        let mut offline = delivery.clone();
+        offline.offline = true;
+        let payload = serde_json::to_string(&offline)
+            .map_err(|e| Error::Internal(format!("offline payload: {e}")))?;
+        ctx.store
+            .messages
+            .enqueue_offline(to, &payload, now_ms)
+            .await?;
+        queued = true;
+    }
+    if from != to && !system {
+        // The sender's other devices see what it sent (multi-device sync).
+        delivered += ctx.router.deliver(from, &delivery, origin);
+    }
+    Ok(Sent {
+        message_id,
+        stored,
+        duplicate: false,
+        delivered,
+        queued,
+        body: body_text,
+        ts: now_ms,
+    })
+}
+
+/// A server notification (reference `MessageBean`, spec 6.3).
+#[derive(Debug, Clone, Default)]
+pub struct Notice {
+    pub msg_type: i32,
+    pub content: Value,
+    /// The acting user (defaults to "10005").
+    pub from_user_id: Option<String>,
+    pub from_user_name: Option<String>,
+    pub to_user_name: Option<String>,
+    pub object_id: Option<Value>,
+    pub file_name: Option<String>,
+    pub file_size: Option<i64>,
+    pub other: Option<String>,
+}
+
+impl Notice {
+    /// The MessageBean body with the newer clients' defaults.
+    pub fn body(&self, message_id: &str) -> Map<String, Value> {
+        let mut b = Map::new();
+        b.insert("type".into(), json!(self.msg_type));
+        b.insert("content".into(), self.content.clone());
+        b.insert(
+            "fromUserId".into(),
+            json!(self.from_user_id.clone().unwrap_or_else(|| "10005".into())),
+        );
+        b.insert(
+            "fromUserName".into(),
+            json!(self
+                .from_user_name
+                .clone()
+                .unwrap_or_else(|| "10005".into())),
+        );
+        if let Some(n) = &self.to_user_name {
+            b.insert("toUserName".into(), json!(n));
+        }
+        if let Some(o) = &self.object_id {
+            b.insert("objectId".into(), o.clone());
+        }
+        if let Some(f) = &self.file_name {
+            b.insert("fileName".into(), json!(f));
+        }
+        b.insert("fileSize".into(), json!(self.file_size.unwrap_or(0)));
+        if let Some(o) = &self.other {
+            b.insert("other".into(), json!(o));
+        }
+        b.insert("timeSend".into(), json!(now_millis()));
+        b.insert("messageId".into(), json!(message_id));
+        b.insert("isEncrypt".into(), json!(false));
+        b.insert("isReadDel".into(), json!(false));
+        b.insert("deleteTime".into(), json!(0));
+        b.insert("encryptType".into(), json!(0));
+        b.insert("location_x".into(), json!(0.0));
+        b.insert("location_y".into(), json!(0.0));
+        b.insert("fileTime".into(), json!(0));
+        b
+    }
+}
+
+/// Sends a server notification to one user, from `10005/Server`, with a fresh 32-hex messageId.
+pub async fn notify_user(ctx: &Ctx, to: i32, notice: &Notice) -> Result<Sent> {
+    let body = notice.body(&uuid32());
+    send(
+        ctx,
+        Outgoing {
+            from: SYSTEM_SENDER_ID,
+            resource: "Server".into(),
+            target: Target::User(to),
+            body,
+            origin: None,
+        },
+    )
+    .await
+}
+
+/// A conversation row re-pointed at a stored copy.
+fn last_chat_from(row: &MsgRow, owner: i32, peer: i32) -> LastChat {
+    let body: Map<String, Value> = serde_json::from_str(&row.message)
+        .or_else(|_| serde_json::from_str(&row.body))
+        .unwrap_or_default();
+    let s = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    LastChat {
+        id: None,
+        msg_type: row.content_type,
+        message_id: row.message_id.clone(),
+        time_send: row.time_send.clone(),
+        content: row.content.clone(),
+        user_id: owner.to_string(),
+        jid: peer.to_string(),
+        is_room: 0,
+        is_encrypt: row.is_encrypt,
+        encrypt_type: int_field(&body, "encryptType").unwrap_or(0) as i32,
+        from: row.sender_jid.clone(),
+        to: row.receiver_jid.clone(),
+        from_user_name: s("fromUserName"),
+        to_user_name: s("toUserName"),
+        ts: row.ts,
+    }
+}
+
+/// Points `owner`'s conversation row with `peer` at the newest remaining copy, or removes it
+/// when none remains.
+pub async fn refresh_last_chat(ctx: &Ctx, owner: i32, peer: i32) -> Result<()> {
+    match ctx.store.messages.newest_copy(owner, peer).await? {
+        Some(row) => {
+            ctx.store
+                .messages
+                .upsert_last_chat(&last_chat_from(&row, owner, peer))
+                .await?
+        }
+        None => {
+            ctx.store
+                .messages
+                .delete_last_chat(owner, &peer.to_string())
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes a user's expired copies (`0 < deleteTime < now`, read), as the reference does at
+/// every login, and re-points the affected conversations.
+pub async fn expire(ctx: &Ctx, owner: i32) -> Result<()> {
+    let peers = ctx.store.messages.delete_expired(owner, now_secs()).await?;
+    for peer in peers {
+        refresh_last_chat(ctx, owner, peer).await?;
+    }
+    Ok(())
+}
+
+/// Items waiting in a user's offline queue, oldest first, with their queue positions.
+pub async fn offline_queue(ctx: &Ctx, user_id: i32, limit: u64) -> Result<Vec<(i64, Delivery)>> {
+    let items = ctx.store.messages.peek_offline(user_id, limit).await?;
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        match serde_json::from_str::<Delivery>(&item.payload) {
+            Ok(d) => out.push((item.seq, d)),
+            Err(e) => {
+                tracing::warn!(user_id, seq = item.seq, error = %e, "dropping unreadable offline item")
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Acknowledges a user's offline items up to `seq` (they reached a session).
+pub async fn ack_offline(ctx: &Ctx, user_id: i32, seq: i64) -> Result<()> {
+    ctx.store.messages.ack_offline(user_id, seq).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archived_types_follow_the_reference() {
+        assert!(is_archived(1) && is_archived(99) && is_archived(202));
+        // 26 is in range but handled as a read receipt before archiving.
+        assert!(!is_archived(0));
+        assert!(!is_archived(100) && !is_archived(201) && !is_archived(907) && !is_archived(500));
+    }
+
+    #[test]
+    fn time_send_units() {
+        let mut b = Map::new();
+        b.insert("timeSend".into(), json!(1559788026.732));
+        let (n, ms) = time_send(&b, 0);
+        assert_eq!(n.as_f64(), Some(1559788026.732));
+        assert_eq!(ms, 1559788026732);
+        b.insert("timeSend".into(), json!(1614048376311i64));
+        let (n, ms) = time_send(&b, 0);
+        assert_eq!(n.as_i64(), Some(1614048376311));
+        assert_eq!(ms, 1614048376311);
+        b.remove("timeSend");
+        assert_eq!(time_send(&b, 7).1, 7);
+    }
+}
