@@ -51,6 +51,9 @@ pub struct Config {
     pub first_user_id: i32,
     /// `tracing` filter, e.g. `info` or `shiku_server=debug`.
     pub log: String,
+    /// Shared secret the task-management system sends as `access_token` to the console
+    /// integration endpoints (`/console/oneSendOne`, ...); empty = only console tokens work.
+    pub integration_key: String,
 }
 
 /// MongoDB connection and the reference database names.
@@ -156,6 +159,7 @@ impl Default for Config {
             limits: Limits::default(),
             first_user_id: 100100,
             log: "info".into(),
+            integration_key: String::new(),
         }
     }
 }
