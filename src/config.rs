@@ -67,6 +67,21 @@ pub struct MongoConfig {
     pub room_db: String,
     /// Message database (`im.xmppConfig.dbName`, `tigase`).
     pub message_db: String,
+    /// Where single-chat history and conversation rows live: `reference` (one `shiku_msgs` and
+    /// one `shiku_lastChats` in `message_db`) or `sharded` (seed 002's per-10000-users layout).
+    pub layout: MessageLayout,
+}
+
+/// How an existing Shiku MongoDB lays out `shiku_msgs` and `shiku_lastChats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageLayout {
+    /// The open-source reference: `<message_db>.shiku_msgs` and `<message_db>.shiku_lastChats`.
+    #[default]
+    Reference,
+    /// The seed-002 deployment: databases `shiku_msgs` (collection `userId / 10000` per owner)
+    /// and `shiku_lastChats` (`userId / 10000` for single chats, `lastChats_muc` for rooms).
+    Sharded,
 }
 
 /// Tokens and request signatures.
@@ -171,6 +186,7 @@ impl Default for MongoConfig {
             api_db: "imapi".into(),
             room_db: "imRoom".into(),
             message_db: "tigase".into(),
+            layout: MessageLayout::Reference,
         }
     }
 }

@@ -374,6 +374,7 @@ async fn mongo() -> Option<Store> {
         api_db: format!("shiku_test_api_{suffix}"),
         room_db: format!("shiku_test_room_{suffix}"),
         message_db: format!("shiku_test_msg_{suffix}"),
+        ..MongoConfig::default()
     };
     let s = MongoStore::connect(&cfg).await.expect("MongoDB reachable");
     let d = s.description();

@@ -4,6 +4,8 @@
 pub mod auth;
 pub mod client_config;
 pub mod error;
+pub mod friends;
+pub mod history;
 pub mod lenient;
 pub mod messages;
 pub mod model;

@@ -1,11 +1,19 @@
 //! Who is asking: the reference's authorization filter (spec/reference-server.md 1.3) — the open
-//! paths, the `access_token` check and the optional `time`/`secret` signature.
+//! paths, the `access_token` check, the optional `time`/`secret` signature, and the admin area
+//! (`/console…`), which takes the integration key or a console token instead of a user token.
 
 use crate::config::SignatureMode;
 use crate::domain::auth::{open_secret, time_in_window, token_secret, TokenProblem};
+use crate::domain::util::md5_hex;
 use crate::domain::{users, Code, Ctx, Error};
 
 use super::params::Params;
+
+/// Audience of admin-console tokens (distinct from user tokens, which the admin area refuses).
+pub const CONSOLE_AUDIENCE: &str = "shiku-console";
+
+/// Console roles allowed into the admin area: 5 admin, 6 super admin (reference `Role.java`).
+const CONSOLE_ROLES: &[i32] = &[5, 6];
 
 /// The resolved caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +22,10 @@ pub enum Caller {
     Anonymous,
     /// A user, by userId.
     User(i32),
+    /// The task-management system, by the configured `integration_key` (admin area only).
+    Integration,
+    /// An admin-console user holding role 5 or 6, by console token (admin area only).
+    Console(i32),
 }
 
 /// Paths that need no token (the reference's `authorizationfilter.requestUriList`).
@@ -54,6 +66,28 @@ pub fn is_open_path(path: &str) -> bool {
         || OPEN_PATHS.contains(&path)
 }
 
+/// Whether `path` is in the reference's admin area, where user tokens are refused.
+pub fn is_admin_path(path: &str) -> bool {
+    path == "/console" || path.starts_with("/console/")
+}
+
+/// Admin paths that need no token: the console login itself (a later issue serves it).
+fn is_admin_open_path(path: &str) -> bool {
+    path == "/console/login"
+}
+
+/// Whether `given` is the integration key, compared in constant time: both are hashed first (so
+/// the length does not leak either) and the digests compared without an early exit, so the key
+/// cannot be guessed byte by byte from response times.
+fn is_integration_key(given: &str, key: &str) -> bool {
+    let (a, b) = (md5_hex(given), md5_hex(key));
+    let diff = a
+        .bytes()
+        .zip(b.bytes())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
 /// Paths exempt from every signature check (the client signs them with "null" ids before login).
 fn signature_exempt(path: &str) -> bool {
     path.starts_with("/config") || path.starts_with("/getCurrentTime") || path == "/getImgCode"
@@ -80,7 +114,10 @@ pub async fn authorize(ctx: &Ctx, path: &str, params: &Params) -> Result<Caller,
     let auth = &ctx.config.auth;
     let token = params.get("access_token");
     let secret = params.str("secret");
-    if is_open_path(path) {
+    if is_admin_path(path) && !is_admin_open_path(path) {
+        return authorize_admin(ctx, params).await;
+    }
+    if is_open_path(path) || is_admin_open_path(path) {
         // An open call is signed `md5(apiKey + time)`, checked only when it carries a secret and
         // no access_token parameter at all (an empty one skips it, as the reference does).
         if token.is_none() && auth.signature != SignatureMode::Off && !signature_exempt(path) {
@@ -108,6 +145,20 @@ pub async fn authorize(ctx: &Ctx, path: &str, params: &Params) -> Result<Caller,
             return Err(Error::Code(Code::TokenInvalid))
         }
     };
+    check_token_signature(ctx, params, user_id, token)?;
+    Ok(Caller::User(user_id))
+}
+
+/// The reference's API signature of token calls, `md5(apiKey + time + userId + access_token)`,
+/// checked as the configured mode asks.
+fn check_token_signature(
+    ctx: &Ctx,
+    params: &Params,
+    user_id: i32,
+    token: &str,
+) -> Result<(), Error> {
+    let auth = &ctx.config.auth;
+    let secret = params.str("secret");
     let must_check = match auth.signature {
         SignatureMode::Off => false,
         SignatureMode::WhenPresent => secret.is_some(),
@@ -120,5 +171,61 @@ pub async fn authorize(ctx: &Ctx, path: &str, params: &Params) -> Result<Caller,
             return Err(signature_failed());
         }
     }
-    Ok(Caller::User(user_id))
+    Ok(())
+}
+
+/// The admin area: the integration key (task-management system) or a console token of a
+/// role-5/6 user; a user token is refused with 1030102 as the reference refuses it (its admin
+/// tokens live in a separate key space), a missing token with 1030101.
+async fn authorize_admin(ctx: &Ctx, params: &Params) -> Result<Caller, Error> {
+    let token = params
+        .get("access_token")
+        .filter(|t| !t.is_empty())
+        .ok_or(Error::Code(Code::TokenMissing))?;
+    let key = &ctx.config.integration_key;
+    // The key is itself the shared secret, so it is not signed: the task system has no userId
+    // to sign with.
+    if !key.is_empty() && is_integration_key(token, key) {
+        return Ok(Caller::Integration);
+    }
+    let user_id = match ctx
+        .tokens
+        .check(&ctx.store, token, CONSOLE_AUDIENCE)
+        .await?
+    {
+        Ok(id) => id,
+        Err(TokenProblem::Invalid) | Err(TokenProblem::Revoked) => {
+            return Err(Error::Code(Code::TokenInvalid))
+        }
+    };
+    let allowed = ctx
+        .store
+        .users
+        .roles_of(user_id)
+        .await?
+        .iter()
+        .any(|r| r.status != -1 && CONSOLE_ROLES.contains(&r.role));
+    if !allowed {
+        // A console token whose holder lost the admin role since it was issued.
+        return Err(Error::Code(Code::AuthFailed));
+    }
+    check_token_signature(ctx, params, user_id, token)?;
+    Ok(Caller::Console(user_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_area_and_key_comparison() {
+        assert!(is_admin_path("/console/oneSendOne"));
+        assert!(is_admin_path("/console"));
+        assert!(!is_admin_path("/consoles") && !is_admin_path("/tigase/push"));
+        assert!(is_admin_open_path("/console/login"));
+        assert!(is_integration_key("k3y", "k3y"));
+        assert!(!is_integration_key("k3y", "k3z"));
+        assert!(!is_integration_key("k3", "k3y"));
+        assert!(!is_integration_key("", "k3y"));
+    }
 }

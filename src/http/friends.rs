@@ -1,9 +1,536 @@
-//! PLACEHOLDER: endpoints of this controller are being written.
+//! `FriendsController` and `NearbyController`: relations, friend lists, blacklist and the user
+//! search (spec/reference-server.md 3.3, seed 002 `/friends/page`, clients.md 2.4). Every
+//! endpoint acts on the caller's own relations; `userId` parameters are accepted and ignored.
 
-use super::docs::{EndpointDoc, Routes};
+use actix_web::{web, HttpRequest, HttpResponse, Responder};
+use serde_json::Value;
+
+use super::docs::{p, Access, EndpointDoc, Routes};
+use super::envelope::{self, ApiResult, Reply};
+use super::params::Params;
+use super::AppState;
+use crate::domain::friends::{self, Attention, Page, UserSearch, ATTENTION_REFUSED};
+use crate::domain::Error;
+
+/// Largest `pageSize` honoured (seed 002's web client asks `/friends/page` for 50000).
+const MAX_PAGE_SIZE: u32 = 50_000;
+/// Largest `pageSize` of a user search.
+const MAX_SEARCH_PAGE: u32 = 100;
+
+const TO_USER_ID: crate::http::docs::ParamDoc = p("toUserId", "integer", true, "the other user");
+const IGNORED_USER_ID: crate::http::docs::ParamDoc = p(
+    "userId",
+    "integer",
+    true,
+    "required as in the reference, value ignored: the token decides",
+);
+const PAGE_INDEX: crate::http::docs::ParamDoc =
+    p("pageIndex", "integer", false, "0-based, default 0");
 
 /// Documentation of this module's endpoints.
-pub const DOCS: &[EndpointDoc] = &[];
+pub const DOCS: &[EndpointDoc] = &[
+    EndpointDoc {
+        path: "/friends/add",
+        tag: "friends",
+        summary: "Become friends at once (both directions status 2, no verification); the client then sends type 508",
+        access: Access::User,
+        params: &[TO_USER_ID],
+        codes: &[0],
+        data: "none; resultMsg 加好友成功",
+    },
+    EndpointDoc {
+        path: "/friends/attention/add",
+        tag: "friends",
+        summary: "Follow a user: type 1 = following (awaiting verification), type 2 = friends",
+        access: Access::User,
+        params: &[
+            TO_USER_ID,
+            p("fromAddType", "integer", false, "0 system (default), 1 QR code, 2 card, 3 group, 4 phone search, 5 nickname search, 6 other"),
+        ],
+        codes: &[0, ATTENTION_REFUSED],
+        data: "{fromAddType, type}; 1100801 when the target refuses follows",
+    },
+    EndpointDoc {
+        path: "/friends/attention/batchAdd",
+        tag: "friends",
+        summary: "Become friends with several users at once; each gets a 510 notification",
+        access: Access::User,
+        params: &[p("toUserIds", "string", true, "comma-separated userIds")],
+        codes: &[0],
+        data: "array of the userIds processed",
+    },
+    EndpointDoc {
+        path: "/friends/attention/delete",
+        tag: "friends",
+        summary: "Stop following (removes my side of the relation only)",
+        access: Access::User,
+        params: &[TO_USER_ID],
+        codes: &[0],
+        data: "none; resultMsg 取消关注成功",
+    },
+    EndpointDoc {
+        path: "/friends/attention/list",
+        tag: "friends",
+        summary: "My relations with a status",
+        access: Access::User,
+        params: &[
+            p("status", "integer", false, "0 (default) = 2 friends; 1 following; -1 blacklisted"),
+            p("userId", "integer", false, "ignored: the token decides"),
+        ],
+        codes: &[],
+        data: "array of Friends",
+    },
+    EndpointDoc {
+        path: "/friends/delete",
+        tag: "friends",
+        summary: "End a friendship in both directions and drop both conversation rows; the client then sends type 505",
+        access: Access::User,
+        params: &[TO_USER_ID],
+        codes: &[0],
+        data: "none; resultMsg 删除好友成功",
+    },
+    EndpointDoc {
+        path: "/friends/update",
+        tag: "friends",
+        summary: "Set how long the chat history with a friend is kept",
+        access: Access::User,
+        params: &[
+            TO_USER_ID,
+            p("chatRecordTimeOut", "string", false, "days (decimal), -1 (default) = forever, 0 = unchanged"),
+        ],
+        codes: &[0],
+        data: "none",
+    },
+    EndpointDoc {
+        path: "/friends/remark",
+        tag: "friends",
+        summary: "Set my remark name and description of a user (a stranger relation is created when needed); 801 to my other devices",
+        access: Access::User,
+        params: &[
+            TO_USER_ID,
+            p("remarkName", "string", false, "default \"\", at most 64 characters"),
+            p("describe", "string", false, "default \"\", at most 1024 characters"),
+        ],
+        codes: &[0],
+        data: "none",
+    },
+    EndpointDoc {
+        path: "/friends/update/OfflineNoPushMsg",
+        tag: "friends",
+        summary: "Do-not-disturb, burn-after-reading or pin a chat with a friend; 801 to my other devices",
+        access: Access::User,
+        params: &[
+            IGNORED_USER_ID,
+            TO_USER_ID,
+            p("offlineNoPushMsg", "integer", false, "0 off (default), 1 on"),
+            p("type", "integer", false, "0 do-not-disturb (default), 1 burn after reading, 2 pin (openTopChatTime)"),
+        ],
+        codes: &[0],
+        data: "Friends (updated)",
+    },
+    EndpointDoc {
+        path: "/friends/get",
+        tag: "friends",
+        summary: "My relation to a user (isBeenBlack read from their side)",
+        access: Access::User,
+        params: &[TO_USER_ID, p("userId", "integer", false, "ignored: the token decides")],
+        codes: &[],
+        data: "Friends, omitted when there is no relation",
+    },
+    EndpointDoc {
+        path: "/friends/list",
+        tag: "friends",
+        summary: "My friends (status 2, not blacklisted)",
+        access: Access::User,
+        params: &[
+            p("userId", "integer", false, "ignored: the token decides"),
+            p("keyword", "string", false, "ignored"),
+        ],
+        codes: &[],
+        data: "array of Friends",
+    },
+    EndpointDoc {
+        path: "/friends/page",
+        tag: "friends",
+        summary: "A page of my relations (the web client's contact list); items carry account and orderKey",
+        access: Access::User,
+        params: &[
+            IGNORED_USER_ID,
+            p("keyword", "string", false, "case-insensitive substring of toNickname or remarkName"),
+            p("status", "integer", false, "default 2; 0 or less = any"),
+            PAGE_INDEX,
+            p("pageSize", "integer", false, "default 10, at most 50000"),
+        ],
+        codes: &[],
+        data: "PageVO {pageCount, pageData: [Friends], pageIndex, pageSize, start, total}",
+    },
+    EndpointDoc {
+        path: "/friends/blacklist/add",
+        tag: "friends",
+        summary: "Blacklist a user (friend or stranger); the client then sends type 507",
+        access: Access::User,
+        params: &[TO_USER_ID],
+        codes: &[0],
+        data: "Friends (my relation afterwards); resultMsg 加入黑名单成功",
+    },
+    EndpointDoc {
+        path: "/friends/blacklist/delete",
+        tag: "friends",
+        summary: "Take a user off my blacklist; the client then sends type 509",
+        access: Access::User,
+        params: &[TO_USER_ID],
+        codes: &[0],
+        data: "Friends (my relation afterwards, omitted for a released stranger); resultMsg 取消拉黑成功",
+    },
+    EndpointDoc {
+        path: "/friends/blacklist",
+        tag: "friends",
+        summary: "A page of my blacklist",
+        access: Access::User,
+        params: &[PAGE_INDEX, p("pageSize", "integer", false, "default 10")],
+        codes: &[],
+        data: "array of Friends",
+    },
+    EndpointDoc {
+        path: "/friends/queryBlacklistWeb",
+        tag: "friends",
+        summary: "A page of my blacklist (web client)",
+        access: Access::User,
+        params: &[PAGE_INDEX, p("pageSize", "integer", false, "default 10")],
+        codes: &[],
+        data: "PageVO of Friends",
+    },
+    EndpointDoc {
+        path: "/friends/fans/list",
+        tag: "friends",
+        summary: "Users who follow me and await my verification (the reference answers nothing here)",
+        access: Access::User,
+        params: &[
+            p("userId", "integer", false, "ignored: the token decides"),
+            PAGE_INDEX,
+            p("pageSize", "integer", false, "default 1000"),
+        ],
+        codes: &[],
+        data: "array of {account, createTime, fromAddType, orderKey, status, toNickname, toUserId (the follower), userId (me)}",
+    },
+    EndpointDoc {
+        path: "/friends/friendsAndAttention",
+        tag: "friends",
+        summary: "The userIds of my friends and follows, or of my blacklist",
+        access: Access::User,
+        params: &[
+            IGNORED_USER_ID,
+            p("type", "string", true, "friendList or blackList"),
+        ],
+        codes: &[0],
+        data: "array of userIds",
+    },
+    EndpointDoc {
+        path: "/friends/newFriend/list",
+        tag: "friends",
+        summary: "My friend-request events (types 500-515), newest first",
+        access: Access::User,
+        params: &[IGNORED_USER_ID, PAGE_INDEX, p("pageSize", "integer", false, "default 10")],
+        codes: &[],
+        data: "array of NewFriends {content, createTime, direction, from?, modifyTime, status, toNickname, toUserId, type, userId}",
+    },
+    EndpointDoc {
+        path: "/friends/newFriendListWeb",
+        tag: "friends",
+        summary: "My friend-request events as a page (web client)",
+        access: Access::User,
+        params: &[IGNORED_USER_ID, PAGE_INDEX, p("pageSize", "integer", false, "default 10")],
+        codes: &[0],
+        data: "PageVO of NewFriends (total: rows up to this page, plus one when more exist)",
+    },
+    EndpointDoc {
+        path: "/friends/addAllFriendsSys",
+        tag: "friends",
+        summary: "Become friends with every public account (userType 2, 10000 at least)",
+        access: Access::User,
+        params: &[],
+        codes: &[0],
+        data: "array of the userIds added",
+    },
+    EndpointDoc {
+        path: "/nearby/nearbyUserWeb",
+        tag: "friends",
+        summary: "Find users by communication account, exact phone or nickname (web client); honours phoneSearch/nameSearch",
+        access: Access::User,
+        params: &[
+            p("nickname", "string", false, "the search text; empty finds nobody (no location search)"),
+            p("userId", "integer", false, "only this user"),
+            p("sex", "integer", false, ""),
+            PAGE_INDEX,
+            p("pageSize", "integer", false, "default 10, at most 100"),
+        ],
+        codes: &[],
+        data: "PageVO of User objects as /user/get shows them (total at most 500)",
+    },
+    EndpointDoc {
+        path: "/nearby/user",
+        tag: "friends",
+        summary: "Find users by communication account, exact phone or nickname; honours phoneSearch/nameSearch",
+        access: Access::User,
+        params: &[
+            p("nickname", "string", false, "the search text; empty finds nobody (no location search)"),
+            p("userId", "integer", false, "only this user"),
+            p("sex", "integer", false, ""),
+            PAGE_INDEX,
+            p("pageSize", "integer", false, "default 10, at most 100"),
+        ],
+        codes: &[],
+        data: "array of User objects as /user/get shows them",
+    },
+];
 
 /// Registers this module's routes.
-pub fn routes(_r: &mut Routes) {}
+pub fn routes(r: &mut Routes) {
+    r.add("/friends/add", add);
+    r.add("/friends/attention/add", attention_add);
+    r.add("/friends/attention/batchAdd", attention_batch_add);
+    r.add("/friends/attention/delete", attention_delete);
+    r.add("/friends/attention/list", attention_list);
+    r.add("/friends/delete", delete);
+    r.add("/friends/update", update);
+    r.add("/friends/remark", remark);
+    r.add("/friends/update/OfflineNoPushMsg", offline_no_push);
+    r.add("/friends/get", get);
+    r.add("/friends/list", list);
+    r.add("/friends/page", page);
+    r.add("/friends/blacklist/add", blacklist_add);
+    r.add("/friends/blacklist/delete", blacklist_delete);
+    r.add("/friends/blacklist", blacklist);
+    r.add("/friends/queryBlacklistWeb", blacklist_web);
+    r.add("/friends/fans/list", fans);
+    r.add("/friends/friendsAndAttention", friends_and_attention);
+    r.add("/friends/newFriend/list", new_friends);
+    r.add("/friends/newFriendListWeb", new_friends_web);
+    r.add("/friends/addAllFriendsSys", add_all_sys);
+    r.add("/nearby/nearbyUserWeb", nearby_user_web);
+    r.add("/nearby/user", nearby_user);
+}
+
+/// An envelope with any resultCode and both a message and data, which [`Reply`] cannot
+/// express (`success("msg", data)` and the attention refusal's 1100801).
+struct Answer {
+    code: i64,
+    msg: Option<String>,
+    data: Option<Value>,
+}
+
+impl Answer {
+    fn success(msg: &str, data: Option<Value>) -> Answer {
+        Answer {
+            code: 1,
+            msg: Some(msg.to_string()),
+            data,
+        }
+    }
+}
+
+impl Responder for Answer {
+    type Body = actix_web::body::BoxBody;
+    fn respond_to(self, _req: &HttpRequest) -> HttpResponse {
+        HttpResponse::Ok()
+            .content_type("application/json; charset=UTF-8")
+            .body(envelope::body(self.code, self.msg.as_deref(), self.data).to_string())
+    }
+}
+
+/// `pageIndex` (negative = 0) and `pageSize` (0 or less = `default`, capped at `max`).
+fn page_of(p: &Params, default: u32, max: u32) -> Result<Page, Error> {
+    let index = p.i32_or("pageIndex", 0)?.max(0) as u32;
+    let size = match p.i32("pageSize")? {
+        Some(s) if s > 0 => (s as u32).min(max),
+        _ => default,
+    };
+    Ok(Page { index, size })
+}
+
+async fn add(state: web::Data<AppState>, p: Params) -> ApiResult {
+    friends::add(&state.ctx, p.me()?, p.required_i32("toUserId")?).await?;
+    Ok(Reply::msg("加好友成功"))
+}
+
+async fn attention_add(state: web::Data<AppState>, p: Params) -> Result<Answer, Error> {
+    let me = p.me()?;
+    let to = p.required_i32("toUserId")?;
+    let from_add_type = p.i32_or("fromAddType", 0)?;
+    let outcome = friends::follow(&state.ctx, me, to, from_add_type).await?;
+    Ok(match outcome {
+        // The reference answers this with a *string* resultCode and no currentTime; clients
+        // compare the code numerically, so it is an integer here.
+        Attention::Refused => Answer {
+            code: ATTENTION_REFUSED,
+            msg: Some(outcome.message().to_string()),
+            data: None,
+        },
+        Attention::Done { .. } => Answer::success(outcome.message(), outcome.data()),
+    })
+}
+
+async fn attention_batch_add(state: web::Data<AppState>, p: Params) -> ApiResult {
+    let raw = p.required("toUserIds")?;
+    let mut ids = Vec::new();
+    for part in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let id = part.parse::<i32>().map_err(|_| {
+            Error::invalid("toUserIds", format!("应为逗号分隔的 userId, 收到 {part:?}"))
+        })?;
+        ids.push(id);
+    }
+    if ids.len() > 1000 {
+        return Err(Error::invalid("toUserIds", "最多 1000 个"));
+    }
+    let (done, blacklisted) = friends::batch_follow(&state.ctx, p.me()?, &ids).await?;
+    // The reference answers the outcome of the last id only; we fail only when nothing was
+    // added and someone refused because they blacklisted me.
+    if done.is_empty() && blacklisted {
+        return Err(Error::failure("已被对方添加到黑名单"));
+    }
+    Ok(Reply::data(serde_json::json!(done)))
+}
+
+async fn attention_delete(state: web::Data<AppState>, p: Params) -> ApiResult {
+    friends::unfollow(&state.ctx, p.me()?, p.required_i32("toUserId")?).await?;
+    Ok(Reply::msg("取消关注成功"))
+}
+
+async fn attention_list(state: web::Data<AppState>, p: Params) -> ApiResult {
+    let status = p.i32_or("status", 0)?;
+    Ok(Reply::data(
+        friends::attention_list(&state.ctx, p.me()?, status).await?,
+    ))
+}
+
+async fn delete(state: web::Data<AppState>, p: Params) -> ApiResult {
+    friends::delete(&state.ctx, p.me()?, p.required_i32("toUserId")?).await?;
+    Ok(Reply::msg("删除好友成功"))
+}
+
+async fn update(state: web::Data<AppState>, p: Params) -> ApiResult {
+    let to = p.required_i32("toUserId")?;
+    let timeout = p.str("chatRecordTimeOut").unwrap_or("-1");
+    friends::update(&state.ctx, p.me()?, to, timeout).await?;
+    Ok(Reply::ok())
+}
+
+async fn remark(state: web::Data<AppState>, p: Params) -> ApiResult {
+    let to = p.required_i32("toUserId")?;
+    let remark_name = p.get("remarkName").unwrap_or("");
+    let describe = p.get("describe").unwrap_or("");
+    friends::remark(&state.ctx, p.me()?, to, remark_name, describe).await?;
+    Ok(Reply::ok())
+}
+
+async fn offline_no_push(state: web::Data<AppState>, p: Params) -> ApiResult {
+    p.required_i32("userId")?;
+    let to = p.required_i32("toUserId")?;
+    let value = p.i32_or("offlineNoPushMsg", 0)?;
+    let kind = p.i32_or("type", 0)?;
+    Ok(Reply::data(
+        friends::set_flag(&state.ctx, p.me()?, to, value, kind).await?,
+    ))
+}
+
+async fn get(state: web::Data<AppState>, p: Params) -> ApiResult {
+    let to = p.required_i32("toUserId")?;
+    Ok(match friends::get(&state.ctx, p.me()?, to).await? {
+        Some(v) => Reply::data(v),
+        None => Reply::ok(),
+    })
+}
+
+async fn list(state: web::Data<AppState>, p: Params) -> ApiResult {
+    Ok(Reply::data(friends::list(&state.ctx, p.me()?).await?))
+}
+
+async fn page(state: web::Data<AppState>, p: Params) -> ApiResult {
+    p.required_i32("userId")?;
+    let keyword = p.get("keyword").unwrap_or("");
+    let status = p.i32_or("status", 2)?;
+    let page = page_of(&p, 10, MAX_PAGE_SIZE)?;
+    Ok(Reply::data(
+        friends::page(&state.ctx, p.me()?, keyword, status, page).await?,
+    ))
+}
+
+async fn blacklist_add(state: web::Data<AppState>, p: Params) -> Result<Answer, Error> {
+    let data = friends::blacklist_add(&state.ctx, p.me()?, p.required_i32("toUserId")?).await?;
+    Ok(Answer::success("加入黑名单成功", Some(data)))
+}
+
+async fn blacklist_delete(state: web::Data<AppState>, p: Params) -> Result<Answer, Error> {
+    let data = friends::blacklist_delete(&state.ctx, p.me()?, p.required_i32("toUserId")?).await?;
+    Ok(Answer::success("取消拉黑成功", data))
+}
+
+async fn blacklist(state: web::Data<AppState>, p: Params) -> ApiResult {
+    let page = page_of(&p, 10, MAX_PAGE_SIZE)?;
+    Ok(Reply::data(
+        friends::blacklist(&state.ctx, p.me()?, page).await?,
+    ))
+}
+
+async fn blacklist_web(state: web::Data<AppState>, p: Params) -> ApiResult {
+    let page = page_of(&p, 10, MAX_PAGE_SIZE)?;
+    Ok(Reply::data(
+        friends::blacklist_page(&state.ctx, p.me()?, page).await?,
+    ))
+}
+
+async fn fans(state: web::Data<AppState>, p: Params) -> ApiResult {
+    let page = page_of(&p, 1000, MAX_PAGE_SIZE)?;
+    Ok(Reply::data(friends::fans(&state.ctx, p.me()?, page).await?))
+}
+
+async fn friends_and_attention(state: web::Data<AppState>, p: Params) -> ApiResult {
+    p.required_i32("userId")?;
+    let kind = p.get("type").unwrap_or("");
+    Ok(Reply::data(
+        friends::friends_and_attention(&state.ctx, p.me()?, kind).await?,
+    ))
+}
+
+async fn new_friends(state: web::Data<AppState>, p: Params) -> ApiResult {
+    p.required_i32("userId")?;
+    let page = page_of(&p, 10, MAX_PAGE_SIZE)?;
+    Ok(Reply::data(
+        friends::new_friends(&state.ctx, p.me()?, page).await?,
+    ))
+}
+
+async fn new_friends_web(state: web::Data<AppState>, p: Params) -> ApiResult {
+    p.required_i32("userId")?;
+    let page = page_of(&p, 10, MAX_PAGE_SIZE)?;
+    Ok(Reply::data(
+        friends::new_friends_page(&state.ctx, p.me()?, page).await?,
+    ))
+}
+
+async fn add_all_sys(state: web::Data<AppState>, p: Params) -> ApiResult {
+    Ok(Reply::data(
+        friends::add_all_system(&state.ctx, p.me()?).await?,
+    ))
+}
+
+fn search_of(p: &Params) -> Result<UserSearch, Error> {
+    Ok(UserSearch {
+        keyword: p.get("nickname").unwrap_or("").to_string(),
+        user_id: p.i32("userId")?,
+        sex: p.i32("sex")?,
+        page: page_of(p, 10, MAX_SEARCH_PAGE)?,
+    })
+}
+
+async fn nearby_user_web(state: web::Data<AppState>, p: Params) -> ApiResult {
+    let q = search_of(&p)?;
+    let (rows, total) = friends::search_users(&state.ctx, p.me()?, &q).await?;
+    Ok(Reply::data(friends::page_vo(rows, total, q.page)))
+}
+
+async fn nearby_user(state: web::Data<AppState>, p: Params) -> ApiResult {
+    let q = search_of(&p)?;
+    let (rows, _) = friends::search_users(&state.ctx, p.me()?, &q).await?;
+    Ok(Reply::data(Value::Array(rows)))
+}

@@ -229,6 +229,14 @@ impl Params {
         }
     }
 
+    /// The admin-area caller (integration key or console user); 1030101 anywhere else.
+    pub fn console(&self) -> Result<&Caller, Error> {
+        match self.caller {
+            Caller::Integration | Caller::Console(_) => Ok(&self.caller),
+            _ => Err(Error::Code(crate::domain::Code::TokenMissing)),
+        }
+    }
+
     /// The caller as the filter resolved it.
     pub fn caller(&self) -> &Caller {
         &self.caller

@@ -41,9 +41,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// MongoDB's duplicate-key error code.
 const DUPLICATE_KEY: i32 = 11000;
 
-/// The MongoDB store: one API database holding the reference collections.
+/// The MongoDB store: the API database holding the reference collections, and the message
+/// databases of the configured layout.
 pub struct MongoStore {
     db: Database,
+    /// Where single-chat history and conversation rows live.
+    msgs: messages::MessageDbs,
     description: String,
 }
 
@@ -65,8 +68,14 @@ impl MongoStore {
         db.run_command(doc! { "ping": 1 })
             .await
             .map_err(|e| StoreError::Backend(format!("cannot reach MongoDB {description}: {e}")))?;
-        let store = MongoStore { db, description };
+        let msgs = messages::MessageDbs::new(&client, cfg);
+        let store = MongoStore {
+            db,
+            msgs,
+            description,
+        };
         store.create_indexes().await;
+        store.create_message_indexes().await;
         Ok(store)
     }
 
@@ -122,17 +131,7 @@ impl MongoStore {
         keys: Document,
         options: Option<IndexOptions>,
     ) -> bool {
-        let model = IndexModel::builder()
-            .keys(keys.clone())
-            .options(options)
-            .build();
-        match self.coll(collection).create_index(model).await {
-            Ok(_) => true,
-            Err(e) => {
-                tracing::warn!(collection, keys = %keys, error = %e, "could not create index");
-                false
-            }
-        }
+        ensure_index_on(&self.coll(collection), keys, options).await
     }
 
     async fn find_user(&self, filter: Document) -> StoreResult<Option<User>> {
@@ -234,6 +233,27 @@ impl MetaStore for MongoStore {
                 collection: TOKEN_VERSIONS.into(),
                 reason: format!("no numeric `v` for user {user_id}"),
             })
+    }
+}
+
+/// Creates one index on any collection; true when it exists afterwards. Failures only warn: a
+/// real deployment may hold an index on the same keys with other options.
+async fn ensure_index_on(
+    coll: &Collection<Document>,
+    keys: Document,
+    options: Option<IndexOptions>,
+) -> bool {
+    let model = IndexModel::builder()
+        .keys(keys.clone())
+        .options(options)
+        .build();
+    match coll.create_index(model).await {
+        Ok(_) => true,
+        Err(e) => {
+            let collection = coll.namespace().to_string();
+            tracing::warn!(collection, keys = %keys, error = %e, "could not create index");
+            false
+        }
     }
 }
 

@@ -1,6 +1,63 @@
 //! `FriendStore`: table `u_friends`.
 
 use super::*;
+use crate::store::FriendQuery;
+
+/// The WHERE clause (over `u_friends`) and its arguments for a relation filter.
+fn where_of(q: &FriendQuery) -> (String, Vec<rusqlite::types::Value>) {
+    let mut sql = String::from("user_id = ?1");
+    let mut args: Vec<rusqlite::types::Value> = vec![i64::from(q.user_id).into()];
+    if let Some(s) = q.status {
+        args.push(i64::from(s).into());
+        sql += &format!(" AND status = ?{}", args.len());
+    }
+    if let Some(s) = q.exclude_status {
+        // `IS NOT` so that a document without a status still counts as "not this status",
+        // as MongoDB's `$ne` does.
+        args.push(i64::from(s).into());
+        sql += &format!(" AND status IS NOT ?{}", args.len());
+    }
+    match q.blacklisted {
+        Some(true) => sql += " AND IFNULL(json_extract(doc, '$.blacklist'), 0) = 1",
+        Some(false) => sql += " AND IFNULL(json_extract(doc, '$.blacklist'), 0) != 1",
+        None => {}
+    }
+    if let Some(k) = q.keyword.as_deref().filter(|k| !k.is_empty()) {
+        let escaped = k
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        args.push(format!("%{escaped}%").into());
+        let n = args.len();
+        sql += &format!(
+            " AND (json_extract(doc, '$.toNickname') LIKE ?{n} ESCAPE '\\' \
+             OR json_extract(doc, '$.remarkName') LIKE ?{n} ESCAPE '\\')"
+        );
+    }
+    (sql, args)
+}
+
+/// Reads the `doc` column of every row of a prepared query.
+fn docs(c: &Connection, sql: &str, args: Vec<rusqlite::types::Value>) -> StoreResult<Vec<Friend>> {
+    let mut stmt = c.prepare(sql).map_err(backend)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0))
+        .map_err(backend)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(decode("u_friends", &row.map_err(backend)?)?);
+    }
+    Ok(out)
+}
+
+/// SQLite's LIMIT for a `limit` where 0 means none.
+fn sql_limit(limit: u64) -> i64 {
+    if limit == 0 {
+        -1
+    } else {
+        i64::try_from(limit).unwrap_or(i64::MAX)
+    }
+}
 
 #[async_trait]
 impl FriendStore for SqliteStore {
@@ -77,5 +134,88 @@ impl FriendStore for SqliteStore {
             Ok(())
         })
         .await
+    }
+
+    async fn query_friends(&self, q: &FriendQuery) -> StoreResult<Vec<Friend>> {
+        let (mut sql, mut args) = where_of(q);
+        args.push(sql_limit(q.limit).into());
+        args.push(i64::try_from(q.skip).unwrap_or(i64::MAX).into());
+        let n = args.len();
+        // rowid order is insertion order (an upsert keeps the row), as MongoDB's `_id` order.
+        sql = format!(
+            "SELECT doc FROM u_friends WHERE {sql} ORDER BY rowid LIMIT ?{} OFFSET ?{n}",
+            n - 1
+        );
+        self.run(move |c| docs(c, &sql, args)).await
+    }
+
+    async fn count_matching(&self, q: &FriendQuery) -> StoreResult<u64> {
+        let (sql, args) = where_of(q);
+        self.run(move |c| {
+            let n: i64 = c
+                .query_row(
+                    &format!("SELECT COUNT(*) FROM u_friends WHERE {sql}"),
+                    rusqlite::params_from_iter(args),
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn update_friend(
+        &self,
+        user_id: i32,
+        to_user_id: i32,
+        patch: &Patch,
+    ) -> StoreResult<Option<Friend>> {
+        let patch = patch.clone();
+        self.run(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            let text = patch_where(
+                &tx,
+                "u_friends",
+                "user_id = ?1 AND to_user_id = ?2",
+                &[i64::from(user_id), i64::from(to_user_id)],
+                &patch,
+            )?;
+            tx.commit().map_err(backend)?;
+            text.map(|t| decode("u_friends", &t)).transpose()
+        })
+        .await
+    }
+
+    async fn delete_friend(&self, user_id: i32, to_user_id: i32) -> StoreResult<bool> {
+        self.run(move |c| {
+            let n = c
+                .execute(
+                    "DELETE FROM u_friends WHERE user_id = ?1 AND to_user_id = ?2",
+                    params![user_id, to_user_id],
+                )
+                .map_err(backend)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn followers(
+        &self,
+        to_user_id: i32,
+        status: Option<i32>,
+        skip: u64,
+        limit: u64,
+    ) -> StoreResult<Vec<Friend>> {
+        let mut sql = String::from("SELECT doc FROM u_friends WHERE to_user_id = ?1");
+        let mut args: Vec<rusqlite::types::Value> = vec![i64::from(to_user_id).into()];
+        if let Some(s) = status {
+            args.push(i64::from(s).into());
+            sql += &format!(" AND status = ?{}", args.len());
+        }
+        args.push(sql_limit(limit).into());
+        args.push(i64::try_from(skip).unwrap_or(i64::MAX).into());
+        let n = args.len();
+        sql += &format!(" ORDER BY rowid LIMIT ?{} OFFSET ?{n}", n - 1);
+        self.run(move |c| docs(c, &sql, args)).await
     }
 }

@@ -20,6 +20,8 @@ use crate::domain::model::{Friend, User, UserLoginLog, UserRole};
 /// The SQLite adapter.
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// The group-commit writer of `store_chat` (its own connection and thread).
+    chat_writer: messages::ChatWriter,
     path: String,
 }
 
@@ -89,14 +91,21 @@ impl SqliteStore {
         std::fs::create_dir_all(dir)
             .map_err(|e| backend(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("shiku.db");
-        let conn = Connection::open(&path).map_err(backend)?;
+        let mut conn = Connection::open(&path).map_err(backend)?;
         conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
+            "PRAGMA page_size=1024; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
         )
         .map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
+        conn.execute_batch(messages::SCHEMA).map_err(backend)?;
+        // The chat writer is a second writing connection: a deferred transaction that reads
+        // first would fail with SQLITE_BUSY_SNAPSHOT instead of waiting when the writer commits
+        // in between, so this connection takes the write lock at BEGIN (and waits for it).
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
+        let chat_writer = messages::ChatWriter::start(&path)?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
+            chat_writer,
             path: path.display().to_string(),
         })
     }

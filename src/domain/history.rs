@@ -1,0 +1,591 @@
+//! The read and delete side of chat history (spec/reference-server.md 3.5, 5.4–5.5): the
+//! conversation list, one conversation's history, search, deletion and recall, read marks,
+//! pinned dialogs and `/tigase/push`. Writes go through [`super::messages::send`]; this module
+//! only reads the caller's own copies and removes them, then re-points the conversation rows.
+//!
+//! Every operation works on the caller's copies (`sender == me`): a 1:1 message is stored once
+//! per party, so nobody ever reads or deletes another user's copy, except the recall, which
+//! removes the peer's copy of a message the caller sent.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Map, Value};
+
+use super::error::{Error, Result};
+use super::messages::{self, Outgoing, Target};
+use super::model::{LastChat, MsgRow, StickDialog};
+use super::util::now_secs;
+use super::view::to_map;
+use super::{users, Ctx};
+use crate::store::{FriendQuery, HistoryQuery, Patch};
+
+/// Default `pageSize` of `/tigase/shiku_msgs`.
+pub const DEFAULT_PAGE_SIZE: u64 = 20;
+/// Largest `pageSize` honoured: clients "load more" by asking for ever bigger pages.
+pub const MAX_PAGE_SIZE: u64 = 5000;
+/// Most messageIds one `/tigase/deleteMsg` or `/tigase/changeRead` call may name.
+pub const MAX_IDS: usize = 1000;
+/// Most recipients of one `/tigase/push`.
+pub const MAX_PUSH_RECIPIENTS: usize = 500;
+/// Most rows of each kind `/tigase/search` answers.
+const SEARCH_LIMIT: u64 = 200;
+/// Longest search text accepted.
+const MAX_SEARCH_CHARS: usize = 100;
+/// Longest jid accepted (room jids are 32-hex UUIDs; leave room for other generations).
+const MAX_JID: usize = 64;
+/// Longest messageId accepted (as `messages::send` accepts them).
+const MAX_MESSAGE_ID: usize = 128;
+
+/// A time bound in ms from a `startTime`/`endTime` parameter: 0 (or less) = unbounded. Clients
+/// send ms; a value below 1e11 can only be seconds (ms would be before 1973), so it is scaled,
+/// to the end of that second for an upper bound.
+pub fn ms_bound(v: i64, upper: bool) -> Option<i64> {
+    match v {
+        v if v <= 0 => None,
+        v if v < 100_000_000_000 => Some(v * 1000 + if upper { 999 } else { 0 }),
+        v => Some(v),
+    }
+}
+
+/// A comma-separated `messageId` list: trimmed, empty items dropped, duplicates removed.
+pub fn parse_ids(name: &str, raw: &str) -> Result<Vec<String>> {
+    let mut seen = BTreeSet::new();
+    let mut ids = Vec::new();
+    for id in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if id.len() > MAX_MESSAGE_ID || id.chars().any(char::is_control) {
+            return Err(Error::invalid(name, format!("过长或含控制字符: {id:?}")));
+        }
+        if seen.insert(id.to_string()) {
+            ids.push(id.to_string());
+        }
+    }
+    if ids.is_empty() {
+        return Err(Error::missing(name));
+    }
+    if ids.len() > MAX_IDS {
+        return Err(Error::invalid(
+            name,
+            format!("一次最多 {MAX_IDS} 个 (at most {MAX_IDS} ids)"),
+        ));
+    }
+    Ok(ids)
+}
+
+/// The JSON text of a stored message: the newer generation keeps it in `message`, the Tigase
+/// generation in `body` (with the XML stanza in `message`). The first that holds a JSON object.
+fn body_json(row: &MsgRow) -> &str {
+    let is_object = |s: &str| s.trim_start().starts_with('{');
+    [row.message.as_str(), row.body.as_str()]
+        .into_iter()
+        .find(|s| is_object(s))
+        .or_else(|| {
+            [row.message.as_str(), row.body.as_str()]
+                .into_iter()
+                .find(|s| !s.is_empty())
+        })
+        .unwrap_or("")
+}
+
+/// A history row as clients read it (seed 002 2.5): the stored fields, with `body` and
+/// `message` both holding the message JSON (the jQuery client parses `body`, the Vue clients
+/// `message`).
+pub fn row_view(row: &MsgRow) -> Value {
+    let json_text = body_json(row).to_string();
+    let mut m = to_map(row);
+    m.insert("message".into(), json!(json_text));
+    m.insert("body".into(), json!(json_text));
+    Value::Object(m)
+}
+
+/// A conversation-list row as clients read it (seed 002 1.4).
+pub fn last_chat_view(row: &LastChat) -> Value {
+    Value::Object(to_map(row))
+}
+
+/// `/tigase/shiku_msgs` parameters.
+#[derive(Debug, Clone)]
+pub struct HistoryRequest {
+    /// The peer.
+    pub receiver: i32,
+    /// `startTime`/`endTime` as sent (ms; 0 = unbounded).
+    pub start_time: i64,
+    pub end_time: i64,
+    pub page_index: u64,
+    pub page_size: u64,
+    /// Only `contentType < maxType` when > 0.
+    pub max_type: i32,
+}
+
+/// `/tigase/shiku_msgs`: my copies of the conversation with `receiver`, newest first. My copies
+/// hold both directions (`direction` 0 sent, 1 received).
+pub async fn history(ctx: &Ctx, me: i32, r: &HistoryRequest) -> Result<Value> {
+    let limit = r.page_size.clamp(1, MAX_PAGE_SIZE);
+    let q = HistoryQuery {
+        owner: me,
+        peer: r.receiver,
+        start_ms: ms_bound(r.start_time, false),
+        end_ms: ms_bound(r.end_time, true),
+        max_type: (r.max_type > 0).then_some(r.max_type),
+        skip: r.page_index.saturating_mul(limit),
+        limit,
+    };
+    let rows = ctx.store.messages.history(&q).await?;
+    Ok(Value::Array(rows.iter().map(row_view).collect()))
+}
+
+/// The jids of the rooms `me` belongs to, whose shared conversation rows join my list.
+/// Rooms are not served yet: none. (Hook for the rooms issue: the member's room jids.)
+async fn my_room_jids(_ctx: &Ctx, _me: i32) -> Result<Vec<String>> {
+    Ok(Vec::new())
+}
+
+/// `/tigase/getLastChatList`: my single-chat rows and my rooms' rows, newest first; bounds in
+/// ms on the message's server time; `page_size` 0 = all.
+pub async fn last_chat_list(
+    ctx: &Ctx,
+    me: i32,
+    start_time: i64,
+    end_time: i64,
+    page_size: u64,
+) -> Result<Value> {
+    let rooms = my_room_jids(ctx, me).await?;
+    let rows = ctx
+        .store
+        .messages
+        .last_chats(
+            me,
+            &rooms,
+            ms_bound(start_time, false),
+            ms_bound(end_time, true),
+            page_size,
+        )
+        .await?;
+    Ok(Value::Array(rows.iter().map(last_chat_view).collect()))
+}
+
+fn rooms_not_yet() -> Error {
+    Error::failure("群聊消息暂不支持 (group chat is not available yet)")
+}
+
+/// `/tigase/getMessage`: my copy of a single-chat message (type 1). The reference may return
+/// the other party's copy; we never do.
+pub async fn get_message(ctx: &Ctx, me: i32, chat_type: i32, message_id: &str) -> Result<Value> {
+    match chat_type {
+        1 => {
+            let row = ctx
+                .store
+                .messages
+                .find_copy(me, message_id)
+                .await?
+                .ok_or_else(|| Error::failure("消息不存在 (no such message)"))?;
+            Ok(row_view(&row))
+        }
+        2 => Err(rooms_not_yet()),
+        _ => Err(Error::invalid("type", "应为 1 (单聊) 或 2 (群聊)")),
+    }
+}
+
+/// `/tigase/deleteMsg` for single chat. `delete` 1 removes my copies; 2 recalls messages I sent
+/// (my copy has `direction` 0), removing both copies. Then the affected conversation rows are
+/// re-pointed at the newest remaining message (or removed), for me and, on recall, the peer.
+pub async fn delete_messages(ctx: &Ctx, me: i32, delete: i32, ids: &[String]) -> Result<()> {
+    if delete != 1 && delete != 2 {
+        return Err(Error::invalid("delete", "应为 1 (删除) 或 2 (撤回)"));
+    }
+    let mut copies = Vec::with_capacity(ids.len());
+    for id in ids {
+        match ctx.store.messages.find_copy(me, id).await? {
+            Some(row) => copies.push(row),
+            // Deleting what is already gone is done; recalling it cannot be checked.
+            None if delete == 1 => {}
+            None => return Err(Error::failure(format!("消息不存在或已删除: {id}"))),
+        }
+    }
+    let peer_of = |row: &MsgRow| row.receiver.trim().parse::<i32>().ok();
+    if delete == 2 {
+        // All or nothing: refuse before anything is removed.
+        if let Some(row) = copies.iter().find(|r| r.direction != 0) {
+            return Err(Error::failure(format!(
+                "只能撤回自己发送的消息 (only messages you sent can be recalled): {}",
+                row.message_id
+            )));
+        }
+    }
+    ctx.store.messages.delete_copies(me, ids).await?;
+    let mut peers = BTreeSet::new();
+    for row in &copies {
+        if let Some(peer) = peer_of(row) {
+            peers.insert(peer);
+        }
+    }
+    if delete == 2 {
+        // The peer's copies of exactly the recalled messages (a file attached to them stays
+        // until the upload service can delete it: hook for the files issue).
+        for &peer in &peers {
+            let mine: Vec<String> = copies
+                .iter()
+                .filter(|r| peer_of(r) == Some(peer))
+                .map(|r| r.message_id.clone())
+                .collect();
+            if peer != me {
+                ctx.store.messages.delete_copies(peer, &mine).await?;
+                messages::refresh_last_chat(ctx, peer, me).await?;
+            }
+        }
+    }
+    for &peer in &peers {
+        messages::refresh_last_chat(ctx, me, peer).await?;
+    }
+    Ok(())
+}
+
+/// The peers of my single-chat conversation rows.
+async fn my_peers(ctx: &Ctx, me: i32) -> Result<Vec<i32>> {
+    Ok(ctx
+        .store
+        .messages
+        .last_chats(me, &[], None, None, 0)
+        .await?
+        .into_iter()
+        .filter(|r| r.is_room == 0)
+        .filter_map(|r| r.jid.trim().parse().ok())
+        .collect())
+}
+
+/// `/tigase/emptyMyMsg`: `type` 0 with `toUserId` clears my copies with that user; `type` 1 (or
+/// 0 without `toUserId`) clears all my copies. The conversation rows follow.
+pub async fn empty_my_messages(ctx: &Ctx, me: i32, to_user_id: i32, kind: i32) -> Result<()> {
+    match (kind, to_user_id) {
+        (0, peer) if peer > 0 => {
+            ctx.store.messages.clear_copies(me, Some(peer)).await?;
+            messages::refresh_last_chat(ctx, me, peer).await?;
+        }
+        (0, _) | (1, _) => {
+            let peers = my_peers(ctx, me).await?;
+            ctx.store.messages.clear_copies(me, None).await?;
+            for peer in peers {
+                messages::refresh_last_chat(ctx, me, peer).await?;
+            }
+        }
+        _ => return Err(Error::invalid("type", "应为 0 或 1")),
+    }
+    Ok(())
+}
+
+/// `/tigase/changeRead`: marks messages I received as read (my copy and the sender's).
+pub async fn change_read(ctx: &Ctx, me: i32, ids: &[String]) -> Result<u64> {
+    Ok(ctx.store.messages.mark_read(me, ids).await?)
+}
+
+fn check_jid(jid: &str) -> Result<&str> {
+    let jid = jid.trim();
+    if jid.is_empty() {
+        return Err(Error::missing("jid"));
+    }
+    if jid.len() > MAX_JID || jid.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(Error::invalid("jid", "不是有效的用户 id 或群 jid"));
+    }
+    Ok(jid)
+}
+
+/// `/tigase/delLastChatList`: removes my conversation row with a user (`isRoom` 0).
+pub async fn delete_last_chat(ctx: &Ctx, me: i32, jid: &str, is_room: i32) -> Result<()> {
+    let jid = check_jid(jid)?;
+    match is_room {
+        0 => {
+            ctx.store.messages.delete_last_chat(me, jid).await?;
+            Ok(())
+        }
+        // A room's row is shared by its members; hiding it for one member needs the rooms
+        // issue (hook).
+        1 => Err(rooms_not_yet()),
+        _ => Err(Error::invalid("isRoom", "应为 0 或 1")),
+    }
+}
+
+/// `/tigase/search`: my single-chat copies containing `content`, and my friends (relation
+/// status 2, not blacklisted) whose nickname or my remark for them contains it. Plain
+/// substring match, any script. Rooms and room messages join when rooms exist (hook).
+pub async fn search(ctx: &Ctx, me: i32, content: &str) -> Result<Value> {
+    let needle = content.trim();
+    if needle.is_empty() {
+        return Err(Error::missing("content"));
+    }
+    if needle.chars().count() > MAX_SEARCH_CHARS {
+        return Err(Error::invalid(
+            "content",
+            format!("最多 {MAX_SEARCH_CHARS} 个字符"),
+        ));
+    }
+    let rows = ctx
+        .store
+        .messages
+        .search_copies(me, needle, SEARCH_LIMIT)
+        .await?;
+    let msgs: Vec<Value> = rows.iter().map(row_view).collect();
+
+    // My friends whose nickname (the relation's `toNickname`, kept in step with the user's
+    // nickname) or my remark for them contains the text.
+    let relations = ctx
+        .store
+        .friends
+        .query_friends(&FriendQuery {
+            user_id: me,
+            status: Some(2),
+            blacklisted: Some(false),
+            keyword: Some(needle.to_string()),
+            limit: SEARCH_LIMIT,
+            ..FriendQuery::default()
+        })
+        .await?;
+    let mut friends = Vec::with_capacity(relations.len());
+    for rel in relations {
+        if rel.to_user_id == me {
+            continue;
+        }
+        if let Some(u) = ctx.store.users.get_user(rel.to_user_id).await? {
+            friends.push(users::user_view(ctx, me, &u).await?);
+        }
+    }
+    Ok(json!({
+        "shikuMsgs": msgs,
+        "friend": friends,
+        "mucmsgs": [],
+        "group": [],
+    }))
+}
+
+/// Whether a dialog jid names a user (numeric) rather than a room.
+fn user_jid(jid: &str) -> Option<i32> {
+    jid.parse::<i32>().ok().filter(|id| *id > 0)
+}
+
+/// Sets (`time` > 0) or clears (0) the pin time on my relation with a user, as
+/// `/friends/update/OfflineNoPushMsg` type 2 does; no relation, nothing to pin. A partial
+/// update, so a concurrent change to the relation's other fields is not overwritten.
+async fn set_top_chat_time(ctx: &Ctx, me: i32, peer: i32, time: i64) -> Result<()> {
+    let patch = Patch::new().set("openTopChatTime", time);
+    ctx.store.friends.update_friend(me, peer, &patch).await?;
+    Ok(())
+}
+
+fn check_adaptive(is_adaptive: i32) -> Result<()> {
+    if is_adaptive == 0 || is_adaptive == 1 {
+        Ok(())
+    } else {
+        Err(Error::invalid("isAdaptive", "应为 0 或 1"))
+    }
+}
+
+/// `/tigase/dialog/add`: pins a conversation (`stick_dialog`); `isRoom` is 0 for a user jid and
+/// 1 for a room jid. With `is_adaptive` 1 also sets the relation's `openTopChatTime` (s).
+pub async fn add_dialog(ctx: &Ctx, me: i32, jid: &str, is_adaptive: i32) -> Result<()> {
+    check_adaptive(is_adaptive)?;
+    let jid = check_jid(jid)?;
+    let now = now_secs();
+    let peer = user_jid(jid);
+    if let Some(peer) = peer {
+        if ctx.store.users.get_user(peer).await?.is_none() {
+            return Err(Error::failure("该用户不存在!"));
+        }
+    }
+    ctx.store
+        .messages
+        .put_dialog(&StickDialog {
+            user_id: me,
+            jid: jid.to_string(),
+            is_room: peer.is_none() as i32,
+            time: now,
+        })
+        .await?;
+    if is_adaptive == 1 {
+        if let Some(peer) = peer {
+            set_top_chat_time(ctx, me, peer, now).await?;
+        }
+        // Hook for the rooms issue: a room pin sets the member's `openTopChatTime`.
+    }
+    Ok(())
+}
+
+/// `/tigase/dialog/delete`: unpins a conversation; with `is_adaptive` 1 also clears the
+/// relation's `openTopChatTime`.
+pub async fn delete_dialog(ctx: &Ctx, me: i32, jid: &str, is_adaptive: i32) -> Result<()> {
+    check_adaptive(is_adaptive)?;
+    let jid = check_jid(jid)?;
+    ctx.store.messages.delete_dialog(me, jid).await?;
+    if is_adaptive == 1 {
+        if let Some(peer) = user_jid(jid) {
+            set_top_chat_time(ctx, me, peer, 0).await?;
+        }
+        // Hook for the rooms issue: the member's `openTopChatTime`.
+    }
+    Ok(())
+}
+
+/// Parses `/tigase/push`'s `text`: a JSON array of userIds (numbers or numeric strings).
+pub fn parse_recipients(text: &str) -> Result<Vec<i32>> {
+    let bad = || Error::invalid("text", "应为用户 id 的 JSON 数组, 如 [100102,100174]");
+    let items: Vec<Value> = serde_json::from_str(text).map_err(|_| bad())?;
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for item in items {
+        let id = match &item {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse::<i64>().ok(),
+            _ => None,
+        }
+        .and_then(|v| i32::try_from(v).ok())
+        .filter(|v| *v > 0)
+        .ok_or_else(bad)?;
+        if seen.insert(id) {
+            out.push(id);
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::missing("text"));
+    }
+    if out.len() > MAX_PUSH_RECIPIENTS {
+        return Err(Error::invalid(
+            "text",
+            format!("最多 {MAX_PUSH_RECIPIENTS} 个接收者"),
+        ));
+    }
+    Ok(out)
+}
+
+/// Parses a message body parameter: a JSON object.
+pub fn parse_body(name: &str, text: &str) -> Result<Map<String, Value>> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(Error::invalid(
+            name,
+            "应为消息 JSON 对象, 如 {\"type\":1,\"content\":\"hi\"}",
+        )),
+    }
+}
+
+/// `/tigase/push`: sends `body` from me to each recipient through the message path (one
+/// message each; with several recipients each gets its own messageId, since a messageId names
+/// one message). Every recipient must exist. Answers one entry per recipient:
+/// `{toUserId, resultCode: 1, messageId}` or `{toUserId, resultCode: 0, resultMsg}` (e.g. the
+/// recipient blocked me); fails as a whole only when no message could be sent.
+pub async fn push(
+    ctx: &Ctx,
+    me: i32,
+    recipients: &[i32],
+    body: Map<String, Value>,
+) -> Result<Value> {
+    for &to in recipients {
+        if ctx.store.users.get_user(to).await?.is_none() {
+            return Err(Error::invalid("text", format!("用户不存在: {to}")));
+        }
+    }
+    let mut body = body;
+    if recipients.len() > 1 {
+        body.remove("messageId");
+    }
+    let mut results = Vec::with_capacity(recipients.len());
+    let mut first_error = None;
+    let mut sent_any = false;
+    for &to in recipients {
+        let out = Outgoing {
+            from: me,
+            resource: "api".into(),
+            target: Target::User(to),
+            body: body.clone(),
+            origin: None,
+        };
+        match messages::send(ctx, out).await {
+            Ok(sent) => {
+                sent_any = true;
+                results.push(json!({
+                    "toUserId": to,
+                    "resultCode": 1,
+                    "messageId": sent.message_id,
+                }));
+            }
+            Err(e @ (Error::Internal(_) | Error::Param { .. })) => return Err(e),
+            Err(e) => {
+                results.push(json!({
+                    "toUserId": to,
+                    "resultCode": e.code(),
+                    "resultMsg": e.to_string(),
+                }));
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) if !sent_any => Err(e),
+        _ => Ok(Value::Array(results)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_bounds_accept_ms_and_seconds() {
+        assert_eq!(ms_bound(0, false), None);
+        assert_eq!(ms_bound(-5, true), None);
+        assert_eq!(ms_bound(1614048376311, false), Some(1614048376311));
+        assert_eq!(ms_bound(1614048376, false), Some(1614048376000));
+        assert_eq!(ms_bound(1614048376, true), Some(1614048376999));
+    }
+
+    #[test]
+    fn id_lists() {
+        assert_eq!(parse_ids("messageId", " a, b,,a ").unwrap(), vec!["a", "b"]);
+        assert_eq!(parse_ids("messageId", " , ").unwrap_err().code(), 1010101);
+        let long = "x".repeat(200);
+        assert!(parse_ids("messageId", &long).is_err());
+    }
+
+    #[test]
+    fn recipients_and_bodies() {
+        assert_eq!(parse_recipients("[1, \"2\", 1]").unwrap(), vec![1, 2]);
+        for bad in ["", "1", "[\"x\"]", "[0]", "[]", "{}", "[1.5]"] {
+            let e = parse_recipients(bad).unwrap_err();
+            assert_eq!(e.code(), 1010101, "{bad}");
+            assert!(e.to_string().contains("text"), "{bad}: {e}");
+        }
+        assert!(parse_body("body", "{\"type\":1}").is_ok());
+        let e = parse_body("body", "[1]").unwrap_err();
+        assert!(e.to_string().contains("body"));
+    }
+
+    fn row(message: &str, body: &str) -> MsgRow {
+        MsgRow {
+            id: Some("60346c7b1bb77153b4e8bc67".into()),
+            message: message.into(),
+            body: body.into(),
+            direction: 0,
+            sender: "1".into(),
+            receiver: "2".into(),
+            sender_jid: "1/web".into(),
+            receiver_jid: "2".into(),
+            ts: 1,
+            content_type: 1,
+            message_id: "m".into(),
+            time_send: 1.into(),
+            delete_time: 0,
+            is_read: 0,
+            is_encrypt: false,
+            content: "c".into(),
+        }
+    }
+
+    #[test]
+    fn rows_carry_the_json_in_body_and_message() {
+        let v = row_view(&row("{\"a\":1}", ""));
+        assert_eq!(v["body"], v["message"]);
+        assert_eq!(v["body"], "{\"a\":1}");
+        let v = row_view(&row("", "{\"b\":1}"));
+        assert_eq!(v["message"], "{\"b\":1}");
+        // Tigase generation: XML stanza in `message`, JSON in `body`.
+        let v = row_view(&row("<message><body>x</body></message>", "{\"c\":1}"));
+        assert_eq!(v["message"], "{\"c\":1}");
+        assert_eq!(v["_id"], "60346c7b1bb77153b4e8bc67");
+    }
+}
