@@ -1107,6 +1107,7 @@ async fn remark_sets_names_and_tells_my_other_devices() {
     assert_eq!(notes[0]["fromUserId"], a.sid());
     assert_eq!(notes[0]["fromUserName"], "甲");
     assert_eq!(notes[0]["toUserName"], "乙");
+    assert_eq!(notes[0]["toUserId"], b.sid(), "801 names the friend");
     assert!(of_type(&queued(&app, b.uid()).await, 801).is_empty());
     // The display name (and its orderKey) follows the remark.
     let page = call(&app, "/friends/page", &a, &[("userId", &a.sid())]).await;

@@ -1042,3 +1042,27 @@ async fn pinned_dialogs() {
         assert_eq!(v["resultCode"], code, "{path} {pairs:?}: {v}");
     }
 }
+
+#[tokio::test]
+async fn a_sender_cannot_speak_as_someone_else() {
+    let app = spawn().await;
+    let a = user(&app, "13811110001", "甲").await;
+    let b = user(&app, "13811110002", "乙").await;
+    let c = user(&app, "13811110003", "丙").await;
+    push(
+        &app,
+        &a,
+        &b,
+        json!({"type": 1, "content": "假冒", "fromUserId": c.sid(), "fromUserName": "丙"}),
+    )
+    .await;
+    let rows = history(&app, &b, &a).await;
+    assert_eq!(rows.len(), 1);
+    let body: Value = serde_json::from_str(rows[0]["message"].as_str().unwrap()).unwrap();
+    assert_eq!(body["fromUserId"], a.sid());
+    assert_eq!(body["fromUserName"], "甲");
+    let row = last_chat_with(&app, &b, &a)
+        .await
+        .expect("conversation row");
+    assert_eq!(row["fromUserName"], "甲");
+}

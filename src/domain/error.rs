@@ -26,6 +26,8 @@ pub enum Code {
     ImgCodeError = 1040216,
     NotPermissionDelete = 1040303,
     AccountIsLocked = 1040304,
+    /// `/friends/attention/add`: the target refuses follows (the reference's string "1100801").
+    AttentionRefused = 1100801,
 }
 
 impl Code {
@@ -56,6 +58,7 @@ impl Code {
             Code::ImgCodeError => "图形验证码错误",
             Code::NotPermissionDelete => "你没有权限删除!",
             Code::AccountIsLocked => "账号被锁定",
+            Code::AttentionRefused => "关注失败，目标用户拒绝关注",
         }
     }
 }

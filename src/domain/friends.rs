@@ -8,7 +8,7 @@
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde_json::{json, Map, Value};
 
-use super::error::{Error, Result};
+use super::error::{Code, Error, Result};
 use super::messages::{notify_user, Notice};
 use super::model::{Friend, NewFriend, User};
 use super::users::{caller_user, user_view};
@@ -27,9 +27,10 @@ pub const FRIENDS: i32 = 2;
 pub const BLACKLISTED: i32 = -1;
 
 /// resultCode of `/friends/attention/add` when the target refuses follows (`allowAtt` 0).
-pub const ATTENTION_REFUSED: i64 = 1100801;
+pub const ATTENTION_REFUSED: i64 = Code::AttentionRefused as i64;
 /// resultMsg of [`ATTENTION_REFUSED`].
 pub const ATTENTION_REFUSED_MSG: &str = "关注失败，目标用户拒绝关注";
+pub use super::view::{page_vo, Page};
 
 /// How many users a search looks at at most (its `total` is capped there).
 const MAX_SEARCH_RESULTS: usize = 500;
@@ -41,33 +42,6 @@ const MAX_REMARK: usize = 64;
 const MAX_DESCRIBE: usize = 1024;
 /// Parallel user look-ups when a list is decorated with the friends' current profiles.
 const LOOKUP_PARALLELISM: usize = 16;
-
-/// A 0-based page (`pageIndex`, `pageSize`) as the client API counts them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Page {
-    pub index: u32,
-    pub size: u32,
-}
-
-impl Page {
-    /// Rows before this page.
-    pub fn skip(&self) -> u64 {
-        u64::from(self.index) * u64::from(self.size)
-    }
-}
-
-/// The reference's `PageVO`: `{pageCount, pageData, pageIndex, pageSize, start, total}`.
-pub fn page_vo(data: Vec<Value>, total: u64, page: Page) -> Value {
-    let size = u64::from(page.size.max(1));
-    let mut m = Map::new();
-    m.insert("pageCount".into(), json!(total.div_ceil(size)));
-    m.insert("pageData".into(), Value::Array(data));
-    m.insert("pageIndex".into(), json!(page.index));
-    m.insert("pageSize".into(), json!(page.size));
-    m.insert("start".into(), json!(page.skip()));
-    m.insert("total".into(), json!(total));
-    Value::Object(m)
-}
 
 /// What `/friends/attention/add` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -295,8 +269,9 @@ async fn notify_my_devices(ctx: &Ctx, me: &User, to: i32, to_nickname: &str) {
         } else {
             to_nickname.to_string()
         }),
-        // The reference carries the friend in `toUserId`; the message path addresses the body
-        // to its recipient (me), so the friend travels in `objectId` as well.
+        // The reference carries the friend in `toUserId` (also in `objectId` for clients that
+        // look there).
+        to_user_id: Some(to.to_string()),
         object_id: Some(json!(to.to_string())),
         ..Notice::default()
     };

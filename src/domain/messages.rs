@@ -186,14 +186,14 @@ async fn send_single(ctx: &Ctx, out: Outgoing, to: i32) -> Result<Sent> {
     if !system || !body.contains_key("fromUserId") {
         body.insert("fromUserId".into(), json!(from.to_string()));
     }
-    if !body.contains_key("fromUserName") || !system {
-        let name = match body.get("fromUserName") {
-            Some(Value::String(s)) if !s.is_empty() => s.clone(),
-            _ => sender.nickname.clone(),
-        };
-        body.insert("fromUserName".into(), json!(name));
+    // Nor under someone else's display name.
+    if !system || !body.contains_key("fromUserName") {
+        body.insert("fromUserName".into(), json!(sender.nickname));
     }
-    body.insert("toUserId".into(), json!(to.to_string()));
+    // Notifications may name another user than the addressee (801 carries the friend).
+    if !system || !body.contains_key("toUserId") {
+        body.insert("toUserId".into(), json!(to.to_string()));
+    }
     if !matches!(body.get("toUserName"), Some(Value::String(s)) if !s.is_empty()) {
         body.insert("toUserName".into(), json!(receiver.nickname));
     }
@@ -357,6 +357,8 @@ pub struct Notice {
     /// The acting user (defaults to "10005").
     pub from_user_id: Option<String>,
     pub from_user_name: Option<String>,
+    /// The user the notice is about, when not the addressee (defaults to the addressee).
+    pub to_user_id: Option<String>,
     pub to_user_name: Option<String>,
     pub object_id: Option<Value>,
     pub file_name: Option<String>,
@@ -381,6 +383,9 @@ impl Notice {
                 .clone()
                 .unwrap_or_else(|| "10005".into())),
         );
+        if let Some(t) = &self.to_user_id {
+            b.insert("toUserId".into(), json!(t));
+        }
         if let Some(n) = &self.to_user_name {
             b.insert("toUserName".into(), json!(n));
         }

@@ -1,12 +1,39 @@
 //! Building client views: JSON objects with fastjson's alphabetical key order.
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 /// Returns the object with its keys sorted (fastjson's `SortField` order for beans).
 pub fn sorted(map: Map<String, Value>) -> Value {
     let mut entries: Vec<(String, Value)> = map.into_iter().collect();
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     Value::Object(entries.into_iter().collect())
+}
+
+/// A 0-based page (`pageIndex`, `pageSize`) as the client API counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub index: u32,
+    pub size: u32,
+}
+
+impl Page {
+    /// Rows before this page.
+    pub fn skip(&self) -> u64 {
+        u64::from(self.index) * u64::from(self.size)
+    }
+}
+
+/// The reference's `PageVO`: `{pageCount, pageData, pageIndex, pageSize, start, total}`.
+pub fn page_vo(data: Vec<Value>, total: u64, page: Page) -> Value {
+    let size = u64::from(page.size.max(1));
+    let mut m = Map::new();
+    m.insert("pageCount".into(), json!(total.div_ceil(size)));
+    m.insert("pageData".into(), Value::Array(data));
+    m.insert("pageIndex".into(), json!(page.index));
+    m.insert("pageSize".into(), json!(page.size));
+    m.insert("start".into(), json!(page.skip()));
+    m.insert("total".into(), json!(total));
+    Value::Object(m)
 }
 
 /// Serialises a document into a JSON object map.

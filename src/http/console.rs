@@ -20,9 +20,8 @@ pub const DOCS: &[EndpointDoc] = &[
         path: "/console/oneSendOne",
         tag: "console",
         summary: "Task-management push: a single-chat message from the user with sendPhone to the user with toUserPhone",
-        access: Access::Open,
+        access: Access::Console,
         params: &[
-            p("access_token", "string", true, "the integration key (integration_key / SHIKU_INTEGRATION_KEY) or a console token of a role-5/6 user; user tokens are refused (1030102)"),
             p("type", "integer", true, "message type: 1 text, or 2 image, 3 voice, 5 gif, 6 video, 9 file (content = URL)"),
             p("content", "string", true, "message content"),
             p("sendPhone", "string", true, "sender's phone (national number; areaCode + phone is tried first)"),
@@ -36,9 +35,8 @@ pub const DOCS: &[EndpointDoc] = &[
         path: "/console/sendMessage",
         tag: "console",
         summary: "Send a text message from one user to another (from is required: never sent on anyone else's behalf)",
-        access: Access::Open,
+        access: Access::Console,
         params: &[
-            p("access_token", "string", true, "the integration key or a console token of a role-5/6 user"),
             p("from", "integer", true, "sender userId"),
             p("to", "integer", true, "receiver userId"),
             p("body", "string", true, "the text (content of a type-1 message)"),

@@ -12,6 +12,8 @@ pub enum Access {
     Open,
     /// A user `access_token`.
     User,
+    /// A console token (role 5/6) or the task system's integration key as `access_token`.
+    Console,
 }
 
 /// One documented parameter.
@@ -180,12 +182,18 @@ pub fn openapi() -> Value {
                 })
             })
             .collect();
-        if d.access == Access::User {
+        let token_desc = match d.access {
+            Access::Open => None,
+            Access::User => Some("访问令牌 (from /user/login or /user/register)"),
+            Access::Console => Some(
+                "a console token of a role-5/6 admin, or the integration key (integration_key / SHIKU_INTEGRATION_KEY); user tokens are refused",
+            ),
+        };
+        if let Some(desc) = token_desc {
             params.insert(
                 0,
                 json!({"name": "access_token", "in": "query", "required": true,
-                       "description": "访问令牌 (from /user/login or /user/register)",
-                       "schema": {"type": "string"}}),
+                       "description": desc, "schema": {"type": "string"}}),
             );
         }
         let mut form_props = Map::new();
@@ -198,8 +206,10 @@ pub fn openapi() -> Value {
             form_props.insert(name, p["schema"].clone());
         }
         let mut codes: Vec<i64> = vec![1, 1010101, 1020101];
-        if d.access == Access::User {
-            codes.extend([1030101, 1030102]);
+        match d.access {
+            Access::Open => {}
+            Access::User => codes.extend([1030101, 1030102]),
+            Access::Console => codes.extend([1030101, 1030102, 1030103]),
         }
         codes.extend(d.codes.iter().copied());
         codes.sort();
@@ -210,7 +220,7 @@ pub fn openapi() -> Value {
             .collect::<Vec<_>>()
             .join("; ");
         let mut security = Vec::new();
-        if d.access == Access::User {
+        if d.access != Access::Open {
             security.push(json!({"accessToken": []}));
         }
         let op = |method: &str| {

@@ -27,6 +27,13 @@ impl Reply {
             data: Some(data),
         }
     }
+    /// `{resultCode:1, resultMsg, data?, currentTime}` (the reference's `success(msg, data)`).
+    pub fn with(msg: impl Into<String>, data: Option<Value>) -> Reply {
+        Reply {
+            msg: Some(msg.into()),
+            data,
+        }
+    }
     /// `{resultCode:1, resultMsg, currentTime}`.
     pub fn msg(msg: impl Into<String>) -> Reply {
         Reply {

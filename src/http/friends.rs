@@ -2,14 +2,15 @@
 //! search (spec/reference-server.md 3.3, seed 002 `/friends/page`, clients.md 2.4). Every
 //! endpoint acts on the caller's own relations; `userId` parameters are accepted and ignored.
 
-use actix_web::{web, HttpRequest, HttpResponse, Responder};
+use actix_web::web;
 use serde_json::Value;
 
 use super::docs::{p, Access, EndpointDoc, Routes};
-use super::envelope::{self, ApiResult, Reply};
+use super::envelope::{ApiResult, Reply};
 use super::params::Params;
 use super::AppState;
-use crate::domain::friends::{self, Attention, Page, UserSearch, ATTENTION_REFUSED};
+use crate::domain::friends::{self, Attention, UserSearch, ATTENTION_REFUSED};
+use crate::domain::Code;
 use crate::domain::Error;
 
 /// Largest `pageSize` honoured (seed 002's web client asks `/friends/page` for 50000).
@@ -311,49 +312,12 @@ pub fn routes(r: &mut Routes) {
     r.add("/nearby/user", nearby_user);
 }
 
-/// An envelope with any resultCode and both a message and data, which [`Reply`] cannot
-/// express (`success("msg", data)` and the attention refusal's 1100801).
-struct Answer {
-    code: i64,
-    msg: Option<String>,
-    data: Option<Value>,
-}
-
-impl Answer {
-    fn success(msg: &str, data: Option<Value>) -> Answer {
-        Answer {
-            code: 1,
-            msg: Some(msg.to_string()),
-            data,
-        }
-    }
-}
-
-impl Responder for Answer {
-    type Body = actix_web::body::BoxBody;
-    fn respond_to(self, _req: &HttpRequest) -> HttpResponse {
-        HttpResponse::Ok()
-            .content_type("application/json; charset=UTF-8")
-            .body(envelope::body(self.code, self.msg.as_deref(), self.data).to_string())
-    }
-}
-
-/// `pageIndex` (negative = 0) and `pageSize` (0 or less = `default`, capped at `max`).
-fn page_of(p: &Params, default: u32, max: u32) -> Result<Page, Error> {
-    let index = p.i32_or("pageIndex", 0)?.max(0) as u32;
-    let size = match p.i32("pageSize")? {
-        Some(s) if s > 0 => (s as u32).min(max),
-        _ => default,
-    };
-    Ok(Page { index, size })
-}
-
 async fn add(state: web::Data<AppState>, p: Params) -> ApiResult {
     friends::add(&state.ctx, p.me()?, p.required_i32("toUserId")?).await?;
     Ok(Reply::msg("加好友成功"))
 }
 
-async fn attention_add(state: web::Data<AppState>, p: Params) -> Result<Answer, Error> {
+async fn attention_add(state: web::Data<AppState>, p: Params) -> ApiResult {
     let me = p.me()?;
     let to = p.required_i32("toUserId")?;
     let from_add_type = p.i32_or("fromAddType", 0)?;
@@ -361,12 +325,8 @@ async fn attention_add(state: web::Data<AppState>, p: Params) -> Result<Answer, 
     Ok(match outcome {
         // The reference answers this with a *string* resultCode and no currentTime; clients
         // compare the code numerically, so it is an integer here.
-        Attention::Refused => Answer {
-            code: ATTENTION_REFUSED,
-            msg: Some(outcome.message().to_string()),
-            data: None,
-        },
-        Attention::Done { .. } => Answer::success(outcome.message(), outcome.data()),
+        Attention::Refused => return Err(Error::Code(Code::AttentionRefused)),
+        Attention::Done { .. } => Reply::with(outcome.message(), outcome.data()),
     })
 }
 
@@ -449,38 +409,38 @@ async fn page(state: web::Data<AppState>, p: Params) -> ApiResult {
     p.required_i32("userId")?;
     let keyword = p.get("keyword").unwrap_or("");
     let status = p.i32_or("status", 2)?;
-    let page = page_of(&p, 10, MAX_PAGE_SIZE)?;
+    let page = p.page(10, MAX_PAGE_SIZE)?;
     Ok(Reply::data(
         friends::page(&state.ctx, p.me()?, keyword, status, page).await?,
     ))
 }
 
-async fn blacklist_add(state: web::Data<AppState>, p: Params) -> Result<Answer, Error> {
+async fn blacklist_add(state: web::Data<AppState>, p: Params) -> ApiResult {
     let data = friends::blacklist_add(&state.ctx, p.me()?, p.required_i32("toUserId")?).await?;
-    Ok(Answer::success("加入黑名单成功", Some(data)))
+    Ok(Reply::with("加入黑名单成功", Some(data)))
 }
 
-async fn blacklist_delete(state: web::Data<AppState>, p: Params) -> Result<Answer, Error> {
+async fn blacklist_delete(state: web::Data<AppState>, p: Params) -> ApiResult {
     let data = friends::blacklist_delete(&state.ctx, p.me()?, p.required_i32("toUserId")?).await?;
-    Ok(Answer::success("取消拉黑成功", data))
+    Ok(Reply::with("取消拉黑成功", data))
 }
 
 async fn blacklist(state: web::Data<AppState>, p: Params) -> ApiResult {
-    let page = page_of(&p, 10, MAX_PAGE_SIZE)?;
+    let page = p.page(10, MAX_PAGE_SIZE)?;
     Ok(Reply::data(
         friends::blacklist(&state.ctx, p.me()?, page).await?,
     ))
 }
 
 async fn blacklist_web(state: web::Data<AppState>, p: Params) -> ApiResult {
-    let page = page_of(&p, 10, MAX_PAGE_SIZE)?;
+    let page = p.page(10, MAX_PAGE_SIZE)?;
     Ok(Reply::data(
         friends::blacklist_page(&state.ctx, p.me()?, page).await?,
     ))
 }
 
 async fn fans(state: web::Data<AppState>, p: Params) -> ApiResult {
-    let page = page_of(&p, 1000, MAX_PAGE_SIZE)?;
+    let page = p.page(1000, MAX_PAGE_SIZE)?;
     Ok(Reply::data(friends::fans(&state.ctx, p.me()?, page).await?))
 }
 
@@ -494,7 +454,7 @@ async fn friends_and_attention(state: web::Data<AppState>, p: Params) -> ApiResu
 
 async fn new_friends(state: web::Data<AppState>, p: Params) -> ApiResult {
     p.required_i32("userId")?;
-    let page = page_of(&p, 10, MAX_PAGE_SIZE)?;
+    let page = p.page(10, MAX_PAGE_SIZE)?;
     Ok(Reply::data(
         friends::new_friends(&state.ctx, p.me()?, page).await?,
     ))
@@ -502,7 +462,7 @@ async fn new_friends(state: web::Data<AppState>, p: Params) -> ApiResult {
 
 async fn new_friends_web(state: web::Data<AppState>, p: Params) -> ApiResult {
     p.required_i32("userId")?;
-    let page = page_of(&p, 10, MAX_PAGE_SIZE)?;
+    let page = p.page(10, MAX_PAGE_SIZE)?;
     Ok(Reply::data(
         friends::new_friends_page(&state.ctx, p.me()?, page).await?,
     ))
@@ -519,7 +479,7 @@ fn search_of(p: &Params) -> Result<UserSearch, Error> {
         keyword: p.get("nickname").unwrap_or("").to_string(),
         user_id: p.i32("userId")?,
         sex: p.i32("sex")?,
-        page: page_of(p, 10, MAX_SEARCH_PAGE)?,
+        page: p.page(10, MAX_SEARCH_PAGE)?,
     })
 }
 

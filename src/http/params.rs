@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 
 use super::caller::{self, Caller};
 use super::AppState;
+use crate::domain::view::Page;
 use crate::domain::Error;
 
 /// Every parameter of a request, in order (query first, then body), and who sent it.
@@ -219,6 +220,33 @@ impl Params {
                 }
             }
         }
+    }
+
+    /// A 0-based page from `pageIndex` and `pageSize` (the client API's paging): a size of 0
+    /// means `default`, sizes are capped at `max` (clients ask for 50000 to mean "all"), and
+    /// negative values are refused with 1010101.
+    pub fn page(&self, default: u32, max: u32) -> Result<Page, Error> {
+        let index = self.i32_or("pageIndex", 0)?;
+        if index < 0 {
+            return Err(Error::invalid(
+                "pageIndex",
+                "不能为负数 (must not be negative)",
+            ));
+        }
+        let size = match self.i32("pageSize")? {
+            Some(s) if s < 0 => {
+                return Err(Error::invalid(
+                    "pageSize",
+                    "不能为负数 (must not be negative)",
+                ))
+            }
+            Some(s) if s > 0 => (s as u32).min(max),
+            _ => default,
+        };
+        Ok(Page {
+            index: index as u32,
+            size,
+        })
     }
 
     /// The authenticated caller's userId; 1030101 on an open path without a token.

@@ -2,11 +2,10 @@
 //! search, pinned dialogs and `/tigase/push` (spec/reference-server.md 3.5; seed 002 1.4,
 //! 2.5–2.8; seed 003 for `/tigase/push`).
 
-use actix_web::{web, HttpResponse};
-use serde_json::Value;
+use actix_web::web;
 
 use super::docs::{p, Access, EndpointDoc, Routes};
-use super::envelope::{self, ApiResult, Reply};
+use super::envelope::{ApiResult, Reply};
 use super::params::Params;
 use super::AppState;
 use crate::domain::history::{self, HistoryRequest, DEFAULT_PAGE_SIZE};
@@ -167,35 +166,19 @@ pub fn routes(r: &mut Routes) {
     r.add("/tigase/push", push);
 }
 
-/// A non-negative integer parameter with a default.
-fn non_negative(p: &Params, name: &str, default: i64) -> Result<u64, Error> {
-    let v = p.i64(name)?.unwrap_or(default);
-    u64::try_from(v).map_err(|_| Error::invalid(name, "不能为负数 (must not be negative)"))
-}
-
-/// The reference answers history with `resultMsg: ""` beside the data.
-fn data_with_empty_msg(data: Value) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json; charset=UTF-8")
-        .body(envelope::body(1, Some(""), Some(data)).to_string())
-}
-
-async fn shiku_msgs(state: web::Data<AppState>, p: Params) -> Result<HttpResponse, Error> {
+async fn shiku_msgs(state: web::Data<AppState>, p: Params) -> ApiResult {
     let me = p.me()?;
-    let page_size = match non_negative(&p, "pageSize", DEFAULT_PAGE_SIZE as i64)? {
-        0 => DEFAULT_PAGE_SIZE,
-        n => n,
-    };
+    let page = p.page(DEFAULT_PAGE_SIZE as u32, history::MAX_PAGE_SIZE as u32)?;
     let r = HistoryRequest {
         receiver: p.required_i32("receiver")?,
         start_time: p.i64("startTime")?.unwrap_or(0),
         end_time: p.i64("endTime")?.unwrap_or(0),
-        page_index: non_negative(&p, "pageIndex", 0)?,
-        page_size,
+        page_index: u64::from(page.index),
+        page_size: u64::from(page.size),
         max_type: p.i32_or("maxType", 200)?,
     };
     let data = history::history(&state.ctx, me, &r).await?;
-    Ok(data_with_empty_msg(data))
+    Ok(Reply::with("", Some(data)))
 }
 
 async fn last_chat_list(state: web::Data<AppState>, p: Params) -> ApiResult {
@@ -205,7 +188,7 @@ async fn last_chat_list(state: web::Data<AppState>, p: Params) -> ApiResult {
         me,
         p.i64("startTime")?.unwrap_or(0),
         p.i64("endTime")?.unwrap_or(0),
-        non_negative(&p, "pageSize", 0)?,
+        p.i64("pageSize")?.unwrap_or(0).max(0) as u64,
     )
     .await?;
     Ok(Reply::data(data))

@@ -101,7 +101,7 @@ impl ChatWriter {
         let conn = Connection::open(path).map_err(backend)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; \
-             PRAGMA cache_size=-16000; PRAGMA wal_autocheckpoint=10000;",
+             PRAGMA cache_size=-16000; PRAGMA wal_autocheckpoint=0;",
         )
         .map_err(backend)?;
         let (jobs, queue) = mpsc::channel();
