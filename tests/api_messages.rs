@@ -1066,3 +1066,49 @@ async fn a_sender_cannot_speak_as_someone_else() {
         .expect("conversation row");
     assert_eq!(row["fromUserName"], "甲");
 }
+
+/// Spec 5.6: at every login the user's read copies whose `deleteTime` has passed are deleted and
+/// the conversation row is re-pointed; unread copies and unexpired ones stay.
+#[tokio::test]
+async fn expired_messages_are_deleted_at_login() {
+    let app = spawn().await;
+    let a = user(&app, "13811120001", "甲").await;
+    let b = user(&app, "13811120002", "乙").await;
+    let now = chrono::Utc::now().timestamp();
+    let keep = push(
+        &app,
+        &a,
+        &b,
+        json!({"type": 1, "content": "留", "deleteTime": now + 3600}),
+    )
+    .await;
+    let gone = push(
+        &app,
+        &a,
+        &b,
+        json!({"type": 1, "content": "焚", "deleteTime": now - 5}),
+    )
+    .await;
+    assert_eq!(
+        ids(&history(&app, &b, &a).await),
+        vec![gone.clone(), keep.clone()]
+    );
+    let v = app.login(b.phone, "pw").await;
+    assert_eq!(v["resultCode"], 1, "{v}");
+    // b's copy (direction 1, read) expired; a's copy is unread (direction 0) and stays.
+    assert_eq!(ids(&history(&app, &b, &a).await), vec![keep.clone()]);
+    assert_eq!(ids(&history(&app, &a, &b).await), vec![gone, keep.clone()]);
+    let row = last_chat_with(&app, &b, &a).await.expect("row re-pointed");
+    assert_eq!(row["messageId"], keep);
+    assert_eq!(row["content"], "留");
+    // login/auto does the same.
+    let v = app
+        .post("/user/login/auto", &[("access_token", &a.token)])
+        .await;
+    assert_eq!(v["resultCode"], 1, "{v}");
+    assert_eq!(
+        history(&app, &a, &b).await.len(),
+        2,
+        "a's copies are unread: kept"
+    );
+}

@@ -575,6 +575,8 @@ pub async fn login(ctx: &Ctx, r: LoginRequest) -> Result<Value> {
     }
     let now = now_secs();
     let previous = ctx.store.users.get_login_log(user.user_id).await?;
+    // The reference deletes expired, read messages at every login (spec 5.6).
+    super::messages::expire(ctx, user.user_id).await?;
     let mut log_patch =
         Patch::new().set("loginLog", json_val(&login_log_from(&r.device, false, now)));
     if let Some(dk) = r.device.device_key.as_deref().filter(|d| !d.is_empty()) {
@@ -692,6 +694,7 @@ pub async fn login_auto(
     longitude: f64,
 ) -> Result<Value> {
     let user = caller_user(ctx, me).await?;
+    super::messages::expire(ctx, me).await?;
     let now = now_secs();
     let log = ctx.store.users.get_login_log(me).await?;
     let serial_status = match &log {
