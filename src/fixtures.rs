@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
-use crate::domain::model::{Friend, User, UserLoginLog, UserRole};
-use crate::store::{Store, StoreError};
+use crate::domain::model::{Friend, LastChat, MsgRow, User, UserLoginLog, UserRole};
+use crate::store::{ChatWrite, Store, StoreError};
 
 /// What an import did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -17,6 +17,8 @@ pub struct ImportReport {
     pub login_logs: usize,
     pub roles: usize,
     pub friends: usize,
+    pub messages: usize,
+    pub last_chats: usize,
 }
 
 type ImportResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -54,6 +56,23 @@ pub async fn import(store: &Store, dir: &Path) -> ImportResult<ImportReport> {
     for f in read::<Friend>(dir, "u_friends")? {
         store.friends.put_friend(&f).await?;
         report.friends += 1;
+    }
+    for row in read::<MsgRow>(dir, "shiku_msgs")? {
+        let write = ChatWrite {
+            rows: vec![row],
+            last_chats: Vec::new(),
+        };
+        if store.messages.store_chat(&write).await? {
+            report.messages += 1;
+        }
+    }
+    for mut row in read::<LastChat>(dir, "shiku_lastChats")? {
+        // Rows written by the Java server have no `ts`: order them by their `timeSend`.
+        if row.ts == 0 {
+            row.ts = crate::domain::messages::time_send_millis(&row.time_send);
+        }
+        store.messages.upsert_last_chat(&row).await?;
+        report.last_chats += 1;
     }
     Ok(report)
 }

@@ -1112,3 +1112,57 @@ async fn expired_messages_are_deleted_at_login() {
         "a's copies are unread: kept"
     );
 }
+
+/// The seed-002 documents (fixtures) read back through the client endpoints in the seed's shape.
+#[tokio::test]
+async fn seed_messages_read_back_as_the_seed_shows_them() {
+    let app = spawn().await;
+    app.import_fixtures().await;
+    let v = app.login("15730107952", "123456").await;
+    assert_eq!(v["resultCode"], 1, "{v}");
+    let token = v["data"]["access_token"].as_str().unwrap().to_string();
+    let v = app
+        .get(
+            "/tigase/shiku_msgs",
+            &[
+                ("access_token", &token),
+                ("receiver", "100164"),
+                ("flag", "rw"),
+            ],
+        )
+        .await;
+    let rows = ok(&v).as_array().unwrap().clone();
+    let contents: Vec<&str> = rows
+        .iter()
+        .map(|r| r["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(contents, vec!["123", "11", "你好"], "newest first");
+    let r = &rows[0];
+    assert_eq!(r["sender"], "100102");
+    assert_eq!(r["receiver"], "100164");
+    assert_eq!(r["direction"], 1);
+    assert_eq!(r["sender_jid"], "100164/web");
+    assert_eq!(r["timeSend"], 1614048376311i64);
+    assert_eq!(r["ts"], 1614048379623i64);
+    assert_eq!(r["isEncrypt"], false);
+    assert_eq!(r["message"], r["body"]);
+    let body: Value = serde_json::from_str(r["message"].as_str().unwrap()).unwrap();
+    assert_eq!(body["fromUserId"], "100164");
+    assert_eq!(body["messageHead"]["from"], "100164/web");
+    let v = app
+        .get(
+            "/tigase/getLastChatList",
+            &[("access_token", &token), ("pageSize", "20")],
+        )
+        .await;
+    let list = ok(&v).as_array().unwrap();
+    assert_eq!(
+        list.len(),
+        1,
+        "100102 is in no room: only its single-chat row: {v}"
+    );
+    assert_eq!(list[0]["jid"], "100164");
+    assert_eq!(list[0]["isRoom"], 0);
+    assert_eq!(list[0]["timeSend"], 1614048376311i64);
+    assert_eq!(list[0]["from"], "100164/web");
+}

@@ -795,9 +795,6 @@ async fn sqlite_store_chat_throughput() {
         t.await.unwrap();
     }
     let n = senders as f64 * per_sender as f64;
-    if let Ok(io) = std::fs::read_to_string("/proc/self/io") {
-        println!("{}", io.replace('\n', " "));
-    }
     let secs = started.elapsed().as_secs_f64();
     println!(
         "{senders} senders: {n} messages in {secs:.2}s = {:.0} messages/s",

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use shiku_server::config::MongoConfig;
-use shiku_server::domain::model::{Friend, User, UserLoginLog, UserRole};
+use shiku_server::domain::model::{Friend, LastChat, MsgRow, User, UserLoginLog, UserRole};
 use shiku_server::store::mongo::MongoStore;
 use shiku_server::store::sqlite::SqliteStore;
 use shiku_server::store::{Patch, Store, StoreError, UserQuery};
@@ -413,8 +413,10 @@ async fn fixtures_decode_and_import() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let r = shiku_server::fixtures::import(&store, &dir).await.unwrap();
     assert_eq!((r.users, r.login_logs, r.roles, r.friends), (5, 1, 1, 5));
+    assert_eq!((r.messages, r.last_chats), (6, 3));
     let again = shiku_server::fixtures::import(&store, &dir).await.unwrap();
     assert_eq!((again.users, again.users_skipped), (0, 5));
+    assert_eq!(again.messages, 0, "message copies are stored once");
     let u = store.users.get_user(100164).await.unwrap().unwrap();
     assert_eq!(u.nickname, "张益达");
     assert_eq!(u.settings.chat_record_time_out, -1.0);

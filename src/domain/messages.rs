@@ -95,6 +95,16 @@ fn content_text(body: &Map<String, Value>) -> String {
     }
 }
 
+/// A stored `timeSend` in ms (seconds are told apart by magnitude).
+pub fn time_send_millis(n: &serde_json::Number) -> i64 {
+    let f = n.as_f64().unwrap_or(0.0);
+    if f > 0.0 && f < 1e11 {
+        (f * 1000.0) as i64
+    } else {
+        f as i64
+    }
+}
+
 /// A `timeSend` as sent, and its value in ms (seconds are told apart by magnitude).
 fn time_send(body: &Map<String, Value>, now_ms: i64) -> (serde_json::Number, i64) {
     match body.get("timeSend") {

@@ -6,8 +6,15 @@
 //! (`synchronous=FULL`, so a commit survives power loss) and commits every job waiting in its
 //! queue in one transaction (group commit), answering each caller only after that commit.
 //! One fsync then covers hundreds of messages.
+//!
+//! What a commit costs is mostly the B-tree pages it dirties (each is written whole to the
+//! WAL), so the schema keeps them few: two indexes on `shiku_msgs` (none on `message_id` alone:
+//! `mark_read` reaches the senders' copies through the reader's), and conversation rows whose
+//! key columns are plain columns, so that updating a row rewrites neither its index entries nor
+//! any JSON.
 
-use std::collections::BTreeSet;
+use std::any::Any;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
@@ -18,8 +25,9 @@ use super::*;
 use crate::domain::model::{LastChat, MsgRow, NewFriend, StickDialog};
 use crate::store::{ChatWrite, HistoryQuery, MessageStore, OfflineItem};
 
-/// Tables of the message port. Documents are the model's serde shape; the columns we query are
-/// generated from them.
+/// Tables of the message port. Documents are the model's serde shape. The columns of
+/// `shiku_msgs` are generated from its document; those of `shiku_last_chats` are written with
+/// it (the row's `_id` in `oid`), see the module documentation.
 pub(super) const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS shiku_msgs (
     rid INTEGER PRIMARY KEY,
@@ -33,11 +41,11 @@ CREATE TABLE IF NOT EXISTS shiku_msgs (
     delete_time INTEGER GENERATED ALWAYS AS (json_extract(doc, '$.deleteTime')) VIRTUAL,
     is_read INTEGER GENERATED ALWAYS AS (json_extract(doc, '$.isRead')) VIRTUAL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS shiku_msgs_copy ON shiku_msgs(sender, message_id, direction);
+CREATE UNIQUE INDEX IF NOT EXISTS shiku_msgs_copy ON shiku_msgs(message_id, sender, direction);
 CREATE INDEX IF NOT EXISTS shiku_msgs_conversation ON shiku_msgs(sender, receiver, ts);
-
 CREATE TABLE IF NOT EXISTS shiku_last_chats (
     rid INTEGER PRIMARY KEY,
+    oid TEXT NOT NULL,
     doc TEXT NOT NULL,
     user_id TEXT NOT NULL,
     jid TEXT NOT NULL,
@@ -79,66 +87,189 @@ const DIALOGS: &str = "stick_dialog";
 /// Most jobs committed in one transaction: bounds the time a caller waits behind others.
 const MAX_BATCH: usize = 512;
 
-/// One `store_chat` call, encoded by the caller so the writer thread only executes SQL.
-struct ChatJob {
-    /// Row documents; the first one decides whether the message is a duplicate.
-    rows: Vec<String>,
-    /// Conversation documents and whether each is a room row.
-    last_chats: Vec<(String, bool)>,
-    reply: oneshot::Sender<StoreResult<bool>>,
+/// WAL pages between checkpoints (SQLite's default is 1000). A page rewritten by many commits
+/// reaches the database file once per checkpoint, so fewer checkpoints write less.
+pub(super) const WAL_AUTOCHECKPOINT: u32 = 10_000;
+
+/// A conversation row ready for `shiku_last_chats`.
+struct LastChatRow {
+    /// `_id` of the row when this write inserts it (an update keeps the stored one).
+    oid: String,
+    /// The document without `_id`.
+    doc: String,
+    user_id: String,
+    jid: String,
+    is_room: bool,
+    ts: i64,
 }
 
-/// The group-commit writer of `store_chat`: a thread owning its own connection, fed by a
-/// channel. Dropping it closes the channel and waits for the thread to finish its last batch.
-pub(super) struct ChatWriter {
-    jobs: Option<mpsc::Sender<ChatJob>>,
+impl LastChatRow {
+    fn new(row: &LastChat) -> StoreResult<LastChatRow> {
+        let oid = row.id.clone().unwrap_or_else(new_id);
+        let doc = if row.id.is_some() {
+            let mut row = row.clone();
+            row.id = None;
+            encode(&row)?
+        } else {
+            encode(row)?
+        };
+        Ok(LastChatRow {
+            oid,
+            doc,
+            user_id: row.user_id.clone(),
+            jid: row.jid.clone(),
+            is_room: row.is_room == 1,
+            ts: row.ts,
+        })
+    }
+
+    /// The row's key: (`userId`, `jid`) for single chat, `jid` for a room.
+    fn key(&self) -> (bool, &str, &str) {
+        if self.is_room {
+            (true, "", &self.jid)
+        } else {
+            (false, &self.user_id, &self.jid)
+        }
+    }
+
+    /// Inserts the row, or replaces the document of the row with its key.
+    fn upsert(&self, conn: &Connection) -> StoreResult<()> {
+        let sql = if self.is_room {
+            "INSERT INTO shiku_last_chats (oid, doc, user_id, jid, is_room, ts) \
+             VALUES (?1, ?2, ?3, ?4, 1, ?5) ON CONFLICT (jid) WHERE is_room = 1 \
+             DO UPDATE SET doc = excluded.doc, user_id = excluded.user_id, ts = excluded.ts"
+        } else {
+            "INSERT INTO shiku_last_chats (oid, doc, user_id, jid, is_room, ts) \
+             VALUES (?1, ?2, ?3, ?4, 0, ?5) ON CONFLICT (user_id, jid) WHERE is_room = 0 \
+             DO UPDATE SET doc = excluded.doc, ts = excluded.ts"
+        };
+        conn.prepare_cached(sql)
+            .and_then(|mut stmt| {
+                stmt.execute(params![self.oid, self.doc, self.user_id, self.jid, self.ts])
+            })
+            .map_err(backend)?;
+        Ok(())
+    }
+}
+
+/// A write other than `store_chat`, run by the writer inside its batch transaction. It may run
+/// twice (alone, after its batch failed), so it only borrows what it captured.
+type Work = Box<dyn Fn(&Connection) -> StoreResult<Box<dyn Any + Send>> + Send>;
+
+/// One queued write, encoded by the caller so the writer thread only executes SQL.
+enum Job {
+    /// A `store_chat` call.
+    Chat {
+        /// Row documents; the first one decides whether the message is a duplicate.
+        rows: Vec<String>,
+        last_chats: Vec<LastChatRow>,
+        reply: oneshot::Sender<StoreResult<bool>>,
+    },
+    /// Any other write of this port.
+    Work {
+        work: Work,
+        reply: oneshot::Sender<StoreResult<Box<dyn Any + Send>>>,
+    },
+}
+
+/// What a job answers once its batch has committed.
+enum Answer {
+    Chat(bool),
+    Work(Box<dyn Any + Send>),
+}
+
+impl Job {
+    fn answer(self, result: StoreResult<Answer>) {
+        match (self, result) {
+            (Job::Chat { reply, .. }, Ok(Answer::Chat(stored))) => {
+                let _ = reply.send(Ok(stored));
+            }
+            (Job::Work { reply, .. }, Ok(Answer::Work(value))) => {
+                let _ = reply.send(Ok(value));
+            }
+            (Job::Chat { reply, .. }, Err(e)) => {
+                let _ = reply.send(Err(e));
+            }
+            (Job::Work { reply, .. }, Err(e)) => {
+                let _ = reply.send(Err(e));
+            }
+            (job, Ok(_)) => job.answer(Err(backend("message writer: mismatched answer"))),
+        }
+    }
+}
+
+/// The group-commit writer of the message port: a thread owning its own connection, fed by a
+/// channel. Every write of this port goes through it, so message writes never wait for each
+/// other's locks and are all `synchronous=FULL`. Dropping it closes the channel and waits for
+/// the thread to finish its last batch.
+pub(super) struct MessageWriter {
+    jobs: Option<mpsc::Sender<Job>>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl ChatWriter {
+impl MessageWriter {
     /// Opens the writer's connection on `path` (schema already created) and starts its thread.
-    pub(super) fn start(path: &Path) -> StoreResult<ChatWriter> {
+    pub(super) fn start(path: &Path) -> StoreResult<MessageWriter> {
         let conn = Connection::open(path).map_err(backend)?;
-        conn.execute_batch(
+        conn.execute_batch(&format!(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; \
-             PRAGMA cache_size=-16000; PRAGMA wal_autocheckpoint=0;",
-        )
+             PRAGMA cache_size=-16000; PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT};"
+        ))
         .map_err(backend)?;
         let (jobs, queue) = mpsc::channel();
         let thread = std::thread::Builder::new()
-            .name("shiku-chat-writer".into())
+            .name("shiku-msg-writer".into())
             .spawn(move || writer_loop(conn, queue))
             .map_err(|e| backend(format!("cannot start the chat writer: {e}")))?;
-        Ok(ChatWriter {
+        Ok(MessageWriter {
             jobs: Some(jobs),
             thread: Some(thread),
         })
     }
 
-    /// Queues a job and waits for the commit that contains it.
-    async fn submit(
-        &self,
-        rows: Vec<String>,
-        last_chats: Vec<(String, bool)>,
-    ) -> StoreResult<bool> {
+    fn send(&self, job: Job) -> StoreResult<()> {
+        self.jobs
+            .as_ref()
+            .ok_or_else(|| backend("message writer stopped"))?
+            .send(job)
+            .map_err(|_| backend("message writer stopped"))
+    }
+
+    /// Queues a `store_chat` and waits for the commit that contains it.
+    async fn chat(&self, rows: Vec<String>, last_chats: Vec<LastChatRow>) -> StoreResult<bool> {
         let (reply, answer) = oneshot::channel();
-        let job = ChatJob {
+        self.send(Job::Chat {
             rows,
             last_chats,
             reply,
-        };
-        self.jobs
-            .as_ref()
-            .ok_or_else(|| backend("chat writer stopped"))?
-            .send(job)
-            .map_err(|_| backend("chat writer stopped"))?;
+        })?;
         answer
             .await
-            .map_err(|_| backend("chat writer stopped before answering"))?
+            .map_err(|_| backend("message writer stopped before answering"))?
+    }
+
+    /// Queues a write and waits for the commit that contains it.
+    async fn write<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::Work {
+            work: Box::new(move |c| work(c).map(|v| Box::new(v) as Box<dyn Any + Send>)),
+            reply,
+        })?;
+        let value = answer
+            .await
+            .map_err(|_| backend("message writer stopped before answering"))??;
+        value
+            .downcast::<T>()
+            .map(|v| *v)
+            .map_err(|_| backend("message writer: mismatched answer type"))
     }
 }
 
-impl Drop for ChatWriter {
+impl Drop for MessageWriter {
     fn drop(&mut self) {
         drop(self.jobs.take());
         if let Some(thread) = self.thread.take() {
@@ -148,7 +279,7 @@ impl Drop for ChatWriter {
 }
 
 /// Takes one job, then everything already queued, and commits them together.
-fn writer_loop(mut conn: Connection, queue: mpsc::Receiver<ChatJob>) {
+fn writer_loop(mut conn: Connection, queue: mpsc::Receiver<Job>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -159,78 +290,90 @@ fn writer_loop(mut conn: Connection, queue: mpsc::Receiver<ChatJob>) {
         }
         match write_jobs(&mut conn, &batch) {
             Ok(answers) => {
-                for (job, stored) in batch.into_iter().zip(answers) {
-                    let _ = job.reply.send(Ok(stored));
+                for (job, answer) in batch.into_iter().zip(answers) {
+                    job.answer(Ok(answer));
                 }
             }
             Err(e) if batch.len() == 1 => {
-                let job = batch.pop().expect("one job");
-                let _ = job.reply.send(Err(e));
+                batch.pop().expect("one job").answer(Err(e));
             }
             Err(e) => {
                 // One bad job must not fail the others: each gets its own transaction and answer.
-                tracing::warn!(jobs = batch.len(), error = %e, "chat batch failed, retrying one by one");
+                tracing::warn!(jobs = batch.len(), error = %e, "message write batch failed, retrying one by one");
                 for job in batch {
-                    let result = write_jobs(&mut conn, std::slice::from_ref(&job)).map(|a| a[0]);
-                    let _ = job.reply.send(result);
+                    let result = write_jobs(&mut conn, std::slice::from_ref(&job))
+                        .map(|mut answers| answers.remove(0));
+                    job.answer(result);
                 }
             }
         }
     }
 }
 
-/// Writes `jobs` in one IMMEDIATE transaction; one answer per job (false = duplicate).
-fn write_jobs(conn: &mut Connection, jobs: &[ChatJob]) -> StoreResult<Vec<bool>> {
+/// Writes `jobs` in one IMMEDIATE transaction, in order; one answer per job.
+fn write_jobs(conn: &mut Connection, jobs: &[Job]) -> StoreResult<Vec<Answer>> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(backend)?;
     let mut answers = Vec::with_capacity(jobs.len());
-    {
-        let mut insert = tx
-            .prepare_cached("INSERT OR IGNORE INTO shiku_msgs (doc) VALUES (?1)")
-            .map_err(backend)?;
-        for job in jobs {
-            let stored = match job.rows.split_first() {
-                None => true,
-                Some((first, rest)) => {
-                    // The unique (sender, message_id, direction) index turns a resend into a
-                    // no-op insert; then nothing else of the job is written.
-                    if insert.execute([first]).map_err(backend)? == 0 {
-                        false
-                    } else {
-                        for row in rest {
-                            insert.execute([row]).map_err(backend)?;
+    // Of consecutive chats, only the last write of a conversation row matters (each replaces it
+    // whole); rows keep the order of their first write, which orders new rows' `rid`s.
+    let mut last_chats: Vec<&LastChatRow> = Vec::new();
+    let mut slots: HashMap<(bool, &str, &str), usize> = HashMap::new();
+    for job in jobs {
+        match job {
+            Job::Chat {
+                rows,
+                last_chats: rows_last,
+                ..
+            } => {
+                let stored = insert_rows(&tx, rows)?;
+                if stored {
+                    for row in rows_last {
+                        match slots.get(&row.key()) {
+                            Some(&i) => last_chats[i] = row,
+                            None => {
+                                slots.insert(row.key(), last_chats.len());
+                                last_chats.push(row);
+                            }
                         }
-                        true
                     }
                 }
-            };
-            if stored {
-                for (doc, is_room) in &job.last_chats {
-                    upsert_last_chat_on(&tx, doc, *is_room)?;
-                }
+                answers.push(Answer::Chat(stored));
             }
-            answers.push(stored);
+            Job::Work { work, .. } => {
+                // Pending conversation rows first: this write may read or change them.
+                for row in last_chats.drain(..) {
+                    row.upsert(&tx)?;
+                }
+                slots.clear();
+                answers.push(Answer::Work(work(&tx)?));
+            }
         }
+    }
+    for row in last_chats {
+        row.upsert(&tx)?;
     }
     tx.commit().map_err(backend)?;
     Ok(answers)
 }
 
-/// Inserts a conversation row or merges it into the existing one (keeping its `_id` and any
-/// field we do not model), keyed by (`userId`, `jid`) or, for a room, by `jid`.
-fn upsert_last_chat_on(conn: &Connection, doc: &str, is_room: bool) -> StoreResult<()> {
-    let sql = if is_room {
-        "INSERT INTO shiku_last_chats (doc, user_id, jid, is_room, ts) VALUES (?1, json_extract(?1, '$.userId'), json_extract(?1, '$.jid'), 1, json_extract(?1, '$.ts')) ON CONFLICT (jid) WHERE is_room = 1 \
-         DO UPDATE SET doc = json_patch(doc, json_remove(excluded.doc, '$._id')), ts = excluded.ts, user_id = excluded.user_id"
-    } else {
-        "INSERT INTO shiku_last_chats (doc, user_id, jid, is_room, ts) VALUES (?1, json_extract(?1, '$.userId'), json_extract(?1, '$.jid'), 0, json_extract(?1, '$.ts')) ON CONFLICT (user_id, jid) WHERE is_room = 0 \
-         DO UPDATE SET doc = json_patch(doc, json_remove(excluded.doc, '$._id')), ts = excluded.ts"
+/// Inserts a message's rows unless its first row is already stored (then writes nothing).
+fn insert_rows(conn: &Connection, rows: &[String]) -> StoreResult<bool> {
+    let Some((first, rest)) = rows.split_first() else {
+        return Ok(true);
     };
-    conn.prepare_cached(sql)
-        .and_then(|mut s| s.execute([doc]))
+    let mut insert = conn
+        .prepare_cached("INSERT OR IGNORE INTO shiku_msgs (doc) VALUES (?1)")
         .map_err(backend)?;
-    Ok(())
+    // The unique (message_id, sender, direction) index turns a resend into a no-op insert.
+    if insert.execute([first]).map_err(backend)? == 0 {
+        return Ok(false);
+    }
+    for row in rest {
+        insert.execute([row]).map_err(backend)?;
+    }
+    Ok(true)
 }
 
 /// A fresh 24-hex id, the shape MongoDB gives these documents (clients show `_id`).
@@ -239,15 +382,6 @@ fn new_id() -> String {
 }
 
 fn encode_row(row: &MsgRow) -> StoreResult<String> {
-    if row.id.is_some() {
-        return encode(row);
-    }
-    let mut row = row.clone();
-    row.id = Some(new_id());
-    encode(&row)
-}
-
-fn encode_last_chat(row: &LastChat) -> StoreResult<String> {
     if row.id.is_some() {
         return encode(row);
     }
@@ -274,6 +408,26 @@ fn docs<T: DeserializeOwned>(
     Ok(out)
 }
 
+/// Reads conversation rows from a query selecting `doc, oid`.
+fn last_chat_rows(
+    conn: &Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+) -> StoreResult<Vec<LastChat>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+    let rows = stmt
+        .query_map(p, |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(backend)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (doc, oid) = row.map_err(backend)?;
+        let mut chat: LastChat = decode(LAST_CHATS, &doc)?;
+        chat.id = Some(oid);
+        out.push(chat);
+    }
+    Ok(out)
+}
+
 /// A list bound as one JSON parameter (`IN (SELECT value FROM json_each(?))`).
 fn json_list(items: &[String]) -> StoreResult<String> {
     serde_json::to_string(items).map_err(backend)
@@ -295,9 +449,9 @@ impl MessageStore for SqliteStore {
         let last_chats = write
             .last_chats
             .iter()
-            .map(|l| Ok((encode_last_chat(l)?, l.is_room == 1)))
+            .map(LastChatRow::new)
             .collect::<StoreResult<Vec<_>>>()?;
-        self.chat_writer.submit(rows, last_chats).await
+        self.writer.chat(rows, last_chats).await
     }
 
     async fn history(&self, q: &HistoryQuery) -> StoreResult<Vec<MsgRow>> {
@@ -350,19 +504,31 @@ impl MessageStore for SqliteStore {
             return Ok(0);
         }
         let ids = json_list(message_ids)?;
-        self.run(move |c| {
-            let n = c
-                .execute(
-                    "UPDATE shiku_msgs SET doc = json_set(doc, '$.isRead', 1) \
-                     WHERE message_id IN (SELECT value FROM json_each(?2)) \
-                     AND ((sender = ?1 AND direction = 1) OR (receiver = ?1 AND direction = 0)) \
-                     AND is_read IS NOT 1",
-                    params![reader.to_string(), ids],
-                )
-                .map_err(backend)?;
-            Ok(n as u64)
-        })
-        .await
+        self.writer
+            .write(move |c| {
+                // The reader's copies (received, or its self-chat), and the senders' copies found
+                // through them: a received copy names its sender in `receiver`, and the (sender,
+                // message_id, direction) index leads to the sender's copy. (A sender copy whose
+                // reader deleted its own copy first is not reached; there is no message_id index.)
+                let n = c
+                    .execute(
+                        "UPDATE shiku_msgs SET doc = json_set(doc, '$.isRead', 1) WHERE rid IN ( \
+                       SELECT rid FROM shiku_msgs WHERE sender = ?1 \
+                         AND message_id IN (SELECT value FROM json_each(?2)) \
+                         AND (direction = 1 OR receiver = ?1) \
+                       UNION ALL \
+                       SELECT s.rid FROM shiku_msgs r JOIN shiku_msgs s \
+                         ON s.sender = r.receiver AND s.message_id = r.message_id \
+                         AND s.direction = 0 \
+                       WHERE r.sender = ?1 AND r.direction = 1 AND s.receiver = ?1 \
+                         AND r.message_id IN (SELECT value FROM json_each(?2)) \
+                     ) AND is_read IS NOT 1",
+                        params![reader.to_string(), ids],
+                    )
+                    .map_err(backend)?;
+                Ok(n as u64)
+            })
+            .await
     }
 
     async fn delete_copies(&self, owner: i32, message_ids: &[String]) -> StoreResult<u64> {
@@ -370,59 +536,62 @@ impl MessageStore for SqliteStore {
             return Ok(0);
         }
         let ids = json_list(message_ids)?;
-        self.run(move |c| {
-            let n = c
-                .execute(
-                    "DELETE FROM shiku_msgs WHERE sender = ?1 \
+        self.writer
+            .write(move |c| {
+                let n = c
+                    .execute(
+                        "DELETE FROM shiku_msgs WHERE sender = ?1 \
                      AND message_id IN (SELECT value FROM json_each(?2))",
-                    params![owner.to_string(), ids],
-                )
-                .map_err(backend)?;
-            Ok(n as u64)
-        })
-        .await
+                        params![owner.to_string(), ids],
+                    )
+                    .map_err(backend)?;
+                Ok(n as u64)
+            })
+            .await
     }
 
     async fn clear_copies(&self, owner: i32, peer: Option<i32>) -> StoreResult<u64> {
-        self.run(move |c| {
-            let n = match peer {
-                Some(peer) => c.execute(
-                    "DELETE FROM shiku_msgs WHERE sender = ?1 AND receiver = ?2",
-                    params![owner.to_string(), peer.to_string()],
-                ),
-                None => c.execute(
-                    "DELETE FROM shiku_msgs WHERE sender = ?1",
-                    params![owner.to_string()],
-                ),
-            }
-            .map_err(backend)?;
-            Ok(n as u64)
-        })
-        .await
+        self.writer
+            .write(move |c| {
+                let n = match peer {
+                    Some(peer) => c.execute(
+                        "DELETE FROM shiku_msgs WHERE sender = ?1 AND receiver = ?2",
+                        params![owner.to_string(), peer.to_string()],
+                    ),
+                    None => c.execute(
+                        "DELETE FROM shiku_msgs WHERE sender = ?1",
+                        params![owner.to_string()],
+                    ),
+                }
+                .map_err(backend)?;
+                Ok(n as u64)
+            })
+            .await
     }
 
     async fn delete_expired(&self, owner: i32, now_secs: i64) -> StoreResult<Vec<i32>> {
-        self.run(move |c| {
-            let mut stmt = c
-                .prepare_cached(
-                    "DELETE FROM shiku_msgs WHERE sender = ?1 AND delete_time > 0 \
+        self.writer
+            .write(move |c| {
+                let mut stmt = c
+                    .prepare_cached(
+                        "DELETE FROM shiku_msgs WHERE sender = ?1 AND delete_time > 0 \
                      AND delete_time < ?2 AND is_read = 1 RETURNING receiver",
-                )
-                .map_err(backend)?;
-            let peers = stmt
-                .query_map(params![owner.to_string(), now_secs], |r| {
-                    r.get::<_, Option<String>>(0)
-                })
-                .map_err(backend)?;
-            let mut out = BTreeSet::new();
-            for peer in peers {
-                if let Some(p) = peer.map_err(backend)?.and_then(|p| p.parse::<i32>().ok()) {
-                    out.insert(p);
+                    )
+                    .map_err(backend)?;
+                let peers = stmt
+                    .query_map(params![owner.to_string(), now_secs], |r| {
+                        r.get::<_, Option<String>>(0)
+                    })
+                    .map_err(backend)?;
+                let mut out = BTreeSet::new();
+                for peer in peers {
+                    if let Some(p) = peer.map_err(backend)?.and_then(|p| p.parse::<i32>().ok()) {
+                        out.insert(p);
+                    }
                 }
-            }
-            Ok(out.into_iter().collect())
-        })
-        .await
+                Ok(out.into_iter().collect())
+            })
+            .await
     }
 
     async fn newest_copy(&self, owner: i32, peer: i32) -> StoreResult<Option<MsgRow>> {
@@ -460,10 +629,8 @@ impl MessageStore for SqliteStore {
     }
 
     async fn upsert_last_chat(&self, row: &LastChat) -> StoreResult<()> {
-        let doc = encode_last_chat(row)?;
-        let is_room = row.is_room == 1;
-        self.run(move |c| upsert_last_chat_on(c, &doc, is_room))
-            .await
+        let row = LastChatRow::new(row)?;
+        self.writer.write(move |c| row.upsert(c)).await
     }
 
     async fn last_chats(
@@ -477,7 +644,7 @@ impl MessageStore for SqliteStore {
         let rooms = json_list(room_jids)?;
         self.run(move |c| {
             let mut sql = String::from(
-                "SELECT doc FROM shiku_last_chats WHERE ((user_id = ?1 AND is_room = 0) \
+                "SELECT doc, oid FROM shiku_last_chats WHERE ((user_id = ?1 AND is_room = 0) \
                  OR (is_room = 1 AND jid IN (SELECT value FROM json_each(?2))))",
             );
             let mut args: Vec<rusqlite::types::Value> =
@@ -495,7 +662,7 @@ impl MessageStore for SqliteStore {
                 args.push(sql_limit(limit).into());
                 sql += &format!(" LIMIT ?{}", args.len());
             }
-            docs(c, LAST_CHATS, &sql, rusqlite::params_from_iter(args))
+            last_chat_rows(c, &sql, rusqlite::params_from_iter(args))
         })
         .await
     }
@@ -506,40 +673,42 @@ impl MessageStore for SqliteStore {
         jid: &str,
     ) -> StoreResult<Option<LastChat>> {
         let jid = jid.to_string();
-        self.run(move |c| match user_id {
-            Some(user) => one_doc(
-                c,
-                LAST_CHATS,
-                "SELECT doc FROM shiku_last_chats WHERE user_id = ?1 AND jid = ?2 AND is_room = 0",
-                params![user.to_string(), jid],
-            ),
-            None => one_doc(
-                c,
-                LAST_CHATS,
-                "SELECT doc FROM shiku_last_chats WHERE jid = ?1 AND is_room = 1",
-                params![jid],
-            ),
-        })
-        .await
+        let rows = self
+            .run(move |c| match user_id {
+                Some(user) => last_chat_rows(
+                    c,
+                    "SELECT doc, oid FROM shiku_last_chats \
+                     WHERE user_id = ?1 AND jid = ?2 AND is_room = 0",
+                    params![user.to_string(), jid],
+                ),
+                None => last_chat_rows(
+                    c,
+                    "SELECT doc, oid FROM shiku_last_chats WHERE jid = ?1 AND is_room = 1",
+                    params![jid],
+                ),
+            })
+            .await?;
+        Ok(rows.into_iter().next())
     }
 
     async fn delete_last_chat(&self, user_id: i32, jid: &str) -> StoreResult<bool> {
         let jid = jid.to_string();
-        self.run(move |c| {
-            let n = c
+        self.writer
+            .write(move |c| {
+                let n = c
                 .execute(
                     "DELETE FROM shiku_last_chats WHERE user_id = ?1 AND jid = ?2 AND is_room = 0",
                     params![user_id.to_string(), jid],
                 )
                 .map_err(backend)?;
-            Ok(n > 0)
-        })
-        .await
+                Ok(n > 0)
+            })
+            .await
     }
 
     async fn enqueue_offline(&self, user_id: i32, payload: &str, ts: i64) -> StoreResult<i64> {
         let payload = payload.to_string();
-        self.run(move |c| {
+        self.writer.write(move |c| {
             c.query_row(
                 "INSERT INTO offline_queue (user_id, payload, ts) VALUES (?1, ?2, ?3) RETURNING seq",
                 params![user_id, payload, ts],
@@ -574,30 +743,32 @@ impl MessageStore for SqliteStore {
     }
 
     async fn ack_offline(&self, user_id: i32, seq: i64) -> StoreResult<()> {
-        self.run(move |c| {
-            c.execute(
-                "DELETE FROM offline_queue WHERE user_id = ?1 AND seq <= ?2",
-                params![user_id, seq],
-            )
-            .map_err(backend)?;
-            Ok(())
-        })
-        .await
+        self.writer
+            .write(move |c| {
+                c.execute(
+                    "DELETE FROM offline_queue WHERE user_id = ?1 AND seq <= ?2",
+                    params![user_id, seq],
+                )
+                .map_err(backend)?;
+                Ok(())
+            })
+            .await
     }
 
     async fn put_new_friend(&self, event: &NewFriend) -> StoreResult<()> {
         let doc = encode(event)?;
         let (a, b) = (event.user_id, event.to_user_id);
-        self.run(move |c| {
-            c.execute(
-                "INSERT INTO new_friends (user_id, to_user_id, doc) VALUES (?1, ?2, ?3) \
+        self.writer
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO new_friends (user_id, to_user_id, doc) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (user_id, to_user_id) DO UPDATE SET doc = excluded.doc",
-                params![a, b, doc],
-            )
-            .map_err(backend)?;
-            Ok(())
-        })
-        .await
+                    params![a, b, doc],
+                )
+                .map_err(backend)?;
+                Ok(())
+            })
+            .await
     }
 
     async fn new_friends(
@@ -621,30 +792,32 @@ impl MessageStore for SqliteStore {
     async fn put_dialog(&self, dialog: &StickDialog) -> StoreResult<()> {
         let doc = encode(dialog)?;
         let (user, jid) = (dialog.user_id, dialog.jid.clone());
-        self.run(move |c| {
-            c.execute(
-                "INSERT INTO stick_dialog (user_id, jid, doc) VALUES (?1, ?2, ?3) \
+        self.writer
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO stick_dialog (user_id, jid, doc) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (user_id, jid) DO UPDATE SET doc = excluded.doc",
-                params![user, jid, doc],
-            )
-            .map_err(backend)?;
-            Ok(())
-        })
-        .await
+                    params![user, jid, doc],
+                )
+                .map_err(backend)?;
+                Ok(())
+            })
+            .await
     }
 
     async fn delete_dialog(&self, user_id: i32, jid: &str) -> StoreResult<bool> {
         let jid = jid.to_string();
-        self.run(move |c| {
-            let n = c
-                .execute(
-                    "DELETE FROM stick_dialog WHERE user_id = ?1 AND jid = ?2",
-                    params![user_id, jid],
-                )
-                .map_err(backend)?;
-            Ok(n > 0)
-        })
-        .await
+        self.writer
+            .write(move |c| {
+                let n = c
+                    .execute(
+                        "DELETE FROM stick_dialog WHERE user_id = ?1 AND jid = ?2",
+                        params![user_id, jid],
+                    )
+                    .map_err(backend)?;
+                Ok(n > 0)
+            })
+            .await
     }
 
     async fn dialogs(&self, user_id: i32) -> StoreResult<Vec<StickDialog>> {
