@@ -6,7 +6,7 @@
 use serde_json::{json, Map, Value};
 
 use super::error::{Code, Error, Result};
-use super::model::{LastChat, MsgRow, NewFriend};
+use super::model::{LastChat, MsgRow, MucRow, NewFriend};
 use super::util::{now_millis, now_secs, uuid32};
 use super::view::sorted;
 use super::{Ctx, SYSTEM_SENDER_ID};
@@ -141,7 +141,7 @@ fn time_send(body: &Map<String, Value>, now_ms: i64) -> (serde_json::Number, i64
 pub async fn send(ctx: &Ctx, out: Outgoing) -> Result<Sent> {
     match out.target.clone() {
         Target::User(to) => send_single(ctx, out, to).await,
-        Target::Room(_) => Err(Error::failure("群聊消息暂不支持")),
+        Target::Room(jid) => send_group(ctx, out, &jid).await,
     }
 }
 
@@ -359,6 +359,194 @@ async fn send_single(ctx: &Ctx, out: Outgoing, to: i32) -> Result<Sent> {
     })
 }
 
+/// Group content types that are not archived in `mucmsg_<jid>` (spec 5.3): 0, read receipts and
+/// calls/typing (100–200). Room-control notifications (9xx) are stored.
+fn is_muc_archived(msg_type: i32) -> bool {
+    !(msg_type == 0 || msg_type == 26 || (100..=200).contains(&msg_type))
+}
+
+async fn send_group(ctx: &Ctx, out: Outgoing, jid: &str) -> Result<Sent> {
+    let Outgoing {
+        from,
+        resource,
+        mut body,
+        origin,
+        ..
+    } = out;
+    let msg_type = int_field(&body, "type")
+        .filter(|t| (0..=i32::MAX as i64).contains(t))
+        .ok_or_else(|| Error::invalid("type", "消息类型应为整数 (integer message type)"))?
+        as i32;
+    let message_id = match body.get("messageId") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        None | Some(Value::Null) | Some(Value::String(_)) => uuid32(),
+        Some(_) => return Err(Error::invalid("messageId", "应为字符串")),
+    };
+    if message_id.len() > MAX_MESSAGE_ID || message_id.chars().any(char::is_control) {
+        return Err(Error::invalid("messageId", "过长或含控制字符"));
+    }
+    let room = ctx
+        .store
+        .rooms
+        .get_room_by_jid(jid)
+        .await?
+        .ok_or_else(|| Error::failure("群组不存在！"))?;
+    let room_id = room.id.clone().unwrap_or_default();
+    let system = from == SYSTEM_SENDER_ID;
+    let now_ms = now_millis();
+    if !system {
+        if room.s == -1 {
+            return Err(Error::failure("该群组已被锁定！"));
+        }
+        let sender = ctx
+            .store
+            .users
+            .get_user(from)
+            .await?
+            .ok_or_else(|| Error::failure("发送者不存在"))?;
+        if sender.status == -1 {
+            return Err(Error::Code(Code::AccountIsLocked));
+        }
+        let member = ctx
+            .store
+            .rooms
+            .get_member(&room_id, from)
+            .await?
+            .ok_or_else(|| Error::failure("你不是该群成员，不能发言"))?;
+        let now = now_secs();
+        if member.talk_time > now {
+            return Err(Error::failure("你已被禁言"));
+        }
+        if room.talk_time > now && member.role > 2 {
+            return Err(Error::failure("全员禁言中，只有群主和管理员可以发言"));
+        }
+        body.insert("fromUserId".into(), json!(from.to_string()));
+        let name = if member.nickname.is_empty() {
+            sender.nickname
+        } else {
+            member.nickname
+        };
+        body.insert("fromUserName".into(), json!(name));
+    } else if !body.contains_key("fromUserId") {
+        body.insert("fromUserId".into(), json!(from.to_string()));
+    }
+    let (time_send, _) = time_send(&body, now_ms);
+    let from_jid = format!("{from}/{resource}");
+    if !system || !body.contains_key("toUserId") {
+        body.insert("toUserId".into(), json!(jid));
+        body.insert("toUserName".into(), json!(room.name));
+    }
+    body.insert("type".into(), json!(msg_type));
+    body.insert("timeSend".into(), Value::Number(time_send.clone()));
+    body.insert("messageId".into(), json!(message_id));
+    body.insert(
+        "messageHead".into(),
+        json!({
+            "chatType": 2,
+            "from": from_jid,
+            "messageId": message_id,
+            "offline": false,
+            "to": jid,
+        }),
+    );
+    let body_text = sorted(body.clone()).to_string();
+    if body_text.len() > MAX_BODY {
+        return Err(Error::invalid("body", format!("消息超过 {MAX_BODY} 字节")));
+    }
+    let content = content_text(&body);
+    // The acting user: the sender, or for notifications the user the body names.
+    let actor = body
+        .get("fromUserId")
+        .and_then(|v| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .unwrap_or_else(|| from.to_string());
+    let mut stored = false;
+    if is_muc_archived(msg_type) {
+        let row = MucRow {
+            id: None,
+            message: body_text.clone(),
+            body: body_text.clone(),
+            room_jid: jid.to_string(),
+            room_jid_id: jid.to_string(),
+            sender_jid: from_jid.clone(),
+            sender: actor.clone(),
+            ts: now_ms,
+            content_type: msg_type,
+            message_id: message_id.clone(),
+            time_send: time_send.clone(),
+            delete_time: int_field(&body, "deleteTime").unwrap_or(0),
+            content: content.clone(),
+            read_count: 0,
+        };
+        if !ctx.store.rooms.store_muc(jid, &row).await? {
+            return Ok(Sent {
+                message_id,
+                stored: false,
+                duplicate: true,
+                delivered: 0,
+                queued: false,
+                body: body_text,
+                ts: now_ms,
+            });
+        }
+        stored = true;
+        // Red-packet-received notices do not move the conversation (spec 5.4).
+        if !(msg_type == 83 && body.contains_key("objectId")) {
+            ctx.store
+                .messages
+                .upsert_last_chat(&LastChat {
+                    id: None,
+                    msg_type,
+                    message_id: message_id.clone(),
+                    time_send: time_send.clone(),
+                    content: content.clone(),
+                    user_id: actor,
+                    jid: jid.to_string(),
+                    is_room: 1,
+                    is_encrypt: truthy(body.get("isEncrypt")),
+                    encrypt_type: int_field(&body, "encryptType").unwrap_or(0) as i32,
+                    from: from_jid.clone(),
+                    to: jid.to_string(),
+                    from_user_name: body
+                        .get("fromUserName")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    to_user_name: room.name.clone(),
+                    ts: now_ms,
+                })
+                .await?;
+        }
+    }
+    let delivery = Delivery {
+        chat_type: ChatType::Group,
+        from: from_jid,
+        to: jid.to_string(),
+        message_id: message_id.clone(),
+        body: body_text.clone(),
+        offline: false,
+        ts: now_ms,
+    };
+    // Every member's sessions from the stored membership (clients need not "join"), except the
+    // session it came from; offline members catch up through the room history.
+    let mut delivered = 0;
+    for member in ctx.store.rooms.member_ids(&room_id).await? {
+        delivered += ctx.router.deliver(member, &delivery, origin);
+    }
+    Ok(Sent {
+        message_id,
+        stored,
+        duplicate: false,
+        delivered,
+        queued: false,
+        body: body_text,
+        ts: now_ms,
+    })
+}
+
 /// A server notification (reference `MessageBean`, spec 6.3).
 #[derive(Debug, Clone, Default)]
 pub struct Notice {
@@ -436,6 +624,55 @@ pub async fn notify_user(ctx: &Ctx, to: i32, notice: &Notice) -> Result<Sent> {
         },
     )
     .await
+}
+
+/// Sends a server notification into a room (stored in its history, delivered to every member).
+pub async fn notify_room(ctx: &Ctx, jid: &str, notice: &Notice) -> Result<Sent> {
+    notify_room_with_id(ctx, jid, notice, &uuid32()).await
+}
+
+async fn notify_room_with_id(
+    ctx: &Ctx,
+    jid: &str,
+    notice: &Notice,
+    message_id: &str,
+) -> Result<Sent> {
+    let body = notice.body(message_id);
+    send(
+        ctx,
+        Outgoing {
+            from: SYSTEM_SENDER_ID,
+            resource: "Server".into(),
+            target: Target::Room(jid.to_string()),
+            body,
+            origin: None,
+        },
+    )
+    .await
+}
+
+/// The reference's "single + group" pair: the same notification to one user and into the room,
+/// with one messageId for both (spec 6.3).
+pub async fn notify_user_and_room(
+    ctx: &Ctx,
+    to: i32,
+    jid: &str,
+    notice: &Notice,
+) -> Result<String> {
+    let message_id = uuid32();
+    send(
+        ctx,
+        Outgoing {
+            from: SYSTEM_SENDER_ID,
+            resource: "Server".into(),
+            target: Target::User(to),
+            body: notice.body(&message_id),
+            origin: None,
+        },
+    )
+    .await?;
+    notify_room_with_id(ctx, jid, notice, &message_id).await?;
+    Ok(message_id)
 }
 
 /// A conversation row re-pointed at a stored copy.

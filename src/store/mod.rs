@@ -6,6 +6,7 @@
 pub mod messages;
 pub mod mongo;
 pub mod patch;
+pub mod rooms;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use async_trait::async_trait;
 use crate::domain::model::{Friend, User, UserLoginLog, UserRole};
 pub use messages::{ChatWrite, HistoryQuery, MessageStore, OfflineItem};
 pub use patch::{Patch, Val};
+pub use rooms::{MemberQuery, MucQuery, RoomQuery, RoomStore};
 
 /// A storage failure. `Duplicate` is the only one the domain reacts to; the rest are reported.
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +162,7 @@ pub struct Store {
     pub friends: Arc<dyn FriendStore>,
     pub meta: Arc<dyn MetaStore>,
     pub messages: Arc<dyn MessageStore>,
+    pub rooms: Arc<dyn RoomStore>,
     /// Human description for the start-up log line (`sqlite:/path` or `mongodb:host/db`).
     pub description: String,
 }
@@ -168,12 +171,13 @@ impl Store {
     /// Builds the handle from one adapter implementing every port.
     pub fn from_adapter<A>(adapter: Arc<A>, description: String) -> Store
     where
-        A: UserStore + FriendStore + MetaStore + MessageStore + 'static,
+        A: UserStore + FriendStore + MetaStore + MessageStore + RoomStore + 'static,
     {
         Store {
             users: adapter.clone(),
             friends: adapter.clone(),
             messages: adapter.clone(),
+            rooms: adapter.clone(),
             meta: adapter,
             description,
         }

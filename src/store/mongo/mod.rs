@@ -5,6 +5,7 @@
 
 mod friends;
 mod messages;
+mod rooms;
 mod users;
 
 use std::time::Duration;

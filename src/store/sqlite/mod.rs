@@ -4,6 +4,7 @@
 
 mod friends;
 mod messages;
+mod rooms;
 mod users;
 
 use std::path::Path;
