@@ -884,3 +884,28 @@ async fn mongo_sharded_concurrent_store_chat() {
         drop_all(client, dbs).await;
     }
 }
+
+/// `[mongodb] layout` defaults to the reference layout and reads `sharded` (file or variable).
+#[test]
+fn layout_setting() {
+    use shiku_server::config::Config;
+    let default = Config::load(None, Vec::<(String, String)>::new()).unwrap();
+    assert_eq!(default.mongodb.layout, MessageLayout::Reference);
+    let env = vec![("SHIKU_MONGODB__LAYOUT".to_string(), "sharded".to_string())];
+    assert_eq!(
+        Config::load(None, env).unwrap().mongodb.layout,
+        MessageLayout::Sharded
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("shiku.toml");
+    std::fs::write(&file, "[mongodb]\nlayout = \"reference\"\n").unwrap();
+    assert_eq!(
+        Config::load(Some(&file), Vec::<(String, String)>::new())
+            .unwrap()
+            .mongodb
+            .layout,
+        MessageLayout::Reference
+    );
+    std::fs::write(&file, "[mongodb]\nlayout = \"Sharded\"\n").unwrap();
+    assert!(Config::load(Some(&file), Vec::<(String, String)>::new()).is_err());
+}

@@ -484,6 +484,16 @@ fn fixture_documents_round_trip() {
         &|v| serde_json::to_value(serde_json::from_value::<Friend>(v).unwrap()).unwrap(),
         &[],
     );
+    check(
+        "shiku_msgs.json",
+        &|v| serde_json::to_value(serde_json::from_value::<MsgRow>(v).unwrap()).unwrap(),
+        &[],
+    );
+    check(
+        "shiku_lastChats.json",
+        &|v| serde_json::to_value(serde_json::from_value::<LastChat>(v).unwrap()).unwrap(),
+        &[],
+    );
 }
 
 /// Every field present in both documents has the same value (recursively).

@@ -13,11 +13,11 @@ use serde_json::{json, Map, Value};
 
 use super::error::{Error, Result};
 use super::messages::{self, Outgoing, Target};
-use super::model::{LastChat, MsgRow, StickDialog};
+use super::model::{LastChat, MsgRow, MucRow, StickDialog};
 use super::util::now_secs;
 use super::view::to_map;
-use super::{users, Ctx};
-use crate::store::{FriendQuery, HistoryQuery, Patch};
+use super::{rooms, users, Ctx};
+use crate::store::{FriendQuery, HistoryQuery, MucQuery, Patch, RoomQuery};
 
 /// Default `pageSize` of `/tigase/shiku_msgs`.
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
@@ -134,9 +134,141 @@ pub async fn history(ctx: &Ctx, me: i32, r: &HistoryRequest) -> Result<Value> {
 }
 
 /// The jids of the rooms `me` belongs to, whose shared conversation rows join my list.
-/// Rooms are not served yet: none. (Hook for the rooms issue: the member's room jids.)
-async fn my_room_jids(_ctx: &Ctx, _me: i32) -> Result<Vec<String>> {
-    Ok(Vec::new())
+async fn my_room_jids(ctx: &Ctx, me: i32) -> Result<Vec<String>> {
+    Ok(ctx.store.rooms.room_jids_of(me).await?)
+}
+
+/// A group-history row as clients read it (seed 002 1.6): the stored fields with `body` and
+/// `message` both holding the message JSON, without the repo generation's `room_jid_id`.
+pub fn muc_view(row: &MucRow) -> Value {
+    let is_object = |s: &str| s.trim_start().starts_with('{');
+    let text = [row.message.as_str(), row.body.as_str()]
+        .into_iter()
+        .find(|s| is_object(s))
+        .unwrap_or(row.message.as_str())
+        .to_string();
+    // Rebuilt in the stored field order (the seed's), `body` after `message`.
+    let mut m = Map::new();
+    for (k, v) in to_map(row) {
+        match k.as_str() {
+            "room_jid_id" => {}
+            "room_jid" if row.room_jid.is_empty() => {
+                m.insert(k, json!(row.room_jid_id));
+            }
+            "message" | "body" => {
+                m.insert(k, json!(text));
+            }
+            _ => {
+                m.insert(k, v);
+            }
+        }
+    }
+    Value::Object(m)
+}
+
+/// `/tigase/shiku_muc_msgs` parameters.
+#[derive(Debug, Clone)]
+pub struct MucHistoryRequest {
+    /// The room jid.
+    pub jid: String,
+    /// ms; 0 = unbounded.
+    pub start_time: i64,
+    pub end_time: i64,
+    pub page_index: u64,
+    pub page_size: u64,
+    /// Only `contentType < maxType` when > 0.
+    pub max_type: i32,
+}
+
+/// `/tigase/shiku_muc_msgs`: a room's history, newest first, for members only, without the
+/// messages I deleted for myself. With a `startTime`, nothing from before I joined.
+pub async fn muc_history(ctx: &Ctx, me: i32, r: &MucHistoryRequest) -> Result<Value> {
+    let jid = check_jid(&r.jid)?;
+    let (_, member) = rooms::member_room_by_jid(ctx, me, jid).await?;
+    let limit = r.page_size.clamp(1, MAX_PAGE_SIZE);
+    let start = ms_bound(r.start_time, false).map(|s| s.max(member.create_time * 1000));
+    let q = MucQuery {
+        jid: jid.to_string(),
+        start_ms: start,
+        end_ms: ms_bound(r.end_time, true),
+        max_type: (r.max_type > 0).then_some(r.max_type),
+        hidden: ctx.store.rooms.hidden_muc(me, jid).await?,
+        skip: r.page_index.saturating_mul(limit),
+        limit,
+    };
+    let rows = ctx.store.rooms.muc_history(&q).await?;
+    Ok(Value::Array(rows.iter().map(muc_view).collect()))
+}
+
+/// `/tigase/deleteMsg` for group chat: `delete` 1 hides the messages for me only; 2 recalls them
+/// for everyone, which only their sender or the room's owner/admins may do. After a recall the
+/// room's conversation row is re-pointed at the newest remaining message.
+pub async fn delete_group_messages(
+    ctx: &Ctx,
+    me: i32,
+    jid: &str,
+    delete: i32,
+    ids: &[String],
+) -> Result<()> {
+    if delete != 1 && delete != 2 {
+        return Err(Error::invalid("delete", "应为 1 (删除) 或 2 (撤回)"));
+    }
+    let jid = check_jid(jid)?;
+    let (room, member) = rooms::member_room_by_jid(ctx, me, jid).await?;
+    if delete == 1 {
+        ctx.store.rooms.hide_muc(me, jid, ids).await?;
+        return Ok(());
+    }
+    let manager = member.role == rooms::ROLE_OWNER || member.role == rooms::ROLE_ADMIN;
+    for id in ids {
+        let row = ctx
+            .store
+            .rooms
+            .find_muc(jid, id)
+            .await?
+            .ok_or_else(|| Error::failure(format!("消息不存在或已删除: {id}")))?;
+        if !manager && row.sender != me.to_string() {
+            return Err(Error::failure(format!(
+                "只有发送者或群主、管理员可以撤回 (only the sender or the room's owner/admins can recall): {id}"
+            )));
+        }
+    }
+    ctx.store.rooms.delete_muc(jid, ids, None).await?;
+    if let Some(row) = ctx.store.rooms.newest_muc(jid).await? {
+        let body: Map<String, Value> = serde_json::from_str(&row.message)
+            .or_else(|_| serde_json::from_str(&row.body))
+            .unwrap_or_default();
+        let s = |k: &str| {
+            body.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        ctx.store
+            .messages
+            .upsert_last_chat(&LastChat {
+                id: None,
+                msg_type: row.content_type,
+                message_id: row.message_id.clone(),
+                time_send: row.time_send.clone(),
+                content: row.content.clone(),
+                user_id: row.sender.clone(),
+                jid: jid.to_string(),
+                is_room: 1,
+                is_encrypt: body
+                    .get("isEncrypt")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                encrypt_type: body.get("encryptType").and_then(Value::as_i64).unwrap_or(0) as i32,
+                from: row.sender_jid.clone(),
+                to: jid.to_string(),
+                from_user_name: s("fromUserName"),
+                to_user_name: room.name.clone(),
+                ts: row.ts,
+            })
+            .await?;
+    }
+    Ok(())
 }
 
 /// `/tigase/getLastChatList`: my single-chat rows and my rooms' rows, newest first; bounds in
@@ -180,9 +312,26 @@ pub async fn get_message(ctx: &Ctx, me: i32, chat_type: i32, message_id: &str) -
                 .ok_or_else(|| Error::failure("消息不存在 (no such message)"))?;
             Ok(row_view(&row))
         }
-        2 => Err(rooms_not_yet()),
+        // Group messages are looked up by room (`get_group_message`); without one there is
+        // no message to find.
+        2 => Err(Error::failure(
+            "群聊消息需要 roomJid (type 2 needs the room's jid)",
+        )),
         _ => Err(Error::invalid("type", "应为 1 (单聊) 或 2 (群聊)")),
     }
+}
+
+/// `/tigase/getMessage` type 2: one message of a room I belong to.
+pub async fn get_group_message(ctx: &Ctx, me: i32, jid: &str, message_id: &str) -> Result<Value> {
+    let jid = check_jid(jid)?;
+    rooms::member_room_by_jid(ctx, me, jid).await?;
+    let row = ctx
+        .store
+        .rooms
+        .find_muc(jid, message_id)
+        .await?
+        .ok_or_else(|| Error::failure("消息不存在 (no such message)"))?;
+    Ok(muc_view(&row))
 }
 
 /// `/tigase/deleteMsg` for single chat. `delete` 1 removes my copies; 2 recalls messages I sent
@@ -305,7 +454,8 @@ pub async fn delete_last_chat(ctx: &Ctx, me: i32, jid: &str, is_room: i32) -> Re
 
 /// `/tigase/search`: my single-chat copies containing `content`, and my friends (relation
 /// status 2, not blacklisted) whose nickname or my remark for them contains it. Plain
-/// substring match, any script. Rooms and room messages join when rooms exist (hook).
+/// substring match, any script. Also my rooms whose name contains it (room views with my
+/// membership) and my rooms' messages containing it (without those I deleted for myself).
 pub async fn search(ctx: &Ctx, me: i32, content: &str) -> Result<Value> {
     let needle = content.trim();
     if needle.is_empty() {
@@ -347,11 +497,65 @@ pub async fn search(ctx: &Ctx, me: i32, content: &str) -> Result<Value> {
             friends.push(users::user_view(ctx, me, &u).await?);
         }
     }
+    // My rooms whose name contains the text, and my rooms' messages containing it.
+    let my_rooms = ctx
+        .store
+        .rooms
+        .query_rooms(&RoomQuery {
+            member: Some(me),
+            keyword: Some(needle.to_string()),
+            limit: SEARCH_LIMIT,
+            ..RoomQuery::default()
+        })
+        .await?;
+    let lower = needle.to_lowercase();
+    let mut groups = Vec::new();
+    for room in my_rooms
+        .iter()
+        .filter(|r| r.name.to_lowercase().contains(&lower))
+    {
+        let mine = ctx
+            .store
+            .rooms
+            .get_member(room.id.as_deref().unwrap_or_default(), me)
+            .await?;
+        groups.push(rooms::room_view(
+            room,
+            Vec::new(),
+            Vec::new(),
+            mine.as_ref().map(rooms::member_view),
+        ));
+    }
+    let jids = my_room_jids(ctx, me).await?;
+    let mut mucmsgs = Vec::new();
+    if !jids.is_empty() {
+        let rows = ctx
+            .store
+            .rooms
+            .search_muc(&jids, needle, SEARCH_LIMIT)
+            .await?;
+        let mut hidden: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for row in rows {
+            let jid = if row.room_jid.is_empty() {
+                row.room_jid_id.clone()
+            } else {
+                row.room_jid.clone()
+            };
+            if !hidden.contains_key(&jid) {
+                let h = ctx.store.rooms.hidden_muc(me, &jid).await?;
+                hidden.insert(jid.clone(), h);
+            }
+            if hidden[&jid].contains(&row.message_id) {
+                continue;
+            }
+            mucmsgs.push(muc_view(&row));
+        }
+    }
     Ok(json!({
         "shikuMsgs": msgs,
         "friend": friends,
-        "mucmsgs": [],
-        "group": [],
+        "mucmsgs": mucmsgs,
+        "group": groups,
     }))
 }
 
@@ -399,10 +603,10 @@ pub async fn add_dialog(ctx: &Ctx, me: i32, jid: &str, is_adaptive: i32) -> Resu
         })
         .await?;
     if is_adaptive == 1 {
-        if let Some(peer) = peer {
-            set_top_chat_time(ctx, me, peer, now).await?;
+        match peer {
+            Some(peer) => set_top_chat_time(ctx, me, peer, now).await?,
+            None => rooms::set_top_chat_time(ctx, me, jid, now).await?,
         }
-        // Hook for the rooms issue: a room pin sets the member's `openTopChatTime`.
     }
     Ok(())
 }
@@ -414,10 +618,10 @@ pub async fn delete_dialog(ctx: &Ctx, me: i32, jid: &str, is_adaptive: i32) -> R
     let jid = check_jid(jid)?;
     ctx.store.messages.delete_dialog(me, jid).await?;
     if is_adaptive == 1 {
-        if let Some(peer) = user_jid(jid) {
-            set_top_chat_time(ctx, me, peer, 0).await?;
+        match user_jid(jid) {
+            Some(peer) => set_top_chat_time(ctx, me, peer, 0).await?,
+            None => rooms::set_top_chat_time(ctx, me, jid, 0).await?,
         }
-        // Hook for the rooms issue: the member's `openTopChatTime`.
     }
     Ok(())
 }

@@ -675,6 +675,36 @@ pub async fn notify_user_and_room(
     Ok(message_id)
 }
 
+/// The same notification to several users and into the room, with one messageId for all
+/// (903 and 931 reach every member and the room). Failures for single users are logged, so one
+/// bad member does not stop the others; the room copy must succeed.
+pub async fn notify_users_and_room(
+    ctx: &Ctx,
+    users: &[i32],
+    jid: &str,
+    notice: &Notice,
+) -> Result<String> {
+    let message_id = uuid32();
+    for &to in users {
+        let sent = send(
+            ctx,
+            Outgoing {
+                from: SYSTEM_SENDER_ID,
+                resource: "Server".into(),
+                target: Target::User(to),
+                body: notice.body(&message_id),
+                origin: None,
+            },
+        )
+        .await;
+        if let Err(e) = sent {
+            tracing::warn!(to, msg_type = notice.msg_type, error = %e, "notification not sent");
+        }
+    }
+    notify_room_with_id(ctx, jid, notice, &message_id).await?;
+    Ok(message_id)
+}
+
 /// A conversation row re-pointed at a stored copy.
 fn last_chat_from(row: &MsgRow, owner: i32, peer: i32) -> LastChat {
     let body: Map<String, Value> = serde_json::from_str(&row.message)

@@ -115,6 +115,7 @@ const MODULES: &[Module] = &[
     (super::basic::DOCS, super::basic::routes),
     (super::user::DOCS, super::user::routes),
     (super::friends::DOCS, super::friends::routes),
+    (super::room::DOCS, super::room::routes),
     (super::tigase::DOCS, super::tigase::routes),
     (super::console::DOCS, super::console::routes),
 ];

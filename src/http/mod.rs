@@ -8,6 +8,7 @@ pub mod docs;
 pub mod envelope;
 pub mod friends;
 pub mod params;
+pub mod room;
 pub mod tigase;
 pub mod user;
 

@@ -8,7 +8,7 @@ use super::docs::{p, Access, EndpointDoc, Routes};
 use super::envelope::{ApiResult, Reply};
 use super::params::Params;
 use super::AppState;
-use crate::domain::history::{self, HistoryRequest, DEFAULT_PAGE_SIZE};
+use crate::domain::history::{self, HistoryRequest, MucHistoryRequest, DEFAULT_PAGE_SIZE};
 use crate::domain::Error;
 
 /// Documentation of this module's endpoints.
@@ -28,6 +28,22 @@ pub const DOCS: &[EndpointDoc] = &[
         ],
         codes: &[],
         data: "array of shiku_msgs rows {_id, message, body (both the message JSON), direction (0 sent, 1 received), sender (me), receiver, sender_jid, receiver_jid, ts(ms), contentType, messageId, timeSend (as sent), deleteTime, isRead, isEncrypt, content}; resultMsg \"\"",
+    },
+    EndpointDoc {
+        path: "/tigase/shiku_muc_msgs",
+        tag: "tigase",
+        summary: "A room's history (members only), newest first, without messages I deleted for myself",
+        access: Access::User,
+        params: &[
+            p("roomId", "string", true, "the room's jid (32 hex), not its id"),
+            p("startTime", "long", false, "ms, 0 = unbounded; when set, never before I joined"),
+            p("endTime", "long", false, "ms, 0 = unbounded"),
+            p("pageIndex", "integer", false, "0-based, default 0"),
+            p("pageSize", "integer", false, "default 20, at most 5000"),
+            p("maxType", "integer", false, "only contentType < maxType; default 0 = all"),
+        ],
+        codes: &[0],
+        data: "array of mucmsg rows {_id, message, body (both the message JSON), room_jid, sender_jid, sender, ts(ms), contentType, messageId, timeSend, deleteTime, content, readCount}; resultMsg \"\"",
     },
     EndpointDoc {
         path: "/tigase/getLastChatList",
@@ -50,20 +66,20 @@ pub const DOCS: &[EndpointDoc] = &[
         access: Access::User,
         params: &[
             p("messageId", "string", true, "message id"),
-            p("type", "integer", false, "1 single chat (default); 2 group chat (not available yet)"),
+            p("type", "integer", false, "1 single chat (default); 2 group chat (members only)"),
             p("roomJid", "string", false, "room jid (type 2)"),
         ],
         codes: &[0],
-        data: "one shiku_msgs row (as /tigase/shiku_msgs)",
+        data: "one shiku_msgs row (as /tigase/shiku_msgs), or for type 2 one mucmsg row (as /tigase/shiku_muc_msgs)",
     },
     EndpointDoc {
         path: "/tigase/deleteMsg",
         tag: "tigase",
-        summary: "Delete my copies (delete=1) or recall messages I sent from both parties (delete=2); the conversation list is re-pointed",
+        summary: "Delete my copies (delete=1) or recall messages I sent from both parties (delete=2); in a room (type 2) delete=1 hides them for me and delete=2 recalls them for everyone (sender or owner/admins); the conversation list is re-pointed",
         access: Access::User,
         params: &[
             p("messageId", "string", true, "comma-separated message ids (at most 1000)"),
-            p("type", "integer", false, "1 single chat (default); 2 group chat (not available yet)"),
+            p("type", "integer", false, "1 single chat (default); 2 group chat"),
             p("delete", "integer", false, "1 delete for me (default), 2 recall"),
             p("roomJid", "string", false, "room jid (type 2)"),
             p("companyMpId", "string", false, "ignored: the token decides who deletes"),
@@ -107,16 +123,16 @@ pub const DOCS: &[EndpointDoc] = &[
     EndpointDoc {
         path: "/tigase/search",
         tag: "tigase",
-        summary: "Search my single-chat messages and my friends (nickname or remark) by substring",
+        summary: "Search my single-chat messages, my friends (nickname or remark), my rooms (name) and my rooms' messages by substring",
         access: Access::User,
         params: &[p("content", "string", true, "text to find (any script, at most 100 characters)")],
         codes: &[],
-        data: "{shikuMsgs:[shiku_msgs rows], friend:[User objects], mucmsgs:[], group:[]}",
+        data: "{shikuMsgs:[shiku_msgs rows], friend:[User objects], mucmsgs:[mucmsg rows], group:[Room with member]}",
     },
     EndpointDoc {
         path: "/tigase/dialog/add",
         tag: "tigase",
-        summary: "Pin a conversation (stick_dialog); isAdaptive=1 also sets the friend's openTopChatTime",
+        summary: "Pin a conversation (stick_dialog); isAdaptive=1 also sets the friend's (or my room membership's) openTopChatTime",
         access: Access::User,
         params: &[
             p("jid", "string", true, "friend userId, or room jid"),
@@ -128,7 +144,7 @@ pub const DOCS: &[EndpointDoc] = &[
     EndpointDoc {
         path: "/tigase/dialog/delete",
         tag: "tigase",
-        summary: "Unpin a conversation; isAdaptive=1 also clears the friend's openTopChatTime",
+        summary: "Unpin a conversation; isAdaptive=1 also clears the friend's (or my room membership's) openTopChatTime",
         access: Access::User,
         params: &[
             p("jid", "string", true, "friend userId, or room jid"),
@@ -154,6 +170,7 @@ pub const DOCS: &[EndpointDoc] = &[
 /// Registers this module's routes.
 pub fn routes(r: &mut Routes) {
     r.add("/tigase/shiku_msgs", shiku_msgs);
+    r.add("/tigase/shiku_muc_msgs", shiku_muc_msgs);
     r.add("/tigase/getLastChatList", last_chat_list);
     r.add("/tigase/getMessage", get_message);
     r.add("/tigase/deleteMsg", delete_msg);
@@ -181,6 +198,21 @@ async fn shiku_msgs(state: web::Data<AppState>, p: Params) -> ApiResult {
     Ok(Reply::with("", Some(data)))
 }
 
+async fn shiku_muc_msgs(state: web::Data<AppState>, p: Params) -> ApiResult {
+    let me = p.me()?;
+    let page = p.page(DEFAULT_PAGE_SIZE as u32, history::MAX_PAGE_SIZE as u32)?;
+    let r = MucHistoryRequest {
+        jid: p.required("roomId")?.to_string(),
+        start_time: p.i64("startTime")?.unwrap_or(0),
+        end_time: p.i64("endTime")?.unwrap_or(0),
+        page_index: u64::from(page.index),
+        page_size: u64::from(page.size),
+        max_type: p.i32_or("maxType", 0)?,
+    };
+    let data = history::muc_history(&state.ctx, me, &r).await?;
+    Ok(Reply::with("", Some(data)))
+}
+
 async fn last_chat_list(state: web::Data<AppState>, p: Params) -> ApiResult {
     let me = p.me()?;
     let data = history::last_chat_list(
@@ -197,7 +229,10 @@ async fn last_chat_list(state: web::Data<AppState>, p: Params) -> ApiResult {
 async fn get_message(state: web::Data<AppState>, p: Params) -> ApiResult {
     let me = p.me()?;
     let id = p.required("messageId")?.trim();
-    let data = history::get_message(&state.ctx, me, p.i32_or("type", 1)?, id).await?;
+    let data = match (p.i32_or("type", 1)?, p.str("roomJid")) {
+        (2, Some(jid)) => history::get_group_message(&state.ctx, me, jid, id).await?,
+        (t, _) => history::get_message(&state.ctx, me, t, id).await?,
+    };
     Ok(Reply::data(data))
 }
 
@@ -207,9 +242,9 @@ async fn delete_msg(state: web::Data<AppState>, p: Params) -> ApiResult {
     match p.i32_or("type", 1)? {
         1 => history::delete_messages(&state.ctx, me, p.i32_or("delete", 1)?, &ids).await?,
         2 => {
-            return Err(Error::failure(
-                "群聊消息暂不支持 (group chat is not available yet)",
-            ))
+            let jid = p.required("roomJid")?;
+            history::delete_group_messages(&state.ctx, me, jid, p.i32_or("delete", 1)?, &ids)
+                .await?
         }
         _ => return Err(Error::invalid("type", "应为 1 (单聊) 或 2 (群聊)")),
     }

@@ -48,6 +48,7 @@ pub struct MucQuery {
     /// Leave out these messageIds (a user's "delete for me" hide list).
     pub hidden: Vec<String>,
     pub skip: u64,
+    /// 0 = all.
     pub limit: u64,
 }
 
@@ -60,17 +61,21 @@ pub trait RoomStore: Send + Sync {
     async fn get_room(&self, room_id: &str) -> StoreResult<Option<Room>>;
     /// The room with this jid.
     async fn get_room_by_jid(&self, jid: &str) -> StoreResult<Option<Room>>;
-    /// Applies a partial update; returns the updated room.
+    /// Applies a partial update; returns the updated room. Never changes `jid` (callers do not,
+    /// and the message collection is named after it).
     async fn update_room(&self, room_id: &str, patch: &Patch) -> StoreResult<Option<Room>>;
     /// Rooms matching a query, newest (`_id`/createTime) first.
     async fn query_rooms(&self, q: &RoomQuery) -> StoreResult<Vec<Room>>;
-    /// Deletes a room with its members, notices, shares, room-jid index entries and its
-    /// `mucmsg_<jid>` messages. Returns whether the room existed.
+    /// Deletes a room with its members, notices, shares, room-jid index entries, its
+    /// `mucmsg_<jid>` messages and the hide lists of its messages. Returns whether the room
+    /// existed.
     async fn delete_room(&self, room_id: &str) -> StoreResult<bool>;
 
     /// Adds members (skipping users already in the room) and `$inc`s `userSize` by the number
-    /// added, atomically; also adds the jid to each new member's room-jid index. Returns the
-    /// userIds actually added.
+    /// added — exact under concurrency (one transaction in SQLite; counted upserts in MongoDB,
+    /// which has no multi-document transaction on a standalone server); also adds the jid to
+    /// each new member's room-jid index. Returns the userIds actually added (none when the room
+    /// does not exist).
     async fn add_members(&self, room_id: &str, members: &[Member]) -> StoreResult<Vec<i32>>;
     /// One membership.
     async fn get_member(&self, room_id: &str, user_id: i32) -> StoreResult<Option<Member>>;
@@ -135,7 +140,8 @@ pub trait RoomStore: Send + Sync {
     async fn muc_history(&self, q: &MucQuery) -> StoreResult<Vec<MucRow>>;
     /// One group message.
     async fn find_muc(&self, jid: &str, message_id: &str) -> StoreResult<Option<MucRow>>;
-    /// Deletes group messages (optionally only those sent by `sender`); returns how many.
+    /// Deletes group messages (optionally only those sent by `sender`); an empty list deletes
+    /// nothing. Returns how many.
     async fn delete_muc(
         &self,
         jid: &str,
@@ -144,7 +150,8 @@ pub trait RoomStore: Send + Sync {
     ) -> StoreResult<u64>;
     /// The newest group message of a room.
     async fn newest_muc(&self, jid: &str) -> StoreResult<Option<MucRow>>;
-    /// Group messages of these rooms whose `content` contains `needle`, newest first.
+    /// Group messages of these rooms whose `content` contains `needle` (case-sensitive plain
+    /// substring, like `search_copies`), newest first; limit 0 = all.
     async fn search_muc(
         &self,
         jids: &[String],

@@ -447,16 +447,6 @@ impl MongoStore {
         self
     }
 
-    /// The message databases in use (`message_db`, and the sharded ones in that layout).
-    pub fn message_databases(&self) -> Vec<String> {
-        let mut names = vec![self.msgs.message.name().to_string()];
-        if self.msgs.layout == MessageLayout::Sharded {
-            names.push(self.msgs.sharded_msgs.name().to_string());
-            names.push(self.msgs.sharded_last_chats.name().to_string());
-        }
-        names
-    }
-
     /// The collection of `place`, its indexes created on first use.
     async fn place(&self, place: &Place) -> Collection<Document> {
         let db = self.msgs.db(place.db);

@@ -48,6 +48,8 @@ pub struct MongoStore {
     db: Database,
     /// Where single-chat history and conversation rows live.
     msgs: messages::MessageDbs,
+    /// The room database (`imRoom`).
+    rooms: rooms::RoomDbs,
     description: String,
 }
 
@@ -70,13 +72,16 @@ impl MongoStore {
             .await
             .map_err(|e| StoreError::Backend(format!("cannot reach MongoDB {description}: {e}")))?;
         let msgs = messages::MessageDbs::new(&client, cfg);
+        let rooms = rooms::RoomDbs::new(&client, cfg);
         let store = MongoStore {
             db,
             msgs,
+            rooms,
             description,
         };
         store.create_indexes().await;
         store.create_message_indexes().await;
+        store.create_room_indexes().await;
         Ok(store)
     }
 

@@ -1,17 +1,19 @@
 //! `MessageStore`: tables `shiku_msgs`, `shiku_last_chats`, `offline_queue`, `new_friends` and
 //! `stick_dialog`.
 //!
-//! `store_chat` is the hot path (two rows and two conversation rows per message). It does not
-//! use the shared connection: a dedicated writer thread owns its own connection
-//! (`synchronous=FULL`, so a commit survives power loss) and commits every job waiting in its
-//! queue in one transaction (group commit), answering each caller only after that commit.
-//! One fsync then covers hundreds of messages.
+//! `store_chat` is the hot path (two rows and two conversation rows per message). Every write
+//! of this port goes to a dedicated writer thread with its own connection (`synchronous=FULL`,
+//! so a commit survives power loss), which commits every job waiting in its queue in one
+//! transaction (group commit) and answers each caller only after that commit: one fsync covers
+//! hundreds of writes, and message writes never wait on SQLite's lock for one another (the
+//! shared connection would: a busy SQLite connection sleeps milliseconds before retrying).
+//! Reads use the shared connection; WAL lets them run beside the writer.
 //!
 //! What a commit costs is mostly the B-tree pages it dirties (each is written whole to the
-//! WAL), so the schema keeps them few: two indexes on `shiku_msgs` (none on `message_id` alone:
-//! `mark_read` reaches the senders' copies through the reader's), and conversation rows whose
-//! key columns are plain columns, so that updating a row rewrites neither its index entries nor
-//! any JSON.
+//! WAL), so the schema keeps them few: two indexes on `shiku_msgs`, the unique copy index led
+//! by `message_id` (both copies of a message land on one index page; it also serves the lookups
+//! by owner and messageId and `mark_read`), and conversation rows whose key columns are plain
+//! columns, so that updating a row rewrites neither its index entries nor any JSON.
 
 use std::any::Any;
 use std::collections::{BTreeSet, HashMap};
@@ -220,7 +222,7 @@ impl MessageWriter {
         let thread = std::thread::Builder::new()
             .name("shiku-msg-writer".into())
             .spawn(move || writer_loop(conn, queue))
-            .map_err(|e| backend(format!("cannot start the chat writer: {e}")))?;
+            .map_err(|e| backend(format!("cannot start the message writer: {e}")))?;
         Ok(MessageWriter {
             jobs: Some(jobs),
             thread: Some(thread),
@@ -248,8 +250,9 @@ impl MessageWriter {
             .map_err(|_| backend("message writer stopped before answering"))?
     }
 
-    /// Queues a write and waits for the commit that contains it.
-    async fn write<T, F>(&self, work: F) -> StoreResult<T>
+    /// Queues a write and waits for the commit that contains it. Other adapter modules may use
+    /// it for their own hot writes (room messages): the closure may run twice (see [`Work`]).
+    pub(super) async fn write<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
@@ -506,23 +509,14 @@ impl MessageStore for SqliteStore {
         let ids = json_list(message_ids)?;
         self.writer
             .write(move |c| {
-                // The reader's copies (received, or its self-chat), and the senders' copies found
-                // through them: a received copy names its sender in `receiver`, and the (sender,
-                // message_id, direction) index leads to the sender's copy. (A sender copy whose
-                // reader deleted its own copy first is not reached; there is no message_id index.)
+                // Every copy of these messages (the copy index leads with message_id); of
+                // those, the reader's received ones and the senders' ones addressed to it.
                 let n = c
                     .execute(
-                        "UPDATE shiku_msgs SET doc = json_set(doc, '$.isRead', 1) WHERE rid IN ( \
-                       SELECT rid FROM shiku_msgs WHERE sender = ?1 \
-                         AND message_id IN (SELECT value FROM json_each(?2)) \
-                         AND (direction = 1 OR receiver = ?1) \
-                       UNION ALL \
-                       SELECT s.rid FROM shiku_msgs r JOIN shiku_msgs s \
-                         ON s.sender = r.receiver AND s.message_id = r.message_id \
-                         AND s.direction = 0 \
-                       WHERE r.sender = ?1 AND r.direction = 1 AND s.receiver = ?1 \
-                         AND r.message_id IN (SELECT value FROM json_each(?2)) \
-                     ) AND is_read IS NOT 1",
+                        "UPDATE shiku_msgs SET doc = json_set(doc, '$.isRead', 1) \
+                         WHERE message_id IN (SELECT value FROM json_each(?2)) \
+                         AND ((sender = ?1 AND direction = 1) OR (receiver = ?1 AND direction = 0)) \
+                         AND is_read IS NOT 1",
                         params![reader.to_string(), ids],
                     )
                     .map_err(backend)?;
@@ -830,5 +824,94 @@ impl MessageStore for SqliteStore {
             )
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat_rows(id: &str) -> Vec<String> {
+        [("1", "2", 0), ("2", "1", 1)]
+            .iter()
+            .map(|(owner, peer, direction)| {
+                serde_json::json!({
+                    "_id": new_id(), "direction": direction, "sender": owner, "receiver": peer,
+                    "messageId": id, "ts": 1, "contentType": 1, "content": "x",
+                })
+                .to_string()
+            })
+            .collect()
+    }
+
+    /// A failing job in a batch gets its error; the others are committed and answered.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_failing_job_does_not_fail_its_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        // Hold the writer so that everything below is queued into one batch.
+        let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+        let started_tx = Mutex::new(started_tx);
+        let blocker = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .writer
+                    .write(move |_| {
+                        let _ = started_tx.lock().unwrap().send(());
+                        std::thread::sleep(std::time::Duration::from_millis(200));
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
+            .await
+            .unwrap();
+        // join_all polls in order, so the copies are queued before their resend.
+        let chats = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut calls: Vec<_> = (0..10).map(|i| chat_rows(&format!("m{i}"))).collect();
+                calls.push(chat_rows("m0"));
+                futures_util::future::join_all(
+                    calls
+                        .into_iter()
+                        .map(|rows| store.writer.chat(rows, Vec::new())),
+                )
+                .await
+            })
+        };
+        let failing = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .writer
+                    .write(|c| {
+                        c.execute("INSERT INTO no_such_table VALUES (1)", [])
+                            .map_err(backend)
+                    })
+                    .await
+            })
+        };
+        blocker.await.unwrap().unwrap();
+        let answers: Vec<bool> = chats
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.unwrap())
+            .collect();
+        let mut expected = vec![true; 10];
+        expected.push(false);
+        assert_eq!(answers, expected);
+        assert!(failing.await.unwrap().is_err());
+        let n: i64 = store
+            .run(|c| {
+                c.query_row("SELECT COUNT(*) FROM shiku_msgs", [], |r| r.get(0))
+                    .map_err(backend)
+            })
+            .await
+            .unwrap();
+        assert_eq!(n, 20);
     }
 }

@@ -8,8 +8,7 @@ mod rooms;
 mod users;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -21,55 +20,26 @@ use crate::domain::model::{Friend, User, UserLoginLog, UserRole};
 
 /// The SQLite adapter.
 pub struct SqliteStore {
-    pool: Arc<Pool>,
+    /// The connection serving everything but message-port writes.
+    conn: Arc<Mutex<Connection>>,
     /// The group-commit writer of every message-port write (its own connection and thread).
     writer: messages::MessageWriter,
     path: String,
 }
 
-/// Connections serving everything but message-port writes. WAL readers run in parallel, so the
-/// message path's lookups (sender, receiver, relation) need not queue behind one another.
-struct Pool {
-    conns: Vec<Mutex<Connection>>,
-    next: AtomicUsize,
-}
-
-/// Connections in the pool.
-const POOL_SIZE: usize = 1;
-
-impl Pool {
-    /// A free connection, or the next one in turn when all are busy.
-    fn acquire(&self) -> StoreResult<MutexGuard<'_, Connection>> {
-        let n = self.conns.len();
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        for i in 0..n {
-            match self.conns[(start + i) % n].try_lock() {
-                Ok(guard) => return Ok(guard),
-                Err(TryLockError::WouldBlock) => {}
-                Err(TryLockError::Poisoned(_)) => {
-                    return Err(backend("sqlite connection poisoned"))
-                }
-            }
-        }
-        self.conns[start % n]
-            .lock()
-            .map_err(|_| backend("sqlite connection poisoned"))
-    }
-}
-
-/// Opens one pool connection.
-fn open_pooled(path: &Path) -> StoreResult<Connection> {
+/// Opens the shared connection.
+fn open_shared(path: &Path) -> StoreResult<Connection> {
     let mut conn = Connection::open(path).map_err(backend)?;
     conn.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
     )
     .map_err(backend)?;
-    // Whichever connection commits past the threshold checkpoints: the same everywhere.
+    // Whichever connection commits past the threshold checkpoints: the same on both.
     conn.pragma_update(None, "wal_autocheckpoint", messages::WAL_AUTOCHECKPOINT)
         .map_err(backend)?;
-    // Several connections write: a deferred transaction that reads first would fail with
-    // SQLITE_BUSY_SNAPSHOT instead of waiting when another commits in between, so these take
-    // the write lock at BEGIN (and wait for it).
+    // The message writer is a second writing connection: a deferred transaction that reads
+    // first would fail with SQLITE_BUSY_SNAPSHOT instead of waiting when the writer commits in
+    // between, so this one takes the write lock at BEGIN (and waits for it).
     conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
     Ok(conn)
 }
@@ -140,19 +110,13 @@ impl SqliteStore {
         std::fs::create_dir_all(dir)
             .map_err(|e| backend(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("shiku.db");
-        let first = open_pooled(&path)?;
-        first.execute_batch(SCHEMA).map_err(backend)?;
-        first.execute_batch(messages::SCHEMA).map_err(backend)?;
-        let mut conns = vec![Mutex::new(first)];
-        for _ in 1..POOL_SIZE {
-            conns.push(Mutex::new(open_pooled(&path)?));
-        }
+        let conn = open_shared(&path)?;
+        conn.execute_batch(SCHEMA).map_err(backend)?;
+        conn.execute_batch(messages::SCHEMA).map_err(backend)?;
+        conn.execute_batch(rooms::SCHEMA).map_err(backend)?;
         let writer = messages::MessageWriter::start(&path)?;
         Ok(SqliteStore {
-            pool: Arc::new(Pool {
-                conns,
-                next: AtomicUsize::new(0),
-            }),
+            conn: Arc::new(Mutex::new(conn)),
             writer,
             path: path.display().to_string(),
         })
@@ -163,15 +127,17 @@ impl SqliteStore {
         format!("sqlite:{}", self.path)
     }
 
-    /// Runs `f` on a pool connection off the async runtime.
+    /// Runs `f` on the shared connection off the async runtime.
     async fn run<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = pool.acquire()?;
+            let mut guard = conn
+                .lock()
+                .map_err(|_| backend("sqlite connection poisoned"))?;
             f(&mut guard)
         })
         .await

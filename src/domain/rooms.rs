@@ -1,0 +1,1647 @@
+//! Rooms (spec/reference-server.md 3.4, 4.6, 6.3): creation, membership, roles, settings,
+//! notices, shares and dissolution, each change with the notification the reference sends.
+//! Rooms have two ids: `id` (ObjectId hex, the `roomId` of `/room/*`) and the client-generated
+//! 32-hex `jid` (MUC name, history collection, conversation rows).
+//!
+//! Nobody outside a room reads or changes it; locked rooms (`s` -1) refuse changes.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::{json, Map, Value};
+
+use super::error::{Code, Error, Result};
+use super::messages::{
+    notify_room, notify_user, notify_user_and_room, notify_users_and_room, Notice as Msg,
+};
+use super::model::{Member, Notice, Room, Share};
+use super::util::{now_secs, uuid32};
+use super::view::{page_vo, sorted, to_map, Page};
+use super::{users, Ctx};
+use crate::store::{FriendQuery, MemberQuery, Patch, RoomQuery, StoreError};
+
+/// Largest room (the reference's `config.maxUserSize` default).
+pub const MAX_USER_SIZE: i32 = 1000;
+/// Most admins a room shows clients it may have (seed 002 `adminMaxNumber`).
+pub const ADMIN_MAX_NUMBER: i32 = 50;
+/// Longest room name / description accepted, characters.
+const MAX_NAME_CHARS: usize = 100;
+const MAX_DESC_CHARS: usize = 1024;
+const MAX_NOTICE_CHARS: usize = 5000;
+
+const NOT_FOUND: &str = "群组不存在！";
+const LOCKED: &str = "该群组已被锁定！";
+const LOCKED_BY_CONSOLE: &str = "该群组已被后台锁定";
+const NO_PERMISSION: &str = "权限不足";
+const NOT_MEMBER: &str = "不是群成员 权限不足!";
+
+/// Member role: the owner.
+pub const ROLE_OWNER: i32 = 1;
+/// Member role: an admin.
+pub const ROLE_ADMIN: i32 = 2;
+/// Member role: an ordinary member.
+pub const ROLE_MEMBER: i32 = 3;
+/// Member role: invisible (hidden from ordinary members).
+pub const ROLE_INVISIBLE: i32 = 4;
+/// Member role: guardian / monitor (hidden from ordinary members).
+pub const ROLE_GUARDIAN: i32 = 5;
+
+// ---------------------------------------------------------------------------------------------
+// Views
+
+/// A notice as clients read it: `id` instead of `_id`, alphabetical keys.
+pub fn notice_view(n: &Notice) -> Value {
+    let mut m = to_map(n);
+    if let Some(id) = m.remove("_id") {
+        m.insert("id".into(), id);
+    }
+    sorted(m)
+}
+
+/// A member as clients read it (seed 002): no `roomId`, the newer generation's extra fields
+/// with their defaults, alphabetical keys.
+pub fn member_view(mem: &Member) -> Value {
+    let mut m = to_map(mem);
+    for k in ["roomId", "_id", "call", "videoMeetingNo"] {
+        m.remove(k);
+    }
+    for (k, v) in [
+        ("beginMsgTime", json!(0)),
+        ("clearMaxSeqNo", json!(0)),
+        ("hideChatSwitch", json!(0)),
+        ("hiding", json!(-1)),
+        ("inviteUserId", json!(0)),
+        ("isBlack", json!(0)),
+        ("joinSeqNo", json!(0)),
+        ("loginTime", json!(0)),
+        ("onlinestate", json!(0)),
+        ("operationType", json!(0)),
+    ] {
+        m.entry(k.to_string()).or_insert(v);
+    }
+    sorted(m)
+}
+
+/// A room as clients read it (seed 002 Room): `id` instead of `_id`, the newer generation's
+/// extra fields, `members`/`notices` as given, `member` when given.
+pub fn room_view(
+    room: &Room,
+    members: Vec<Value>,
+    notices: Vec<Value>,
+    member: Option<Value>,
+) -> Value {
+    let mut m = to_map(room);
+    if let Some(id) = m.remove("_id") {
+        m.insert("id".into(), id);
+    }
+    // Not in the seed's Room: location is `loc`, calls have /room/get/call.
+    for k in [
+        "countryId",
+        "provinceId",
+        "cityId",
+        "areaId",
+        "longitude",
+        "latitude",
+        "category",
+        "redPacketLock",
+        "call",
+        "videoMeetingNo",
+        "modifier",
+    ] {
+        m.remove(k);
+    }
+    m.insert("notice".into(), notice_view(&room.notice));
+    for (k, v) in [
+        ("adminMaxNumber", json!(ADMIN_MAX_NUMBER)),
+        ("allowOpenLive", json!(1)),
+        ("encryptType", json!(0)),
+        ("inGroup", json!(false)),
+        ("isSecretGroup", json!(0)),
+        ("liveStatus", json!(0)),
+        ("loc", json!({"lat": room.latitude, "lng": room.longitude})),
+        ("meetingStatus", json!(0)),
+        ("withdrawTime", json!(0)),
+    ] {
+        m.entry(k.to_string()).or_insert(v);
+    }
+    m.insert("members".into(), Value::Array(members));
+    m.insert("notices".into(), Value::Array(notices));
+    if let Some(me) = member {
+        m.insert("member".into(), me);
+    }
+    sorted(m)
+}
+
+/// A share as clients read it: `shareId` instead of `_id`.
+pub fn share_view(s: &Share) -> Value {
+    let mut m = to_map(s);
+    if let Some(id) = m.remove("_id") {
+        m.insert("shareId".into(), id);
+    }
+    sorted(m)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+fn is_object_id(s: &str) -> bool {
+    s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Loads a room by its id; a malformed id is the reference's 1020101, a missing room "群组不存在！".
+pub async fn load_room(ctx: &Ctx, room_id: &str) -> Result<Room> {
+    let room_id = room_id.trim();
+    if !is_object_id(room_id) {
+        return Err(Error::CodeMsg {
+            code: Code::InternalError,
+            msg: format!("{}: roomId 应为 24 位十六进制", Code::InternalError.text()),
+        });
+    }
+    ctx.store
+        .rooms
+        .get_room(room_id)
+        .await?
+        .ok_or_else(|| Error::failure(NOT_FOUND))
+}
+
+fn rid(room: &Room) -> &str {
+    room.id.as_deref().unwrap_or_default()
+}
+
+async fn member_of(ctx: &Ctx, room: &Room, user_id: i32) -> Result<Option<Member>> {
+    Ok(ctx.store.rooms.get_member(rid(room), user_id).await?)
+}
+
+async fn require_member(ctx: &Ctx, room: &Room, me: i32) -> Result<Member> {
+    member_of(ctx, room, me)
+        .await?
+        .ok_or_else(|| Error::failure(NOT_MEMBER))
+}
+
+fn refuse_locked(room: &Room, text: &str) -> Result<()> {
+    if room.s == -1 {
+        Err(Error::failure(text))
+    } else {
+        Ok(())
+    }
+}
+
+/// The name a member shows in notifications: the group nickname, else the user's.
+async fn display_name(ctx: &Ctx, member: Option<&Member>, user_id: i32) -> Result<String> {
+    if let Some(m) = member.filter(|m| !m.nickname.is_empty()) {
+        return Ok(m.nickname.clone());
+    }
+    Ok(ctx
+        .store
+        .users
+        .get_user(user_id)
+        .await?
+        .map(|u| u.nickname)
+        .unwrap_or_default())
+}
+
+/// A room notification from `actor`, `objectId` = jid.
+fn notice(room: &Room, msg_type: i32, actor: i32, actor_name: &str, content: Value) -> Msg {
+    Msg {
+        msg_type,
+        content,
+        from_user_id: Some(actor.to_string()),
+        from_user_name: Some(actor_name.to_string()),
+        object_id: Some(json!(room.jid)),
+        ..Msg::default()
+    }
+}
+
+/// 907's `other`: the room settings as the reference writes them (sic `lsLook`, seed order).
+fn settings_json(room: &Room) -> String {
+    format!(
+        "{{\"lsLook\":{},\"allowSendCard\":{},\"isSecretGroup\":0,\"joinSeqNo\":0,\"isNeedVerify\":{},\"showMember\":{},\"showRead\":{},\"maxUserSize\":{}}}",
+        room.is_look,
+        room.allow_send_card,
+        room.is_need_verify,
+        room.show_member,
+        room.show_read,
+        room.max_user_size
+    )
+}
+
+/// Logs a notification that could not be sent: the change it reports is already stored.
+fn log_notify(kind: i32, e: &Error) {
+    tracing::warn!(kind, error = %e, "room notification not sent");
+}
+
+/// 907 for each new member: single to the member and into the room, one messageId.
+async fn announce_new_members(
+    ctx: &Ctx,
+    room: &Room,
+    actor: i32,
+    actor_name: &str,
+    members: &[Member],
+) -> Result<()> {
+    for m in members {
+        let mut n = notice(room, 907, actor, actor_name, json!(room.name));
+        n.to_user_id = Some(m.user_id.to_string());
+        n.to_user_name = Some(m.nickname.clone());
+        n.file_name = Some(rid(room).to_string());
+        n.file_size = Some(i64::from(room.show_read));
+        n.other = Some(settings_json(room));
+        notify_user_and_room(ctx, m.user_id, &room.jid, &n).await?;
+    }
+    Ok(())
+}
+
+fn new_member(room: &Room, user_id: i32, nickname: &str, role: i32, now: i64) -> Member {
+    Member {
+        room_id: room.id.clone(),
+        user_id,
+        nickname: nickname.to_string(),
+        remark_name: None,
+        role,
+        sub: 1,
+        call: room.call,
+        video_meeting_no: room.video_meeting_no,
+        offline_no_push_msg: 0,
+        talk_time: 0,
+        active: now,
+        create_time: now,
+        modify_time: 0,
+        is_open_top_chat: 0,
+        open_top_chat_time: 0,
+        extra: Map::new(),
+    }
+}
+
+/// Parses a JSON array of userIds (`text`, numbers or numeric strings).
+pub fn parse_user_ids(name: &str, text: &str) -> Result<Vec<i32>> {
+    let bad = || Error::invalid(name, "应为用户 id 的 JSON 数组, 如 [100102,100174]");
+    let items: Vec<Value> = serde_json::from_str(text).map_err(|_| bad())?;
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for item in items {
+        let id = match &item {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse::<i64>().ok(),
+            _ => None,
+        }
+        .and_then(|v| i32::try_from(v).ok())
+        .filter(|v| *v > 0)
+        .ok_or_else(bad)?;
+        if seen.insert(id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// Resolves seed 002's `phones` (a JSON array of phone numbers) to userIds: `86`+phone, then
+/// the phone as stored.
+pub async fn resolve_phones(ctx: &Ctx, text: &str) -> Result<Vec<i32>> {
+    let bad = || Error::invalid("phones", "应为手机号的 JSON 数组, 如 [\"13112345611\"]");
+    let items: Vec<Value> = serde_json::from_str(text).map_err(|_| bad())?;
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for item in items {
+        let phone = match &item {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => s.trim().to_string(),
+            _ => return Err(bad()),
+        };
+        if phone.is_empty() || phone.len() > 32 {
+            return Err(bad());
+        }
+        let user = match ctx
+            .store
+            .users
+            .find_by_telephone(&format!("86{phone}"))
+            .await?
+        {
+            Some(u) => Some(u),
+            None => ctx.store.users.find_by_telephone(&phone).await?,
+        };
+        let user = user.ok_or_else(|| Error::failure(format!("用户不存在: {phone}")))?;
+        if seen.insert(user.user_id) {
+            out.push(user.user_id);
+        }
+    }
+    Ok(out)
+}
+
+/// My friend remarks by userId (replace members' `remarkName` in my views).
+async fn my_remarks(ctx: &Ctx, me: i32) -> Result<HashMap<i32, String>> {
+    let rels = ctx
+        .store
+        .friends
+        .query_friends(&FriendQuery {
+            user_id: me,
+            ..FriendQuery::default()
+        })
+        .await?;
+    Ok(rels
+        .into_iter()
+        .filter_map(|f| {
+            f.remark_name
+                .filter(|r| !r.is_empty())
+                .map(|r| (f.to_user_id, r))
+        })
+        .collect())
+}
+
+fn with_remark(mut m: Member, remarks: &HashMap<i32, String>) -> Member {
+    if let Some(r) = remarks.get(&m.user_id) {
+        m.remark_name = Some(r.clone());
+    }
+    m
+}
+
+async fn members(
+    ctx: &Ctx,
+    room: &Room,
+    roles: &[i32],
+    skip: u64,
+    limit: u64,
+) -> Result<Vec<Member>> {
+    Ok(ctx
+        .store
+        .rooms
+        .query_members(&MemberQuery {
+            room_id: rid(room).to_string(),
+            roles: roles.to_vec(),
+            keyword: None,
+            skip,
+            limit,
+        })
+        .await?)
+}
+
+fn check_flag(name: &str, v: i32) -> Result<i32> {
+    if v == 0 || v == 1 {
+        Ok(v)
+    } else {
+        Err(Error::invalid(name, "应为 0 或 1"))
+    }
+}
+
+fn check_len(name: &str, v: &str, max: usize) -> Result<()> {
+    if v.chars().count() > max {
+        Err(Error::invalid(name, format!("最多 {max} 个字符")))
+    } else {
+        Ok(())
+    }
+}
+
+/// A call / video-meeting number in the reference's ranges (it counts them up from a counter;
+/// clients only need them to be in range).
+fn number_in(base: i32) -> i32 {
+    base + (rand::random::<u32>() % 50_000) as i32
+}
+
+// ---------------------------------------------------------------------------------------------
+// Creation
+
+/// `/room/add` parameters.
+#[derive(Debug, Clone, Default)]
+pub struct NewRoom {
+    pub jid: String,
+    pub name: Option<String>,
+    pub desc: Option<String>,
+    pub country_id: i32,
+    pub province_id: i32,
+    pub city_id: i32,
+    pub area_id: i32,
+    pub longitude: f64,
+    pub latitude: f64,
+    pub category: i32,
+    /// Users to add besides the creator.
+    pub members: Vec<i32>,
+}
+
+/// Validates a client-generated room jid: 32 hex digits.
+pub fn check_room_jid(jid: &str) -> Result<String> {
+    let jid = jid.trim();
+    if jid.is_empty() {
+        return Err(Error::missing("jid"));
+    }
+    if jid.len() != 32 || !jid.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::invalid(
+            "jid",
+            "应为 32 位十六进制字符串 (a dash-less UUID the client generates)",
+        ));
+    }
+    Ok(jid.to_ascii_lowercase())
+}
+
+/// `/room/add`: creates a room with me as owner and the listed users as members; 907 to every
+/// member. Answers the room as built (`userSize` 0, `members` []), as the reference does.
+pub async fn create(ctx: &Ctx, me: i32, r: NewRoom) -> Result<Value> {
+    let jid = check_room_jid(&r.jid)?;
+    let name = r
+        .name
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "我的群组".into());
+    check_len("name", &name, MAX_NAME_CHARS)?;
+    let desc = r.desc.unwrap_or_default();
+    check_len("desc", &desc, MAX_DESC_CHARS)?;
+    let creator = users::caller_user(ctx, me).await?;
+    if ctx.store.rooms.get_room_by_jid(&jid).await?.is_some() {
+        return Err(Error::failure(
+            "该群 jid 已存在，请重新生成 (jid already used)",
+        ));
+    }
+    let mut others = Vec::new();
+    for id in r.members.into_iter().filter(|id| *id != me) {
+        let u = ctx
+            .store
+            .users
+            .get_user(id)
+            .await?
+            .ok_or_else(|| Error::failure(format!("用户不存在: {id}")))?;
+        others.push(u);
+    }
+    if others.len() + 1 > MAX_USER_SIZE as usize {
+        return Err(Error::failure(format!("当前群成员人数上限{MAX_USER_SIZE}")));
+    }
+    let now = now_secs();
+    let mut room = Room {
+        id: None,
+        jid: jid.clone(),
+        name,
+        desc,
+        subject: String::new(),
+        category: r.category,
+        tags: Vec::new(),
+        call: number_in(300_000),
+        video_meeting_no: number_in(350_000),
+        notice: Notice::default(),
+        user_size: 0,
+        max_user_size: MAX_USER_SIZE,
+        country_id: r.country_id,
+        province_id: r.province_id,
+        city_id: r.city_id,
+        area_id: r.area_id,
+        longitude: r.longitude,
+        latitude: r.latitude,
+        user_id: me,
+        nickname: creator.nickname.clone(),
+        create_time: now,
+        modifier: None,
+        modify_time: now,
+        s: 1,
+        is_look: 1,
+        show_read: 0,
+        is_need_verify: 0,
+        show_member: 1,
+        allow_send_card: 1,
+        allow_host_update: 1,
+        allow_invite_friend: 1,
+        allow_upload_file: 1,
+        allow_conference: 1,
+        allow_speak_course: 1,
+        is_attrition_notice: 1,
+        talk_time: 0,
+        chat_record_time_out: -1.0,
+        red_packet_lock: Some("-1".into()),
+        extra: Map::new(),
+    };
+    let id = match ctx.store.rooms.insert_room(&room).await {
+        Ok(id) => id,
+        Err(StoreError::Duplicate(_)) => {
+            return Err(Error::failure(
+                "该群 jid 已存在，请重新生成 (jid already used)",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    room.id = Some(id);
+    let mut list = vec![new_member(&room, me, &creator.nickname, ROLE_OWNER, now)];
+    list.extend(
+        others
+            .iter()
+            .map(|u| new_member(&room, u.user_id, &u.nickname, ROLE_MEMBER, now)),
+    );
+    ctx.store.rooms.add_members(rid(&room), &list).await?;
+    announce_new_members(ctx, &room, me, &creator.nickname, &list).await?;
+    Ok(room_view(&room, Vec::new(), Vec::new(), None))
+}
+
+/// `/room/copyRoom`: a new room owned by me with the members of one of my rooms (as I see them:
+/// the visible members), named as given or as the original.
+pub async fn copy_room(
+    ctx: &Ctx,
+    me: i32,
+    room_id: &str,
+    name: Option<String>,
+    jid: Option<String>,
+) -> Result<Value> {
+    let room = load_room(ctx, room_id).await?;
+    require_member(ctx, &room, me).await?;
+    let ids = members(ctx, &room, &[ROLE_OWNER, ROLE_ADMIN, ROLE_MEMBER], 0, 0)
+        .await?
+        .into_iter()
+        .map(|m| m.user_id)
+        .collect();
+    create(
+        ctx,
+        me,
+        NewRoom {
+            jid: jid.unwrap_or_else(uuid32),
+            name: Some(name.unwrap_or_else(|| room.name.clone())),
+            desc: Some(room.desc.clone()),
+            members: ids,
+            ..NewRoom::default()
+        },
+    )
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/// `/room/get`: the room with the members my role may see (paged), its notices, and me.
+pub async fn get(ctx: &Ctx, me: i32, room_id: &str, page: Page) -> Result<Value> {
+    let mut room = load_room(ctx, room_id).await?;
+    refuse_locked(&room, LOCKED)?;
+    let mine = member_of(ctx, &room, me).await?;
+    let size = u64::from(page.size.max(1));
+    let role = mine.as_ref().map(|m| m.role).unwrap_or(0);
+    let list = match role {
+        0 => {
+            // The reference shows outsiders the owner's head list (QR-code joining); only a
+            // public room is shown to outsiders at all.
+            if room.is_look != 0 {
+                return Err(Error::failure(NOT_MEMBER));
+            }
+            members(ctx, &room, &[ROLE_OWNER, ROLE_ADMIN], 0, 0).await?
+        }
+        ROLE_OWNER => {
+            let mut head = members(ctx, &room, &[ROLE_OWNER, ROLE_ADMIN], 0, 0).await?;
+            let rest = size.saturating_sub(head.len() as u64).max(1);
+            let more = members(
+                ctx,
+                &room,
+                &[ROLE_MEMBER, ROLE_INVISIBLE, ROLE_GUARDIAN],
+                u64::from(page.index) * rest,
+                rest,
+            )
+            .await?;
+            head.extend(more);
+            head
+        }
+        ROLE_ADMIN | ROLE_MEMBER => {
+            let hidden = ctx
+                .store
+                .rooms
+                .count_members(&MemberQuery {
+                    room_id: rid(&room).to_string(),
+                    roles: vec![ROLE_INVISIBLE, ROLE_GUARDIAN],
+                    ..MemberQuery::default()
+                })
+                .await?;
+            room.user_size -= hidden as i32;
+            members(
+                ctx,
+                &room,
+                &[ROLE_OWNER, ROLE_ADMIN, ROLE_MEMBER],
+                page.skip(),
+                size,
+            )
+            .await?
+        }
+        _ => {
+            let mut v = members(
+                ctx,
+                &room,
+                &[ROLE_OWNER, ROLE_ADMIN, ROLE_MEMBER],
+                page.skip(),
+                size,
+            )
+            .await?;
+            if let Some(m) = &mine {
+                v.push(m.clone());
+            }
+            v
+        }
+    };
+    let remarks = my_remarks(ctx, me).await?;
+    let list = list
+        .into_iter()
+        .map(|m| member_view(&with_remark(m, &remarks)))
+        .collect();
+    let notices = ctx
+        .store
+        .rooms
+        .notices(rid(&room), 0, 0)
+        .await?
+        .iter()
+        .map(notice_view)
+        .collect();
+    Ok(room_view(
+        &room,
+        list,
+        notices,
+        mine.as_ref().map(member_view),
+    ))
+}
+
+/// `/room/getRoom`: the room with only its owner and admins, and me.
+pub async fn get_room(ctx: &Ctx, me: i32, room_id: &str) -> Result<Value> {
+    let room = load_room(ctx, room_id).await?;
+    let mine = require_member(ctx, &room, me).await?;
+    let remarks = my_remarks(ctx, me).await?;
+    let list = members(ctx, &room, &[ROLE_OWNER, ROLE_ADMIN], 0, 0)
+        .await?
+        .into_iter()
+        .map(|m| member_view(&with_remark(m, &remarks)))
+        .collect();
+    Ok(room_view(&room, list, Vec::new(), Some(member_view(&mine))))
+}
+
+/// `/room/get/call`: the room's call and video-meeting numbers.
+pub async fn get_call(ctx: &Ctx, me: i32, room_id: &str) -> Result<Value> {
+    let room = load_room(ctx, room_id).await?;
+    require_member(ctx, &room, me).await?;
+    Ok(json!({"call": room.call.to_string(), "videoMeetingNo": room.video_meeting_no.to_string()}))
+}
+
+/// `/room/list`: public rooms (`isLook` 0), newest first, optionally matching a name.
+pub async fn list_public(ctx: &Ctx, keyword: Option<&str>, page: Page) -> Result<Value> {
+    let rooms = ctx
+        .store
+        .rooms
+        .query_rooms(&RoomQuery {
+            public_only: true,
+            keyword: keyword.map(str::to_string),
+            status: Some(1),
+            skip: page.skip(),
+            limit: u64::from(page.size),
+            ..RoomQuery::default()
+        })
+        .await?;
+    Ok(Value::Array(
+        rooms
+            .iter()
+            .map(|r| room_view(r, Vec::new(), Vec::new(), None))
+            .collect(),
+    ))
+}
+
+/// `/room/list/his`: my rooms (type 0 all, 1 owned, 2 not owned), newest first, each with my
+/// membership; None when I have none.
+pub async fn list_mine(ctx: &Ctx, me: i32, kind: i32, page: Page) -> Result<Option<Value>> {
+    let roles = match kind {
+        0 => vec![],
+        1 => vec![ROLE_OWNER],
+        2 => vec![ROLE_ADMIN, ROLE_MEMBER, ROLE_INVISIBLE, ROLE_GUARDIAN],
+        _ => return Err(Error::invalid("type", "应为 0, 1 或 2")),
+    };
+    let rooms = ctx
+        .store
+        .rooms
+        .query_rooms(&RoomQuery {
+            member: Some(me),
+            roles,
+            status: Some(1),
+            skip: page.skip(),
+            limit: u64::from(page.size),
+            ..RoomQuery::default()
+        })
+        .await?;
+    if rooms.is_empty() {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(rooms.len());
+    for room in &rooms {
+        let mine = member_of(ctx, room, me).await?;
+        out.push(room_view(
+            room,
+            Vec::new(),
+            Vec::new(),
+            mine.as_ref().map(member_view),
+        ));
+    }
+    Ok(Some(Value::Array(out)))
+}
+
+/// `/room/member/list`: every member (join order), my remarks applied, optionally those whose
+/// nickname or remark contains `keyword`. Members only.
+pub async fn member_list(
+    ctx: &Ctx,
+    me: i32,
+    room_id: &str,
+    keyword: Option<&str>,
+) -> Result<Value> {
+    let room = load_room(ctx, room_id).await?;
+    if member_of(ctx, &room, me).await?.is_none() {
+        return Err(Error::failure(NO_PERMISSION));
+    }
+    let mut list = members(ctx, &room, &[], 0, 0).await?;
+    list.sort_by_key(|m| (m.create_time, m.role));
+    let remarks = my_remarks(ctx, me).await?;
+    let needle = keyword.map(str::to_lowercase);
+    Ok(Value::Array(
+        list.into_iter()
+            .map(|m| with_remark(m, &remarks))
+            .filter(|m| match &needle {
+                None => true,
+                Some(k) => {
+                    m.nickname.to_lowercase().contains(k)
+                        || m.remark_name
+                            .as_deref()
+                            .is_some_and(|r| r.to_lowercase().contains(k))
+                }
+            })
+            .map(|m| member_view(&m))
+            .collect(),
+    ))
+}
+
+/// `/room/member/get`: one membership (0 = me). Members only.
+pub async fn member_get(ctx: &Ctx, me: i32, room_id: &str, user_id: i32) -> Result<Value> {
+    let room = load_room(ctx, room_id).await?;
+    require_member(ctx, &room, me).await?;
+    let target = if user_id == 0 { me } else { user_id };
+    let m = member_of(ctx, &room, target)
+        .await?
+        .ok_or_else(|| Error::failure(format!("用户：{target}没在当前群组")))?;
+    let remarks = my_remarks(ctx, me).await?;
+    Ok(member_view(&with_remark(m, &remarks)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+/// `/room/update` parameters (the reference's RoomVO defaults mean "unchanged").
+#[derive(Debug, Clone)]
+pub struct RoomUpdate {
+    pub room_name: String,
+    pub notice: String,
+    pub desc: String,
+    pub subject: String,
+    pub show_read: i32,
+    pub is_need_verify: i32,
+    pub is_look: i32,
+    pub max_user_size: Option<i32>,
+    pub show_member: i32,
+    pub allow_send_card: i32,
+    pub allow_host_update: i32,
+    pub chat_record_time_out: f64,
+    pub allow_invite_friend: i32,
+    pub allow_upload_file: i32,
+    pub allow_conference: i32,
+    pub allow_speak_course: i32,
+    pub is_attrition_notice: Option<i32>,
+    pub talk_time: i64,
+    pub s: i32,
+}
+
+impl Default for RoomUpdate {
+    fn default() -> Self {
+        RoomUpdate {
+            room_name: String::new(),
+            notice: String::new(),
+            desc: String::new(),
+            subject: String::new(),
+            show_read: -1,
+            is_need_verify: -1,
+            is_look: -1,
+            max_user_size: None,
+            show_member: -1,
+            allow_send_card: -1,
+            allow_host_update: -1,
+            chat_record_time_out: 0.0,
+            allow_invite_friend: -1,
+            allow_upload_file: -1,
+            allow_conference: -1,
+            allow_speak_course: -1,
+            is_attrition_notice: None,
+            talk_time: -2,
+            s: 0,
+        }
+    }
+}
+
+/// `/room/update`: applies the first matching change in the reference's order, with its
+/// notification. Returns the new notice id when a notice was posted.
+pub async fn update(ctx: &Ctx, me: i32, room_id: &str, u: RoomUpdate) -> Result<Option<String>> {
+    let room = load_room(ctx, room_id).await?;
+    let mine = require_member(ctx, &room, me).await?;
+    // The reference refuses only ordinary members (roles 4/5 pass).
+    if mine.role == ROLE_MEMBER {
+        return Err(Error::failure(NO_PERMISSION));
+    }
+    refuse_locked(&room, LOCKED_BY_CONSOLE)?;
+    let name = display_name(ctx, Some(&mine), me).await?;
+    let id = rid(&room).to_string();
+    let now = now_secs();
+    let jid = room.jid.clone();
+    let group = |t: i32, content: Value| notice(&room, t, me, &name, content);
+    let apply = |patch: Patch| {
+        let id = id.clone();
+        async move {
+            let patch = patch.set("modifyTime", now).set("modifier", me);
+            ctx.store.rooms.update_room(&id, &patch).await
+        }
+    };
+
+    let room_name = u.room_name.trim();
+    if !room_name.is_empty() && room_name != room.name {
+        check_len("roomName", room_name, MAX_NAME_CHARS)?;
+        apply(Patch::new().set("name", room_name)).await?;
+        notify_room(ctx, &jid, &group(902, json!(room_name))).await?;
+        return Ok(None);
+    }
+    if u.talk_time > -2 {
+        // Only the room carries the mute-all: the reference also copied it into every
+        // membership, which would mute the owner and admins too (the message path exempts
+        // them from a room mute but not from a member mute).
+        apply(Patch::new().set("talkTime", u.talk_time)).await?;
+        notify_room(ctx, &jid, &group(920, json!(u.talk_time.to_string()))).await?;
+        return Ok(None);
+    }
+    let mut base = Patch::new();
+    if !u.desc.is_empty() {
+        check_len("desc", &u.desc, MAX_DESC_CHARS)?;
+        base.push_set("desc", u.desc.as_str());
+    }
+    if !u.subject.is_empty() {
+        check_len("subject", &u.subject, MAX_NAME_CHARS)?;
+        base.push_set("subject", u.subject.as_str());
+    }
+    if !u.notice.is_empty() {
+        check_len("notice", &u.notice, MAX_NOTICE_CHARS)?;
+        let mut n = Notice {
+            id: None,
+            room_id: Some(id.clone()),
+            text: Some(u.notice.clone()),
+            user_id: Some(me),
+            nickname: Some(name.clone()),
+            time: now,
+            modify_time: 0,
+        };
+        let notice_id = ctx.store.rooms.insert_notice(&n).await?;
+        n.id = Some(notice_id.clone());
+        apply(base.set(
+            "notice",
+            crate::store::Val::Json(serde_json::to_value(&n).unwrap_or_default()),
+        ))
+        .await?;
+        notify_room(ctx, &jid, &group(905, json!(u.notice))).await?;
+        return Ok(Some(notice_id));
+    }
+    if u.show_read > -1 && u.show_read != room.show_read {
+        let v = check_flag("showRead", u.show_read)?;
+        apply(base.set("showRead", v)).await?;
+        notify_room(ctx, &jid, &group(915, json!(v.to_string()))).await?;
+        return Ok(None);
+    }
+    for (param, field, value, t) in [
+        ("isNeedVerify", "isNeedVerify", u.is_need_verify, 916),
+        ("isLook", "isLook", u.is_look, 917),
+    ] {
+        if value != -1 {
+            let v = check_flag(param, value)?;
+            apply(base.set(field, v)).await?;
+            notify_room(ctx, &jid, &group(t, json!(v.to_string()))).await?;
+            return Ok(None);
+        }
+    }
+    if let Some(max) = u.max_user_size.filter(|m| *m >= 0) {
+        if max < room.user_size {
+            return Err(Error::failure("群成员上限不能低于当前群成员人数"));
+        }
+        if max > MAX_USER_SIZE {
+            return Err(Error::failure(format!("当前群成员人数上限{MAX_USER_SIZE}")));
+        }
+        apply(base.set("maxUserSize", max)).await?;
+        return Ok(None);
+    }
+    if u.s != 0 {
+        if u.s != 1 && u.s != -1 {
+            return Err(Error::invalid("s", "应为 1 或 -1"));
+        }
+        // Locking is the console's (reference `consoleProhibitRoom`): a locked room refuses
+        // every change, so a room member who could lock it could never unlock it again.
+        return Err(Error::failure("权限不足，只有后台管理员可以锁定群组"));
+    }
+    for (field, value, t) in [
+        ("showMember", u.show_member, 918),
+        ("allowSendCard", u.allow_send_card, 919),
+        ("allowInviteFriend", u.allow_invite_friend, 921),
+        ("allowUploadFile", u.allow_upload_file, 922),
+        ("allowConference", u.allow_conference, 923),
+        ("allowSpeakCourse", u.allow_speak_course, 924),
+    ] {
+        if value != -1 {
+            let v = check_flag(field, value)?;
+            apply(base.set(field, v)).await?;
+            notify_room(ctx, &jid, &group(t, json!(v.to_string()))).await?;
+            return Ok(None);
+        }
+    }
+    let mut patch = base;
+    if u.allow_host_update != -1 {
+        patch.push_set(
+            "allowHostUpdate",
+            check_flag("allowHostUpdate", u.allow_host_update)?,
+        );
+    }
+    if let Some(v) = u.is_attrition_notice {
+        patch.push_set("isAttritionNotice", check_flag("isAttritionNotice", v)?);
+    }
+    let timeout = u.chat_record_time_out;
+    if timeout != 0.0 {
+        if !(timeout == -1.0 || timeout > 0.0) {
+            return Err(Error::invalid("chatRecordTimeOut", "应为天数 (>0) 或 -1"));
+        }
+        patch.push_set("chatRecordTimeOut", timeout);
+    }
+    apply(patch).await?;
+    if timeout != 0.0 {
+        notify_room(
+            ctx,
+            &jid,
+            &group(932, json!(super::view::java_double(timeout))),
+        )
+        .await?;
+    }
+    Ok(None)
+}
+
+/// `/room/delete`: the owner dissolves the room.
+pub async fn delete(ctx: &Ctx, me: i32, room_id: &str) -> Result<()> {
+    let room = load_room(ctx, room_id).await?;
+    let mine = member_of(ctx, &room, me).await?;
+    if mine.as_ref().map(|m| m.role) != Some(ROLE_OWNER) {
+        return Err(Error::failure("权限不足!"));
+    }
+    dissolve(ctx, &room, me, mine.as_ref()).await
+}
+
+/// 903 single to every member and into the room, then the room and everything of it is deleted
+/// (members, notices, shares, history, room-jid index entries). Conversation rows stay, as in
+/// the reference.
+async fn dissolve(ctx: &Ctx, room: &Room, actor: i32, mine: Option<&Member>) -> Result<()> {
+    let name = display_name(ctx, mine, actor).await?;
+    let n = notice(room, 903, actor, &name, json!(room.name));
+    let members = ctx.store.rooms.member_ids(rid(room)).await?;
+    if let Err(e) = notify_users_and_room(ctx, &members, &room.jid, &n).await {
+        log_notify(903, &e);
+    }
+    ctx.store.rooms.delete_room(rid(room)).await?;
+    Ok(())
+}
+
+/// `/room/transfer`: the owner hands the room to a member; 925 to the new owner and the room.
+pub async fn transfer(ctx: &Ctx, me: i32, room_id: &str, to: i32) -> Result<()> {
+    if to == 0 {
+        return Err(Error::failure("请指定 新群主!"));
+    }
+    let room = load_room(ctx, room_id).await?;
+    refuse_locked(&room, LOCKED_BY_CONSOLE)?;
+    if to == me {
+        return Err(Error::failure("不能转让群组给自己"));
+    }
+    let mine = member_of(ctx, &room, me).await?;
+    if room.user_id != me || mine.as_ref().map(|m| m.role) != Some(ROLE_OWNER) {
+        return Err(Error::failure("你不是群主 不能申请转让群"));
+    }
+    let target = member_of(ctx, &room, to)
+        .await?
+        .ok_or_else(|| Error::failure("对方不是群成员 不能转让"))?;
+    let to_user = ctx.store.users.get_user(to).await?;
+    let to_nick = to_user.map(|u| u.nickname).unwrap_or_default();
+    let now = now_secs();
+    ctx.store
+        .rooms
+        .update_room(
+            rid(&room),
+            &Patch::new()
+                .set("userId", to)
+                .set("nickname", to_nick.as_str())
+                .set("modifyTime", now),
+        )
+        .await?;
+    ctx.store
+        .rooms
+        .update_member(
+            rid(&room),
+            me,
+            &Patch::new().set("role", ROLE_MEMBER).set("modifyTime", now),
+        )
+        .await?;
+    ctx.store
+        .rooms
+        .update_member(
+            rid(&room),
+            to,
+            &Patch::new().set("role", ROLE_OWNER).set("modifyTime", now),
+        )
+        .await?;
+    let name = display_name(ctx, mine.as_ref(), me).await?;
+    let mut n = notice(&room, 925, me, &name, json!(to.to_string()));
+    n.to_user_id = Some(to.to_string());
+    n.to_user_name = Some(if target.nickname.is_empty() {
+        to_nick
+    } else {
+        target.nickname
+    });
+    notify_user_and_room(ctx, to, &room.jid, &n).await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Membership
+
+/// `/room/join`: I join a room with space; 907 to me and the room. Joining twice changes
+/// nothing.
+pub async fn join(ctx: &Ctx, me: i32, room_id: &str) -> Result<()> {
+    let room = load_room(ctx, room_id).await?;
+    refuse_locked(&room, LOCKED)?;
+    if member_of(ctx, &room, me).await?.is_some() {
+        return Ok(());
+    }
+    // Only public rooms without owner verification can be entered without an invitation
+    // (the reference let anybody who knew the id into any room).
+    if room.is_look != 0 {
+        return Err(Error::failure("该群组不是公开群，需要群成员邀请才能加入"));
+    }
+    if room.is_need_verify == 1 {
+        return Err(Error::failure("邀请群成员 需要群主同意!"));
+    }
+    if room.user_size >= room.max_user_size {
+        return Err(Error::failure("超过房间最大人数，加入房间失败"));
+    }
+    let u = users::caller_user(ctx, me).await?;
+    let m = new_member(&room, me, &u.nickname, ROLE_MEMBER, now_secs());
+    let added = ctx
+        .store
+        .rooms
+        .add_members(rid(&room), std::slice::from_ref(&m))
+        .await?;
+    if !added.is_empty() {
+        announce_new_members(ctx, &room, me, &u.nickname, &[m]).await?;
+    }
+    Ok(())
+}
+
+/// `/room/member/update` edit parameters.
+#[derive(Debug, Clone, Default)]
+pub struct MemberEdit {
+    pub user_id: i32,
+    pub nickname: Option<String>,
+    pub remark_name: Option<String>,
+    pub role: Option<i32>,
+    pub talk_time: Option<i64>,
+    pub sub: Option<i32>,
+}
+
+/// `/room/member/update` invite path: adds users (skipping members); 907 per new member.
+pub async fn invite(ctx: &Ctx, me: i32, room_id: &str, ids: Vec<i32>) -> Result<()> {
+    let room = load_room(ctx, room_id).await?;
+    refuse_locked(&room, LOCKED)?;
+    let mine = require_member(ctx, &room, me).await?;
+    if room.is_need_verify == 1 && mine.role != ROLE_OWNER {
+        return Err(Error::failure("邀请群成员 需要群主同意!"));
+    }
+    if mine.role == ROLE_INVISIBLE {
+        return Err(Error::failure("隐身人不可以邀请用户加群"));
+    }
+    let mut fresh = Vec::new();
+    for id in ids {
+        if member_of(ctx, &room, id).await?.is_some() {
+            continue;
+        }
+        let u = ctx
+            .store
+            .users
+            .get_user(id)
+            .await?
+            .ok_or_else(|| Error::failure(format!("用户不存在: {id}")))?;
+        fresh.push(u);
+    }
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    if fresh.len() == 1 && mine.role != ROLE_OWNER {
+        let rel = ctx.store.friends.get_friend(me, fresh[0].user_id).await?;
+        if !rel.is_some_and(|f| f.status == 2 && f.blacklist != 1) {
+            return Err(Error::failure("不是好友不能邀请!"));
+        }
+    }
+    let room_left = (room.max_user_size - room.user_size).max(0);
+    if fresh.len() as i32 > room_left {
+        return Err(Error::failure(format!(
+            "群人数快到上限  最多还可以邀请  {room_left}人"
+        )));
+    }
+    let now = now_secs();
+    let list: Vec<Member> = fresh
+        .iter()
+        .map(|u| new_member(&room, u.user_id, &u.nickname, ROLE_MEMBER, now))
+        .collect();
+    let added = ctx.store.rooms.add_members(rid(&room), &list).await?;
+    let added: Vec<Member> = list
+        .into_iter()
+        .filter(|m| added.contains(&m.user_id))
+        .collect();
+    let name = display_name(ctx, Some(&mine), me).await?;
+    announce_new_members(ctx, &room, me, &name, &added).await
+}
+
+/// `/room/member/update` edit path: nickname (mine only, 901), remark, role, mute (906), sub.
+pub async fn edit_member(ctx: &Ctx, me: i32, room_id: &str, e: MemberEdit) -> Result<()> {
+    let room = load_room(ctx, room_id).await?;
+    refuse_locked(&room, LOCKED)?;
+    let target_id = if e.user_id == 0 { me } else { e.user_id };
+    let target = member_of(ctx, &room, target_id)
+        .await?
+        .ok_or_else(|| Error::failure("该用户不是群组成员"))?;
+    let mine = require_member(ctx, &room, me).await?;
+    let myself = target_id == me;
+    if !myself {
+        if mine.role != ROLE_OWNER && mine.role != ROLE_ADMIN {
+            return Err(Error::failure(NO_PERMISSION));
+        }
+        if mine.role != ROLE_OWNER && target.role == ROLE_ADMIN {
+            return Err(Error::failure(NO_PERMISSION));
+        }
+        if mine.role != ROLE_OWNER && target.role == ROLE_OWNER {
+            return Err(Error::failure(NO_PERMISSION));
+        }
+        if e.nickname.is_some() {
+            return Err(Error::failure("只能修改自己的群昵称"));
+        }
+    }
+    let now = now_secs();
+    let mut patch = Patch::new();
+    if let Some(role) = e.role.filter(|r| *r != 0 && *r != ROLE_OWNER) {
+        if !(ROLE_ADMIN..=ROLE_GUARDIAN).contains(&role) {
+            return Err(Error::invalid("role", "应为 2–5"));
+        }
+        if mine.role != ROLE_OWNER || myself {
+            return Err(Error::failure("只有群主才可以设置或取消管理员"));
+        }
+        patch.push_set("role", role);
+    }
+    if let Some(sub) = e.sub {
+        patch.push_set("sub", check_flag("sub", sub)?);
+    }
+    if let Some(t) = e.talk_time {
+        if target.role == ROLE_OWNER {
+            return Err(Error::failure("不能禁言群主"));
+        }
+        if mine.role != ROLE_OWNER && mine.role != ROLE_ADMIN {
+            return Err(Error::failure(NO_PERMISSION));
+        }
+        patch.push_set("talkTime", t.max(0));
+    }
+    let nickname = e
+        .nickname
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    if let Some(n) = nickname {
+        check_len("nickname", n, MAX_NAME_CHARS)?;
+        patch.push_set("nickname", n);
+    }
+    if let Some(r) = &e.remark_name {
+        check_len("remarkName", r, MAX_NAME_CHARS)?;
+        patch.push_set("remarkName", r.as_str());
+    }
+    if patch.is_empty() {
+        return Ok(());
+    }
+    patch.push_set("modifyTime", now);
+    ctx.store
+        .rooms
+        .update_member(rid(&room), target_id, &patch)
+        .await?;
+    let my_name = display_name(ctx, Some(&mine), me).await?;
+    if let Some(n) = nickname.filter(|n| *n != target.nickname) {
+        let mut msg = notice(&room, 901, me, &my_name, json!(n));
+        msg.to_user_id = Some(target_id.to_string());
+        msg.to_user_name = Some(target.nickname.clone());
+        notify_room(ctx, &room.jid, &msg).await?;
+    }
+    if let Some(t) = e.talk_time {
+        let mut msg = notice(&room, 906, me, &my_name, json!(t.max(0).to_string()));
+        msg.to_user_id = Some(target_id.to_string());
+        msg.to_user_name = Some(target.nickname.clone());
+        notify_user_and_room(ctx, target_id, &room.jid, &msg).await?;
+    }
+    Ok(())
+}
+
+/// `/room/member/delete` (and `/room/leave`): removes a member (904), or, when the owner
+/// leaves, dissolves the room (903).
+pub async fn remove_member(ctx: &Ctx, me: i32, room_id: &str, user_id: i32) -> Result<()> {
+    let room = load_room(ctx, room_id).await?;
+    refuse_locked(&room, "该群已经被锁定！")?;
+    let mine = member_of(ctx, &room, me)
+        .await?
+        .ok_or_else(|| Error::failure(NO_PERMISSION))?;
+    let target_id = if user_id == 0 { me } else { user_id };
+    if target_id != me && mine.role != ROLE_OWNER && mine.role != ROLE_ADMIN {
+        return Err(Error::failure(NO_PERMISSION));
+    }
+    let target = member_of(ctx, &room, target_id)
+        .await?
+        .ok_or_else(|| Error::failure("该成员不在群组中"))?;
+    if target_id == me && mine.role == ROLE_OWNER {
+        return dissolve(ctx, &room, me, Some(&mine)).await;
+    }
+    if target_id != me {
+        if target.role == ROLE_OWNER {
+            return Err(Error::failure("不能移出群主"));
+        }
+        if mine.role == ROLE_ADMIN
+            && matches!(target.role, ROLE_ADMIN | ROLE_INVISIBLE | ROLE_GUARDIAN)
+        {
+            return Err(Error::failure("管理员不能踢出管理员、隐身人或监控人"));
+        }
+    }
+    let name = display_name(ctx, Some(&mine), me).await?;
+    let mut n = notice(&room, 904, me, &name, json!(room.name));
+    n.to_user_id = Some(target_id.to_string());
+    n.to_user_name = Some(target.nickname.clone());
+    if room.is_attrition_notice == 1 {
+        notify_user_and_room(ctx, target_id, &room.jid, &n).await?;
+    } else {
+        notify_user(ctx, target_id, &n).await?;
+    }
+    ctx.store.rooms.remove_member(rid(&room), target_id).await?;
+    Ok(())
+}
+
+/// `/room/member/setOfflineNoPushMsg`: my do-not-disturb (type 0) or pin (type 1) of a room;
+/// 802 to my other devices.
+pub async fn set_offline_no_push(
+    ctx: &Ctx,
+    me: i32,
+    room_id: &str,
+    user_id: i32,
+    value: i32,
+    kind: i32,
+) -> Result<()> {
+    if user_id != 0 && user_id != me {
+        return Err(Error::failure(NO_PERMISSION));
+    }
+    let value = check_flag("offlineNoPushMsg", value)?;
+    let room = load_room(ctx, room_id).await?;
+    require_member(ctx, &room, me).await?;
+    let now = now_secs();
+    let patch = match kind {
+        0 => Patch::new().set("offlineNoPushMsg", value),
+        1 => Patch::new().set("openTopChatTime", if value == 1 { now } else { 0 }),
+        _ => return Err(Error::invalid("type", "应为 0 (免打扰) 或 1 (置顶)")),
+    };
+    ctx.store
+        .rooms
+        .update_member(rid(&room), me, &patch.set("modifyTime", now))
+        .await?;
+    let user = users::caller_user(ctx, me).await?;
+    if user.settings.multiple_devices == 1 {
+        let n = Msg {
+            msg_type: 802,
+            content: json!(value.to_string()),
+            from_user_id: Some(me.to_string()),
+            from_user_name: Some(user.nickname.clone()),
+            to_user_id: Some(rid(&room).to_string()),
+            to_user_name: Some(room.name.clone()),
+            object_id: Some(json!(room.jid)),
+            ..Msg::default()
+        };
+        if let Err(e) = notify_user(ctx, me, &n).await {
+            log_notify(802, &e);
+        }
+    }
+    Ok(())
+}
+
+/// Sets a member's `openTopChatTime` (a room pin from `/tigase/dialog/*`); not a member,
+/// nothing to pin.
+pub async fn set_top_chat_time(ctx: &Ctx, me: i32, jid: &str, time: i64) -> Result<()> {
+    if let Some(room) = ctx.store.rooms.get_room_by_jid(jid).await? {
+        if member_of(ctx, &room, me).await?.is_some() {
+            ctx.store
+                .rooms
+                .update_member(rid(&room), me, &Patch::new().set("openTopChatTime", time))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// `/room/set/admin`: the owner makes a member admin (type 2) or revokes it (3); 913.
+pub async fn set_admin(ctx: &Ctx, me: i32, room_id: &str, to: i32, kind: i32) -> Result<()> {
+    if kind != ROLE_ADMIN && kind != ROLE_MEMBER {
+        return Err(Error::invalid("type", "应为 2 (设置) 或 3 (取消)"));
+    }
+    let room = load_room(ctx, room_id).await?;
+    refuse_locked(&room, LOCKED)?;
+    let mine = member_of(ctx, &room, me).await?;
+    if mine.as_ref().map(|m| m.role) != Some(ROLE_OWNER) {
+        return Err(Error::failure("只有群主才可以设置或取消管理员"));
+    }
+    if to == me {
+        return Err(Error::failure("群主不能设置为管理员"));
+    }
+    let target = member_of(ctx, &room, to)
+        .await?
+        .ok_or_else(|| Error::failure("该用户不是群组成员"))?;
+    ctx.store
+        .rooms
+        .update_member(
+            rid(&room),
+            to,
+            &Patch::new().set("role", kind).set("modifyTime", now_secs()),
+        )
+        .await?;
+    let name = display_name(ctx, mine.as_ref(), me).await?;
+    let content = if kind == ROLE_ADMIN { 1 } else { 0 };
+    let mut n = notice(&room, 913, me, &name, json!(content.to_string()));
+    n.to_user_id = Some(to.to_string());
+    n.to_user_name = Some(target.nickname);
+    notify_user_and_room(ctx, to, &room.jid, &n).await?;
+    Ok(())
+}
+
+/// `/room/setInvisibleGuardian`: the owner makes a member invisible (4) / guardian (5) or back
+/// (-1 / 0); 930 to the member.
+pub async fn set_invisible_guardian(
+    ctx: &Ctx,
+    me: i32,
+    room_id: &str,
+    to: i32,
+    kind: i32,
+) -> Result<()> {
+    let (role, content) = match kind {
+        4 => (ROLE_INVISIBLE, 1),
+        -1 => (ROLE_MEMBER, -1),
+        5 => (ROLE_GUARDIAN, 2),
+        0 => (ROLE_MEMBER, 0),
+        _ => return Err(Error::invalid("type", "应为 4, -1, 5 或 0")),
+    };
+    let room = load_room(ctx, room_id).await?;
+    refuse_locked(&room, LOCKED)?;
+    let mine = member_of(ctx, &room, me).await?;
+    if mine.as_ref().map(|m| m.role) != Some(ROLE_OWNER) {
+        return Err(Error::failure(NO_PERMISSION));
+    }
+    if to == me {
+        return Err(Error::failure(NO_PERMISSION));
+    }
+    let target = member_of(ctx, &room, to)
+        .await?
+        .ok_or_else(|| Error::failure("该用户不是群组成员"))?;
+    ctx.store
+        .rooms
+        .update_member(
+            rid(&room),
+            to,
+            &Patch::new().set("role", role).set("modifyTime", now_secs()),
+        )
+        .await?;
+    let name = display_name(ctx, mine.as_ref(), me).await?;
+    let mut n = notice(&room, 930, me, &name, json!(content.to_string()));
+    n.to_user_id = Some(to.to_string());
+    n.to_user_name = Some(target.nickname);
+    notify_user(ctx, to, &n).await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notices
+
+/// `/room/noticesPage`: a PageVO of notices, newest first. Members only.
+pub async fn notices_page(ctx: &Ctx, me: i32, room_id: &str, page: Page) -> Result<Value> {
+    let room = load_room(ctx, room_id).await?;
+    require_member(ctx, &room, me).await?;
+    let total = ctx.store.rooms.count_notices(rid(&room)).await?;
+    let list = ctx
+        .store
+        .rooms
+        .notices(rid(&room), page.skip(), u64::from(page.size))
+        .await?;
+    Ok(page_vo(list.iter().map(notice_view).collect(), total, page))
+}
+
+/// `/room/notice/list`: every notice, newest first. Members only.
+pub async fn notice_list(ctx: &Ctx, me: i32, room_id: &str) -> Result<Value> {
+    let room = load_room(ctx, room_id).await?;
+    require_member(ctx, &room, me).await?;
+    let list = ctx.store.rooms.notices(rid(&room), 0, 0).await?;
+    Ok(Value::Array(list.iter().map(notice_view).collect()))
+}
+
+async fn require_manager(ctx: &Ctx, room: &Room, me: i32) -> Result<Member> {
+    let m = require_member(ctx, room, me).await?;
+    if m.role != ROLE_OWNER && m.role != ROLE_ADMIN {
+        return Err(Error::failure(NO_PERMISSION));
+    }
+    Ok(m)
+}
+
+/// `/room/notice/delete`: owner/admin deletes a notice; the room's latest notice is reset when
+/// it was that one.
+pub async fn notice_delete(ctx: &Ctx, me: i32, room_id: &str, notice_id: &str) -> Result<()> {
+    if room_id.is_empty() || notice_id.is_empty() {
+        return Err(Error::failure("非法参数错误 null "));
+    }
+    let room = load_room(ctx, room_id).await?;
+    refuse_locked(&room, LOCKED)?;
+    require_manager(ctx, &room, me).await?;
+    if !ctx.store.rooms.delete_notice(rid(&room), notice_id).await? {
+        return Err(Error::failure("公告不存在"));
+    }
+    if room.notice.id.as_deref() == Some(notice_id) {
+        let empty = serde_json::to_value(Notice::default()).unwrap_or_default();
+        ctx.store
+            .rooms
+            .update_room(
+                rid(&room),
+                &Patch::new().set("notice", crate::store::Val::Json(empty)),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// `/room/updateNotice`: owner/admin edits a notice's text; 934 to the room.
+pub async fn update_notice(
+    ctx: &Ctx,
+    me: i32,
+    room_id: &str,
+    notice_id: &str,
+    text: &str,
+) -> Result<Value> {
+    if room_id.is_empty() || notice_id.is_empty() || text.is_empty() {
+        return Err(Error::failure("参数有误"));
+    }
+    check_len("noticeContent", text, MAX_NOTICE_CHARS)?;
+    let room = load_room(ctx, room_id).await?;
+    refuse_locked(&room, LOCKED)?;
+    let mine = require_manager(ctx, &room, me).await?;
+    let now = now_secs();
+    let n = ctx
+        .store
+        .rooms
+        .update_notice(
+            rid(&room),
+            notice_id,
+            &Patch::new().set("text", text).set("modifyTime", now),
+        )
+        .await?
+        .ok_or_else(|| Error::failure("公告不存在"))?;
+    if room.notice.id.as_deref() == Some(notice_id) {
+        let v = serde_json::to_value(&n).unwrap_or_default();
+        ctx.store
+            .rooms
+            .update_room(
+                rid(&room),
+                &Patch::new().set("notice", crate::store::Val::Json(v)),
+            )
+            .await?;
+    }
+    let name = display_name(ctx, Some(&mine), me).await?;
+    notify_room(ctx, &room.jid, &notice(&room, 934, me, &name, json!(text))).await?;
+    Ok(notice_view(&n))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shares
+
+/// `/room/add/share` parameters.
+#[derive(Debug, Clone)]
+pub struct NewShare {
+    pub share_type: i32,
+    pub size: i64,
+    pub url: String,
+    pub name: String,
+}
+
+/// `/room/add/share`: a member shares a file; 401 to the room.
+pub async fn add_share(ctx: &Ctx, me: i32, room_id: &str, s: NewShare) -> Result<Value> {
+    check_len("name", &s.name, 255)?;
+    check_len("url", &s.url, 2048)?;
+    let room = load_room(ctx, room_id).await?;
+    refuse_locked(&room, LOCKED)?;
+    let mine = require_member(ctx, &room, me).await?;
+    let name = display_name(ctx, Some(&mine), me).await?;
+    let mut share = Share {
+        id: None,
+        room_id: room.id.clone(),
+        name: s.name.clone(),
+        url: s.url,
+        time: now_secs(),
+        user_id: me,
+        nickname: name.clone(),
+        share_type: s.share_type,
+        size: s.size as f64,
+    };
+    let id = ctx.store.rooms.insert_share(&share).await?;
+    share.id = Some(id.clone());
+    let mut n = notice(&room, 401, me, &name, json!(id));
+    n.file_name = Some(s.name);
+    notify_room(ctx, &room.jid, &n).await?;
+    Ok(share_view(&share))
+}
+
+/// `/room/share/find`: shares of a room (optionally one uploader's), newest first.
+pub async fn share_find(
+    ctx: &Ctx,
+    me: i32,
+    room_id: &str,
+    user_id: i32,
+    page: Page,
+) -> Result<Value> {
+    let room = load_room(ctx, room_id).await?;
+    require_member(ctx, &room, me).await?;
+    let list = ctx
+        .store
+        .rooms
+        .shares(
+            rid(&room),
+            (user_id > 0).then_some(user_id),
+            page.skip(),
+            u64::from(page.size),
+        )
+        .await?;
+    Ok(Value::Array(list.iter().map(share_view).collect()))
+}
+
+/// `/room/share/get`: one share. Members only.
+pub async fn share_get(ctx: &Ctx, me: i32, room_id: &str, share_id: &str) -> Result<Value> {
+    let room = load_room(ctx, room_id).await?;
+    require_member(ctx, &room, me).await?;
+    let s = ctx
+        .store
+        .rooms
+        .get_share(rid(&room), share_id)
+        .await?
+        .ok_or_else(|| Error::failure("文件不存在"))?;
+    Ok(share_view(&s))
+}
+
+/// `/room/share/delete`: owner/admin deletes a share record; 402 to the room.
+pub async fn share_delete(ctx: &Ctx, me: i32, room_id: &str, share_id: &str) -> Result<()> {
+    let room = load_room(ctx, room_id).await?;
+    refuse_locked(&room, LOCKED)?;
+    let mine = require_manager(ctx, &room, me).await?;
+    let s = ctx
+        .store
+        .rooms
+        .get_share(rid(&room), share_id)
+        .await?
+        .ok_or_else(|| Error::failure("文件不存在"))?;
+    ctx.store.rooms.delete_share(rid(&room), share_id).await?;
+    let name = display_name(ctx, Some(&mine), me).await?;
+    let mut n = notice(&room, 402, me, &name, json!(share_id));
+    n.file_name = Some(s.name);
+    notify_room(ctx, &room.jid, &n).await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Access for the history side
+
+/// The room with this jid, if `me` is a member (the membership returned too).
+pub async fn member_room_by_jid(ctx: &Ctx, me: i32, jid: &str) -> Result<(Room, Member)> {
+    let room = ctx
+        .store
+        .rooms
+        .get_room_by_jid(jid)
+        .await?
+        .ok_or_else(|| Error::failure(NOT_FOUND))?;
+    let m = member_of(ctx, &room, me)
+        .await?
+        .ok_or_else(|| Error::failure(NOT_MEMBER))?;
+    Ok((room, m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jids_are_32_hex() {
+        assert!(check_room_jid("f6c9eb95fc1048b7bba4b3c7e9249de1").is_ok());
+        assert_eq!(check_room_jid("").unwrap_err().code(), 1010101);
+        assert!(check_room_jid("f6c9eb95-fc10-48b7-bba4-b3c7e9249de1").is_err());
+        assert!(check_room_jid("zzc9eb95fc1048b7bba4b3c7e9249de1").is_err());
+    }
+
+    #[test]
+    fn user_id_lists() {
+        assert_eq!(parse_user_ids("text", "[1,\"2\",1]").unwrap(), vec![1, 2]);
+        assert!(parse_user_ids("text", "[\"x\"]").is_err());
+        assert!(parse_user_ids("text", "nope").is_err());
+    }
+
+    #[test]
+    fn numbers_in_reference_ranges() {
+        for _ in 0..100 {
+            assert!((300_000..350_000).contains(&number_in(300_000)));
+            assert!((350_000..400_000).contains(&number_in(350_000)));
+        }
+    }
+}
