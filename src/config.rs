@@ -47,6 +47,9 @@ pub struct Config {
     /// Values served by `/config` and used for new users.
     pub client: ClientConfig,
     pub limits: Limits,
+    /// Room settings the server imposes on new rooms (the reference's `config.maxUserSize`,
+    /// `isLook`, …).
+    pub rooms: RoomConfig,
     /// First userId handed out on an empty database (reference: 10000002; seed 002: 6 digits).
     pub first_user_id: i32,
     /// `tracing` filter, e.g. `info` or `shiku_server=debug`.
@@ -159,6 +162,54 @@ pub struct Limits {
     pub max_form_bytes: usize,
 }
 
+/// Room flags imposed on every new room (`/room/add`), as the reference takes them from its
+/// system `config` document: a value other than -1 overwrites what the client sent; -1 keeps
+/// the client's parameter (or, when the client sent none, the reference default in brackets).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoomConfig {
+    /// Largest room [1000]; also the upper bound of `/room/update maxUserSize`.
+    pub max_user_size: i32,
+    /// Notify the room when a member leaves or is removed [1].
+    pub is_attrition_notice: i32,
+    /// 1 private (not searchable), 0 public [1].
+    pub is_look: i32,
+    /// Read receipts shown [0].
+    pub show_read: i32,
+    /// Invitations need the owner's approval [0].
+    pub is_need_verify: i32,
+    /// Members may see the member list [1].
+    pub show_member: i32,
+    /// Members may send contact cards [1].
+    pub allow_send_card: i32,
+    /// Members may invite [1].
+    pub allow_invite_friend: i32,
+    /// Members may upload shared files [1].
+    pub allow_upload_file: i32,
+    /// Members may start conferences [1].
+    pub allow_conference: i32,
+    /// Members may give lectures [1].
+    pub allow_speak_course: i32,
+}
+
+impl Default for RoomConfig {
+    fn default() -> Self {
+        RoomConfig {
+            max_user_size: 1000,
+            is_attrition_notice: 1,
+            is_look: 1,
+            show_read: 0,
+            is_need_verify: 0,
+            show_member: 1,
+            allow_send_card: 1,
+            allow_invite_friend: 1,
+            allow_upload_file: 1,
+            allow_conference: 1,
+            allow_speak_course: 1,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -172,6 +223,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             client: ClientConfig::default(),
             limits: Limits::default(),
+            rooms: RoomConfig::default(),
             first_user_id: 100100,
             log: "info".into(),
             integration_key: String::new(),
@@ -332,6 +384,12 @@ impl Config {
             a.parse::<SocketAddr>()
                 .map_err(|e| ConfigError::Env("listen".into(), format!("{a}: {e}")))?;
         }
+        if self.rooms.max_user_size == 0 || self.rooms.max_user_size < -1 {
+            return Err(ConfigError::Env(
+                "rooms.max_user_size".into(),
+                "must be positive, or -1 to let clients choose".into(),
+            ));
+        }
         if self.first_user_id < 10_006 {
             return Err(ConfigError::Env(
                 "first_user_id".into(),
@@ -414,6 +472,7 @@ mod tests {
                 ("SHIKU_LISTEN", "127.0.0.1:2"),
                 ("SHIKU_AUTH__SIGNATURE", "required"),
                 ("SHIKU_CLIENT__XMPP_HOST", "10.0.0.1"),
+                ("SHIKU_ROOMS__IS_LOOK", "-1"),
                 ("SHIKU_TEST_MONGODB_URI", "ignored"),
                 ("OTHER", "x"),
             ]),
@@ -424,6 +483,8 @@ mod tests {
         assert_eq!(c.auth.api_key, "k");
         assert_eq!(c.auth.signature, SignatureMode::Required);
         assert_eq!(c.client.xmpp_host, "10.0.0.1");
+        assert_eq!(c.rooms.is_look, -1);
+        assert_eq!(c.rooms.max_user_size, 1000);
     }
 
     #[test]
