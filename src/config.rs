@@ -390,6 +390,26 @@ impl Config {
                 "must be positive, or -1 to let clients choose".into(),
             ));
         }
+        let r = &self.rooms;
+        for (name, v) in [
+            ("is_attrition_notice", r.is_attrition_notice),
+            ("is_look", r.is_look),
+            ("show_read", r.show_read),
+            ("is_need_verify", r.is_need_verify),
+            ("show_member", r.show_member),
+            ("allow_send_card", r.allow_send_card),
+            ("allow_invite_friend", r.allow_invite_friend),
+            ("allow_upload_file", r.allow_upload_file),
+            ("allow_conference", r.allow_conference),
+            ("allow_speak_course", r.allow_speak_course),
+        ] {
+            if !(-1..=1).contains(&v) {
+                return Err(ConfigError::Env(
+                    format!("rooms.{name}"),
+                    "must be 0, 1 or -1 (keep the client's value)".into(),
+                ));
+            }
+        }
         if self.first_user_id < 10_006 {
             return Err(ConfigError::Env(
                 "first_user_id".into(),

@@ -1,12 +1,21 @@
 //! `shiku-server import DIR`: loads Shiku documents (one JSON array per reference collection,
 //! file name = collection name) into the configured store through the same ports the server
-//! uses. Existing users are left alone.
+//! uses. Existing users are left alone; so are existing rooms (by jid), their members and group
+//! messages (by messageId).
+//!
+//! Rooms come from `shiku_room.json`, their members from `shiku_room_member.json` (added with
+//! `add_members`, which also counts `userSize`: a room's stored `userSize` is the number of its
+//! imported members, whatever the document said) and each room's group history from
+//! `mucmsg_<jid>.json`.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
-use crate::domain::model::{Friend, LastChat, MsgRow, User, UserLoginLog, UserRole};
+use crate::domain::model::{
+    Friend, LastChat, Member, MsgRow, MucRow, Room, User, UserLoginLog, UserRole,
+};
 use crate::store::{ChatWrite, Store, StoreError};
 
 /// What an import did.
@@ -19,6 +28,16 @@ pub struct ImportReport {
     pub friends: usize,
     pub messages: usize,
     pub last_chats: usize,
+    /// Rooms inserted (rooms whose jid already exists are left alone and not counted).
+    pub rooms: usize,
+    /// Memberships added (existing ones are skipped).
+    pub members: usize,
+    /// Group messages stored (ones whose messageId the room already has are skipped).
+    pub muc_messages: usize,
+    /// Rooms the store gave another id than the document's `_id`: (document id, stored id).
+    /// Empty while the store keeps a provided id; members are filed under the stored id either
+    /// way.
+    pub room_ids_changed: Vec<(String, String)>,
 }
 
 type ImportResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -61,6 +80,7 @@ pub async fn import(store: &Store, dir: &Path) -> ImportResult<ImportReport> {
         let write = ChatWrite {
             rows: vec![row],
             last_chats: Vec::new(),
+            offline: None,
         };
         if store.messages.store_chat(&write).await? {
             report.messages += 1;
@@ -74,5 +94,78 @@ pub async fn import(store: &Store, dir: &Path) -> ImportResult<ImportReport> {
         store.messages.upsert_last_chat(&row).await?;
         report.last_chats += 1;
     }
+    import_rooms(store, dir, &mut report).await?;
     Ok(report)
+}
+
+/// `mucmsg_<jid>.json` files of `dir`, by jid.
+fn muc_files(dir: &Path) -> ImportResult<BTreeMap<String, std::path::PathBuf>> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if let Some(jid) = name
+            .strip_prefix("mucmsg_")
+            .and_then(|n| n.strip_suffix(".json"))
+        {
+            out.insert(jid.to_string(), path.clone());
+        }
+    }
+    Ok(out)
+}
+
+async fn import_rooms(store: &Store, dir: &Path, report: &mut ImportReport) -> ImportResult<()> {
+    // Document room id -> stored room id.
+    let mut ids = HashMap::new();
+    for mut room in read::<Room>(dir, "shiku_room")? {
+        let doc_id = room.id.clone();
+        // `add_members` counts the members in.
+        room.user_size = 0;
+        let stored = match store.rooms.insert_room(&room).await {
+            Ok(id) => {
+                report.rooms += 1;
+                if let Some(doc_id) = doc_id.as_ref().filter(|d| **d != id) {
+                    report.room_ids_changed.push((doc_id.clone(), id.clone()));
+                }
+                id
+            }
+            Err(StoreError::Duplicate(_)) => store
+                .rooms
+                .get_room_by_jid(&room.jid)
+                .await?
+                .and_then(|r| r.id)
+                .ok_or_else(|| format!("room {}: duplicate but not found", room.jid))?,
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(doc_id) = doc_id {
+            ids.insert(doc_id, stored);
+        }
+    }
+    // Members grouped by room, in file order.
+    let mut by_room: Vec<(String, Vec<Member>)> = Vec::new();
+    for m in read::<Member>(dir, "shiku_room_member")? {
+        let doc_room = m.room_id.clone().unwrap_or_default();
+        let room_id = ids.get(&doc_room).cloned().unwrap_or(doc_room);
+        match by_room.iter_mut().find(|(r, _)| *r == room_id) {
+            Some((_, list)) => list.push(m),
+            None => by_room.push((room_id, vec![m])),
+        }
+    }
+    for (room_id, list) in by_room {
+        if store.rooms.get_room(&room_id).await?.is_none() {
+            return Err(format!("shiku_room_member: no room {room_id}").into());
+        }
+        report.members += store.rooms.add_members(&room_id, &list).await?.len();
+    }
+    for (jid, path) in muc_files(dir)? {
+        let text = std::fs::read_to_string(&path)?;
+        let rows: Vec<MucRow> =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        for row in rows {
+            if store.rooms.store_muc(&jid, &row).await? {
+                report.muc_messages += 1;
+            }
+        }
+    }
+    Ok(())
 }

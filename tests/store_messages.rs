@@ -8,7 +8,7 @@ use shiku_server::config::{MessageLayout, MongoConfig};
 use shiku_server::domain::model::{LastChat, MsgRow, NewFriend, StickDialog};
 use shiku_server::store::mongo::MongoStore;
 use shiku_server::store::sqlite::SqliteStore;
-use shiku_server::store::{ChatWrite, HistoryQuery, OfflineItem, Store};
+use shiku_server::store::{ChatWrite, HistoryQuery, OfflineEntry, OfflineItem, Store};
 
 /// Users of the suite: A, B and D share the sharded layout's collection `10`, C is in `20`.
 const A: i32 = 100164;
@@ -106,6 +106,7 @@ fn chat(msg: &M) -> ChatWrite {
                 msg.ts,
                 msg.content,
             )],
+            offline: None,
         };
     }
     ChatWrite {
@@ -117,6 +118,7 @@ fn chat(msg: &M) -> ChatWrite {
             last(msg.from, &msg.to.to_string(), msg.id, msg.ts, msg.content),
             last(msg.to, &msg.from.to_string(), msg.id, msg.ts, msg.content),
         ],
+        offline: None,
     }
 }
 
@@ -594,6 +596,39 @@ const SENDERS: i32 = 8;
 const PER_SENDER: usize = 500;
 const PEERS: i32 = 5;
 
+/// A message for an offline recipient is queued in the same commit as its rows; a duplicate
+/// queues nothing.
+async fn run_offline_with_chat(store: Store) {
+    let s = &store;
+    let msg = M {
+        from: 700001,
+        to: 700002,
+        id: "offline-with-chat",
+        ts: 1_000,
+        content_type: 1,
+        content: "离线",
+        delete_time: 0,
+    };
+    let mut write = chat(&msg);
+    write.offline = Some(OfflineEntry {
+        user_id: 700002,
+        payload: "p1".into(),
+        ts: 1_000,
+    });
+    assert!(s.messages.store_chat(&write).await.unwrap());
+    let queued = s.messages.peek_offline(700002, 10).await.unwrap();
+    assert_eq!(
+        queued
+            .iter()
+            .map(|i| i.payload.as_str())
+            .collect::<Vec<_>>(),
+        vec!["p1"]
+    );
+    assert!(!s.messages.store_chat(&write).await.unwrap(), "duplicate");
+    assert_eq!(s.messages.peek_offline(700002, 10).await.unwrap().len(), 1);
+    assert_eq!(history(s, 700002, 700001).await.len(), 1);
+}
+
 /// 8 tasks × 500 concurrent `store_chat` calls (every 10th a resend of the previous message),
 /// plus 4 tasks racing to store the same 100 messages: every call answers, no row is lost,
 /// every duplicate is detected.
@@ -694,6 +729,12 @@ fn sqlite_in(dir: &std::path::Path) -> Store {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_offline_with_chat() {
+    let dir = tempfile::tempdir().unwrap();
+    run_offline_with_chat(sqlite_in(dir.path())).await;
+}
+
+#[tokio::test]
 async fn sqlite_message_suite() {
     let dir = tempfile::tempdir().unwrap();
     run(sqlite_in(dir.path())).await;
@@ -845,6 +886,14 @@ async fn drop_all(client: mongodb::Client, dbs: Vec<String>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mongo_offline_with_chat() {
+    if let Some((store, client, dbs)) = mongo(MessageLayout::Reference).await {
+        run_offline_with_chat(store).await;
+        drop_all(client, dbs).await;
+    }
+}
+
+#[tokio::test]
 async fn mongo_reference_message_suite() {
     if let Some((store, client, dbs)) = mongo(MessageLayout::Reference).await {
         run(store).await;

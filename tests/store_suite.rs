@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use shiku_server::config::MongoConfig;
-use shiku_server::domain::model::{Friend, LastChat, MsgRow, User, UserLoginLog, UserRole};
+use shiku_server::domain::model::{
+    Friend, LastChat, Member, MsgRow, MucRow, Room, User, UserLoginLog, UserRole,
+};
 use shiku_server::store::mongo::MongoStore;
 use shiku_server::store::sqlite::SqliteStore;
 use shiku_server::store::{Patch, Store, StoreError, UserQuery};
@@ -414,9 +416,36 @@ async fn fixtures_decode_and_import() {
     let r = shiku_server::fixtures::import(&store, &dir).await.unwrap();
     assert_eq!((r.users, r.login_logs, r.roles, r.friends), (5, 1, 1, 5));
     assert_eq!((r.messages, r.last_chats), (6, 3));
+    assert_eq!((r.rooms, r.members, r.muc_messages), (1, 3, 6));
     let again = shiku_server::fixtures::import(&store, &dir).await.unwrap();
     assert_eq!((again.users, again.users_skipped), (0, 5));
     assert_eq!(again.messages, 0, "message copies are stored once");
+    assert_eq!(
+        (again.rooms, again.members, again.muc_messages),
+        (0, 0, 0),
+        "rooms, members and group messages are stored once"
+    );
+    let jid = "6c1536dbf97540d1b906d76f4272a90d";
+    let room = store.rooms.get_room_by_jid(jid).await.unwrap().unwrap();
+    let room_id = room.id.clone().unwrap();
+    // The document's `_id` is kept once the store keeps provided ids (see RoomStore::insert_room);
+    // until then the importer says which id the room got.
+    if room_id != "60210278cb36d459fe88c196" {
+        assert_eq!(
+            r.room_ids_changed,
+            vec![("60210278cb36d459fe88c196".to_string(), room_id.clone())]
+        );
+    }
+    assert_eq!((room.name.as_str(), room.user_id), ("测试群", 100164));
+    assert_eq!(room.user_size, 3, "userSize counts the imported members");
+    let mut members = store.rooms.member_ids(&room_id).await.unwrap();
+    members.sort();
+    assert_eq!(members, vec![100158, 100159, 100164]);
+    let owner = store.rooms.get_member(&room_id, 100164).await.unwrap();
+    assert_eq!(owner.unwrap().role, 1);
+    let newest = store.rooms.newest_muc(jid).await.unwrap().unwrap();
+    assert_eq!(newest.message_id, "skimweb_1001641613789795464562");
+    assert_eq!(newest.id.as_deref(), Some("60307a5a1bb77153b4e8bbff"));
     let u = store.users.get_user(100164).await.unwrap().unwrap();
     assert_eq!(u.nickname, "张益达");
     assert_eq!(u.settings.chat_record_time_out, -1.0);
@@ -492,6 +521,21 @@ fn fixture_documents_round_trip() {
     check(
         "shiku_lastChats.json",
         &|v| serde_json::to_value(serde_json::from_value::<LastChat>(v).unwrap()).unwrap(),
+        &[],
+    );
+    check(
+        "shiku_room.json",
+        &|v| serde_json::to_value(serde_json::from_value::<Room>(v).unwrap()).unwrap(),
+        &[],
+    );
+    check(
+        "shiku_room_member.json",
+        &|v| serde_json::to_value(serde_json::from_value::<Member>(v).unwrap()).unwrap(),
+        &[],
+    );
+    check(
+        "mucmsg_6c1536dbf97540d1b906d76f4272a90d.json",
+        &|v| serde_json::to_value(serde_json::from_value::<MucRow>(v).unwrap()).unwrap(),
         &[],
     );
 }

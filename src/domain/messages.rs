@@ -11,7 +11,7 @@ use super::util::{now_millis, now_secs, uuid32};
 use super::view::sorted;
 use super::{Ctx, SYSTEM_SENDER_ID};
 use crate::delivery::{ChatType, Delivery, SessionId};
-use crate::store::ChatWrite;
+use crate::store::{ChatWrite, OfflineEntry};
 
 /// Where a message goes.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,6 +137,19 @@ fn time_send(body: &Map<String, Value>, now_ms: i64) -> (serde_json::Number, i64
     }
 }
 
+/// The offline-queue item of a delivery.
+fn offline_entry(to: i32, delivery: &Delivery) -> Result<OfflineEntry> {
+    let mut offline = delivery.clone();
+    offline.offline = true;
+    let payload = serde_json::to_string(&offline)
+        .map_err(|e| Error::Internal(format!("offline payload: {e}")))?;
+    Ok(OfflineEntry {
+        user_id: to,
+        payload,
+        ts: delivery.ts,
+    })
+}
+
 /// Sends a message through the path. See the module documentation.
 pub async fn send(ctx: &Ctx, out: Outgoing) -> Result<Sent> {
     match out.target.clone() {
@@ -166,27 +179,29 @@ async fn send_single(ctx: &Ctx, out: Outgoing, to: i32) -> Result<Sent> {
     if message_id.len() > MAX_MESSAGE_ID || message_id.chars().any(char::is_control) {
         return Err(Error::invalid("messageId", "过长或含控制字符"));
     }
-    let sender = ctx
-        .store
-        .users
-        .get_user(from)
-        .await?
-        .ok_or_else(|| Error::failure("发送者不存在"))?;
+    let system = from == SYSTEM_SENDER_ID;
+    // The three look-ups are independent: run them together (a shorter path per message keeps
+    // more messages in each batched commit).
+    let check_blacklist = !system && from != to;
+    let (sender, receiver, relation) = tokio::join!(
+        ctx.store.users.get_user(from),
+        ctx.store.users.get_user(to),
+        async {
+            if check_blacklist {
+                ctx.store.friends.get_friend(to, from).await
+            } else {
+                Ok(None)
+            }
+        }
+    );
+    let sender = sender?.ok_or_else(|| Error::failure("发送者不存在"))?;
     if sender.status == -1 {
         return Err(Error::Code(Code::AccountIsLocked));
     }
-    let receiver = ctx
-        .store
-        .users
-        .get_user(to)
-        .await?
-        .ok_or_else(|| Error::failure("该用户不存在!"))?;
-    let system = from == SYSTEM_SENDER_ID;
-    if !system && from != to {
-        if let Some(rel) = ctx.store.friends.get_friend(to, from).await? {
-            if rel.blacklist == 1 || rel.status == -1 {
-                return Err(Error::failure("你已被对方拉黑，消息发送失败"));
-            }
+    let receiver = receiver?.ok_or_else(|| Error::failure("该用户不存在!"))?;
+    if let Some(rel) = relation? {
+        if rel.blacklist == 1 || rel.status == -1 {
+            return Err(Error::failure("你已被对方拉黑，消息发送失败"));
         }
     }
     let now_ms = now_millis();
@@ -229,6 +244,23 @@ async fn send_single(ctx: &Ctx, out: Outgoing, to: i32) -> Result<Sent> {
     let encrypt_type = int_field(&body, "encryptType").unwrap_or(0) as i32;
     let delete_time = int_field(&body, "deleteTime").unwrap_or(-1);
 
+    let delivery = Delivery {
+        chat_type: ChatType::Single,
+        from: from_jid.clone(),
+        to: to.to_string(),
+        message_id: message_id.clone(),
+        body: body_text.clone(),
+        offline: false,
+        ts: now_ms,
+    };
+    let queueable = !is_transient(msg_type);
+    // An offline recipient's queue item is written in the same commit as the history rows.
+    let offline_item = if queueable && !ctx.router.is_online(to) {
+        Some(offline_entry(to, &delivery)?)
+    } else {
+        None
+    };
+    let mut queued = false;
     let mut stored = false;
     if msg_type == 26 && from != to {
         // Read receipt: `content` is the messageId the reader (the sender of the receipt) read.
@@ -297,16 +329,19 @@ async fn send_single(ctx: &Ctx, out: Outgoing, to: i32) -> Result<Sent> {
                 .to_string(),
             ts: now_ms,
         };
-        let write = if from == to {
-            ChatWrite {
-                rows: vec![row(from, to, 0)],
-                last_chats: vec![last(from, to)],
-            }
+        let (rows, last_chats) = if from == to {
+            (vec![row(from, to, 0)], vec![last(from, to)])
         } else {
-            ChatWrite {
-                rows: vec![row(from, to, 0), row(to, from, 1)],
-                last_chats: vec![last(from, to), last(to, from)],
-            }
+            (
+                vec![row(from, to, 0), row(to, from, 1)],
+                vec![last(from, to), last(to, from)],
+            )
+        };
+        queued = offline_item.is_some();
+        let write = ChatWrite {
+            rows,
+            last_chats,
+            offline: offline_item.clone(),
         };
         if !ctx.store.messages.store_chat(&write).await? {
             return Ok(Sent {
@@ -322,25 +357,16 @@ async fn send_single(ctx: &Ctx, out: Outgoing, to: i32) -> Result<Sent> {
         stored = true;
     }
 
-    let delivery = Delivery {
-        chat_type: ChatType::Single,
-        from: from_jid,
-        to: to.to_string(),
-        message_id: message_id.clone(),
-        body: body_text.clone(),
-        offline: false,
-        ts: now_ms,
-    };
-    let mut delivered = ctx.router.deliver(to, &delivery, origin);
-    let mut queued = false;
-    if delivered == 0 && !is_transient(msg_type) {
-        let mut offline = delivery.clone();
-        offline.offline = true;
-        let payload = serde_json::to_string(&offline)
-            .map_err(|e| Error::Internal(format!("offline payload: {e}")))?;
+    let mut delivered = 0;
+    if offline_item.is_none() {
+        delivered = ctx.router.deliver(to, &delivery, origin);
+    }
+    if !queued && delivered == 0 && queueable {
+        // Not archived (receipts, friend events), or the recipient's sessions went away.
+        let item = offline_entry(to, &delivery)?;
         ctx.store
             .messages
-            .enqueue_offline(to, &payload, now_ms)
+            .enqueue_offline(item.user_id, &item.payload, item.ts)
             .await?;
         queued = true;
     }

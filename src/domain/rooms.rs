@@ -19,7 +19,8 @@ use super::view::{page_vo, sorted, to_map, Page};
 use super::{users, Ctx};
 use crate::store::{FriendQuery, MemberQuery, Patch, RoomQuery, StoreError};
 
-/// Largest room (the reference's `config.maxUserSize` default).
+/// Largest room when neither the configuration (`[rooms] max_user_size`) nor the client says
+/// (the reference's `config.maxUserSize` default).
 pub const MAX_USER_SIZE: i32 = 1000;
 /// Most admins a room shows clients it may have (seed 002 `adminMaxNumber`).
 pub const ADMIN_MAX_NUMBER: i32 = 50;
@@ -414,6 +415,87 @@ pub struct NewRoom {
     pub members: Vec<i32>,
 }
 
+/// Room flags a client may send with `/room/add` (`maxUserSize`, `isLook`, …); they only
+/// survive where the configuration's value is -1 (see [`crate::config::RoomConfig`]).
+#[derive(Debug, Clone, Default)]
+pub struct RoomFlags {
+    pub max_user_size: Option<i32>,
+    pub is_attrition_notice: Option<i32>,
+    pub is_look: Option<i32>,
+    pub show_read: Option<i32>,
+    pub is_need_verify: Option<i32>,
+    pub show_member: Option<i32>,
+    pub allow_send_card: Option<i32>,
+    pub allow_invite_friend: Option<i32>,
+    pub allow_upload_file: Option<i32>,
+    pub allow_conference: Option<i32>,
+    pub allow_speak_course: Option<i32>,
+}
+
+/// The reference's rule for a room flag: the configured value wins unless it is -1; then the
+/// client's parameter; else the reference default.
+fn configured(config: i32, client: Option<i32>, default: i32) -> i32 {
+    if config != -1 {
+        config
+    } else {
+        client.unwrap_or(default)
+    }
+}
+
+/// The flags of a new room under the configuration; 0/1 flags out of range and a non-positive
+/// size are refused.
+fn new_room_flags(ctx: &Ctx, f: &RoomFlags) -> Result<[i32; 11]> {
+    let c = &ctx.config.rooms;
+    let max = configured(c.max_user_size, f.max_user_size, MAX_USER_SIZE);
+    if max < 1 {
+        return Err(Error::invalid("maxUserSize", "应为正整数"));
+    }
+    let mut out = [max; 11];
+    for (i, (name, config, client, default)) in [
+        (
+            "isAttritionNotice",
+            c.is_attrition_notice,
+            f.is_attrition_notice,
+            1,
+        ),
+        ("isLook", c.is_look, f.is_look, 1),
+        ("showRead", c.show_read, f.show_read, 0),
+        ("isNeedVerify", c.is_need_verify, f.is_need_verify, 0),
+        ("showMember", c.show_member, f.show_member, 1),
+        ("allowSendCard", c.allow_send_card, f.allow_send_card, 1),
+        (
+            "allowInviteFriend",
+            c.allow_invite_friend,
+            f.allow_invite_friend,
+            1,
+        ),
+        (
+            "allowUploadFile",
+            c.allow_upload_file,
+            f.allow_upload_file,
+            1,
+        ),
+        ("allowConference", c.allow_conference, f.allow_conference, 1),
+        (
+            "allowSpeakCourse",
+            c.allow_speak_course,
+            f.allow_speak_course,
+            1,
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        out[i + 1] = check_flag(name, configured(config, client, default))?;
+    }
+    Ok(out)
+}
+
+/// The largest `maxUserSize` `/room/update` accepts: the configured size, none when it is -1.
+fn max_user_size_bound(ctx: &Ctx) -> Option<i32> {
+    Some(ctx.config.rooms.max_user_size).filter(|m| *m > 0)
+}
+
 /// Validates a client-generated room jid: 32 hex digits.
 pub fn check_room_jid(jid: &str) -> Result<String> {
     let jid = jid.trim();
@@ -431,7 +513,15 @@ pub fn check_room_jid(jid: &str) -> Result<String> {
 
 /// `/room/add`: creates a room with me as owner and the listed users as members; 907 to every
 /// member. Answers the room as built (`userSize` 0, `members` []), as the reference does.
+/// Room flags come from the configuration.
 pub async fn create(ctx: &Ctx, me: i32, r: NewRoom) -> Result<Value> {
+    create_with(ctx, me, r, &RoomFlags::default()).await
+}
+
+/// [`create`] with the flags the client sent, kept where the configuration's value is -1.
+pub async fn create_with(ctx: &Ctx, me: i32, r: NewRoom, flags: &RoomFlags) -> Result<Value> {
+    let [max_user_size, is_attrition_notice, is_look, show_read, is_need_verify, show_member, allow_send_card, allow_invite_friend, allow_upload_file, allow_conference, allow_speak_course] =
+        new_room_flags(ctx, flags)?;
     let jid = check_room_jid(&r.jid)?;
     let name = r
         .name
@@ -457,8 +547,8 @@ pub async fn create(ctx: &Ctx, me: i32, r: NewRoom) -> Result<Value> {
             .ok_or_else(|| Error::failure(format!("用户不存在: {id}")))?;
         others.push(u);
     }
-    if others.len() + 1 > MAX_USER_SIZE as usize {
-        return Err(Error::failure(format!("当前群成员人数上限{MAX_USER_SIZE}")));
+    if others.len() + 1 > max_user_size as usize {
+        return Err(Error::failure(format!("当前群成员人数上限{max_user_size}")));
     }
     let now = now_secs();
     let mut room = Room {
@@ -473,7 +563,7 @@ pub async fn create(ctx: &Ctx, me: i32, r: NewRoom) -> Result<Value> {
         video_meeting_no: number_in(350_000),
         notice: Notice::default(),
         user_size: 0,
-        max_user_size: MAX_USER_SIZE,
+        max_user_size,
         country_id: r.country_id,
         province_id: r.province_id,
         city_id: r.city_id,
@@ -486,17 +576,17 @@ pub async fn create(ctx: &Ctx, me: i32, r: NewRoom) -> Result<Value> {
         modifier: None,
         modify_time: now,
         s: 1,
-        is_look: 1,
-        show_read: 0,
-        is_need_verify: 0,
-        show_member: 1,
-        allow_send_card: 1,
+        is_look,
+        show_read,
+        is_need_verify,
+        show_member,
+        allow_send_card,
         allow_host_update: 1,
-        allow_invite_friend: 1,
-        allow_upload_file: 1,
-        allow_conference: 1,
-        allow_speak_course: 1,
-        is_attrition_notice: 1,
+        allow_invite_friend,
+        allow_upload_file,
+        allow_conference,
+        allow_speak_course,
+        is_attrition_notice,
         talk_time: 0,
         chat_record_time_out: -1.0,
         red_packet_lock: Some("-1".into()),
@@ -908,8 +998,8 @@ pub async fn update(ctx: &Ctx, me: i32, room_id: &str, u: RoomUpdate) -> Result<
         if max < room.user_size {
             return Err(Error::failure("群成员上限不能低于当前群成员人数"));
         }
-        if max > MAX_USER_SIZE {
-            return Err(Error::failure(format!("当前群成员人数上限{MAX_USER_SIZE}")));
+        if let Some(bound) = max_user_size_bound(ctx).filter(|b| max > *b) {
+            return Err(Error::failure(format!("当前群成员人数上限{bound}")));
         }
         apply(base.set("maxUserSize", max)).await?;
         return Ok(None);

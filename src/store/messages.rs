@@ -13,6 +13,18 @@ pub struct ChatWrite {
     pub rows: Vec<MsgRow>,
     /// Upserted by (`userId`, `jid`) for single chat.
     pub last_chats: Vec<LastChat>,
+    /// Queued for an offline recipient in the same commit (one durable write per message).
+    pub offline: Option<OfflineEntry>,
+}
+
+/// An item to append to a user's offline queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OfflineEntry {
+    pub user_id: i32,
+    /// The delivery, serialised by the delivery layer (opaque here).
+    pub payload: String,
+    /// When it was queued, ms.
+    pub ts: i64,
 }
 
 /// One owner's view of a conversation with a peer.
@@ -46,8 +58,8 @@ pub struct OfflineItem {
 /// Single-chat storage.
 #[async_trait]
 pub trait MessageStore: Send + Sync {
-    /// Writes a message's rows and conversation rows in one commit. Returns false, writing
-    /// nothing, when the first row's owner already has a copy with that `messageId` and
+    /// Writes a message's rows, conversation rows and offline-queue item in one commit.
+    /// Returns false, writing nothing, when the first row's owner already has a copy with that `messageId` and
     /// direction (a client resending after a timeout). Concurrent calls may be committed
     /// together; each returns only after its own rows are durable.
     async fn store_chat(&self, write: &ChatWrite) -> StoreResult<bool>;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::model::{Friend, User, UserLoginLog, UserRole};
-pub use messages::{ChatWrite, HistoryQuery, MessageStore, OfflineItem};
+pub use messages::{ChatWrite, HistoryQuery, MessageStore, OfflineEntry, OfflineItem};
 pub use patch::{Patch, Val};
 pub use rooms::{MemberQuery, MucQuery, RoomQuery, RoomStore};
 

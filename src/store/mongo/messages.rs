@@ -638,6 +638,9 @@ impl MessageStore for MongoStore {
         for row in &write.last_chats {
             self.upsert_last_chat(row).await?;
         }
+        if let Some(o) = &write.offline {
+            self.enqueue_offline(o.user_id, &o.payload, o.ts).await?;
+        }
         Ok(true)
     }
 

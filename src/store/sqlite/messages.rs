@@ -165,6 +165,8 @@ enum Job {
         /// Row documents; the first one decides whether the message is a duplicate.
         rows: Vec<String>,
         last_chats: Vec<LastChatRow>,
+        /// (userId, payload, ts) queued when the rows are stored.
+        offline: Option<(i32, String, i64)>,
         reply: oneshot::Sender<StoreResult<bool>>,
     },
     /// Any other write of this port.
@@ -238,11 +240,17 @@ impl MessageWriter {
     }
 
     /// Queues a `store_chat` and waits for the commit that contains it.
-    async fn chat(&self, rows: Vec<String>, last_chats: Vec<LastChatRow>) -> StoreResult<bool> {
+    async fn chat(
+        &self,
+        rows: Vec<String>,
+        last_chats: Vec<LastChatRow>,
+        offline: Option<(i32, String, i64)>,
+    ) -> StoreResult<bool> {
         let (reply, answer) = oneshot::channel();
         self.send(Job::Chat {
             rows,
             last_chats,
+            offline,
             reply,
         })?;
         answer
@@ -328,9 +336,17 @@ fn write_jobs(conn: &mut Connection, jobs: &[Job]) -> StoreResult<Vec<Answer>> {
             Job::Chat {
                 rows,
                 last_chats: rows_last,
+                offline,
                 ..
             } => {
                 let stored = insert_rows(&tx, rows)?;
+                if let (true, Some((user_id, payload, ts))) = (stored, offline) {
+                    tx.prepare_cached(
+                        "INSERT INTO offline_queue (user_id, payload, ts) VALUES (?1, ?2, ?3)",
+                    )
+                    .and_then(|mut st| st.execute(params![user_id, payload, ts]))
+                    .map_err(backend)?;
+                }
                 if stored {
                     for row in rows_last {
                         match slots.get(&row.key()) {
@@ -454,7 +470,11 @@ impl MessageStore for SqliteStore {
             .iter()
             .map(LastChatRow::new)
             .collect::<StoreResult<Vec<_>>>()?;
-        self.writer.chat(rows, last_chats).await
+        let offline = write
+            .offline
+            .as_ref()
+            .map(|o| (o.user_id, o.payload.clone(), o.ts));
+        self.writer.chat(rows, last_chats, offline).await
     }
 
     async fn history(&self, q: &HistoryQuery) -> StoreResult<Vec<MsgRow>> {
@@ -877,7 +897,7 @@ mod tests {
                 futures_util::future::join_all(
                     calls
                         .into_iter()
-                        .map(|rows| store.writer.chat(rows, Vec::new())),
+                        .map(|rows| store.writer.chat(rows, Vec::new(), None)),
                 )
                 .await
             })

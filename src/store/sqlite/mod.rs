@@ -152,9 +152,10 @@ fn one_doc<T: DeserializeOwned>(
     sql: &str,
     p: impl rusqlite::Params,
 ) -> StoreResult<Option<T>> {
+    // Cached statements: these look-ups run on every message (sender, receiver, relation).
     let text: Option<String> = conn
-        .query_row(sql, p, |r| r.get(0))
-        .optional()
+        .prepare_cached(sql)
+        .and_then(|mut st| st.query_row(p, |r| r.get(0)).optional())
         .map_err(backend)?;
     text.map(|t| decode(collection, &t)).transpose()
 }
