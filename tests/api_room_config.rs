@@ -291,3 +291,28 @@ async fn capacity_follows_max_user_size() {
     )
     .await);
 }
+
+/// The same rule over HTTP: `/room/add` reads the client's flags, used where the configuration
+/// says -1 and ignored elsewhere.
+#[tokio::test]
+async fn room_add_reads_the_client_flags() {
+    let app = common::spawn_with(|c| {
+        c.rooms.is_look = -1;
+        c.rooms.show_read = -1;
+    })
+    .await;
+    let a = user(&app, "13200000031", "a").await;
+    let v = add(
+        &app,
+        &a,
+        &[],
+        &[("isLook", "0"), ("showRead", "1"), ("isNeedVerify", "1")],
+    )
+    .await;
+    let d = ok(&v);
+    assert_eq!(d["isLook"], 0, "client value where config is -1: {d}");
+    assert_eq!(d["showRead"], 1, "{d}");
+    assert_eq!(d["isNeedVerify"], 0, "configured value wins: {d}");
+    let bad = add(&app, &a, &[], &[("isLook", "x")]).await;
+    assert_eq!(bad["resultCode"], 1010101, "{bad}");
+}

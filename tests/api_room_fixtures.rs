@@ -219,10 +219,8 @@ async fn seed_room_reads_back_as_the_seed_shows_it() {
     assert_eq!(v["resultMsg"], "不是群成员 权限不足!", "{v}");
 }
 
-/// The room keeps the seed's id, which its 907 notifications (`fileName`) name. Needs
-/// `RoomStore::insert_room` to keep a provided `id` (neither adapter does yet).
+/// The room keeps the seed's id, which its 907 notifications (`fileName`) name.
 #[tokio::test]
-#[ignore = "RoomStore::insert_room assigns a fresh id; the store contract must keep a provided one"]
 async fn seed_room_keeps_its_id() {
     let app = common::spawn().await;
     app.import_fixtures().await;

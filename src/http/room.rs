@@ -8,7 +8,7 @@ use super::docs::{p, Access, EndpointDoc, ParamDoc, Routes};
 use super::envelope::{ApiResult, Reply};
 use super::params::Params;
 use super::AppState;
-use crate::domain::rooms::{self, MemberEdit, NewRoom, NewShare, RoomUpdate};
+use crate::domain::rooms::{self, MemberEdit, NewRoom, NewShare, RoomFlags, RoomUpdate};
 use crate::domain::Error;
 
 /// Largest `pageSize` honoured (seed 002 asks for 50000 to mean "all").
@@ -37,6 +37,17 @@ pub const DOCS: &[EndpointDoc] = &[
             p("longitude", "number", false, "default 0"),
             p("latitude", "number", false, "default 0"),
             p("category", "integer", false, "default 0"),
+            p("maxUserSize", "integer", false, "used only where [rooms] max_user_size is -1"),
+            p("isLook", "integer", false, "1 private / 0 public; used only where the [rooms] value is -1 (likewise the flags below)"),
+            p("showRead", "integer", false, ""),
+            p("isNeedVerify", "integer", false, ""),
+            p("showMember", "integer", false, ""),
+            p("allowSendCard", "integer", false, ""),
+            p("allowInviteFriend", "integer", false, ""),
+            p("allowUploadFile", "integer", false, ""),
+            p("allowConference", "integer", false, ""),
+            p("allowSpeakCourse", "integer", false, ""),
+            p("isAttritionNotice", "integer", false, ""),
         ],
         codes: &[0],
         data: "Room as built (userSize 0, members [], notices [])",
@@ -411,7 +422,23 @@ async fn add(state: web::Data<AppState>, p: Params) -> ApiResult {
         category: p.i32_or("category", 0)?,
         members: listed_users(&state, &p).await?.unwrap_or_default(),
     };
-    Ok(Reply::data(rooms::create(&state.ctx, me, r).await?))
+    // The client's flags count only where the configuration says -1 (reference rule).
+    let flags = RoomFlags {
+        max_user_size: p.i32("maxUserSize")?,
+        is_attrition_notice: p.i32("isAttritionNotice")?,
+        is_look: p.i32("isLook")?,
+        show_read: p.i32("showRead")?,
+        is_need_verify: p.i32("isNeedVerify")?,
+        show_member: p.i32("showMember")?,
+        allow_send_card: p.i32("allowSendCard")?,
+        allow_invite_friend: p.i32("allowInviteFriend")?,
+        allow_upload_file: p.i32("allowUploadFile")?,
+        allow_conference: p.i32("allowConference")?,
+        allow_speak_course: p.i32("allowSpeakCourse")?,
+    };
+    Ok(Reply::data(
+        rooms::create_with(&state.ctx, me, r, &flags).await?,
+    ))
 }
 
 async fn get(state: web::Data<AppState>, p: Params) -> ApiResult {

@@ -55,7 +55,8 @@ pub struct MucQuery {
 /// Room storage. Ids are ObjectId hex strings; the store assigns them on insert.
 #[async_trait]
 pub trait RoomStore: Send + Sync {
-    /// Inserts a room (its `id` is assigned and returned); `Duplicate` when the jid exists.
+    /// Inserts a room and returns its id: a given 24-hex `id` is kept (imports), otherwise one is
+    /// assigned. `Duplicate` when the jid or the id already exists.
     async fn insert_room(&self, room: &Room) -> StoreResult<String>;
     /// The room with this id.
     async fn get_room(&self, room_id: &str) -> StoreResult<Option<Room>>;

@@ -458,7 +458,13 @@ impl RoomStore for MongoStore {
         {
             return Err(StoreError::Duplicate(format!("room jid {}", room.jid)));
         }
-        let id = ObjectId::new();
+        // A given ObjectId-shaped id is kept (imported rooms: their notifications name it); a
+        // clash with an existing `_id` is a duplicate-key error, mapped below.
+        let id = room
+            .id
+            .as_deref()
+            .and_then(parse_oid)
+            .unwrap_or_else(ObjectId::new);
         rooms
             .insert_one(room_insert_doc(id, room)?)
             .await

@@ -259,7 +259,13 @@ fn room_where(q: &RoomQuery) -> StoreResult<(String, Vec<SqlValue>)> {
 #[async_trait]
 impl RoomStore for SqliteStore {
     async fn insert_room(&self, room: &Room) -> StoreResult<String> {
-        let id = new_id();
+        // A given ObjectId-shaped id is kept (imported rooms: their notifications name it).
+        let id = match room.id.as_deref() {
+            Some(given) if given.len() == 24 && given.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                given.to_ascii_lowercase()
+            }
+            _ => new_id(),
+        };
         let mut room = room.clone();
         room.id = Some(id.clone());
         let text = encode(&room)?;
@@ -271,7 +277,7 @@ impl RoomStore for SqliteStore {
             )
             .map_err(|e| {
                 if is_unique_violation(&e) {
-                    StoreError::Duplicate(format!("room jid {jid}"))
+                    StoreError::Duplicate(format!("room jid {jid} or id"))
                 } else {
                     backend(e)
                 }
