@@ -464,7 +464,7 @@ impl RoomStore for MongoStore {
             .id
             .as_deref()
             .and_then(parse_oid)
-            .unwrap_or_else(ObjectId::new);
+            .unwrap_or_default(); // ObjectId::default() is a fresh id
         rooms
             .insert_one(room_insert_doc(id, room)?)
             .await
