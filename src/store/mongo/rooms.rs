@@ -460,11 +460,8 @@ impl RoomStore for MongoStore {
         }
         // A given ObjectId-shaped id is kept (imported rooms: their notifications name it); a
         // clash with an existing `_id` is a duplicate-key error, mapped below.
-        let id = room
-            .id
-            .as_deref()
-            .and_then(parse_oid)
-            .unwrap_or_default(); // ObjectId::default() is a fresh id
+        // ObjectId::default() is a fresh id.
+        let id = room.id.as_deref().and_then(parse_oid).unwrap_or_default();
         rooms
             .insert_one(room_insert_doc(id, room)?)
             .await
