@@ -184,8 +184,8 @@ async fn send_single(ctx: &Ctx, out: Outgoing, to: i32) -> Result<Sent> {
     // more messages in each batched commit).
     let check_blacklist = !system && from != to;
     let (sender, receiver, relation) = tokio::join!(
-        ctx.store.users.get_user(from),
-        ctx.store.users.get_user(to),
+        ctx.profiles.get(&ctx.store, from),
+        ctx.profiles.get(&ctx.store, to),
         async {
             if check_blacklist {
                 ctx.store.friends.get_friend(to, from).await

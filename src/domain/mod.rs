@@ -9,6 +9,7 @@ pub mod history;
 pub mod lenient;
 pub mod messages;
 pub mod model;
+pub mod profiles;
 pub mod rooms;
 pub mod users;
 pub mod util;
@@ -29,6 +30,8 @@ pub struct Ctx {
     pub config: Arc<Config>,
     /// Live sessions on this node.
     pub router: Arc<Router>,
+    /// Users the message path reads for every message, cached for a second.
+    pub profiles: profiles::Profiles,
 }
 
 /// System account every user is auto-friended with ("客服公众号", public account).
@@ -52,6 +55,7 @@ impl Ctx {
             tokens,
             config,
             router: Router::new(),
+            profiles: profiles::Profiles::default(),
         };
         users::ensure_system_users(&ctx).await?;
         Ok(ctx)

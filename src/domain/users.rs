@@ -1059,6 +1059,7 @@ pub async fn update(ctx: &Ctx, me: i32, p: ProfileUpdate) -> Result<Value> {
         .update_user(me, &patch)
         .await?
         .ok_or_else(|| Error::failure("该用户不存在!"))?;
+    ctx.profiles.forget(me);
     if let Some(n) = new_nickname.filter(|n| *n != user.nickname) {
         ctx.store
             .friends
