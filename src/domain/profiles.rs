@@ -15,10 +15,13 @@ const TTL: Duration = Duration::from_secs(1);
 /// Entries kept at most (the cache is cleared when full: simple and bounded).
 const CAPACITY: usize = 100_000;
 
+/// When an entry was read, and the user (None: no such user).
+type Entry = (Instant, Option<Arc<User>>);
+
 /// The cache; one per process, in `Ctx`.
 #[derive(Default)]
 pub struct Profiles {
-    entries: Mutex<HashMap<i32, (Instant, Option<Arc<User>>)>>,
+    entries: Mutex<HashMap<i32, Entry>>,
 }
 
 impl Profiles {
