@@ -95,6 +95,23 @@ fn content_text(body: &Map<String, Value>) -> String {
     }
 }
 
+/// The body's content type and messageId (a fresh 32-hex one when the client sent none).
+fn type_and_id(body: &Map<String, Value>) -> Result<(i32, String)> {
+    let msg_type = int_field(body, "type")
+        .filter(|t| (0..=i32::MAX as i64).contains(t))
+        .ok_or_else(|| Error::invalid("type", "消息类型应为整数 (integer message type)"))?
+        as i32;
+    let message_id = match body.get("messageId") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        None | Some(Value::Null) | Some(Value::String(_)) => uuid32(),
+        Some(_) => return Err(Error::invalid("messageId", "应为字符串")),
+    };
+    if message_id.len() > MAX_MESSAGE_ID || message_id.chars().any(char::is_control) {
+        return Err(Error::invalid("messageId", "过长或含控制字符"));
+    }
+    Ok((msg_type, message_id))
+}
+
 /// A stored `timeSend` in ms (seconds are told apart by magnitude).
 pub fn time_send_millis(n: &serde_json::Number) -> i64 {
     let f = n.as_f64().unwrap_or(0.0);
@@ -166,19 +183,7 @@ async fn send_single(ctx: &Ctx, out: Outgoing, to: i32) -> Result<Sent> {
         origin,
         ..
     } = out;
-    let msg_type = int_field(&body, "type")
-        .filter(|t| (0..=i32::MAX as i64).contains(t))
-        .ok_or_else(|| Error::invalid("type", "消息类型应为整数 (integer message type)"))?
-        as i32;
-    let message_id = match body.get("messageId") {
-        Some(Value::String(s)) if !s.is_empty() => s.clone(),
-        None | Some(Value::Null) => uuid32(),
-        Some(Value::String(_)) => uuid32(),
-        Some(_) => return Err(Error::invalid("messageId", "应为字符串")),
-    };
-    if message_id.len() > MAX_MESSAGE_ID || message_id.chars().any(char::is_control) {
-        return Err(Error::invalid("messageId", "过长或含控制字符"));
-    }
+    let (msg_type, message_id) = type_and_id(&body)?;
     let system = from == SYSTEM_SENDER_ID;
     // The three look-ups are independent: run them together (a shorter path per message keeps
     // more messages in each batched commit).
@@ -399,18 +404,7 @@ async fn send_group(ctx: &Ctx, out: Outgoing, jid: &str) -> Result<Sent> {
         origin,
         ..
     } = out;
-    let msg_type = int_field(&body, "type")
-        .filter(|t| (0..=i32::MAX as i64).contains(t))
-        .ok_or_else(|| Error::invalid("type", "消息类型应为整数 (integer message type)"))?
-        as i32;
-    let message_id = match body.get("messageId") {
-        Some(Value::String(s)) if !s.is_empty() => s.clone(),
-        None | Some(Value::Null) | Some(Value::String(_)) => uuid32(),
-        Some(_) => return Err(Error::invalid("messageId", "应为字符串")),
-    };
-    if message_id.len() > MAX_MESSAGE_ID || message_id.chars().any(char::is_control) {
-        return Err(Error::invalid("messageId", "过长或含控制字符"));
-    }
+    let (msg_type, message_id) = type_and_id(&body)?;
     let room = ctx
         .store
         .rooms

@@ -395,11 +395,6 @@ fn insert_rows(conn: &Connection, rows: &[String]) -> StoreResult<bool> {
     Ok(true)
 }
 
-/// A fresh 24-hex id, the shape MongoDB gives these documents (clients show `_id`).
-fn new_id() -> String {
-    mongodb::bson::oid::ObjectId::new().to_hex()
-}
-
 fn encode_row(row: &MsgRow) -> StoreResult<String> {
     if row.id.is_some() {
         return encode(row);

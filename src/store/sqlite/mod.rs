@@ -80,6 +80,12 @@ CREATE TABLE IF NOT EXISTS server_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS token_versions (user_id INTEGER PRIMARY KEY, v INTEGER NOT NULL);
 "#;
 
+/// A fresh 24-hex id shaped like a MongoDB ObjectId (seconds, then process-unique bytes), so
+/// documents look alike whichever adapter made them (clients show `_id`) and sort by creation.
+fn new_id() -> String {
+    mongodb::bson::oid::ObjectId::new().to_hex()
+}
+
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }

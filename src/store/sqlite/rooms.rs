@@ -82,12 +82,6 @@ const NOTICES: &str = "shiku_room_notice";
 const SHARES: &str = "shiku_room_share";
 const MUC: &str = "shiku_muc_msgs";
 
-/// A fresh 24-hex id shaped like a MongoDB ObjectId (seconds, then process-unique bytes), so
-/// ids look alike whichever adapter made them and sort by creation.
-fn new_id() -> String {
-    mongodb::bson::oid::ObjectId::new().to_hex()
-}
-
 /// `%`, `_` and `\` escaped for `LIKE … ESCAPE '\'`, wrapped in `%…%`.
 fn like_pattern(needle: &str) -> String {
     let escaped = needle
