@@ -596,6 +596,24 @@ const SENDERS: i32 = 8;
 const PER_SENDER: usize = 500;
 const PEERS: i32 = 5;
 
+/// A room's conversation row can be removed (its last message was recalled); single-chat rows
+/// with the same jid are untouched.
+async fn run_delete_room_last_chat(store: Store) {
+    let m = &store.messages;
+    let jid = "0123456789abcdef0123456789abcdef";
+    m.upsert_last_chat(&room_last(jid, 700101, 5, "群"))
+        .await
+        .unwrap();
+    m.upsert_last_chat(&last(700101, jid, "x", 5, "single"))
+        .await
+        .unwrap();
+    assert!(m.get_last_chat(None, jid).await.unwrap().is_some());
+    assert!(m.delete_room_last_chat(jid).await.unwrap());
+    assert!(m.get_last_chat(None, jid).await.unwrap().is_none());
+    assert!(!m.delete_room_last_chat(jid).await.unwrap());
+    assert!(m.get_last_chat(Some(700101), jid).await.unwrap().is_some());
+}
+
 /// A message for an offline recipient is queued in the same commit as its rows; a duplicate
 /// queues nothing.
 async fn run_offline_with_chat(store: Store) {
@@ -729,6 +747,12 @@ fn sqlite_in(dir: &std::path::Path) -> Store {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_delete_room_last_chat() {
+    let dir = tempfile::tempdir().unwrap();
+    run_delete_room_last_chat(sqlite_in(dir.path())).await;
+}
+
+#[tokio::test]
 async fn sqlite_offline_with_chat() {
     let dir = tempfile::tempdir().unwrap();
     run_offline_with_chat(sqlite_in(dir.path())).await;
@@ -886,6 +910,14 @@ async fn drop_all(client: mongodb::Client, dbs: Vec<String>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mongo_delete_room_last_chat() {
+    if let Some((store, client, dbs)) = mongo(MessageLayout::Reference).await {
+        run_delete_room_last_chat(store).await;
+        drop_all(client, dbs).await;
+    }
+}
+
+#[tokio::test]
 async fn mongo_offline_with_chat() {
     if let Some((store, client, dbs)) = mongo(MessageLayout::Reference).await {
         run_offline_with_chat(store).await;

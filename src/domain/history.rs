@@ -267,6 +267,9 @@ pub async fn delete_group_messages(
                 ts: row.ts,
             })
             .await?;
+    } else {
+        // Nothing left in the room: its conversation row must not show a recalled message.
+        ctx.store.messages.delete_room_last_chat(jid).await?;
     }
     Ok(())
 }

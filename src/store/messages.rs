@@ -102,6 +102,9 @@ pub trait MessageStore: Send + Sync {
         -> StoreResult<Option<LastChat>>;
     /// Deletes the single-chat row (`user_id`, `jid`); returns whether one existed.
     async fn delete_last_chat(&self, user_id: i32, jid: &str) -> StoreResult<bool>;
+    /// Deletes the room row of `jid` (after its last message was recalled); returns whether one
+    /// existed.
+    async fn delete_room_last_chat(&self, jid: &str) -> StoreResult<bool>;
 
     /// Appends to a user's offline queue and returns its `seq`.
     async fn enqueue_offline(&self, user_id: i32, payload: &str, ts: i64) -> StoreResult<i64>;

@@ -892,6 +892,16 @@ impl MessageStore for MongoStore {
         Ok(r.deleted_count > 0)
     }
 
+    async fn delete_room_last_chat(&self, jid: &str) -> StoreResult<bool> {
+        let r = self
+            .room_last_chats()
+            .await
+            .delete_many(room_last_key(jid))
+            .await
+            .map_err(write_error)?;
+        Ok(r.deleted_count > 0)
+    }
+
     async fn enqueue_offline(&self, user_id: i32, payload: &str, ts: i64) -> StoreResult<i64> {
         let seq = self.next_offline_seq().await?;
         self.offline()

@@ -715,6 +715,21 @@ impl MessageStore for SqliteStore {
             .await
     }
 
+    async fn delete_room_last_chat(&self, jid: &str) -> StoreResult<bool> {
+        let jid = jid.to_string();
+        self.writer
+            .write(move |c| {
+                let n = c
+                    .execute(
+                        "DELETE FROM shiku_last_chats WHERE jid = ?1 AND is_room = 1",
+                        params![jid],
+                    )
+                    .map_err(backend)?;
+                Ok(n > 0)
+            })
+            .await
+    }
+
     async fn enqueue_offline(&self, user_id: i32, payload: &str, ts: i64) -> StoreResult<i64> {
         let payload = payload.to_string();
         self.writer.write(move |c| {
