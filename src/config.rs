@@ -50,6 +50,8 @@ pub struct Config {
     /// Room settings the server imposes on new rooms (the reference's `config.maxUserSize`,
     /// `isLook`, …).
     pub rooms: RoomConfig,
+    /// Live delivery over XMPP (the Tigase replacement).
+    pub xmpp: XmppConfig,
     /// First userId handed out on an empty database (reference: 10000002; seed 002: 6 digits).
     pub first_user_id: i32,
     /// `tracing` filter, e.g. `info` or `shiku_server=debug`.
@@ -154,6 +156,51 @@ pub struct ClientConfig {
     pub default_telephones: String,
 }
 
+/// The XMPP gateway. The domain is `client.xmpp_domain` (what `/config` tells clients); rooms
+/// live at `muc.<domain>`. WebSocket (`/xmpp-websocket`) and BOSH (`/http-bind`) are always
+/// served on the main listener too; the listeners below add the reference's own ports.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct XmppConfig {
+    /// RFC 7395 WebSocket listener, any path (reference 5290).
+    pub listen_websocket: Option<String>,
+    /// BOSH listener, any path (reference Tigase 5280).
+    pub listen_bosh: Option<String>,
+    /// Plain TCP c2s with STARTTLS (reference 5222).
+    pub listen_tcp: Option<String>,
+    /// PEM certificate chain and private key for STARTTLS; when both are empty a self-signed
+    /// pair for the domain is generated once under `data_dir/tls/`.
+    pub tls_cert: String,
+    pub tls_key: String,
+    /// A session that sends nothing (not even a ping) for this long is closed, seconds.
+    pub idle_timeout_secs: u64,
+    /// Largest stanza (or WebSocket frame, or BOSH body) accepted, bytes.
+    pub max_stanza_bytes: usize,
+    /// Longest `wait` a BOSH client may ask for, seconds.
+    pub bosh_max_wait_secs: u64,
+    /// A BOSH session with no request pending for this long is ended, seconds.
+    pub bosh_inactivity_secs: u64,
+    /// Offline messages written per batch at login.
+    pub offline_batch: u32,
+}
+
+impl Default for XmppConfig {
+    fn default() -> Self {
+        XmppConfig {
+            listen_websocket: None,
+            listen_bosh: None,
+            listen_tcp: None,
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            idle_timeout_secs: 300,
+            max_stanza_bytes: 256 * 1024,
+            bosh_max_wait_secs: 60,
+            bosh_inactivity_secs: 60,
+            offline_batch: 100,
+        }
+    }
+}
+
 /// Request limits.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -224,6 +271,7 @@ impl Default for Config {
             client: ClientConfig::default(),
             limits: Limits::default(),
             rooms: RoomConfig::default(),
+            xmpp: XmppConfig::default(),
             first_user_id: 100100,
             log: "info".into(),
             integration_key: String::new(),

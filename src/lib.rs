@@ -8,6 +8,7 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod fixtures;
+pub mod gateway;
 pub mod http;
 pub mod startup;
 pub mod store;

@@ -36,10 +36,23 @@ pub struct Delivery {
 /// Identifies one connected session on this node.
 pub type SessionId = u64;
 
+/// What the router hands a session.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Push {
+    /// A message to write to the client.
+    Message(Delivery),
+    /// Another login took this session's place (XMPP `conflict`, Shiku `LOGIN_CONFLICT`); the
+    /// session is already unregistered and must close.
+    Conflict,
+}
+
+/// The sending half a session registers with.
+pub type PushSender = mpsc::UnboundedSender<Push>;
+
 struct Session {
     id: SessionId,
     resource: String,
-    tx: mpsc::UnboundedSender<Delivery>,
+    tx: PushSender,
 }
 
 /// Who is connected where, on this node.
@@ -56,12 +69,7 @@ impl Router {
     }
 
     /// Registers a connected resource of `user_id`; deliveries arrive on `tx`.
-    pub fn register(
-        &self,
-        user_id: i32,
-        resource: &str,
-        tx: mpsc::UnboundedSender<Delivery>,
-    ) -> SessionId {
+    pub fn register(&self, user_id: i32, resource: &str, tx: PushSender) -> SessionId {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         self.sessions
             .write()
@@ -97,7 +105,7 @@ impl Router {
         let mut n = 0;
         if let Some(list) = self.sessions.read().expect("router lock").get(&user_id) {
             for s in list.iter().filter(|s| Some(s.id) != except) {
-                if s.tx.send(d.clone()).is_ok() {
+                if s.tx.send(Push::Message(d.clone())).is_ok() {
                     n += 1;
                 } else {
                     dead.push(s.id);
@@ -106,6 +114,28 @@ impl Router {
         }
         for id in dead {
             self.unregister(user_id, id);
+        }
+        n
+    }
+
+    /// Ends the sessions of `user_id` on `resource` (every resource when `None`), except
+    /// `except`: each is unregistered and told [`Push::Conflict`]. Returns how many ended.
+    pub fn kick(&self, user_id: i32, resource: Option<&str>, except: Option<SessionId>) -> usize {
+        let mut map = self.sessions.write().expect("router lock");
+        let Some(list) = map.get_mut(&user_id) else {
+            return 0;
+        };
+        let mut n = 0;
+        list.retain(|s| {
+            let hit = Some(s.id) != except && resource.is_none_or(|r| r == s.resource);
+            if hit {
+                let _ = s.tx.send(Push::Conflict);
+                n += 1;
+            }
+            !hit
+        });
+        if list.is_empty() {
+            map.remove(&user_id);
         }
         n
     }
@@ -154,7 +184,7 @@ mod tests {
         r.register(2, "android", tx2);
         assert_eq!(r.deliver(2, &d(), Some(a)), 1);
         assert!(rx1.try_recv().is_err());
-        assert_eq!(rx2.try_recv().unwrap(), d());
+        assert_eq!(rx2.try_recv().unwrap(), Push::Message(d()));
         assert_eq!(r.deliver(3, &d(), None), 0);
         assert_eq!(r.resources(2).len(), 2);
         drop(rx2);
@@ -162,5 +192,22 @@ mod tests {
         assert_eq!(r.resources(2), vec!["web".to_string()]);
         assert!(r.unregister(2, a));
         assert!(!r.is_online(2));
+    }
+
+    #[test]
+    fn kick_ends_the_named_resource_or_all() {
+        let r = Router::new();
+        let (tx1, mut rx1) = mpsc::unbounded_channel();
+        let (tx2, mut rx2) = mpsc::unbounded_channel();
+        let (tx3, mut rx3) = mpsc::unbounded_channel();
+        r.register(2, "web", tx1);
+        r.register(2, "android", tx2);
+        let c = r.register(2, "web", tx3);
+        assert_eq!(r.kick(2, Some("web"), Some(c)), 1);
+        assert_eq!(rx1.try_recv().unwrap(), Push::Conflict);
+        assert!(rx3.try_recv().is_err());
+        assert_eq!(r.kick(2, None, Some(c)), 1);
+        assert_eq!(rx2.try_recv().unwrap(), Push::Conflict);
+        assert_eq!(r.resources(2), vec!["web".to_string()]);
     }
 }
