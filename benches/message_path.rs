@@ -15,6 +15,36 @@ use shiku_server::domain::model::User;
 use shiku_server::domain::Ctx;
 use shiku_server::startup::open_store;
 
+/// CPU seconds (user + system) used so far by this process's threads: (writer thread, all).
+/// Throughput on a shared machine swings with the load; CPU per message does not, and the
+/// writer's share bounds what one group-commit writer can take (1 / its CPU per message).
+fn cpu_seconds() -> (f64, f64) {
+    let tick = 100.0; // USER_HZ on Linux
+    let mut writer = 0.0;
+    let mut all = 0.0;
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return (0.0, 0.0);
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ... : fields after the closing parenthesis, utime and stime are
+        // the 12th and 13th of them.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let t = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+            + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        all += t / tick;
+        if head.contains("shiku-msg-write") {
+            writer += t / tick;
+        }
+    }
+    (writer, all)
+}
+
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -90,7 +120,12 @@ fn main() {
         // Warm-up, then one sender (no batching possible), then concurrent senders.
         run(ctx.clone(), users, 4, 2_000).await;
         let single = run(ctx.clone(), users, 1, (total / 20).max(500)).await;
+        let (w0, a0) = cpu_seconds();
         let concurrent = run(ctx.clone(), users, senders, total).await;
+        let (w1, a1) = cpu_seconds();
+        let sent = ((total / senders) * senders) as f64;
+        let writer_us = (w1 - w0) * 1e6 / sent;
+        let all_us = (a1 - a0) * 1e6 / sent;
         println!("message path on the embedded store (SQLite, synchronous=FULL, batched commits)");
         println!(
             "  1 sender:        {single:>10.0} messages/s ({:.0} rows/s)",
@@ -101,5 +136,12 @@ fn main() {
             concurrent * 2.0
         );
         println!("  concurrency gain: {:.1}x", concurrent / single);
+        println!(
+            "  CPU per message ({senders} senders): {all_us:.1} µs in all, {writer_us:.1} µs in the writer thread"
+        );
+        println!(
+            "  bound on 2 idle cores: {:.0} messages/s (min of 1/writer and 2/all)",
+            (1e6 / writer_us).min(2e6 / all_us)
+        );
     });
 }

@@ -6,6 +6,7 @@
 pub mod messages;
 pub mod mongo;
 pub mod patch;
+pub mod relations;
 pub mod rooms;
 pub mod sqlite;
 
@@ -175,7 +176,7 @@ impl Store {
     {
         Store {
             users: adapter.clone(),
-            friends: adapter.clone(),
+            friends: Arc::new(relations::CachedRelations::new(adapter.clone())),
             messages: adapter.clone(),
             rooms: adapter.clone(),
             meta: adapter,

@@ -27,18 +27,19 @@ use super::*;
 use crate::domain::model::{LastChat, MsgRow, NewFriend, StickDialog};
 use crate::store::{ChatWrite, HistoryQuery, MessageStore, OfflineItem};
 
-/// Tables of the message port. Documents are the model's serde shape. The columns of
-/// `shiku_msgs` are generated from its document; those of `shiku_last_chats` are written with
-/// it (the row's `_id` in `oid`), see the module documentation.
+/// Tables of the message port. Documents are the model's serde shape. The indexed columns of
+/// `shiku_msgs` and `shiku_last_chats` are written with the document (never changed after the
+/// insert, so they cannot drift from it), the others are generated from it: an indexed
+/// generated column would parse the whole document once per index at every insert.
 pub(super) const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS shiku_msgs (
     rid INTEGER PRIMARY KEY,
     doc TEXT NOT NULL,
-    sender TEXT GENERATED ALWAYS AS (json_extract(doc, '$.sender')) VIRTUAL,
-    receiver TEXT GENERATED ALWAYS AS (json_extract(doc, '$.receiver')) VIRTUAL,
-    message_id TEXT GENERATED ALWAYS AS (json_extract(doc, '$.messageId')) VIRTUAL,
-    direction INTEGER GENERATED ALWAYS AS (json_extract(doc, '$.direction')) VIRTUAL,
-    ts INTEGER GENERATED ALWAYS AS (json_extract(doc, '$.ts')) VIRTUAL,
+    sender TEXT NOT NULL,
+    receiver TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    direction INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
     content_type INTEGER GENERATED ALWAYS AS (json_extract(doc, '$.contentType')) VIRTUAL,
     delete_time INTEGER GENERATED ALWAYS AS (json_extract(doc, '$.deleteTime')) VIRTUAL,
     is_read INTEGER GENERATED ALWAYS AS (json_extract(doc, '$.isRead')) VIRTUAL
@@ -80,6 +81,35 @@ CREATE TABLE IF NOT EXISTS stick_dialog (
     PRIMARY KEY (user_id, jid)
 );
 "#;
+
+/// Creates the tables, first moving a `shiku_msgs` of the earlier layout (key columns
+/// generated from the document) to the current one, rows and `rid`s kept.
+pub(super) fn create_schema(conn: &Connection) -> StoreResult<()> {
+    let generated: bool = conn
+        .query_row(
+            "SELECT count(*) FROM pragma_table_xinfo('shiku_msgs') \
+             WHERE name = 'message_id' AND hidden IN (2, 3)",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map_err(backend)?
+        > 0;
+    if !generated {
+        return conn.execute_batch(SCHEMA).map_err(backend);
+    }
+    conn.execute_batch(&format!(
+        "BEGIN IMMEDIATE;
+         ALTER TABLE shiku_msgs RENAME TO shiku_msgs_previous;
+         DROP INDEX IF EXISTS shiku_msgs_copy;
+         DROP INDEX IF EXISTS shiku_msgs_conversation;
+         {SCHEMA}
+         INSERT INTO shiku_msgs (rid, doc, sender, receiver, message_id, direction, ts)
+             SELECT rid, doc, sender, receiver, message_id, direction, ts FROM shiku_msgs_previous;
+         DROP TABLE shiku_msgs_previous;
+         COMMIT;"
+    ))
+    .map_err(backend)
+}
 
 const MSGS: &str = "shiku_msgs";
 const LAST_CHATS: &str = "shiku_lastChats";
@@ -162,8 +192,8 @@ type Work = Box<dyn Fn(&Connection) -> StoreResult<Box<dyn Any + Send>> + Send>;
 enum Job {
     /// A `store_chat` call.
     Chat {
-        /// Row documents; the first one decides whether the message is a duplicate.
-        rows: Vec<String>,
+        /// The rows; the first one decides whether the message is a duplicate.
+        rows: Vec<MsgInsert>,
         last_chats: Vec<LastChatRow>,
         /// (userId, payload, ts) queued when the rows are stored.
         offline: Option<(i32, String, i64)>,
@@ -242,7 +272,7 @@ impl MessageWriter {
     /// Queues a `store_chat` and waits for the commit that contains it.
     async fn chat(
         &self,
-        rows: Vec<String>,
+        rows: Vec<MsgInsert>,
         last_chats: Vec<LastChatRow>,
         offline: Option<(i32, String, i64)>,
     ) -> StoreResult<bool> {
@@ -378,21 +408,59 @@ fn write_jobs(conn: &mut Connection, jobs: &[Job]) -> StoreResult<Vec<Answer>> {
 }
 
 /// Inserts a message's rows unless its first row is already stored (then writes nothing).
-fn insert_rows(conn: &Connection, rows: &[String]) -> StoreResult<bool> {
+fn insert_rows(conn: &Connection, rows: &[MsgInsert]) -> StoreResult<bool> {
     let Some((first, rest)) = rows.split_first() else {
         return Ok(true);
     };
     let mut insert = conn
-        .prepare_cached("INSERT OR IGNORE INTO shiku_msgs (doc) VALUES (?1)")
+        .prepare_cached(
+            "INSERT OR IGNORE INTO shiku_msgs (doc, sender, receiver, message_id, direction, ts) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
         .map_err(backend)?;
+    let mut put = |r: &MsgInsert| {
+        insert
+            .execute(params![
+                r.doc,
+                r.sender,
+                r.receiver,
+                r.message_id,
+                r.direction,
+                r.ts
+            ])
+            .map_err(backend)
+    };
     // The unique (message_id, sender, direction) index turns a resend into a no-op insert.
-    if insert.execute([first]).map_err(backend)? == 0 {
+    if put(first)? == 0 {
         return Ok(false);
     }
     for row in rest {
-        insert.execute([row]).map_err(backend)?;
+        put(row)?;
     }
     Ok(true)
+}
+
+/// A `shiku_msgs` row ready to insert: the document and its indexed columns.
+struct MsgInsert {
+    doc: String,
+    sender: String,
+    receiver: String,
+    message_id: String,
+    direction: i32,
+    ts: i64,
+}
+
+impl MsgInsert {
+    fn new(row: &MsgRow) -> StoreResult<MsgInsert> {
+        Ok(MsgInsert {
+            doc: encode_row(row)?,
+            sender: row.sender.clone(),
+            receiver: row.receiver.clone(),
+            message_id: row.message_id.clone(),
+            direction: row.direction,
+            ts: row.ts,
+        })
+    }
 }
 
 fn encode_row(row: &MsgRow) -> StoreResult<String> {
@@ -458,7 +526,7 @@ impl MessageStore for SqliteStore {
         let rows = write
             .rows
             .iter()
-            .map(encode_row)
+            .map(MsgInsert::new)
             .collect::<StoreResult<Vec<_>>>()?;
         let last_chats = write
             .last_chats
@@ -861,15 +929,20 @@ impl MessageStore for SqliteStore {
 mod tests {
     use super::*;
 
-    fn chat_rows(id: &str) -> Vec<String> {
+    fn chat_rows(id: &str) -> Vec<MsgInsert> {
         [("1", "2", 0), ("2", "1", 1)]
             .iter()
-            .map(|(owner, peer, direction)| {
-                serde_json::json!({
+            .map(|&(owner, peer, direction)| MsgInsert {
+                doc: serde_json::json!({
                     "_id": new_id(), "direction": direction, "sender": owner, "receiver": peer,
                     "messageId": id, "ts": 1, "contentType": 1, "content": "x",
                 })
-                .to_string()
+                .to_string(),
+                sender: owner.into(),
+                receiver: peer.into(),
+                message_id: id.into(),
+                direction,
+                ts: 1,
             })
             .collect()
     }
@@ -943,5 +1016,47 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 20);
+    }
+
+    #[test]
+    fn earlier_generated_layout_is_moved_with_its_rows() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE shiku_msgs (rid INTEGER PRIMARY KEY, doc TEXT NOT NULL,
+               sender TEXT GENERATED ALWAYS AS (json_extract(doc, '$.sender')) VIRTUAL,
+               receiver TEXT GENERATED ALWAYS AS (json_extract(doc, '$.receiver')) VIRTUAL,
+               message_id TEXT GENERATED ALWAYS AS (json_extract(doc, '$.messageId')) VIRTUAL,
+               direction INTEGER GENERATED ALWAYS AS (json_extract(doc, '$.direction')) VIRTUAL,
+               ts INTEGER GENERATED ALWAYS AS (json_extract(doc, '$.ts')) VIRTUAL);
+             CREATE UNIQUE INDEX shiku_msgs_copy ON shiku_msgs(message_id, sender, direction);
+             INSERT INTO shiku_msgs (rid, doc) VALUES (7,
+               '{\"sender\":\"1\",\"receiver\":\"2\",\"messageId\":\"m\",\"direction\":0,\"ts\":5,\"isRead\":1}');",
+        )
+        .unwrap();
+        create_schema(&conn).unwrap();
+        let row: (i64, String, String, String, i64, i64, i64) = conn
+            .query_row(
+                "SELECT rid, sender, receiver, message_id, direction, ts, is_read FROM shiku_msgs",
+                [],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                },
+            )
+            .unwrap();
+        assert_eq!(row, (7, "1".into(), "2".into(), "m".into(), 0, 5, 1));
+        // The new layout takes explicit key columns, and is left alone on the next start.
+        create_schema(&conn).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM shiku_msgs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
     }
 }

@@ -30,8 +30,10 @@ pub struct SqliteStore {
 /// Opens the shared connection.
 fn open_shared(path: &Path) -> StoreResult<Connection> {
     let mut conn = Connection::open(path).map_err(backend)?;
+    // synchronous=FULL: a write acknowledged to a client survives a power cut, not only a crash.
     conn.execute_batch(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+         PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
     )
     .map_err(backend)?;
     // Whichever connection commits past the threshold checkpoints: the same on both.
@@ -118,7 +120,7 @@ impl SqliteStore {
         let path = dir.join("shiku.db");
         let conn = open_shared(&path)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
-        conn.execute_batch(messages::SCHEMA).map_err(backend)?;
+        messages::create_schema(&conn)?;
         conn.execute_batch(rooms::SCHEMA).map_err(backend)?;
         let writer = messages::MessageWriter::start(&path)?;
         Ok(SqliteStore {
