@@ -295,11 +295,19 @@ pub async fn last_chat_list(
             page_size,
         )
         .await?;
-    Ok(Value::Array(rows.iter().map(last_chat_view).collect()))
-}
-
-fn rooms_not_yet() -> Error {
-    Error::failure("群聊消息暂不支持 (group chat is not available yet)")
+    // A room row showing a message I hid (deleted for me, or the whole conversation removed
+    // with `/tigase/delLastChatList`) is not mine to see.
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if row.is_room == 1 {
+            let hidden = ctx.store.rooms.hidden_muc(me, &row.jid).await?;
+            if hidden.contains(&row.message_id) {
+                continue;
+            }
+        }
+        out.push(last_chat_view(row));
+    }
+    Ok(Value::Array(out))
 }
 
 /// `/tigase/getMessage`: my copy of a single-chat message (type 1). The reference may return
@@ -440,7 +448,11 @@ fn check_jid(jid: &str) -> Result<&str> {
     Ok(jid)
 }
 
-/// `/tigase/delLastChatList`: removes my conversation row with a user (`isRoom` 0).
+/// `/tigase/delLastChatList`: removes my conversation row with a user (`isRoom` 0), or my
+/// conversation with a room (`isRoom` 1). A room's row is one per room, shared by its members
+/// (spec 5.4), so it is not deleted: as seed 002 does for a member's own deletions in a room,
+/// the room's messages so far go into my hide list (`room_group_msg`), and a room row whose
+/// message I hid is left out of my list until a newer message arrives. Members only.
 pub async fn delete_last_chat(ctx: &Ctx, me: i32, jid: &str, is_room: i32) -> Result<()> {
     let jid = check_jid(jid)?;
     match is_room {
@@ -448,9 +460,24 @@ pub async fn delete_last_chat(ctx: &Ctx, me: i32, jid: &str, is_room: i32) -> Re
             ctx.store.messages.delete_last_chat(me, jid).await?;
             Ok(())
         }
-        // A room's row is shared by its members; hiding it for one member needs the rooms
-        // issue (hook).
-        1 => Err(rooms_not_yet()),
+        1 => {
+            rooms::member_room_by_jid(ctx, me, jid).await?;
+            let hidden = ctx.store.rooms.hidden_muc(me, jid).await?;
+            let ids: Vec<String> = ctx
+                .store
+                .rooms
+                .muc_history(&MucQuery {
+                    jid: jid.to_string(),
+                    hidden,
+                    ..MucQuery::default()
+                })
+                .await?
+                .into_iter()
+                .map(|r| r.message_id)
+                .collect();
+            ctx.store.rooms.hide_muc(me, jid, &ids).await?;
+            Ok(())
+        }
         _ => Err(Error::invalid("isRoom", "应为 0 或 1")),
     }
 }

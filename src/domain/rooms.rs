@@ -5,7 +5,7 @@
 //!
 //! Nobody outside a room reads or changes it; locked rooms (`s` -1) refuse changes.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
@@ -34,6 +34,10 @@ const LOCKED: &str = "该群组已被锁定！";
 const LOCKED_BY_CONSOLE: &str = "该群组已被后台锁定";
 const NO_PERMISSION: &str = "权限不足";
 const NOT_MEMBER: &str = "不是群成员 权限不足!";
+/// `allowInviteFriend` 0: only the owner and admins invite (the clients' rule, enforced here).
+const NO_INVITE: &str = "群主已关闭普通成员邀请好友功能";
+/// `allowUploadFile` 0: only the owner and admins share files (the clients' rule, enforced here).
+const NO_UPLOAD: &str = "群主已关闭普通成员上传群文件功能";
 
 /// Member role: the owner.
 pub const ROLE_OWNER: i32 = 1;
@@ -176,6 +180,10 @@ async fn require_member(ctx: &Ctx, room: &Room, me: i32) -> Result<Member> {
     member_of(ctx, room, me)
         .await?
         .ok_or_else(|| Error::failure(NOT_MEMBER))
+}
+
+fn is_manager(m: &Member) -> bool {
+    m.role == ROLE_OWNER || m.role == ROLE_ADMIN
 }
 
 fn refuse_locked(room: &Room, text: &str) -> Result<()> {
@@ -1008,9 +1016,10 @@ pub async fn update(ctx: &Ctx, me: i32, room_id: &str, u: RoomUpdate) -> Result<
         if u.s != 1 && u.s != -1 {
             return Err(Error::invalid("s", "应为 1 或 -1"));
         }
-        // Locking is the console's (reference `consoleProhibitRoom`): a locked room refuses
-        // every change, so a room member who could lock it could never unlock it again.
-        return Err(Error::failure("权限不足，只有后台管理员可以锁定群组"));
+        // Locking is the console's (reference `consoleProhibitRoom`, 931): a locked room
+        // refuses every change, so a room member who could lock it could never unlock it
+        // again. Refused with the reference's permission text.
+        return Err(Error::failure(NO_PERMISSION));
     }
     for (field, value, t) in [
         ("showMember", u.show_member, 918),
@@ -1195,9 +1204,20 @@ pub async fn invite(ctx: &Ctx, me: i32, room_id: &str, ids: Vec<i32>) -> Result<
     if mine.role == ROLE_INVISIBLE {
         return Err(Error::failure("隐身人不可以邀请用户加群"));
     }
+    if room.allow_invite_friend == 0 && !is_manager(&mine) {
+        return Err(Error::failure(NO_INVITE));
+    }
+    // The membership is read once for the whole list (not once per invitee).
+    let existing: HashSet<i32> = ctx
+        .store
+        .rooms
+        .member_ids(rid(&room))
+        .await?
+        .into_iter()
+        .collect();
     let mut fresh = Vec::new();
     for id in ids {
-        if member_of(ctx, &room, id).await?.is_some() {
+        if existing.contains(&id) {
             continue;
         }
         let u = ctx
@@ -1525,7 +1545,7 @@ pub async fn notice_list(ctx: &Ctx, me: i32, room_id: &str) -> Result<Value> {
 
 async fn require_manager(ctx: &Ctx, room: &Room, me: i32) -> Result<Member> {
     let m = require_member(ctx, room, me).await?;
-    if m.role != ROLE_OWNER && m.role != ROLE_ADMIN {
+    if !is_manager(&m) {
         return Err(Error::failure(NO_PERMISSION));
     }
     Ok(m)
@@ -1616,6 +1636,9 @@ pub async fn add_share(ctx: &Ctx, me: i32, room_id: &str, s: NewShare) -> Result
     let room = load_room(ctx, room_id).await?;
     refuse_locked(&room, LOCKED)?;
     let mine = require_member(ctx, &room, me).await?;
+    if room.allow_upload_file == 0 && !is_manager(&mine) {
+        return Err(Error::failure(NO_UPLOAD));
+    }
     let name = display_name(ctx, Some(&mine), me).await?;
     let mut share = Share {
         id: None,

@@ -86,7 +86,7 @@ pub const DOCS: &[EndpointDoc] = &[
             p("isNeedVerify", "integer", false, "0/1; 916"),
             p("isLook", "integer", false, "0 public / 1 private; 917"),
             p("maxUserSize", "integer", false, "userSize..1000"),
-            p("s", "integer", false, "1 normal / -1 locked; 931 to every member + group"),
+            p("s", "integer", false, "1 normal / -1 locked: the console's, refused here (权限不足)"),
             p("showMember", "integer", false, "0/1; 918"),
             p("allowSendCard", "integer", false, "0/1; 919"),
             p("allowInviteFriend", "integer", false, "0/1; 921"),
@@ -165,7 +165,7 @@ pub const DOCS: &[EndpointDoc] = &[
     EndpointDoc {
         path: "/room/member/update",
         tag: "room",
-        summary: "Invite users (text or phones; 907 each) or edit a member (nickname 901, remarkName, role, talkTime 906, sub)",
+        summary: "Invite users (text or phones; 907 each; owner/admins only when allowInviteFriend is 0) or edit a member (nickname 901, remarkName, role, talkTime 906, sub)",
         access: Access::User,
         params: &[
             ROOM_ID,
@@ -291,7 +291,7 @@ pub const DOCS: &[EndpointDoc] = &[
     EndpointDoc {
         path: "/room/add/share",
         tag: "room",
-        summary: "A member shares a file with the room; 401",
+        summary: "A member shares a file with the room (owner/admins only when allowUploadFile is 0); 401",
         access: Access::User,
         params: &[
             ROOM_ID,

@@ -111,11 +111,11 @@ pub const DOCS: &[EndpointDoc] = &[
     EndpointDoc {
         path: "/tigase/delLastChatList",
         tag: "tigase",
-        summary: "Remove a conversation from my list",
+        summary: "Remove a conversation from my list (a room's: its messages so far are hidden for me, the shared row stays)",
         access: Access::User,
         params: &[
-            p("jid", "string", true, "the other party's userId"),
-            p("isRoom", "integer", false, "0 (default); 1 room (not available yet)"),
+            p("jid", "string", true, "the other party's userId, or the room jid"),
+            p("isRoom", "integer", false, "0 (default) user; 1 room (members only)"),
         ],
         codes: &[0],
         data: "none",
