@@ -154,6 +154,10 @@ pub struct ClientConfig {
     pub show_telephone: i32,
     /// Phones (areaCode+phone, comma separated) every new user is auto-friended with.
     pub default_telephones: String,
+    /// XMPP WebSocket URL `/config` advertises (`xmppUrl`); empty: `ws://<Host>/xmpp-websocket`.
+    pub xmpp_url: String,
+    /// BOSH URL `/config` advertises (`boshUrl`); empty: `http://<Host>/http-bind`.
+    pub bosh_url: String,
 }
 
 /// The XMPP gateway. The domain is `client.xmpp_domain` (what `/config` tells clients); rooms
@@ -349,6 +353,8 @@ impl Default for ClientConfig {
             show_last_login_time: 1,
             show_telephone: 1,
             default_telephones: String::new(),
+            xmpp_url: String::new(),
+            bosh_url: String::new(),
         }
     }
 }

@@ -80,10 +80,9 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
         }
         _ => {
             let app = Application::build(config).await?;
-            let addrs: Vec<String> = app.addrs.iter().map(|a| a.to_string()).collect();
             tracing::info!(
                 "shiku-server listening on {} using store {}",
-                addrs.join(", "),
+                app.listeners(),
                 app.store_description
             );
             app.run().await?;

@@ -1,7 +1,7 @@
 //! Building and running the server: open the store, build the domain context, bind every
 //! listener, serve until SIGINT/SIGTERM.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::middleware::from_fn;
@@ -9,6 +9,8 @@ use actix_web::{web, App, HttpServer};
 
 use crate::config::{Config, StoreKind};
 use crate::domain::Ctx;
+use crate::gateway::xmpp::bosh::{self, BoshSessions};
+use crate::gateway::xmpp::{tcp, websocket};
 use crate::http::{self, AppState};
 use crate::store::mongo::MongoStore;
 use crate::store::sqlite::SqliteStore;
@@ -36,10 +38,35 @@ pub type StartupError = Box<dyn std::error::Error + Send + Sync>;
 /// A server bound to its listeners, ready to run.
 pub struct Application {
     server: actix_web::dev::Server,
+    /// The XMPP WebSocket and BOSH listeners of their own, when configured.
+    xmpp_servers: Vec<actix_web::dev::Server>,
+    /// The XMPP TCP c2s listener and its STARTTLS configuration, when configured.
+    xmpp_tcp: Option<(
+        tokio::net::TcpListener,
+        Arc<tokio_rustls::rustls::ServerConfig>,
+    )>,
     /// Actual bound addresses, main listener first (port 0 resolved).
     pub addrs: Vec<std::net::SocketAddr>,
+    /// The RFC 7395 WebSocket listener (`xmpp.listen_websocket`, any path).
+    pub xmpp_websocket_addr: Option<SocketAddr>,
+    /// The BOSH listener (`xmpp.listen_bosh`, any path).
+    pub bosh_addr: Option<SocketAddr>,
+    /// The XMPP TCP c2s listener (`xmpp.listen_tcp`).
+    pub xmpp_tcp_addr: Option<SocketAddr>,
     pub store_description: String,
     pub ctx: Arc<Ctx>,
+}
+
+/// Binds an optional extra listener named `what`.
+fn bind_optional(addr: &Option<String>, what: &str) -> Result<Option<TcpListener>, StartupError> {
+    match addr {
+        Some(a) => {
+            Ok(Some(TcpListener::bind(a).map_err(|e| {
+                format!("cannot listen for {what} on {a}: {e}")
+            })?))
+        }
+        None => Ok(None),
+    }
 }
 
 impl Application {
@@ -59,12 +86,32 @@ impl Application {
             .iter()
             .map(|l| l.local_addr())
             .collect::<Result<Vec<_>, _>>()?;
+        let ws_listener = bind_optional(&config.xmpp.listen_websocket, "XMPP WebSocket")?;
+        let bosh_listener = bind_optional(&config.xmpp.listen_bosh, "BOSH")?;
+        let tcp_listener = bind_optional(&config.xmpp.listen_tcp, "XMPP TCP")?;
+        let local = |l: &Option<TcpListener>| l.as_ref().map(|l| l.local_addr()).transpose();
+        let xmpp_websocket_addr = local(&ws_listener)?;
+        let bosh_addr = local(&bosh_listener)?;
+        let xmpp_tcp_addr = local(&tcp_listener)?;
+
         let state = web::Data::new(AppState { ctx: ctx.clone() });
+        // The gateways take the context and the BOSH sid table directly (they sit beside
+        // `http/`, not on it); one table serves every listener.
+        let ctx_data: web::Data<Ctx> = web::Data::from(ctx.clone());
+        let bosh_table: web::Data<BoshSessions> = web::Data::from(BoshSessions::new());
+        let (main_ctx, main_bosh) = (ctx_data.clone(), bosh_table.clone());
         let mut server = HttpServer::new(move || {
+            // `/xmpp-websocket` and `/http-bind` are transports, not REST endpoints: they are
+            // registered here rather than through `docs::Routes`.
             App::new()
                 .app_data(state.clone())
+                .app_data(main_ctx.clone())
+                .app_data(main_bosh.clone())
                 .wrap(from_fn(http::cors))
                 .wrap(tracing_actix())
+                .route("/xmpp-websocket", web::get().to(websocket::handler))
+                .route("/http-bind", web::route().to(bosh::handler))
+                .route("/http-bind/", web::route().to(bosh::handler))
                 .configure(http::configure)
                 .default_service(web::to(http::envelope::not_found))
         })
@@ -72,9 +119,49 @@ impl Application {
         for l in listeners {
             server = server.listen(l)?;
         }
+        let mut xmpp_servers = Vec::new();
+        if let Some(l) = ws_listener {
+            let ctx_data = ctx_data.clone();
+            let s = HttpServer::new(move || {
+                App::new()
+                    .app_data(ctx_data.clone())
+                    .default_service(web::to(websocket::handler))
+            })
+            .shutdown_timeout(5)
+            .listen(l)?
+            .run();
+            xmpp_servers.push(s);
+        }
+        if let Some(l) = bosh_listener {
+            let (ctx_data, bosh_table) = (ctx_data.clone(), bosh_table.clone());
+            let s = HttpServer::new(move || {
+                App::new()
+                    .app_data(ctx_data.clone())
+                    .app_data(bosh_table.clone())
+                    .default_service(web::to(bosh::handler))
+            })
+            .shutdown_timeout(5)
+            .listen(l)?
+            .run();
+            xmpp_servers.push(s);
+        }
+        // TCP c2s: the certificate is loaded (or generated) now so a bad one stops start-up.
+        let xmpp_tcp = match tcp_listener {
+            Some(l) => {
+                let tls = tcp::tls_config(&config)?;
+                l.set_nonblocking(true)?;
+                Some((tokio::net::TcpListener::from_std(l)?, tls))
+            }
+            None => None,
+        };
         Ok(Application {
             server: server.run(),
+            xmpp_servers,
+            xmpp_tcp,
             addrs,
+            xmpp_websocket_addr,
+            bosh_addr,
+            xmpp_tcp_addr,
             store_description,
             ctx,
         })
@@ -85,9 +172,44 @@ impl Application {
         self.addrs[0].port()
     }
 
+    /// Every listener, for the start-up log line (main address first, then the XMPP ones).
+    pub fn listeners(&self) -> String {
+        let mut parts: Vec<String> = self.addrs.iter().map(|a| a.to_string()).collect();
+        parts.push(format!(
+            "xmpp-websocket ws://{}/xmpp-websocket",
+            self.addrs[0]
+        ));
+        parts.push(format!("bosh http://{}/http-bind", self.addrs[0]));
+        if let Some(a) = self.xmpp_websocket_addr {
+            parts.push(format!("xmpp-websocket ws://{a}/ (any path)"));
+        }
+        if let Some(a) = self.bosh_addr {
+            parts.push(format!("bosh http://{a}/ (any path)"));
+        }
+        if let Some(a) = self.xmpp_tcp_addr {
+            parts.push(format!("xmpp-tcp {a}"));
+        }
+        parts.join(", ")
+    }
+
     /// Serves until stopped; actix handles SIGINT/SIGTERM with a graceful shutdown.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let mut servers = vec![self.server];
+        servers.extend(self.xmpp_servers);
+        let servers = futures_util::future::try_join_all(servers);
+        tokio::pin!(servers);
+        if let Some((listener, tls)) = self.xmpp_tcp {
+            // The TCP acceptor runs as long as the HTTP servers do (it only ends with them).
+            tokio::select! {
+                r = &mut servers => {
+                    r?;
+                    return Ok(());
+                }
+                () = tcp::serve(listener, self.ctx.clone(), Some(tls)) => {}
+            }
+        }
+        servers.await?;
+        Ok(())
     }
 }
 

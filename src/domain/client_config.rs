@@ -5,8 +5,9 @@ use serde_json::{json, Map, Value};
 use super::view::sorted;
 use super::Ctx;
 
-/// The `/config` data object. `ip` is the caller's address (`ipAddress`).
-pub fn client_config(ctx: &Ctx, ip: &str) -> Value {
+/// The `/config` data object. `ip` is the caller's address (`ipAddress`); `host` is the
+/// request's `Host` header, from which the XMPP URLs are derived when not configured.
+pub fn client_config(ctx: &Ctx, ip: &str, host: &str) -> Value {
     let c = &ctx.config.client;
     let mut m = Map::new();
     let mut put = |k: &str, v: Value| {
@@ -75,5 +76,38 @@ pub fn client_config(ctx: &Ctx, ip: &str) -> Value {
     put("isOpenRoomSearch", json!(c.is_open_room_search));
     put("isOpenOnlineStatus", json!(c.is_open_online_status));
     put("popularAPP", json!(""));
+    put("xmppUrl", json!(xmpp_url(&c.xmpp_url, host)));
+    put("boshUrl", json!(bosh_url(&c.bosh_url, host)));
     sorted(m)
+}
+
+/// The WebSocket URL clients use: the configured one, else the API host's `/xmpp-websocket`.
+fn xmpp_url(configured: &str, host: &str) -> String {
+    if configured.is_empty() {
+        format!("ws://{host}/xmpp-websocket")
+    } else {
+        configured.to_string()
+    }
+}
+
+/// The BOSH URL clients use: the configured one, else the API host's `/http-bind`.
+fn bosh_url(configured: &str, host: &str) -> String {
+    if configured.is_empty() {
+        format!("http://{host}/http-bind")
+    } else {
+        configured.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xmpp_urls_follow_the_host_unless_configured() {
+        assert_eq!(xmpp_url("", "h:8092"), "ws://h:8092/xmpp-websocket");
+        assert_eq!(bosh_url("", "h:8092"), "http://h:8092/http-bind");
+        assert_eq!(xmpp_url("wss://x/ws", "h"), "wss://x/ws");
+        assert_eq!(bosh_url("https://x/b", "h"), "https://x/b");
+    }
 }

@@ -9,6 +9,7 @@ pub mod history;
 pub mod lenient;
 pub mod messages;
 pub mod model;
+pub mod presence;
 pub mod profiles;
 pub mod rooms;
 pub mod users;

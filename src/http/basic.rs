@@ -1,6 +1,6 @@
 //! `BasicController`: `/config`, `/getCurrentTime`, `/verify/telephone`.
 
-use actix_web::web;
+use actix_web::{web, HttpRequest};
 use serde_json::json;
 
 use super::docs::{p, Access, EndpointDoc, Routes};
@@ -63,13 +63,23 @@ pub fn routes(r: &mut Routes) {
     r.add("/verify/telephone", verify_telephone);
 }
 
-async fn config(state: web::Data<AppState>, params: Params) -> ApiResult {
-    Ok(Reply::data(client_config(&state.ctx, params.peer_ip())))
+async fn config(req: HttpRequest, state: web::Data<AppState>, params: Params) -> ApiResult {
+    let host = req.connection_info().host().to_string();
+    Ok(Reply::data(client_config(
+        &state.ctx,
+        params.peer_ip(),
+        &host,
+    )))
 }
 
-async fn logined_config(state: web::Data<AppState>, params: Params) -> ApiResult {
+async fn logined_config(req: HttpRequest, state: web::Data<AppState>, params: Params) -> ApiResult {
     params.me()?;
-    Ok(Reply::data(client_config(&state.ctx, params.peer_ip())))
+    let host = req.connection_info().host().to_string();
+    Ok(Reply::data(client_config(
+        &state.ctx,
+        params.peer_ip(),
+        &host,
+    )))
 }
 
 async fn current_time(_params: Params) -> ApiResult {

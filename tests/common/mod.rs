@@ -127,3 +127,44 @@ impl TestApp {
             .expect("fixtures import");
     }
 }
+
+/// The XMPP listeners of their own a spawned server has (port 0 resolved).
+pub struct XmppAddrs {
+    /// `xmpp.listen_websocket`: RFC 7395 on any path.
+    pub websocket: Option<std::net::SocketAddr>,
+    /// `xmpp.listen_bosh`: BOSH on any path.
+    pub bosh: Option<std::net::SocketAddr>,
+    /// `xmpp.listen_tcp`: TCP c2s.
+    pub tcp: Option<std::net::SocketAddr>,
+}
+
+/// Spawns a server whose XMPP WebSocket and BOSH listeners are on port 0 too, after `tweak`.
+pub async fn spawn_xmpp(tweak: impl FnOnce(&mut Config)) -> (TestApp, XmppAddrs) {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut config = Config {
+        listen: "127.0.0.1:0".into(),
+        data_dir: data_dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    config.xmpp.listen_websocket = Some("127.0.0.1:0".into());
+    config.xmpp.listen_bosh = Some("127.0.0.1:0".into());
+    tweak(&mut config);
+    let app = Application::build(config).await.expect("server builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let addrs = XmppAddrs {
+        websocket: app.xmpp_websocket_addr,
+        bosh: app.bosh_addr,
+        tcp: app.xmpp_tcp_addr,
+    };
+    let ctx = app.ctx.clone();
+    tokio::spawn(app.run());
+    (
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            data_dir,
+            app: ctx,
+        },
+        addrs,
+    )
+}

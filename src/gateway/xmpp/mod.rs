@@ -12,6 +12,7 @@
 //!    [`session::XmppSession::closed`] exactly once when the connection ends for any reason.
 
 pub mod bosh;
+pub mod muc;
 pub mod session;
 pub mod tcp;
 pub mod websocket;

@@ -1,1 +1,302 @@
-//! (in progress)
+//! RFC 7395 XMPP over WebSocket: sub-protocol `xmpp`, one element per text frame,
+//! `<open/>`/`<close/>` framing in `urn:ietf:params:xml:ns:xmpp-framing`.
+//!
+//! One task per socket owns the [`XmppSession`] and selects between the client's frames, the
+//! session's [`Push`] receiver and an idle timer, so no lock is ever held across I/O.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
+use tokio::time::Instant;
+
+use super::session::XmppSession;
+use super::xml::{self, Element};
+use super::{ns, Out, StreamError, Transport};
+use crate::domain::Ctx;
+
+/// The WebSocket sub-protocol RFC 7395 registers.
+pub const SUBPROTOCOL: &str = "xmpp";
+
+/// Whether the client offered the `xmpp` sub-protocol (`Sec-WebSocket-Protocol` is a
+/// comma-separated list and may be repeated).
+fn offers_xmpp(req: &HttpRequest) -> bool {
+    req.headers()
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case(SUBPROTOCOL))
+}
+
+/// HTTP handler: upgrades to an RFC 7395 XMPP WebSocket (any path it is mounted on).
+pub async fn handler(
+    req: HttpRequest,
+    body: web::Payload,
+    ctx: web::Data<Ctx>,
+) -> actix_web::Result<HttpResponse> {
+    if !offers_xmpp(&req) {
+        return Ok(HttpResponse::BadRequest()
+            .content_type("text/plain; charset=utf-8")
+            .body(
+                "XMPP over WebSocket (RFC 7395) requires the WebSocket sub-protocol \"xmpp\" \
+                 (Sec-WebSocket-Protocol: xmpp)\n",
+            ));
+    }
+    let (mut response, ws, stream) = actix_ws::handle(&req, body)?;
+    response.headers_mut().insert(
+        header::SEC_WEBSOCKET_PROTOCOL,
+        HeaderValue::from_static(SUBPROTOCOL),
+    );
+    let ctx = ctx.into_inner();
+    let limit = ctx.config.xmpp.max_stanza_bytes;
+    // Frames and reassembled continuations are both capped at the stanza limit: a client
+    // cannot make the server buffer more than one stanza's worth.
+    let stream = stream
+        .max_frame_size(limit)
+        .aggregate_continuations()
+        .max_continuation_size(limit);
+    let peer_ip = req
+        .connection_info()
+        .realip_remote_addr()
+        .map(|s| s.to_string());
+    // The message stream borrows actix's request payload (not `Send`): run on this worker.
+    actix_web::rt::spawn(run(ctx, peer_ip, ws, stream));
+    Ok(response)
+}
+
+/// What the connection loop does after writing an answer.
+enum Next {
+    Continue,
+    Close,
+}
+
+/// The per-socket state the loop threads through.
+struct Conn {
+    ws: actix_ws::Session,
+    session: XmppSession,
+    ctx: Arc<Ctx>,
+    /// True between a stream open and the next restart: stanzas are accepted.
+    open: bool,
+}
+
+async fn run(
+    ctx: Arc<Ctx>,
+    peer_ip: Option<String>,
+    ws: actix_ws::Session,
+    mut stream: actix_ws::AggregatedMessageStream,
+) {
+    let (session, mut push_rx) = XmppSession::new(ctx.clone(), Transport::WebSocket, peer_ip);
+    let idle = Duration::from_secs(ctx.config.xmpp.idle_timeout_secs.max(1));
+    let mut conn = Conn {
+        ws,
+        session,
+        ctx,
+        open: false,
+    };
+    let mut deadline = Instant::now() + idle;
+    let mut pushes_open = true;
+    loop {
+        let next = tokio::select! {
+            frame = stream.recv() => {
+                deadline = Instant::now() + idle;
+                match frame {
+                    Some(Ok(msg)) => conn.frame(msg).await,
+                    Some(Err(e)) => conn.error(protocol_error(&e)).await,
+                    // The client went away without a `<close/>`.
+                    None => Next::Close,
+                }
+            }
+            push = push_rx.recv(), if pushes_open => match push {
+                Some(p) => {
+                    let outs = conn.session.push(p).await;
+                    conn.write_outs(outs).await
+                }
+                None => {
+                    pushes_open = false;
+                    Next::Continue
+                }
+            },
+            _ = tokio::time::sleep_until(deadline) => {
+                conn.error(StreamError::new(
+                    "connection-timeout",
+                    format!("no traffic for {} seconds", idle.as_secs()),
+                ))
+                .await
+            }
+        };
+        if let Next::Close = next {
+            break;
+        }
+    }
+    conn.session.closed_with(&mut push_rx).await;
+    if let Some(jid) = conn.session.jid() {
+        tracing::debug!(%jid, "XMPP WebSocket session ended");
+    }
+    let _ = conn
+        .ws
+        .close(Some(CloseReason::from(CloseCode::Normal)))
+        .await;
+}
+
+/// Maps a WebSocket-level failure to the stream error the client is told.
+fn protocol_error(e: &ProtocolError) -> StreamError {
+    match e {
+        ProtocolError::Overflow => {
+            StreamError::new("policy-violation", "frame larger than the stanza limit")
+        }
+        ProtocolError::Io(io) if io.to_string().contains("continuation size") => {
+            StreamError::new("policy-violation", "message larger than the stanza limit")
+        }
+        other => StreamError::new("bad-format", format!("WebSocket protocol error: {other}")),
+    }
+}
+
+impl Conn {
+    /// Handles one client frame.
+    async fn frame(&mut self, msg: AggregatedMessage) -> Next {
+        match msg {
+            AggregatedMessage::Text(text) => self.text(&text).await,
+            AggregatedMessage::Binary(_) => {
+                self.error(StreamError::new(
+                    "unsupported-encoding",
+                    "RFC 7395 carries XMPP in text frames only",
+                ))
+                .await
+            }
+            AggregatedMessage::Ping(bytes) => {
+                if self.ws.pong(&bytes).await.is_err() {
+                    return Next::Close;
+                }
+                Next::Continue
+            }
+            AggregatedMessage::Pong(_) => Next::Continue,
+            AggregatedMessage::Close(_) => Next::Close,
+        }
+    }
+
+    /// Handles one text frame: exactly one element.
+    async fn text(&mut self, text: &str) -> Next {
+        let limit = self.ctx.config.xmpp.max_stanza_bytes;
+        if text.len() > limit {
+            return self
+                .error(StreamError::new(
+                    "policy-violation",
+                    format!("stanza larger than {limit} bytes"),
+                ))
+                .await;
+        }
+        // RFC 7395 3.4: whitespace-only frames are keepalives.
+        if text.trim().is_empty() {
+            return Next::Continue;
+        }
+        let element = match xml::parse_fragment(text, limit) {
+            Ok(e) => e,
+            Err(e) => return self.error(StreamError::from(e)).await,
+        };
+        if element.is("open", ns::FRAMING) {
+            return self.open(&element).await;
+        }
+        if element.is("close", ns::FRAMING) {
+            let _ = self
+                .send(&Element::new("close").attr("xmlns", ns::FRAMING))
+                .await;
+            return Next::Close;
+        }
+        if !self.open {
+            return self
+                .error(StreamError::new(
+                    "bad-format",
+                    "expected <open xmlns=\"urn:ietf:params:xml:ns:xmpp-framing\"/> first",
+                ))
+                .await;
+        }
+        let outs = self.session.handle(element).await;
+        self.write_outs(outs).await
+    }
+
+    /// A stream open (first, or after SASL success): header and features.
+    async fn open(&mut self, open: &Element) -> Next {
+        match self.session.open_stream(open.get_attr("to")) {
+            Ok(s) => {
+                let header = open_element(&s.id, &s.from);
+                let mut features = s.features;
+                if features.get_attr("xmlns:stream").is_none() {
+                    features.set_attr("xmlns:stream", ns::STREAM);
+                }
+                if self.send(&header).await.is_err() || self.send(&features).await.is_err() {
+                    return Next::Close;
+                }
+                self.open = true;
+                Next::Continue
+            }
+            Err(e) => {
+                // RFC 6120 4.9.1.1: a stream error before the stream is open still opens it.
+                let id = uuid::Uuid::new_v4().simple().to_string();
+                let header = open_element(&id, &self.ctx.config.client.xmpp_domain);
+                let _ = self.send(&header).await;
+                self.error(e).await
+            }
+        }
+    }
+
+    /// Writes what the core returned, in order.
+    async fn write_outs(&mut self, outs: Vec<Out>) -> Next {
+        for out in outs {
+            match out {
+                Out::Stanza(e) => {
+                    if self.send(&e).await.is_err() {
+                        return Next::Close;
+                    }
+                }
+                Out::Restart => self.open = false,
+                Out::StartTls => {
+                    // The core only offers STARTTLS on TCP; reaching here is a core bug.
+                    return self
+                        .error(StreamError::new(
+                            "unsupported-feature",
+                            "STARTTLS is not available over WebSocket",
+                        ))
+                        .await;
+                }
+                Out::Error(e) => return self.error(e).await,
+                Out::Close => {
+                    let _ = self
+                        .send(&Element::new("close").attr("xmlns", ns::FRAMING))
+                        .await;
+                    return Next::Close;
+                }
+            }
+        }
+        Next::Continue
+    }
+
+    /// Writes a stream error and the closing `<close/>`; the socket is then closed.
+    async fn error(&mut self, e: StreamError) -> Next {
+        tracing::debug!(condition = e.condition, text = ?e.text, "XMPP WebSocket stream error");
+        let mut el = e.to_element();
+        el.set_attr("xmlns:stream", ns::STREAM);
+        if self.send(&el).await.is_ok() {
+            let _ = self
+                .send(&Element::new("close").attr("xmlns", ns::FRAMING))
+                .await;
+        }
+        Next::Close
+    }
+
+    /// Writes one element as one text frame.
+    async fn send(&mut self, e: &Element) -> Result<(), actix_ws::Closed> {
+        self.ws.text(e.to_xml()).await
+    }
+}
+
+/// The server's `<open/>` (RFC 7395 3.3.2).
+fn open_element(id: &str, from: &str) -> Element {
+    Element::new("open")
+        .attr("xmlns", ns::FRAMING)
+        .attr("id", id)
+        .attr("from", from)
+        .attr("version", "1.0")
+        .attr("xml:lang", "en")
+}

@@ -1,0 +1,426 @@
+//! RFC 7395 XMPP over WebSocket, driven with our own frames through tokio-tungstenite: the
+//! `xmpp` sub-protocol, `<open/>`/`<close/>` framing, SASL PLAIN with the md5 password, binding,
+//! 1:1 chat with receipts, stream errors (oversized, garbage, binary, idle) that leave the
+//! server serving everyone else, and the separate any-path listener.
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use shiku_server::domain::util::md5_hex;
+use shiku_server::gateway::xmpp::xml::{parse_fragment, Element};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use common::{TestApp, XmppAddrs};
+
+const FRAMING: &str = "urn:ietf:params:xml:ns:xmpp-framing";
+const SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
+const BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
+const STREAMS_ERR: &str = "urn:ietf:params:xml:ns:xmpp-streams";
+const DOMAIN: &str = "ws.shiku.test";
+/// Longest we wait for any expected frame.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn server(tweak: impl FnOnce(&mut shiku_server::config::Config)) -> (TestApp, XmppAddrs) {
+    common::spawn_xmpp(|c| {
+        c.client.xmpp_domain = DOMAIN.into();
+        tweak(c);
+    })
+    .await
+}
+
+fn main_url(app: &TestApp) -> String {
+    format!(
+        "{}/xmpp-websocket",
+        app.base.replacen("http://", "ws://", 1)
+    )
+}
+
+/// One WebSocket client speaking RFC 7395.
+struct Ws {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Ws {
+    /// Connects offering the `xmpp` sub-protocol and checks the server chose it.
+    async fn connect(url: &str) -> Ws {
+        let mut req = url.into_client_request().unwrap();
+        req.headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("xmpp"));
+        let (stream, resp) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("WebSocket handshake");
+        assert_eq!(
+            resp.headers()
+                .get("Sec-WebSocket-Protocol")
+                .and_then(|v| v.to_str().ok()),
+            Some("xmpp")
+        );
+        Ws { stream }
+    }
+
+    async fn send(&mut self, xml: &str) {
+        self.stream
+            .send(Message::text(xml.to_string()))
+            .await
+            .expect("frame sent");
+    }
+
+    /// The next frame's text, parsed; `None` when the server closed the socket.
+    async fn next(&mut self) -> Option<Element> {
+        loop {
+            let msg = tokio::time::timeout(TIMEOUT, self.stream.next())
+                .await
+                .expect("a frame within the timeout");
+            match msg {
+                Some(Ok(Message::Text(t))) => {
+                    return Some(parse_fragment(t.as_str(), 1 << 20).expect("server XML parses"))
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// The next element, which must exist.
+    async fn recv(&mut self) -> Element {
+        self.next().await.expect("server sent an element")
+    }
+
+    /// Skips elements until one satisfies `pred`.
+    async fn recv_until(&mut self, pred: impl Fn(&Element) -> bool) -> Element {
+        loop {
+            let e = self.recv().await;
+            if pred(&e) {
+                return e;
+            }
+        }
+    }
+
+    /// Opens (or restarts) the stream; returns the features after checking the `<open/>`.
+    async fn open(&mut self) -> Element {
+        self.send(&format!(
+            r#"<open xmlns="{FRAMING}" to="{DOMAIN}" version="1.0"/>"#
+        ))
+        .await;
+        let open = self.recv().await;
+        assert!(open.is("open", FRAMING), "{}", open.to_xml());
+        assert_eq!(open.get_attr("from"), Some(DOMAIN));
+        assert_eq!(open.get_attr("version"), Some("1.0"));
+        assert!(open.get_attr("id").is_some_and(|i| !i.is_empty()));
+        let features = self.recv().await;
+        assert_eq!(features.local_name(), "features", "{}", features.to_xml());
+        assert_eq!(
+            features.get_attr("xmlns:stream"),
+            Some("http://etherx.jabber.org/streams")
+        );
+        features
+    }
+
+    /// SASL PLAIN, restart, bind `resource`, initial presence; returns the bound JID.
+    async fn login(&mut self, uid: i64, md5_password: &str, resource: &str) -> String {
+        let f = self.open().await;
+        assert!(f.find_ns("mechanisms", SASL).is_some(), "{}", f.to_xml());
+        let creds =
+            base64::engine::general_purpose::STANDARD.encode(format!("\0{uid}\0{md5_password}"));
+        self.send(&format!(
+            r#"<auth xmlns="{SASL}" mechanism="PLAIN">{creds}</auth>"#
+        ))
+        .await;
+        let ok = self.recv().await;
+        assert!(ok.is("success", SASL), "{}", ok.to_xml());
+        let f = self.open().await;
+        assert!(f.find_ns("bind", BIND).is_some(), "{}", f.to_xml());
+        assert!(f.find_ns("mechanisms", SASL).is_none());
+        self.send(&format!(
+            r#"<iq xmlns="jabber:client" type="set" id="bind1"><bind xmlns="{BIND}"><resource>{resource}</resource></bind></iq>"#
+        ))
+        .await;
+        let iq = self.recv_until(|e| e.get_attr("id") == Some("bind1")).await;
+        assert_eq!(iq.get_attr("type"), Some("result"), "{}", iq.to_xml());
+        let jid = iq
+            .find("bind")
+            .and_then(|b| b.find("jid"))
+            .map(|j| j.text_content())
+            .expect("bound jid");
+        self.send(r#"<presence xmlns="jabber:client"/>"#).await;
+        self.ping("after-presence").await;
+        jid
+    }
+
+    /// A `urn:xmpp:ping` round trip (also a barrier: everything before it was handled).
+    async fn ping(&mut self, id: &str) {
+        self.send(&format!(
+            r#"<iq xmlns="jabber:client" type="get" to="{DOMAIN}" id="{id}"><ping xmlns="urn:xmpp:ping"/></iq>"#
+        ))
+        .await;
+        let r = self.recv_until(|e| e.get_attr("id") == Some(id)).await;
+        assert_eq!(r.get_attr("type"), Some("result"), "{}", r.to_xml());
+    }
+
+    /// Expects a stream error with `condition`, then `<close/>`, then the socket closing.
+    async fn expect_stream_error(&mut self, condition: &str) {
+        let e = self.recv_until(|e| e.local_name() == "error").await;
+        assert_eq!(e.name, "stream:error", "{}", e.to_xml());
+        assert!(
+            e.find_ns(condition, STREAMS_ERR).is_some(),
+            "expected {condition}: {}",
+            e.to_xml()
+        );
+        let close = self.recv().await;
+        assert!(close.is("close", FRAMING), "{}", close.to_xml());
+        assert!(self.next().await.is_none(), "socket closed after <close/>");
+    }
+}
+
+/// A registered user and the md5 password the clients send.
+async fn user(app: &TestApp, phone: &str) -> (i64, String) {
+    let (uid, _) = app.register(phone, "secret-1", phone).await;
+    (uid, md5_hex("secret-1"))
+}
+
+#[tokio::test]
+async fn the_xmpp_subprotocol_is_required_and_answered() {
+    let (app, _) = server(|_| {}).await;
+    // Without the sub-protocol: a 400 that says why.
+    let req = main_url(&app).into_client_request().unwrap();
+    match tokio_tungstenite::connect_async(req).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status(), 400);
+            let body = String::from_utf8_lossy(resp.body().as_deref().unwrap_or_default());
+            assert!(body.contains("sub-protocol \"xmpp\""), "{body}");
+        }
+        other => panic!("expected a refused handshake, got {other:?}"),
+    }
+    // With it (among others): accepted and answered with `xmpp` only.
+    let mut req = main_url(&app).into_client_request().unwrap();
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("chat, xmpp"),
+    );
+    let (_ws, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
+    assert_eq!(resp.headers()["Sec-WebSocket-Protocol"], "xmpp");
+}
+
+#[tokio::test]
+async fn open_features_and_close() {
+    let (app, _) = server(|_| {}).await;
+    let mut ws = Ws::connect(&main_url(&app)).await;
+    let features = ws.open().await;
+    let mechs: Vec<String> = features
+        .find_ns("mechanisms", SASL)
+        .expect("SASL offered")
+        .elements()
+        .map(|m| m.text_content())
+        .collect();
+    assert_eq!(mechs, ["PLAIN"]);
+    ws.send(&format!(r#"<close xmlns="{FRAMING}"/>"#)).await;
+    let close = ws.recv().await;
+    assert!(close.is("close", FRAMING), "{}", close.to_xml());
+    assert!(ws.next().await.is_none());
+}
+
+#[tokio::test]
+async fn a_stanza_before_open_and_an_unknown_host_are_stream_errors() {
+    let (app, _) = server(|_| {}).await;
+    let mut ws = Ws::connect(&main_url(&app)).await;
+    ws.send(r#"<presence xmlns="jabber:client"/>"#).await;
+    ws.expect_stream_error("bad-format").await;
+
+    let mut ws = Ws::connect(&main_url(&app)).await;
+    ws.send(&format!(
+        r#"<open xmlns="{FRAMING}" to="elsewhere.example" version="1.0"/>"#
+    ))
+    .await;
+    let open = ws.recv().await;
+    assert!(open.is("open", FRAMING));
+    ws.expect_stream_error("host-unknown").await;
+}
+
+#[tokio::test]
+async fn login_with_md5_binds_and_restarts_the_stream() {
+    let (app, _) = server(|_| {}).await;
+    let (uid, pw) = user(&app, "13500000001").await;
+    let mut ws = Ws::connect(&main_url(&app)).await;
+    let jid = ws.login(uid, &pw, "web").await;
+    assert_eq!(jid, format!("{uid}@{DOMAIN}/web"));
+
+    // The REST access token is a password too (the mobile apps log in with it).
+    let token = app.login("13500000001", "secret-1").await["data"]["access_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let mut phone = Ws::connect(&main_url(&app)).await;
+    let jid = phone.login(uid, &token, "android").await;
+    assert_eq!(jid, format!("{uid}@{DOMAIN}/android"));
+
+    // A wrong password is a SASL failure, not a dropped connection.
+    let mut bad = Ws::connect(&main_url(&app)).await;
+    bad.open().await;
+    let creds =
+        base64::engine::general_purpose::STANDARD.encode(format!("\0{uid}\0{}", md5_hex("nope")));
+    bad.send(&format!(
+        r#"<auth xmlns="{SASL}" mechanism="PLAIN">{creds}</auth>"#
+    ))
+    .await;
+    let f = bad.recv().await;
+    assert!(f.is("failure", SASL), "{}", f.to_xml());
+    assert!(f.find("not-authorized").is_some(), "{}", f.to_xml());
+}
+
+#[tokio::test]
+async fn one_to_one_between_two_websocket_sessions_with_receipt() {
+    let (app, _) = server(|_| {}).await;
+    let (a, apw) = user(&app, "13500000011").await;
+    let (b, bpw) = user(&app, "13500000012").await;
+    let mut wa = Ws::connect(&main_url(&app)).await;
+    let mut wb = Ws::connect(&main_url(&app)).await;
+    wa.login(a, &apw, "web").await;
+    wb.login(b, &bpw, "web").await;
+
+    let id = "skimweb_ws_1";
+    let body = json!({"messageId": id, "fromUserId": a.to_string(), "toUserId": b.to_string(),
+        "content": "hello <over> & ws", "timeSend": 1_795_291_719, "type": 1});
+    let msg = Element::new("message")
+        .attr("xmlns", "jabber:client")
+        .attr("to", format!("{b}@{DOMAIN}"))
+        .attr("type", "chat")
+        .attr("id", id)
+        .child(Element::new("body").text(body.to_string()))
+        .child(Element::new("request").attr("xmlns", "urn:xmpp:receipts"));
+    wa.send(&msg.to_xml()).await;
+
+    let receipt = wa
+        .recv_until(|e| e.find_ns("received", "urn:xmpp:receipts").is_some())
+        .await;
+    assert_eq!(
+        receipt
+            .find_ns("received", "urn:xmpp:receipts")
+            .unwrap()
+            .get_attr("id"),
+        Some(id)
+    );
+
+    let got = wb.recv_until(|e| e.local_name() == "message").await;
+    assert_eq!(got.get_attr("type"), Some("chat"));
+    assert_eq!(got.get_attr("id"), Some(id));
+    assert!(got
+        .get_attr("from")
+        .is_some_and(|f| f.starts_with(&format!("{a}@{DOMAIN}"))));
+    let json: Value = serde_json::from_str(&got.find("body").unwrap().text_content()).unwrap();
+    assert_eq!(json["content"], "hello <over> & ws");
+    assert_eq!(json["messageId"], id);
+}
+
+#[tokio::test]
+async fn oversized_garbage_and_binary_frames_end_only_their_own_stream() {
+    let (app, _) = server(|c| c.xmpp.max_stanza_bytes = 4096).await;
+    let (a, apw) = user(&app, "13500000021").await;
+    let mut bystander = Ws::connect(&main_url(&app)).await;
+    bystander.login(a, &apw, "web").await;
+
+    let mut big = Ws::connect(&main_url(&app)).await;
+    big.open().await;
+    let huge = format!(
+        r#"<message xmlns="jabber:client"><body>{}</body></message>"#,
+        "x".repeat(10_000)
+    );
+    big.send(&huge).await;
+    big.expect_stream_error("policy-violation").await;
+
+    let mut garbage = Ws::connect(&main_url(&app)).await;
+    garbage.open().await;
+    garbage.send("<message><body>unclosed").await;
+    garbage.expect_stream_error("not-well-formed").await;
+
+    let mut binary = Ws::connect(&main_url(&app)).await;
+    binary.open().await;
+    binary
+        .stream
+        .send(Message::binary(b"<presence/>".to_vec()))
+        .await
+        .unwrap();
+    binary.expect_stream_error("unsupported-encoding").await;
+
+    // Everyone else is still served, and new sessions still open.
+    bystander.ping("still-alive").await;
+    let mut fresh = Ws::connect(&main_url(&app)).await;
+    fresh.open().await;
+}
+
+#[tokio::test]
+async fn ping_frames_are_answered_and_idle_sessions_time_out() {
+    let (app, _) = server(|c| c.xmpp.idle_timeout_secs = 1).await;
+    let mut ws = Ws::connect(&main_url(&app)).await;
+    ws.stream
+        .send(Message::Ping(b"hi".to_vec().into()))
+        .await
+        .unwrap();
+    let pong = tokio::time::timeout(TIMEOUT, ws.stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(pong, Message::Pong(b"hi".to_vec().into()));
+    ws.expect_stream_error("connection-timeout").await;
+}
+
+#[tokio::test]
+async fn the_separate_listener_upgrades_on_any_path() {
+    let (app, addrs) = server(|_| {}).await;
+    let addr = addrs.websocket.expect("WebSocket listener bound");
+    let (uid, pw) = user(&app, "13500000031").await;
+    // The stock client's URL, and any other path.
+    let mut ws = Ws::connect(&format!("ws://{addr}/websocket/")).await;
+    ws.login(uid, &pw, "web").await;
+    let mut other = Ws::connect(&format!("ws://{addr}/some/other/path")).await;
+    other.open().await;
+    // And a request without the sub-protocol is refused there too.
+    let req = format!("ws://{addr}/").into_client_request().unwrap();
+    assert!(tokio_tungstenite::connect_async(req).await.is_err());
+}
+
+#[tokio::test]
+async fn config_advertises_the_xmpp_urls() {
+    let (app, _) = server(|_| {}).await;
+    let v = app.get("/config", &[]).await;
+    let host = app.base.trim_start_matches("http://");
+    assert_eq!(v["data"]["xmppUrl"], format!("ws://{host}/xmpp-websocket"));
+    assert_eq!(v["data"]["boshUrl"], format!("http://{host}/http-bind"));
+
+    let (app, _) = server(|c| {
+        c.client.xmpp_url = "wss://chat.example/ws".into();
+        c.client.bosh_url = "https://chat.example/bosh".into();
+    })
+    .await;
+    let v = app.get("/config", &[]).await;
+    assert_eq!(v["data"]["xmppUrl"], "wss://chat.example/ws");
+    assert_eq!(v["data"]["boshUrl"], "https://chat.example/bosh");
+    assert_eq!(v["data"]["XMPPDomain"], DOMAIN);
+}
+
+#[tokio::test]
+async fn a_client_vanishing_mid_stream_is_unregistered() {
+    let (app, _) = server(|_| {}).await;
+    let (uid, pw) = user(&app, "13500000041").await;
+    let mut ws = Ws::connect(&main_url(&app)).await;
+    ws.login(uid, &pw, "web").await;
+    assert_eq!(app.app.router.resources(uid as i32), ["web"]);
+    // No `<close/>`, no close frame: the TCP connection just goes away.
+    drop(ws);
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !app.app.router.resources(uid as i32).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "session still registered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
