@@ -50,7 +50,10 @@ pub mod ns {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     /// TCP c2s; `tls` once STARTTLS completed, `tls_available` when a certificate is loaded.
-    Tcp { tls: bool, tls_available: bool },
+    Tcp {
+        tls: bool,
+        tls_available: bool,
+    },
     WebSocket,
     Bosh,
 }
