@@ -6,8 +6,10 @@
 
 FROM rust:1-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
+COPY proto ./proto
 COPY src ./src
+COPY console-ui ./console-ui
 COPY benches ./benches
 RUN cargo build --release --locked --bin shiku-server
 

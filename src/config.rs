@@ -52,6 +52,8 @@ pub struct Config {
     pub rooms: RoomConfig,
     /// Live delivery over XMPP (the Tigase replacement).
     pub xmpp: XmppConfig,
+    /// Uploads and the file server (the reference's upload service on 8088 and nginx on 8089).
+    pub files: FilesConfig,
     /// First userId handed out on an empty database (reference: 10000002; seed 002: 6 digits).
     pub first_user_id: i32,
     /// `tracing` filter, e.g. `info` or `shiku_server=debug`.
@@ -172,6 +174,9 @@ pub struct XmppConfig {
     pub listen_bosh: Option<String>,
     /// Plain TCP c2s with STARTTLS (reference 5222).
     pub listen_tcp: Option<String>,
+    /// Shiku's binary WebSocket protocol listener, any path (reference 5260); `/im-websocket`
+    /// on the main listener serves it too.
+    pub listen_shiku_ws: Option<String>,
     /// PEM certificate chain and private key for STARTTLS; when both are empty a self-signed
     /// pair for the domain is generated once under `data_dir/tls/`.
     pub tls_cert: String,
@@ -194,6 +199,7 @@ impl Default for XmppConfig {
             listen_websocket: None,
             listen_bosh: None,
             listen_tcp: None,
+            listen_shiku_ws: None,
             tls_cert: String::new(),
             tls_key: String::new(),
             idle_timeout_secs: 300,
@@ -201,6 +207,51 @@ impl Default for XmppConfig {
             bosh_max_wait_secs: 60,
             bosh_inactivity_secs: 60,
             offline_batch: 100,
+        }
+    }
+}
+
+/// Uploads and downloads. `listen_upload` (reference 8088) and `listen_files` (8089) serve the
+/// upload paths and the stored tree as the main listener does.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FilesConfig {
+    /// Root of the stored tree; URL path == file path under it. Empty: `data_dir/files`.
+    pub root: PathBuf,
+    /// Largest single uploaded file, bytes.
+    pub max_file_bytes: u64,
+    /// Largest upload request (all parts together), bytes.
+    pub max_request_bytes: u64,
+    /// URL prefix of `oUrl`/`tUrl` (the reference's `domain`, e.g. `http://host:8089`); empty:
+    /// `<scheme>://<Host of the upload request>`.
+    pub public_url: String,
+    /// How often expired uploads (`validTime`) are deleted, seconds (reference: 12 h).
+    pub expiry_interval_secs: u64,
+    /// Refuse uploads without a valid `access_token` (the reference's upload service has no
+    /// authentication and the web clients post their forms without one, hence off by default).
+    pub require_token: bool,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        FilesConfig {
+            root: PathBuf::new(),
+            max_file_bytes: 100 * 1024 * 1024,
+            max_request_bytes: 200 * 1024 * 1024,
+            public_url: String::new(),
+            expiry_interval_secs: 12 * 3600,
+            require_token: false,
+        }
+    }
+}
+
+impl FilesConfig {
+    /// The stored tree's root directory.
+    pub fn root_dir(&self, data_dir: &Path) -> PathBuf {
+        if self.root.as_os_str().is_empty() {
+            data_dir.join("files")
+        } else {
+            self.root.clone()
         }
     }
 }
@@ -276,6 +327,7 @@ impl Default for Config {
             limits: Limits::default(),
             rooms: RoomConfig::default(),
             xmpp: XmppConfig::default(),
+            files: FilesConfig::default(),
             first_user_id: 100100,
             log: "info".into(),
             integration_key: String::new(),
@@ -463,6 +515,22 @@ impl Config {
                     "must be 0, 1 or -1 (keep the client's value)".into(),
                 ));
             }
+        }
+        let f = &self.files;
+        if f.max_file_bytes == 0 || f.max_request_bytes == 0 || f.expiry_interval_secs == 0 {
+            return Err(ConfigError::Env(
+                "files".into(),
+                "max_file_bytes, max_request_bytes and expiry_interval_secs must be positive"
+                    .into(),
+            ));
+        }
+        // Everything under the files root is downloadable: the database and TLS key must not be.
+        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        if abs(&self.data_dir).starts_with(abs(&f.root_dir(&self.data_dir))) {
+            return Err(ConfigError::Env(
+                "files.root".into(),
+                "must not contain data_dir (the database and keys would be downloadable)".into(),
+            ));
         }
         if self.first_user_id < 10_006 {
             return Err(ConfigError::Env(

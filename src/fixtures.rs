@@ -38,6 +38,13 @@ pub struct ImportReport {
     /// Empty while the store keeps a provided id; members are filed under the stored id either
     /// way.
     pub room_ids_changed: Vec<(String, String)>,
+    /// Companies inserted from `company.json` (with their departments and employees); a
+    /// company whose id or active name already exists is left alone and not counted.
+    pub companies: usize,
+    /// Departments inserted with those companies.
+    pub departments: usize,
+    /// Employees inserted with those companies.
+    pub employees: usize,
 }
 
 type ImportResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -95,6 +102,7 @@ pub async fn import(store: &Store, dir: &Path) -> ImportResult<ImportReport> {
         report.last_chats += 1;
     }
     import_rooms(store, dir, &mut report).await?;
+    import_org(store, dir, &mut report).await?;
     Ok(report)
 }
 
@@ -165,6 +173,43 @@ async fn import_rooms(store: &Store, dir: &Path, report: &mut ImportReport) -> I
             if store.rooms.store_muc(&jid, &row).await? {
                 report.muc_messages += 1;
             }
+        }
+    }
+    Ok(())
+}
+
+/// Companies from `company.json`, each with the documents of `department.json` and
+/// `employee.json` that name it, inserted as one tree through `OrgStore::create_company` (ids
+/// kept; `empNum` counted from the employees imported, whatever the documents said).
+async fn import_org(store: &Store, dir: &Path, report: &mut ImportReport) -> ImportResult<()> {
+    use crate::domain::org::{Company, Department, Employee};
+    let departments = read::<Department>(dir, "department")?;
+    let employees = read::<Employee>(dir, "employee")?;
+    for company in read::<Company>(dir, "company")? {
+        let Some(id) = company.id.clone() else {
+            return Err("company.json: a company without _id".into());
+        };
+        let depts: Vec<Department> = departments
+            .iter()
+            .filter(|d| d.company_id.as_deref() == Some(id.as_str()))
+            .cloned()
+            .collect();
+        let emps: Vec<Employee> = employees
+            .iter()
+            .filter(|e| e.company_id.as_deref() == Some(id.as_str()))
+            .cloned()
+            .collect();
+        if store.org.get_company(&id).await?.is_some() {
+            continue;
+        }
+        match store.org.create_company(&company, &depts, &emps).await {
+            Ok(()) => {
+                report.companies += 1;
+                report.departments += depts.len();
+                report.employees += emps.len();
+            }
+            Err(StoreError::Duplicate(_)) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(())

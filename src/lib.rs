@@ -7,6 +7,7 @@
 pub mod config;
 pub mod delivery;
 pub mod domain;
+pub mod files;
 pub mod fixtures;
 pub mod gateway;
 pub mod http;

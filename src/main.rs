@@ -1,4 +1,5 @@
-//! The `shiku-server` command: serve (default), import fixtures, print the OpenAPI document.
+//! The `shiku-server` command: serve (default), import fixtures, print the OpenAPI document,
+//! create admin-console accounts.
 
 use std::path::PathBuf;
 
@@ -34,6 +35,72 @@ enum Command {
     },
     /// Print the OpenAPI document of every implemented endpoint.
     Openapi,
+    /// Admin-console accounts (there is no default admin: create the first one here).
+    Admin {
+        #[command(subcommand)]
+        action: AdminCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Creates (or updates) a console account: the user with this phone is created when absent,
+    /// its password set, and the role granted. Uses the server's --data-dir/--config.
+    Create {
+        /// National phone number (the console login's `account`).
+        #[arg(long)]
+        phone: String,
+        /// Plain password (at least 8 characters); may come from SHIKU_ADMIN_PASSWORD instead.
+        #[arg(long, env = "SHIKU_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Country code.
+        #[arg(long, default_value = "86")]
+        area_code: String,
+        /// Console role: 1 tourist, 4 customer service, 5 admin, 6 super admin, 7 finance.
+        #[arg(long, default_value_t = 6)]
+        role: i32,
+        /// Nickname of a newly created user (default: the phone).
+        #[arg(long)]
+        nickname: Option<String>,
+    },
+}
+
+/// `admin create`: the first super admin comes from the command line, never from a default.
+async fn admin_create(
+    config: Config,
+    phone: &str,
+    password: &str,
+    area_code: &str,
+    role: i32,
+    nickname: Option<String>,
+) -> Result<i32, StartupError> {
+    use shiku_server::domain::console::{self, UserFields, UserRef};
+    if password.chars().count() < 8 {
+        return Err("--password must have at least 8 characters".into());
+    }
+    let config = std::sync::Arc::new(config);
+    let store = open_store(&config).await?;
+    let ctx = shiku_server::domain::Ctx::new(store, config).await?;
+    let target = UserRef::Phone {
+        phone: phone.to_string(),
+        area_code: area_code.to_string(),
+    };
+    let fields = UserFields {
+        telephone: Some(phone.to_string()),
+        area_code: Some(area_code.to_string()),
+        password: Some(password.to_string()),
+        nickname,
+        ..UserFields::default()
+    };
+    if let Some(existing) = console::find_user(&ctx, &target).await? {
+        // An existing user gets the password given here, so that it is the one that works.
+        let only_password = UserFields {
+            password: Some(password.to_string()),
+            ..UserFields::default()
+        };
+        console::update_user(&ctx, &existing, &only_password).await?;
+    }
+    Ok(console::grant_admin(&ctx, &target, role, Some(&fields)).await?)
 }
 
 fn load_config(cli: &Cli) -> Result<Config, StartupError> {
@@ -72,6 +139,23 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
         )
         .init();
     match cli.command {
+        Some(Command::Admin {
+            action:
+                AdminCommand::Create {
+                    phone,
+                    password,
+                    area_code,
+                    role,
+                    nickname,
+                },
+        }) => {
+            let user_id =
+                admin_create(config, &phone, &password, &area_code, role, nickname).await?;
+            println!(
+                "console account ready: userId {user_id}, phone {area_code} {phone}, role {role}"
+            );
+            Ok(())
+        }
         Some(Command::Import { dir }) => {
             let store = open_store(&config).await?;
             let report = shiku_server::fixtures::import(&store, &dir).await?;

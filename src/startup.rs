@@ -9,6 +9,7 @@ use actix_web::{web, App, HttpServer};
 
 use crate::config::{Config, StoreKind};
 use crate::domain::Ctx;
+use crate::gateway::shiku;
 use crate::gateway::xmpp::bosh::{self, BoshSessions};
 use crate::gateway::xmpp::{tcp, websocket};
 use crate::http::{self, AppState};
@@ -38,7 +39,8 @@ pub type StartupError = Box<dyn std::error::Error + Send + Sync>;
 /// A server bound to its listeners, ready to run.
 pub struct Application {
     server: actix_web::dev::Server,
-    /// The XMPP WebSocket and BOSH listeners of their own, when configured.
+    /// The XMPP WebSocket, BOSH and Shiku binary WebSocket listeners of their own, when
+    /// configured.
     xmpp_servers: Vec<actix_web::dev::Server>,
     /// The XMPP TCP c2s listener and its STARTTLS configuration, when configured.
     xmpp_tcp: Option<(
@@ -53,6 +55,8 @@ pub struct Application {
     pub bosh_addr: Option<SocketAddr>,
     /// The XMPP TCP c2s listener (`xmpp.listen_tcp`).
     pub xmpp_tcp_addr: Option<SocketAddr>,
+    /// Shiku's binary WebSocket listener (`xmpp.listen_shiku_ws`, any path).
+    pub shiku_ws_addr: Option<SocketAddr>,
     pub store_description: String,
     pub ctx: Arc<Ctx>,
 }
@@ -77,6 +81,9 @@ impl Application {
         let store = open_store(&config).await?;
         let store_description = store.description.clone();
         let ctx = Arc::new(Ctx::new(store, config.clone()).await?);
+        // Deletes uploads whose validTime ran out (reference FileDeleteTask).
+        crate::domain::files::spawn_expiry(config.clone(), ctx.store.clone());
+        crate::domain::console::spawn_background(&ctx);
         let mut listeners = Vec::new();
         for a in config.listen_addrs() {
             let l = TcpListener::bind(&a).map_err(|e| format!("cannot listen on {a}: {e}"))?;
@@ -89,10 +96,12 @@ impl Application {
         let ws_listener = bind_optional(&config.xmpp.listen_websocket, "XMPP WebSocket")?;
         let bosh_listener = bind_optional(&config.xmpp.listen_bosh, "BOSH")?;
         let tcp_listener = bind_optional(&config.xmpp.listen_tcp, "XMPP TCP")?;
+        let shiku_listener = bind_optional(&config.xmpp.listen_shiku_ws, "Shiku binary WebSocket")?;
         let local = |l: &Option<TcpListener>| l.as_ref().map(|l| l.local_addr()).transpose();
         let xmpp_websocket_addr = local(&ws_listener)?;
         let bosh_addr = local(&bosh_listener)?;
         let xmpp_tcp_addr = local(&tcp_listener)?;
+        let shiku_ws_addr = local(&shiku_listener)?;
 
         let state = web::Data::new(AppState { ctx: ctx.clone() });
         // The gateways take the context and the BOSH sid table directly (they sit beside
@@ -110,11 +119,17 @@ impl Application {
                 .wrap(from_fn(http::cors))
                 .wrap(tracing_actix())
                 .route("/xmpp-websocket", web::get().to(websocket::handler))
+                .configure(http::console_ui::configure)
+                .route("/im-websocket", web::get().to(shiku::websocket::handler))
                 .route("/http-bind", web::route().to(bosh::handler))
                 .route("/http-bind/", web::route().to(bosh::handler))
                 .configure(http::configure)
-                .default_service(web::to(http::envelope::not_found))
+                // Anything else: the stored upload tree (reference nginx 8089), else the 404.
+                .default_service(web::to(http::files::serve))
         })
+        // XMPP frames are small and latency-bound: Nagle would hold each behind the client's
+        // delayed ACK (~40 ms).
+        .tcp_nodelay(true)
         .shutdown_timeout(5);
         for l in listeners {
             server = server.listen(l)?;
@@ -127,6 +142,20 @@ impl Application {
                     .app_data(ctx_data.clone())
                     .default_service(web::to(websocket::handler))
             })
+            .tcp_nodelay(true)
+            .shutdown_timeout(5)
+            .listen(l)?
+            .run();
+            xmpp_servers.push(s);
+        }
+        if let Some(l) = shiku_listener {
+            let ctx_data = ctx_data.clone();
+            let s = HttpServer::new(move || {
+                App::new()
+                    .app_data(ctx_data.clone())
+                    .default_service(web::to(shiku::websocket::handler))
+            })
+            .tcp_nodelay(true)
             .shutdown_timeout(5)
             .listen(l)?
             .run();
@@ -140,6 +169,7 @@ impl Application {
                     .app_data(bosh_table.clone())
                     .default_service(web::to(bosh::handler))
             })
+            .tcp_nodelay(true)
             .shutdown_timeout(5)
             .listen(l)?
             .run();
@@ -162,6 +192,7 @@ impl Application {
             xmpp_websocket_addr,
             bosh_addr,
             xmpp_tcp_addr,
+            shiku_ws_addr,
             store_description,
             ctx,
         })
@@ -188,6 +219,10 @@ impl Application {
         }
         if let Some(a) = self.xmpp_tcp_addr {
             parts.push(format!("xmpp-tcp {a}"));
+        }
+        parts.push(format!("shiku-ws ws://{}/im-websocket", self.addrs[0]));
+        if let Some(a) = self.shiku_ws_addr {
+            parts.push(format!("shiku-ws ws://{a}/ (any path)"));
         }
         parts.join(", ")
     }

@@ -936,6 +936,13 @@ async fn room_creation_join_history_and_groupchat() {
         Some(format!("{room_jid}/{}", a.id).as_str())
     );
     assert_eq!(body_json(got[0])["content"], "hi all");
+    // Bob got it live before joining: his join history does not repeat it.
+    let out = cb.join(&app, &jid, Some("3600")).await;
+    let ids: Vec<&str> = messages_of(&out, "groupchat")
+        .iter()
+        .filter_map(|m| m.get_attr("id"))
+        .collect();
+    assert!(!ids.contains(&"g-1"), "{ids:?}");
 
     // Carol joins later with history: the stored message, delayed, oldest first.
     let mut cc = connect(&app, &c, "web").await;

@@ -78,6 +78,7 @@ pub fn client_config(ctx: &Ctx, ip: &str, host: &str) -> Value {
     put("popularAPP", json!(""));
     put("xmppUrl", json!(xmpp_url(&c.xmpp_url, host)));
     put("boshUrl", json!(bosh_url(&c.bosh_url, host)));
+    ctx.console.apply_overrides(&mut m);
     sorted(m)
 }
 

@@ -220,6 +220,7 @@ pub async fn delete_group_messages(
         return Ok(());
     }
     let manager = member.role == rooms::ROLE_OWNER || member.role == rooms::ROLE_ADMIN;
+    let mut recalled = Vec::with_capacity(ids.len());
     for id in ids {
         let row = ctx
             .store
@@ -232,8 +233,18 @@ pub async fn delete_group_messages(
                 "只有发送者或群主、管理员可以撤回 (only the sender or the room's owner/admins can recall): {id}"
             )));
         }
+        recalled.push(row);
     }
     ctx.store.rooms.delete_muc(jid, ids, None).await?;
+    // A recalled image/voice/video/file message takes its upload along (its sender's only).
+    for row in recalled
+        .iter()
+        .filter(|r| super::files::is_file_message(r.content_type))
+    {
+        if let Ok(sender) = row.sender.trim().parse::<i32>() {
+            super::files::delete_owned_url(&ctx.config, &ctx.store, &row.content, sender).await;
+        }
+    }
     if let Some(row) = ctx.store.rooms.newest_muc(jid).await? {
         let body: Map<String, Value> = serde_json::from_str(&row.message)
             .or_else(|_| serde_json::from_str(&row.body))
@@ -379,8 +390,14 @@ pub async fn delete_messages(ctx: &Ctx, me: i32, delete: i32, ids: &[String]) ->
         }
     }
     if delete == 2 {
-        // The peer's copies of exactly the recalled messages (a file attached to them stays
-        // until the upload service can delete it: hook for the files issue).
+        // The peer's copies of exactly the recalled messages; a recalled file message takes
+        // its upload along (only when it is mine: the owner check is in `files`).
+        for row in copies
+            .iter()
+            .filter(|r| super::files::is_file_message(r.content_type))
+        {
+            super::files::delete_owned_url(&ctx.config, &ctx.store, &row.content, me).await;
+        }
         for &peer in &peers {
             let mine: Vec<String> = copies
                 .iter()

@@ -800,6 +800,29 @@ pub async fn offline_queue(ctx: &Ctx, user_id: i32, limit: u64) -> Result<Vec<(i
     Ok(out)
 }
 
+/// Puts deliveries a session was handed but the client never confirmed back in the user's
+/// offline queue, for the next login (history already holds them: only the queue item is
+/// written again). Failures are logged per message, so one does not stop the others.
+pub async fn requeue(ctx: &Ctx, user_id: i32, deliveries: Vec<Delivery>) {
+    for d in deliveries {
+        let item = match offline_entry(user_id, &d) {
+            Ok(item) => item,
+            Err(e) => {
+                tracing::error!(error = %e, message_id = d.message_id, "message not requeued");
+                continue;
+            }
+        };
+        if let Err(e) = ctx
+            .store
+            .messages
+            .enqueue_offline(item.user_id, &item.payload, item.ts)
+            .await
+        {
+            tracing::error!(error = %e, message_id = d.message_id, "message not requeued");
+        }
+    }
+}
+
 /// Acknowledges a user's offline items up to `seq` (they reached a session).
 pub async fn ack_offline(ctx: &Ctx, user_id: i32, seq: i64) -> Result<()> {
     ctx.store.messages.ack_offline(user_id, seq).await?;

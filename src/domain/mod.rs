@@ -3,12 +3,15 @@
 
 pub mod auth;
 pub mod client_config;
+pub mod console;
 pub mod error;
+pub mod files;
 pub mod friends;
 pub mod history;
 pub mod lenient;
 pub mod messages;
 pub mod model;
+pub mod org;
 pub mod presence;
 pub mod profiles;
 pub mod rooms;
@@ -33,6 +36,8 @@ pub struct Ctx {
     pub router: Arc<Router>,
     /// Users the message path reads for every message, cached for a second.
     pub profiles: profiles::Profiles,
+    /// The `/config` values set in the admin console (applied without a restart).
+    pub console: console::ConsoleState,
 }
 
 /// System account every user is auto-friended with ("客服公众号", public account).
@@ -57,7 +62,9 @@ impl Ctx {
             config,
             router: Router::new(),
             profiles: profiles::Profiles::default(),
+            console: console::ConsoleState::default(),
         };
+        console::reload_overrides(&ctx).await?;
         users::ensure_system_users(&ctx).await?;
         Ok(ctx)
     }

@@ -1085,7 +1085,12 @@ async fn dissolve(ctx: &Ctx, room: &Room, actor: i32, mine: Option<&Member>) -> 
     if let Err(e) = notify_users_and_room(ctx, &members, &room.jid, &n).await {
         log_notify(903, &e);
     }
+    let shares = ctx.store.rooms.shares(rid(room), None, 0, 0).await?;
     ctx.store.rooms.delete_room(rid(room)).await?;
+    // The room's shared files go with it (each only when its uploader's, checked in `files`).
+    for s in &shares {
+        super::files::delete_owned_url(&ctx.config, &ctx.store, &s.url, s.user_id).await;
+    }
     Ok(())
 }
 
@@ -1707,10 +1712,129 @@ pub async fn share_delete(ctx: &Ctx, me: i32, room_id: &str, share_id: &str) -> 
         .await?
         .ok_or_else(|| Error::failure("文件不存在"))?;
     ctx.store.rooms.delete_share(rid(&room), share_id).await?;
+    // The shared upload is deleted with its record (when it is the sharer's own file).
+    super::files::delete_owned_url(&ctx.config, &ctx.store, &s.url, s.user_id).await;
     let name = display_name(ctx, Some(&mine), me).await?;
     let mut n = notice(&room, 402, me, &name, json!(share_id));
     n.file_name = Some(s.name);
     notify_room(ctx, &room.jid, &n).await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Console variants: the admin acts on any room without being a member. Notifications come from
+// the system sender 10005 ("后台管理员"), as the reference's console does.
+
+/// `/console/deleteRoom`: dissolves any room (903 to every member and into the room).
+pub async fn console_delete(ctx: &Ctx, room_id: &str) -> Result<()> {
+    let room = load_room(ctx, room_id).await?;
+    dissolve(ctx, &room, super::SYSTEM_SENDER_ID, None).await
+}
+
+/// `/console/deleteMember`: removes members other than the owner (904 to each, and into the
+/// room when the room announces departures). Returns the userIds that were members.
+pub async fn console_remove_members(ctx: &Ctx, room_id: &str, ids: &[i32]) -> Result<Vec<i32>> {
+    let room = load_room(ctx, room_id).await?;
+    let actor = super::SYSTEM_SENDER_ID;
+    let name = display_name(ctx, None, actor).await?;
+    let mut removed = Vec::new();
+    for &id in ids {
+        let Some(target) = member_of(ctx, &room, id).await? else {
+            continue;
+        };
+        if target.role == ROLE_OWNER {
+            return Err(Error::failure("不能移出群主"));
+        }
+        let mut n = notice(&room, 904, actor, &name, json!(room.name));
+        n.to_user_id = Some(id.to_string());
+        n.to_user_name = Some(target.nickname.clone());
+        if room.is_attrition_notice == 1 {
+            notify_user_and_room(ctx, id, &room.jid, &n).await?;
+        } else {
+            notify_user(ctx, id, &n).await?;
+        }
+        ctx.store.rooms.remove_member(rid(&room), id).await?;
+        removed.push(id);
+    }
+    Ok(removed)
+}
+
+/// `/console/inviteJoinRoom`: adds users to any room (skipping members, within the size
+/// limit); 907 for each, from "后台管理员". Returns the userIds added.
+pub async fn console_invite(ctx: &Ctx, room_id: &str, ids: &[i32]) -> Result<Vec<i32>> {
+    let room = load_room(ctx, room_id).await?;
+    let existing: HashSet<i32> = ctx
+        .store
+        .rooms
+        .member_ids(rid(&room))
+        .await?
+        .into_iter()
+        .collect();
+    let mut fresh = Vec::new();
+    let mut seen = HashSet::new();
+    for &id in ids {
+        if existing.contains(&id) || !seen.insert(id) {
+            continue;
+        }
+        let u = ctx
+            .store
+            .users
+            .get_user(id)
+            .await?
+            .ok_or_else(|| Error::failure(format!("用户不存在: {id}")))?;
+        fresh.push(u);
+    }
+    let room_left = (room.max_user_size - room.user_size).max(0);
+    if fresh.len() as i32 > room_left {
+        return Err(Error::failure(format!(
+            "群人数快到上限  最多还可以邀请  {room_left}人"
+        )));
+    }
+    if fresh.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = now_secs();
+    let list: Vec<Member> = fresh
+        .iter()
+        .map(|u| new_member(&room, u.user_id, &u.nickname, ROLE_MEMBER, now))
+        .collect();
+    let added = ctx.store.rooms.add_members(rid(&room), &list).await?;
+    let members: Vec<Member> = list
+        .into_iter()
+        .filter(|m| added.contains(&m.user_id))
+        .collect();
+    let actor = super::SYSTEM_SENDER_ID;
+    let name = display_name(ctx, None, actor).await?;
+    announce_new_members(ctx, &room, actor, &name, &members).await?;
+    Ok(added)
+}
+
+/// `/console/updateRoom` with `s`: locks (-1) or unlocks (1) a room (reference
+/// `consoleProhibitRoom`), 931 into the room with the new state. A locked room refuses every
+/// member change until the console unlocks it.
+pub async fn console_set_locked(ctx: &Ctx, room_id: &str, s: i32) -> Result<()> {
+    if s != 1 && s != -1 {
+        return Err(Error::invalid("s", "应为 1 (解锁) 或 -1 (锁定)"));
+    }
+    let room = load_room(ctx, room_id).await?;
+    if room.s == s {
+        return Ok(());
+    }
+    ctx.store
+        .rooms
+        .update_room(
+            rid(&room),
+            &Patch::new().set("s", s).set("modifyTime", now_secs()),
+        )
+        .await?;
+    let actor = super::SYSTEM_SENDER_ID;
+    let name = display_name(ctx, None, actor).await?;
+    notify_room(
+        ctx,
+        &room.jid,
+        &notice(&room, 931, actor, &name, json!(s.to_string())),
+    )
+    .await?;
     Ok(())
 }
 

@@ -396,6 +396,16 @@ fn new_user(
 
 /// `/user/register`: creates the user, its login log, its token and its default friends.
 pub async fn register(ctx: &Ctx, r: Registration) -> Result<Value> {
+    register_with(ctx, r, true).await
+}
+
+/// The admin console's user creation: the registration path without the self-registration
+/// switches (`isOpenRegister`, invite codes), which bind users, not the operator.
+pub async fn create_account(ctx: &Ctx, r: Registration) -> Result<Value> {
+    register_with(ctx, r, false).await
+}
+
+async fn register_with(ctx: &Ctx, r: Registration, gated: bool) -> Result<Value> {
     check_phone("telephone", &r.telephone)?;
     let area_code = if r.area_code.is_empty() {
         "86".to_string()
@@ -415,10 +425,11 @@ pub async fn register(ctx: &Ctx, r: Registration) -> Result<Value> {
     if !(0..=3).contains(&r.user_type) {
         return Err(Error::invalid("userType", "应为 0/1/2/3"));
     }
-    if ctx.config.client.is_open_register == 0 {
+    let client_i32 = |k: &str, v: i32| super::console::client_i32(ctx, k, v);
+    if gated && client_i32("isOpenRegister", ctx.config.client.is_open_register) == 0 {
         return Err(Error::failure("注册功能已关闭"));
     }
-    if ctx.config.client.register_invite_code != 0 {
+    if gated && client_i32("registerInviteCode", ctx.config.client.register_invite_code) != 0 {
         // Invite codes are issued by the admin console, which this server does not have yet:
         // a deployment that requires them cannot register anybody.
         return Err(Error::failure(

@@ -1,4 +1,5 @@
 //! The live-delivery front-ends, beside `http/`: each translates its wire protocol to domain
 //! calls and registers its sessions with the delivery router. Nothing here holds Shiku rules.
 
+pub mod shiku;
 pub mod xmpp;

@@ -1,19 +1,22 @@
 //! Who is asking: the reference's authorization filter (spec/reference-server.md 1.3) — the open
 //! paths, the `access_token` check, the optional `time`/`secret` signature, and the admin area
 //! (`/console…`), which takes the integration key or a console token instead of a user token.
+//!
+//! Console tokens: a JWT of their own audience whose session slides in the store (30 minutes
+//! idle, renewed on use, revoked by `/console/logout`; see `domain::console`), held by a user
+//! with an active console role (1, 4, 5, 6 or 7). What each role may do is checked by the
+//! handlers (`domain::console::Actor::require`).
 
 use crate::config::SignatureMode;
 use crate::domain::auth::{open_secret, time_in_window, token_secret, TokenProblem};
+use crate::domain::console as console_rules;
 use crate::domain::util::md5_hex;
 use crate::domain::{users, Code, Ctx, Error};
 
 use super::params::Params;
 
 /// Audience of admin-console tokens (distinct from user tokens, which the admin area refuses).
-pub const CONSOLE_AUDIENCE: &str = "shiku-console";
-
-/// Console roles allowed into the admin area: 5 admin, 6 super admin (reference `Role.java`).
-const CONSOLE_ROLES: &[i32] = &[5, 6];
+pub const CONSOLE_AUDIENCE: &str = console_rules::CONSOLE_AUDIENCE;
 
 /// The resolved caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +27,8 @@ pub enum Caller {
     User(i32),
     /// The task-management system, by the configured `integration_key` (admin area only).
     Integration,
-    /// An admin-console user holding role 5 or 6, by console token (admin area only).
+    /// An admin-console user holding an active console role, by console token (admin area
+    /// only).
     Console(i32),
 }
 
@@ -71,7 +75,7 @@ pub fn is_admin_path(path: &str) -> bool {
     path == "/console" || path.starts_with("/console/")
 }
 
-/// Admin paths that need no token: the console login itself (a later issue serves it).
+/// Admin paths that need no token: the console login itself.
 fn is_admin_open_path(path: &str) -> bool {
     path == "/console/login"
 }
@@ -175,8 +179,9 @@ fn check_token_signature(
 }
 
 /// The admin area: the integration key (task-management system) or a console token of a
-/// role-5/6 user; a user token is refused with 1030102 as the reference refuses it (its admin
-/// tokens live in a separate key space), a missing token with 1030101.
+/// user with an active console role; a user token is refused with 1030102 as the reference
+/// refuses it (its admin tokens live in a separate key space), a missing token with 1030101, an
+/// idle (over 30 minutes) or logged-out console session with 1030102.
 async fn authorize_admin(ctx: &Ctx, params: &Params) -> Result<Caller, Error> {
     let token = params
         .get("access_token")
@@ -198,18 +203,15 @@ async fn authorize_admin(ctx: &Ctx, params: &Params) -> Result<Caller, Error> {
             return Err(Error::Code(Code::TokenInvalid))
         }
     };
-    let allowed = ctx
-        .store
-        .users
-        .roles_of(user_id)
-        .await?
-        .iter()
-        .any(|r| r.status != -1 && CONSOLE_ROLES.contains(&r.role));
-    if !allowed {
-        // A console token whose holder lost the admin role since it was issued.
+    if console_rules::admin_role(ctx, user_id).await?.is_none() {
+        // A console token whose holder lost (or had disabled) every console role since.
         return Err(Error::Code(Code::AuthFailed));
     }
     check_token_signature(ctx, params, user_id, token)?;
+    // Last, so that a refused request does not renew the session.
+    if !console_rules::touch_session(ctx, token).await? {
+        return Err(Error::Code(Code::TokenInvalid));
+    }
     Ok(Caller::Console(user_id))
 }
 

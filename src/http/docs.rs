@@ -12,7 +12,8 @@ pub enum Access {
     Open,
     /// A user `access_token`.
     User,
-    /// A console token (role 5/6) or the task system's integration key as `access_token`.
+    /// A console token (roles 1/4/5/6/7; the summary says which) or, where the summary says so,
+    /// the task system's integration key as `access_token`.
     Console,
 }
 
@@ -116,8 +117,10 @@ const MODULES: &[Module] = &[
     (super::user::DOCS, super::user::routes),
     (super::friends::DOCS, super::friends::routes),
     (super::room::DOCS, super::room::routes),
+    (super::org::DOCS, super::org::routes),
     (super::tigase::DOCS, super::tigase::routes),
     (super::console::DOCS, super::console::routes),
+    (super::upload::DOCS, super::upload::routes),
 ];
 
 /// Registers every module's routes on `cfg`.
@@ -187,7 +190,7 @@ pub fn openapi() -> Value {
             Access::Open => None,
             Access::User => Some("访问令牌 (from /user/login or /user/register)"),
             Access::Console => Some(
-                "a console token of a role-5/6 admin, or the integration key (integration_key / SHIKU_INTEGRATION_KEY); user tokens are refused",
+                "a console token from /console/login (the summary says which roles), or where the summary says so the integration key (integration_key / SHIKU_INTEGRATION_KEY); user tokens are refused",
             ),
         };
         if let Some(desc) = token_desc {

@@ -4,12 +4,16 @@
 pub mod basic;
 pub mod caller;
 pub mod console;
+pub mod console_ui;
 pub mod docs;
 pub mod envelope;
+pub mod files;
 pub mod friends;
+pub mod org;
 pub mod params;
 pub mod room;
 pub mod tigase;
+pub mod upload;
 pub mod user;
 
 use std::sync::Arc;

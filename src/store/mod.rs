@@ -3,8 +3,11 @@
 //! The domain talks only to these traits. `sqlite` is the embedded default; `mongo` reads and
 //! writes an existing Shiku MongoDB in the reference's database, collection and document shapes.
 
+pub mod console;
+pub mod files;
 pub mod messages;
 pub mod mongo;
+pub mod org;
 pub mod patch;
 pub mod relations;
 pub mod rooms;
@@ -15,7 +18,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::model::{Friend, User, UserLoginLog, UserRole};
+pub use console::{ChatLogQuery, ConsoleStore, ConsoleUserQuery, RoomLogQuery};
+pub use files::{FileStore, Resource};
 pub use messages::{ChatWrite, HistoryQuery, MessageStore, OfflineEntry, OfflineItem};
+pub use org::OrgStore;
 pub use patch::{Patch, Val};
 pub use rooms::{MemberQuery, MucQuery, RoomQuery, RoomStore};
 
@@ -164,6 +170,12 @@ pub struct Store {
     pub meta: Arc<dyn MetaStore>,
     pub messages: Arc<dyn MessageStore>,
     pub rooms: Arc<dyn RoomStore>,
+    /// Cross-user queries, admin roles, sessions and statistics of the admin console.
+    pub console: Arc<dyn ConsoleStore>,
+    /// Companies, departments and employees.
+    pub org: Arc<dyn OrgStore>,
+    /// Upload records (`resources`).
+    pub files: Arc<dyn FileStore>,
     /// Human description for the start-up log line (`sqlite:/path` or `mongodb:host/db`).
     pub description: String,
 }
@@ -172,13 +184,24 @@ impl Store {
     /// Builds the handle from one adapter implementing every port.
     pub fn from_adapter<A>(adapter: Arc<A>, description: String) -> Store
     where
-        A: UserStore + FriendStore + MetaStore + MessageStore + RoomStore + 'static,
+        A: UserStore
+            + FriendStore
+            + MetaStore
+            + MessageStore
+            + RoomStore
+            + FileStore
+            + OrgStore
+            + ConsoleStore
+            + 'static,
     {
         Store {
             users: adapter.clone(),
             friends: Arc::new(relations::CachedRelations::new(adapter.clone())),
             messages: adapter.clone(),
             rooms: adapter.clone(),
+            console: adapter.clone(),
+            org: adapter.clone(),
+            files: adapter.clone(),
             meta: adapter,
             description,
         }

@@ -168,3 +168,39 @@ pub async fn spawn_xmpp(tweak: impl FnOnce(&mut Config)) -> (TestApp, XmppAddrs)
         addrs,
     )
 }
+
+/// Spawns a server whose Shiku binary WebSocket listener (`xmpp.listen_shiku_ws`) and XMPP
+/// WebSocket listener are on port 0 too, after `tweak`; returns the binary listener's address.
+pub async fn spawn_shiku(
+    tweak: impl FnOnce(&mut Config),
+) -> (TestApp, std::net::SocketAddr, XmppAddrs) {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut config = Config {
+        listen: "127.0.0.1:0".into(),
+        data_dir: data_dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    config.xmpp.listen_shiku_ws = Some("127.0.0.1:0".into());
+    config.xmpp.listen_websocket = Some("127.0.0.1:0".into());
+    tweak(&mut config);
+    let app = Application::build(config).await.expect("server builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let shiku = app.shiku_ws_addr.expect("binary listener bound");
+    let addrs = XmppAddrs {
+        websocket: app.xmpp_websocket_addr,
+        bosh: app.bosh_addr,
+        tcp: app.xmpp_tcp_addr,
+    };
+    let ctx = app.ctx.clone();
+    tokio::spawn(app.run());
+    (
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            data_dir,
+            app: ctx,
+        },
+        shiku,
+        addrs,
+    )
+}

@@ -5,7 +5,7 @@
 //! A session is owned by its transport's task (no lock is held across I/O); the router reaches
 //! it through the [`Push`] channel returned by [`XmppSession::new`].
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use base64::Engine;
@@ -75,7 +75,18 @@ pub struct XmppSession {
     offline_sent: i64,
     /// Room jids this session is creating (joined before they exist, awaiting `/room/add`).
     creating: HashSet<String>,
+    /// Rooms this session joined (MUC presence).
+    joined: HashSet<String>,
+    /// Group messages pushed live for rooms not joined yet (every member session gets them,
+    /// joined or not): the join's history leaves these out, so nothing arrives twice.
+    live_unjoined: HashMap<String, VecDeque<String>>,
 }
+
+/// Message ids remembered per unjoined room (the join history window the client asks for is
+/// seconds; more than this many live messages in it is not a realistic join delay).
+const LIVE_UNJOINED_PER_ROOM: usize = 256;
+/// Unjoined rooms remembered at most.
+const LIVE_UNJOINED_ROOMS: usize = 1024;
 
 /// A parsed JID.
 struct Jid<'a> {
@@ -164,13 +175,6 @@ fn sender_of(from: &str) -> &str {
     from.split('/').next().unwrap_or(from)
 }
 
-/// The serialised offline-queue item of a delivery (the shape `messages::offline_queue` reads).
-fn offline_payload(d: &Delivery) -> Option<String> {
-    let mut d = d.clone();
-    d.offline = true;
-    serde_json::to_string(&d).ok()
-}
-
 impl XmppSession {
     /// A new session before any stream; what the router pushes to it arrives on the receiver.
     pub fn new(
@@ -197,6 +201,8 @@ impl XmppSession {
                 pending_offline: VecDeque::new(),
                 offline_sent: 0,
                 creating: HashSet::new(),
+                joined: HashSet::new(),
+                live_unjoined: HashMap::new(),
             },
             rx,
         )
@@ -900,6 +906,8 @@ impl XmppSession {
             )];
         };
         self.creating.remove(room);
+        self.joined.insert(room.to_string());
+        let already = self.live_unjoined.remove(room).unwrap_or_default();
         let (affiliation, role) = muc::affiliation_role(&member);
         let mut out = vec![Out::Stanza(
             self.reply("presence", Some(&occupant))
@@ -910,6 +918,9 @@ impl XmppSession {
             Ok(rows) => {
                 let room_bare = format!("{room}@{}", muc::service(self.domain()));
                 for row in rows {
+                    if already.contains(&row.message_id) {
+                        continue;
+                    }
                     let body = if row.body.is_empty() {
                         row.message
                     } else {
@@ -936,6 +947,7 @@ impl XmppSession {
 
     async fn leave_room(&mut self, room: &str, nick: &str) -> Vec<Out> {
         self.creating.remove(room);
+        self.joined.remove(room);
         let occupant = format!("{room}@{}/{nick}", muc::service(self.domain()));
         let affiliation = match self.ctx.store.rooms.get_room_by_jid(room).await {
             Ok(Some(r)) => match self
@@ -1105,6 +1117,18 @@ impl XmppSession {
     /// Writes a live delivery, remembering 1:1 messages to this user until acked (shiku-ack).
     fn deliver(&mut self, d: Delivery) -> Out {
         let stanza = self.render(&d);
+        if d.chat_type == ChatType::Group && !self.joined.contains(&d.to) {
+            if self.live_unjoined.len() >= LIVE_UNJOINED_ROOMS
+                && !self.live_unjoined.contains_key(&d.to)
+            {
+                self.live_unjoined.clear();
+            }
+            let ids = self.live_unjoined.entry(d.to.clone()).or_default();
+            if ids.len() >= LIVE_UNJOINED_PER_ROOM {
+                ids.pop_front();
+            }
+            ids.push_back(d.message_id.clone());
+        }
         if self.ack_enabled && d.chat_type == ChatType::Single && d.to == self.user_id.to_string() {
             self.unacked.push_back(d);
         }
@@ -1168,22 +1192,8 @@ impl XmppSession {
             Some(id) => self.ctx.router.unregister(uid, id),
             None => true,
         };
-        // 1:1 deliveries the client never confirmed go back to the queue for the next login
-        // (history already holds them; only the queue item is written again).
-        for d in std::mem::take(&mut self.unacked) {
-            let Some(payload) = offline_payload(&d) else {
-                continue;
-            };
-            if let Err(e) = self
-                .ctx
-                .store
-                .messages
-                .enqueue_offline(uid, &payload, d.ts)
-                .await
-            {
-                tracing::error!(error = %e, message_id = d.message_id, "unacked message not requeued");
-            }
-        }
+        // 1:1 deliveries the client never confirmed go back to the queue for the next login.
+        messages::requeue(&self.ctx, uid, std::mem::take(&mut self.unacked).into()).await;
         self.pending_offline.clear();
         // A newer session on the same resource (a conflict) owns the device entry now.
         if self.ctx.router.resources(uid).contains(&self.resource) {

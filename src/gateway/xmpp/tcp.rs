@@ -318,9 +318,12 @@ impl Connection {
         let timer = tokio::time::sleep(idle);
         tokio::pin!(timer);
         loop {
+            // Pushes first: a client sending flat out must not delay what it is being sent
+            // (each of its messages waits for its commit before the next is read).
             let wake = tokio::select! {
-                r = read_into(&mut self.conn, &mut self.parser) => Wake::Read(r),
+                biased;
                 Some(p) = self.rx.recv() => Wake::Push(p),
+                r = read_into(&mut self.conn, &mut self.parser) => Wake::Read(r),
                 _ = &mut timer => Wake::Idle,
             };
             let flow = match wake {

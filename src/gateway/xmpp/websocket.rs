@@ -98,16 +98,10 @@ async fn run(
     let mut deadline = Instant::now() + idle;
     let mut pushes_open = true;
     loop {
+        // Pushes first: a client sending flat out must not delay what it is being sent (each
+        // of its messages waits for its commit before the next frame is read).
         let next = tokio::select! {
-            frame = stream.recv() => {
-                deadline = Instant::now() + idle;
-                match frame {
-                    Some(Ok(msg)) => conn.frame(msg).await,
-                    Some(Err(e)) => conn.error(protocol_error(&e)).await,
-                    // The client went away without a `<close/>`.
-                    None => Next::Close,
-                }
-            }
+            biased;
             push = push_rx.recv(), if pushes_open => match push {
                 Some(p) => {
                     let outs = conn.session.push(p).await;
@@ -118,6 +112,15 @@ async fn run(
                     Next::Continue
                 }
             },
+            frame = stream.recv() => {
+                deadline = Instant::now() + idle;
+                match frame {
+                    Some(Ok(msg)) => conn.frame(msg).await,
+                    Some(Err(e)) => conn.error(protocol_error(&e)).await,
+                    // The client went away without a `<close/>`.
+                    None => Next::Close,
+                }
+            }
             _ = tokio::time::sleep_until(deadline) => {
                 conn.error(StreamError::new(
                     "connection-timeout",

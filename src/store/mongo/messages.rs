@@ -341,9 +341,9 @@ fn is_duplicate(e: &mongodb::error::Error) -> bool {
 
 /// How to find the message databases of one deployment.
 pub(super) struct MessageDbs {
-    layout: MessageLayout,
-    message: Database,
-    sharded_msgs: Database,
+    pub(super) layout: MessageLayout,
+    pub(super) message: Database,
+    pub(super) sharded_msgs: Database,
     sharded_last_chats: Database,
     /// Collections whose indexes this process has created (sharded collections appear as
     /// users do, so their indexes are made on first use); callers wait for the creation.

@@ -3,8 +3,11 @@
 //! server's data works unchanged. Server-owned values the reference does not have live in two
 //! extra collections (`shiku_server_meta`, `shiku_token_versions`).
 
+mod console;
+mod files;
 mod friends;
 mod messages;
+mod org;
 mod rooms;
 mod users;
 
@@ -82,6 +85,8 @@ impl MongoStore {
         store.create_indexes().await;
         store.create_message_indexes().await;
         store.create_room_indexes().await;
+        store.create_org_indexes().await;
+        store.create_file_indexes().await;
         Ok(store)
     }
 

@@ -42,7 +42,7 @@ const MAX_NAMESPACE: usize = 255;
 
 /// The room database and which `mucmsg_<jid>` collections this process has prepared.
 pub(super) struct RoomDbs {
-    db: Database,
+    pub(super) db: Database,
     /// Rooms' message collections whose indexes were created by this process; callers of the
     /// first use wait for the creation, later ones skip it.
     muc_prepared: Mutex<HashMap<String, Arc<OnceCell<()>>>>,

@@ -2,8 +2,11 @@
 //! the document itself is kept as JSON and the queried fields are generated, indexed columns,
 //! so the JSON is the only source of truth.
 
+mod console;
+mod files;
 mod friends;
 mod messages;
+mod org;
 mod rooms;
 mod users;
 
@@ -122,6 +125,9 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA).map_err(backend)?;
         messages::create_schema(&conn)?;
         conn.execute_batch(rooms::SCHEMA).map_err(backend)?;
+        conn.execute_batch(org::SCHEMA).map_err(backend)?;
+        conn.execute_batch(console::SCHEMA).map_err(backend)?;
+        conn.execute_batch(files::SCHEMA).map_err(backend)?;
         let writer = messages::MessageWriter::start(&path)?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
@@ -168,9 +174,10 @@ fn one_doc<T: DeserializeOwned>(
     text.map(|t| decode(collection, &t)).transpose()
 }
 
-/// Patches the row of `table` whose integer `key` column equals `id`.
+/// Patches the row of `table` whose integer `key` column equals `id` (inside the caller's
+/// transaction: a `Transaction`, or the writer's batch).
 fn patch_by_id(
-    tx: &rusqlite::Transaction,
+    tx: &Connection,
     table: &str,
     key: &str,
     id: i64,
@@ -181,7 +188,7 @@ fn patch_by_id(
 
 /// Patches the row of `table` matching `where_sql` over integer parameters `ids`.
 fn patch_where(
-    tx: &rusqlite::Transaction,
+    tx: &Connection,
     table: &str,
     where_sql: &str,
     ids: &[i64],

@@ -133,14 +133,14 @@ impl UserStore for SqliteStore {
     }
 
     async fn update_user(&self, user_id: i32, patch: &Patch) -> StoreResult<Option<User>> {
+        // Through the group-commit writer: logins and presence changes patch users in bursts,
+        // and one fsync then covers many of them.
         let patch = patch.clone();
-        self.run(move |c| {
-            let tx = c.transaction().map_err(backend)?;
-            let text = patch_by_id(&tx, "user", "id", user_id as i64, &patch)?;
-            tx.commit().map_err(backend)?;
-            text.map(|t| decode("user", &t)).transpose()
-        })
-        .await
+        let text = self
+            .writer
+            .write(move |c| patch_by_id(c, "user", "id", user_id as i64, &patch))
+            .await?;
+        text.map(|t| decode("user", &t)).transpose()
     }
 
     async fn query_users(&self, q: &UserQuery) -> StoreResult<Vec<User>> {
@@ -217,19 +217,19 @@ impl UserStore for SqliteStore {
     }
 
     async fn update_login_log(&self, user_id: i32, patch: &Patch) -> StoreResult<()> {
+        // Group-committed like `update_user` (every login and presence change writes here).
         let patch = patch.clone();
-        self.run(move |c| {
-            let tx = c.transaction().map_err(backend)?;
-            tx.execute(
-                "INSERT OR IGNORE INTO user_login_log (id, doc) VALUES (?1, ?2)",
-                params![user_id, serde_json::json!({"_id": user_id}).to_string()],
-            )
-            .map_err(backend)?;
-            patch_by_id(&tx, "user_login_log", "id", user_id as i64, &patch)?;
-            tx.commit().map_err(backend)?;
-            Ok(())
-        })
-        .await
+        self.writer
+            .write(move |c| {
+                c.execute(
+                    "INSERT OR IGNORE INTO user_login_log (id, doc) VALUES (?1, ?2)",
+                    params![user_id, serde_json::json!({"_id": user_id}).to_string()],
+                )
+                .map_err(backend)?;
+                patch_by_id(c, "user_login_log", "id", user_id as i64, &patch)?;
+                Ok(())
+            })
+            .await
     }
 
     async fn roles_of(&self, user_id: i32) -> StoreResult<Vec<UserRole>> {

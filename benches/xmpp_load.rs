@@ -1,0 +1,839 @@
+//! XMPP load generator: the release server binary as a separate process on a temporary data
+//! directory, N authenticated RFC 7395 WebSocket sessions (REST tokens as SASL PLAIN
+//! passwords) exchanging 1:1 messages in pairs, every message with a receipt request.
+//!
+//! Run (cargo builds the server with the optimised bench profile first):
+//!
+//! ```text
+//! cargo bench --bench xmpp_load -- --sessions 100 --rate 500,2000,0 --seconds 10
+//! ```
+//!
+//! Options: `--sessions N` messaging sessions, even (default 100); `--rate R[,R...]` total
+//! messages/s over all senders, 0 = flat out, each rate one run (default `500,2000,0`);
+//! `--seconds S` sending time per run (default 10); `--window W` unreceipted messages a sender
+//! may have in flight (default 64; paced runs stop pacing when a sender hits it); `--idle I`
+//! idle sessions for the memory and login measurement, 0 skips it (default 1000);
+//! `--concurrency C` logins in flight while opening them (default 50); `--server PATH` another
+//! server binary. Needs about `sessions + idle + 100` file descriptors (`ulimit -n`).
+//!
+//! Measured: delivered msgs/s (first deliveries over the time from the first send to the last
+//! delivery), sender-to-receiver latency p50/p99/max (the send time travels in the body),
+//! receipt round trip p99, losses (receipted but never delivered), duplicates (delivered twice),
+//! unreceipted sends; server RSS (`/proc/<pid>/status`) before and after opening the idle
+//! sessions, divided by their number; wall time of the idle sessions' token logins.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use shiku_server::domain::util::md5_hex;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+const DOMAIN: &str = "load.shiku.test";
+/// Longest any login step or the drain after a run may take.
+const STEP_TIMEOUT: Duration = Duration::from_secs(20);
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Command-line settings.
+struct Opts {
+    sessions: usize,
+    rates: Vec<u64>,
+    seconds: f64,
+    window: usize,
+    idle: usize,
+    concurrency: usize,
+    server: PathBuf,
+}
+
+fn parse_opts() -> Result<Opts, String> {
+    let mut o = Opts {
+        sessions: 100,
+        rates: vec![500, 2000, 0],
+        seconds: 10.0,
+        window: 64,
+        idle: 1000,
+        concurrency: 50,
+        server: PathBuf::from(env!("CARGO_BIN_EXE_shiku-server")),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        // `cargo bench` appends `--bench`; nothing else here is a flag without a value.
+        if a == "--bench" {
+            continue;
+        }
+        let mut value = || args.next().ok_or(format!("{a} needs a value"));
+        let num = |v: String| v.parse::<usize>().map_err(|e| format!("{a} {v}: {e}"));
+        match a.as_str() {
+            "--sessions" => o.sessions = num(value()?)?,
+            "--seconds" => {
+                let v = value()?;
+                o.seconds = v.parse().map_err(|e| format!("--seconds {v}: {e}"))?;
+            }
+            "--rate" => {
+                o.rates = value()?
+                    .split(',')
+                    .map(|r| {
+                        r.trim()
+                            .parse::<u64>()
+                            .map_err(|e| format!("--rate {r}: {e}"))
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            "--window" => o.window = num(value()?)?.max(1),
+            "--idle" => o.idle = num(value()?)?,
+            "--concurrency" => o.concurrency = num(value()?)?.max(1),
+            // Absolute, as the server runs in its data directory.
+            "--server" => {
+                let v = value()?;
+                o.server = std::path::absolute(&v).map_err(|e| format!("--server {v}: {e}"))?;
+            }
+            "-h" | "--help" => {
+                return Err("usage: cargo bench --bench xmpp_load -- [--sessions N] \
+                     [--rate R[,R..]] [--seconds S] [--window W] [--idle I] \
+                     [--concurrency C] [--server PATH]"
+                    .into())
+            }
+            other => return Err(format!("unknown option {other} (try --help)")),
+        }
+    }
+    if o.sessions % 2 == 1 {
+        return Err("--sessions must be even (sessions talk in pairs)".into());
+    }
+    Ok(o)
+}
+
+/// The server process; killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts the server on `dir` (a free port, the log in `dir/<log_name>`) and waits until
+    /// it answers HTTP.
+    async fn start(binary: &Path, dir: &Path, log_name: &str) -> Result<Server, Error> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let log = dir.join(log_name);
+        let out = std::fs::File::create(&log)?;
+        let child = Command::new(binary)
+            .current_dir(dir)
+            .env("SHIKU_LISTEN", format!("127.0.0.1:{port}"))
+            .env("SHIKU_DATA_DIR", dir)
+            .env("SHIKU_CLIENT__XMPP_DOMAIN", DOMAIN)
+            // Per-request access logs would measure the terminal, not the server.
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        let server = Server {
+            child,
+            base: format!("127.0.0.1:{port}"),
+            log,
+        };
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        loop {
+            let up = http
+                .get(format!("http://{}/config", server.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if up {
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("server did not come up:\n{}", server.log_tail()).into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident set size of the server, bytes.
+    fn rss(&self) -> Result<u64, Error> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
+        let kb = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .ok_or("no VmRSS in /proc/<pid>/status")?;
+        Ok(kb * 1024)
+    }
+
+    fn log_tail(&self) -> String {
+        let s = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = s.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A registered user.
+#[derive(Clone)]
+struct User {
+    id: i64,
+    token: String,
+}
+
+/// Registers `n` users over REST (argon2 makes this the slow part, so a few at a time).
+async fn register(base: &str, n: usize) -> Result<Vec<User>, Error> {
+    let http = reqwest::Client::new();
+    let password = md5_hex("load-pw");
+    let results: Vec<Result<User, Error>> = futures_util::stream::iter(0..n)
+        .map(|i| {
+            let http = http.clone();
+            let password = password.clone();
+            async move {
+                let phone = format!("137{i:08}");
+                let v: serde_json::Value = http
+                    .post(format!("http://{base}/user/register"))
+                    .form(&[
+                        ("telephone", phone.as_str()),
+                        ("areaCode", "86"),
+                        ("password", password.as_str()),
+                        ("nickname", &format!("load{i}")),
+                        ("access_token", ""),
+                    ])
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                let id = v["data"]["userId"].as_i64();
+                let token = v["data"]["access_token"].as_str();
+                match (id, token) {
+                    (Some(id), Some(t)) => Ok(User {
+                        id,
+                        token: t.to_string(),
+                    }),
+                    _ => Err(format!("register {phone}: {v}").into()),
+                }
+            }
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+/// The next text frame within [`STEP_TIMEOUT`].
+async fn next_text(ws: &mut Ws) -> Result<String, Error> {
+    loop {
+        match tokio::time::timeout(STEP_TIMEOUT, ws.next()).await {
+            Err(_) => return Err("timed out waiting for the server".into()),
+            Ok(None) => return Err("connection closed".into()),
+            Ok(Some(Err(e))) => return Err(e.into()),
+            Ok(Some(Ok(Message::Text(t)))) => return Ok(t.to_string()),
+            Ok(Some(Ok(Message::Close(c)))) => return Err(format!("closed: {c:?}").into()),
+            Ok(Some(Ok(_))) => continue,
+        }
+    }
+}
+
+async fn until(ws: &mut Ws, what: &str, pred: impl Fn(&str) -> bool) -> Result<String, Error> {
+    loop {
+        let f = next_text(ws)
+            .await
+            .map_err(|e| format!("waiting for {what}: {e}"))?;
+        if pred(&f) {
+            return Ok(f);
+        }
+    }
+}
+
+/// One token login as a Shiku client does it: WebSocket, open, SASL PLAIN, open, bind,
+/// presence. Returns the authenticated connection.
+async fn login(base: &str, u: &User, resource: &str) -> Result<Ws, Error> {
+    let mut req = format!("ws://{base}/xmpp-websocket").into_client_request()?;
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", "xmpp".parse()?);
+    // TCP_NODELAY as browsers set it: with Nagle on, a small frame waits for the server's
+    // delayed ACK (~40 ms), which would be measured as server latency.
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true).await?;
+    let open = format!(
+        r#"<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="{DOMAIN}" version="1.0"/>"#
+    );
+    ws.send(Message::text(open.clone())).await?;
+    until(&mut ws, "SASL features", |f| f.contains("mechanisms")).await?;
+    let creds = format!("\0{}\0{}", u.id, u.token);
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, creds);
+    ws.send(Message::text(format!(
+        r#"<auth xmlns="urn:ietf:params:xml:ns:xmpp-sasl" mechanism="PLAIN">{b64}</auth>"#
+    )))
+    .await?;
+    let f = until(&mut ws, "SASL outcome", |f| {
+        f.contains("<success") || f.contains("<failure")
+    })
+    .await?;
+    if !f.contains("<success") {
+        return Err(format!("SASL refused for {}: {f}", u.id).into());
+    }
+    ws.send(Message::text(open)).await?;
+    until(&mut ws, "bind feature", |f| {
+        f.contains("urn:ietf:params:xml:ns:xmpp-bind")
+    })
+    .await?;
+    ws.send(Message::text(format!(
+        r#"<iq type="set" id="b1"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><resource>{resource}</resource></bind></iq>"#
+    )))
+    .await?;
+    let f = until(&mut ws, "bind result", |f| f.contains(r#""b1""#)).await?;
+    if !f.contains(r#"type="result""#) {
+        return Err(format!("bind refused: {f}").into());
+    }
+    ws.send(Message::text("<presence/>")).await?;
+    Ok(ws)
+}
+
+/// Opens one session per user, `concurrency` logins in flight; the sessions and the wall time.
+async fn login_all(
+    base: &str,
+    users: &[User],
+    resource: &str,
+    concurrency: usize,
+) -> Result<(Vec<Ws>, Duration), Error> {
+    let start = Instant::now();
+    let results: Vec<Result<Ws, Error>> = futures_util::stream::iter(users.iter())
+        .map(|u| login(base, u, resource))
+        // In order: session i is user i.
+        .buffered(concurrency)
+        .collect()
+        .await;
+    let took = start.elapsed();
+    Ok((results.into_iter().collect::<Result<_, _>>()?, took))
+}
+
+async fn close_all(sessions: Vec<Ws>) {
+    let closes = sessions.into_iter().map(|mut ws| async move {
+        let _ = ws
+            .send(Message::text(
+                r#"<close xmlns="urn:ietf:params:xml:ns:xmpp-framing"/>"#,
+            ))
+            .await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
+    });
+    futures_util::future::join_all(closes).await;
+}
+
+/// The value of attribute `name` in `tag` (the text from a tag's `<` on).
+fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let end = tag.find('>').unwrap_or(tag.len());
+    let tag = &tag[..end];
+    for q in ['"', '\''] {
+        let pat = format!(" {name}={q}");
+        if let Some(i) = tag.find(&pat) {
+            let rest = &tag[i + pat.len()..];
+            return rest.find(q).map(|j| &rest[..j]);
+        }
+    }
+    None
+}
+
+/// `(run, sender, seq)` from a generator message id `r<run>_<sender>_<seq>`.
+fn parse_id(id: &str) -> Option<(u64, i64, u64)> {
+    let mut p = id.strip_prefix('r')?.split('_');
+    let run = p.next()?.parse().ok()?;
+    let sender = p.next()?.parse().ok()?;
+    let seq = p.next()?.parse().ok()?;
+    Some((run, sender, seq))
+}
+
+/// What one session saw during a run.
+#[derive(Default)]
+struct SessionStats {
+    sent: u64,
+    /// Seqs of own messages the server receipted.
+    receipted: HashSet<u64>,
+    receipt_rtt_us: Vec<u64>,
+    /// Seqs delivered from the peer, with how often.
+    delivered: HashMap<u64, u32>,
+    latency_us: Vec<u64>,
+    last_delivery_us: u64,
+    error: Option<String>,
+}
+
+/// Counters the driver watches to know when a run has drained.
+#[derive(Default)]
+struct Progress {
+    outstanding: AtomicI64,
+    receipted: AtomicU64,
+    delivered: AtomicU64,
+}
+
+/// One run's parameters, shared by every session task.
+struct RunSpec {
+    run: u64,
+    epoch: Instant,
+    /// Per-session gap between sends; zero = flat out.
+    interval: Duration,
+    send_until: Instant,
+    window: usize,
+    progress: Arc<Progress>,
+}
+
+/// Drives one session: sends to `peer` on schedule (or flat out within the window), reads
+/// receipts and deliveries, until `stop` turns true.
+async fn session_task(
+    ws: Ws,
+    me: i64,
+    peer: i64,
+    offset: Duration,
+    spec: Arc<RunSpec>,
+    mut stop: watch::Receiver<bool>,
+) -> (Ws, SessionStats) {
+    let (mut sink, mut stream) = ws.split();
+    let mut st = SessionStats::default();
+    let mut in_flight: HashMap<u64, u64> = HashMap::new();
+    let mut next_send = Instant::now() + offset;
+    let mut seq = 0u64;
+    let result: Result<(), Error> = async {
+        loop {
+            let sending = Instant::now() < spec.send_until;
+            let may_send = sending && in_flight.len() < spec.window;
+            let pace = tokio::time::sleep_until(next_send.into());
+            tokio::select! {
+                biased;
+                frame = stream.next() => {
+                    let Some(frame) = frame else { return Err("server closed the session".into()) };
+                    if let Message::Text(t) = frame? {
+                        on_frame(&t, &spec, me, &mut st, &mut in_flight);
+                    }
+                }
+                _ = stop.changed() => return Ok(()),
+                _ = pace, if may_send => {
+                    // The run may have ended while this task waited for a core.
+                    if Instant::now() >= spec.send_until {
+                        continue;
+                    }
+                    send_one(&mut sink, &spec, me, peer, seq, &mut in_flight).await?;
+                    seq += 1;
+                    st.sent += 1;
+                    next_send = if spec.interval.is_zero() {
+                        Instant::now()
+                    } else {
+                        // Keep the schedule (catch up after a stall) but never run ahead.
+                        next_send + spec.interval
+                    };
+                }
+            }
+        }
+    }
+    .await;
+    if let Err(e) = result {
+        st.error = Some(e.to_string());
+    }
+    let ws = sink.reunite(stream).expect("halves of one stream");
+    (ws, st)
+}
+
+async fn send_one(
+    sink: &mut SplitSink<Ws, Message>,
+    spec: &RunSpec,
+    me: i64,
+    peer: i64,
+    seq: u64,
+    in_flight: &mut HashMap<u64, u64>,
+) -> Result<(), Error> {
+    let id = format!("r{}_{me}_{seq}", spec.run);
+    let t = spec.epoch.elapsed().as_micros() as u64;
+    let now_s = chrono::Utc::now().timestamp();
+    // The body is a Shiku text message; `content` carries the send time in µs.
+    let stanza = format!(
+        r#"<message to="{peer}@{DOMAIN}" type="chat" id="{id}"><body>{{"messageId":"{id}","fromUserId":"{me}","fromUserName":"load{me}","toUserId":"{peer}","content":"{t}","timeSend":{now_s},"type":1}}</body><request xmlns="urn:xmpp:receipts"/></message>"#
+    );
+    in_flight.insert(seq, t);
+    spec.progress.outstanding.fetch_add(1, Ordering::Relaxed);
+    sink.send(Message::text(stanza)).await?;
+    Ok(())
+}
+
+fn on_frame(
+    frame: &str,
+    spec: &RunSpec,
+    me: i64,
+    st: &mut SessionStats,
+    in_flight: &mut HashMap<u64, u64>,
+) {
+    let now = spec.epoch.elapsed().as_micros() as u64;
+    if !frame.starts_with("<message") {
+        return;
+    }
+    if let Some(i) = frame.find("<received") {
+        let Some((run, sender, seq)) = attr(&frame[i..], "id").and_then(parse_id) else {
+            return;
+        };
+        if run == spec.run && sender == me {
+            if let Some(t) = in_flight.remove(&seq) {
+                st.receipt_rtt_us.push(now.saturating_sub(t));
+                spec.progress.outstanding.fetch_sub(1, Ordering::Relaxed);
+                spec.progress.receipted.fetch_add(1, Ordering::Relaxed);
+            }
+            st.receipted.insert(seq);
+        }
+        return;
+    }
+    let Some((run, _sender, seq)) = attr(frame, "id").and_then(parse_id) else {
+        return;
+    };
+    if run != spec.run {
+        return; // left over from an earlier run (offline queue)
+    }
+    let count = st.delivered.entry(seq).or_insert(0);
+    *count += 1;
+    if *count > 1 {
+        return;
+    }
+    spec.progress.delivered.fetch_add(1, Ordering::Relaxed);
+    st.last_delivery_us = now;
+    if let Some(sent) = body_content(frame).and_then(|c| c.parse::<u64>().ok()) {
+        st.latency_us.push(now.saturating_sub(sent));
+    }
+}
+
+/// The `content` of the JSON body of a message stanza.
+fn body_content(frame: &str) -> Option<String> {
+    let start = frame.find("<body")?;
+    let open_end = start + frame[start..].find('>')? + 1;
+    let close = open_end + frame[open_end..].find("</body>")?;
+    let text = quick_xml::escape::unescape(&frame[open_end..close]).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    match &v["content"] {
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// One row of the summary.
+struct RunResult {
+    label: String,
+    sent: u64,
+    receipted: u64,
+    delivered: u64,
+    rate: f64,
+    p50: u64,
+    p99: u64,
+    max: u64,
+    receipt_p99: u64,
+    lost: u64,
+    duplicates: u64,
+    errors: Vec<String>,
+}
+
+fn pct(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn run_messages(
+    base: &str,
+    users: &[User],
+    rate: u64,
+    run: u64,
+    opts: &Opts,
+) -> Result<RunResult, Error> {
+    let (sessions, _) = login_all(base, users, "load", opts.concurrency).await?;
+    let progress = Arc::new(Progress::default());
+    let n = sessions.len();
+    let interval = if rate == 0 {
+        Duration::ZERO
+    } else {
+        Duration::from_secs_f64(n as f64 / rate as f64)
+    };
+    let start = Instant::now() + Duration::from_millis(200);
+    let spec = Arc::new(RunSpec {
+        run,
+        epoch: Instant::now(),
+        interval,
+        send_until: start + Duration::from_secs_f64(opts.seconds),
+        window: opts.window,
+        progress: progress.clone(),
+    });
+    let first_send_us = (start - spec.epoch).as_micros() as u64;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::with_capacity(n);
+    for (i, ws) in sessions.into_iter().enumerate() {
+        let me = users[i].id;
+        let peer = users[i ^ 1].id;
+        // Spread the senders' first sends over one interval so the load is even.
+        let offset = (start - Instant::now()) + interval.mul_f64(i as f64 / n as f64);
+        tasks.push(tokio::spawn(session_task(
+            ws,
+            me,
+            peer,
+            offset,
+            spec.clone(),
+            stop_rx.clone(),
+        )));
+    }
+    // A moment past the end, so no send is still on its way when the drain starts counting.
+    tokio::time::sleep_until((spec.send_until + Duration::from_millis(100)).into()).await;
+    // Drain: every receipt back and every receipted message delivered, or give up.
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    while Instant::now() < deadline {
+        let p = &progress;
+        if p.outstanding.load(Ordering::Relaxed) <= 0
+            && p.delivered.load(Ordering::Relaxed) >= p.receipted.load(Ordering::Relaxed)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if Instant::now() >= deadline {
+        eprintln!(
+            "  not drained after {} s: {} unreceipted, {} receipted, {} delivered",
+            STEP_TIMEOUT.as_secs(),
+            progress.outstanding.load(Ordering::Relaxed),
+            progress.receipted.load(Ordering::Relaxed),
+            progress.delivered.load(Ordering::Relaxed)
+        );
+    }
+    // A little longer so late duplicates are seen.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = stop_tx.send(true);
+    let mut stats = Vec::with_capacity(n);
+    let mut wss = Vec::with_capacity(n);
+    for t in tasks {
+        let (ws, st) = t.await?;
+        wss.push(ws);
+        stats.push(st);
+    }
+    close_all(wss).await;
+
+    let mut r = RunResult {
+        label: if rate == 0 {
+            "flat out".into()
+        } else {
+            format!("{rate}/s")
+        },
+        sent: 0,
+        receipted: 0,
+        delivered: 0,
+        rate: 0.0,
+        p50: 0,
+        p99: 0,
+        max: 0,
+        receipt_p99: 0,
+        lost: 0,
+        duplicates: 0,
+        errors: Vec::new(),
+    };
+    let mut lat = Vec::new();
+    let mut rtt = Vec::new();
+    let mut last = first_send_us;
+    for (i, st) in stats.iter().enumerate() {
+        let peer = &stats[i ^ 1];
+        r.sent += st.sent;
+        r.receipted += st.receipted.len() as u64;
+        r.delivered += st.delivered.len() as u64;
+        r.duplicates += st
+            .delivered
+            .values()
+            .map(|c| u64::from(c.saturating_sub(1)))
+            .sum::<u64>();
+        let mut lost: Vec<u64> = st
+            .receipted
+            .iter()
+            .filter(|s| !peer.delivered.contains_key(s))
+            .copied()
+            .collect();
+        if !lost.is_empty() {
+            lost.sort_unstable();
+            eprintln!(
+                "  lost from {} to {} ({} sent): r{run}_{}_<seq> for seq {:?}",
+                users[i].id,
+                users[i ^ 1].id,
+                st.sent,
+                users[i].id,
+                &lost[..lost.len().min(12)]
+            );
+        }
+        r.lost += lost.len() as u64;
+        lat.extend_from_slice(&st.latency_us);
+        rtt.extend_from_slice(&st.receipt_rtt_us);
+        last = last.max(st.last_delivery_us);
+        if let Some(e) = &st.error {
+            r.errors.push(format!("session {}: {e}", users[i].id));
+        }
+    }
+    lat.sort_unstable();
+    rtt.sort_unstable();
+    let span = (last.saturating_sub(first_send_us)) as f64 / 1e6;
+    r.rate = if span > 0.0 {
+        r.delivered as f64 / span
+    } else {
+        0.0
+    };
+    r.p50 = pct(&lat, 0.50);
+    r.p99 = pct(&lat, 0.99);
+    r.max = lat.last().copied().unwrap_or(0);
+    r.receipt_p99 = pct(&rtt, 0.99);
+    Ok(r)
+}
+
+fn ms(us: u64) -> String {
+    format!("{:.2}", us as f64 / 1000.0)
+}
+
+async fn bench(opts: Opts) -> Result<(), Error> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(&opts.server, dir.path(), "register.log").await?;
+    let needed = opts.idle.max(opts.sessions);
+    eprintln!(
+        "server pid {} on {}; registering {needed} users over REST...",
+        server.pid(),
+        server.base
+    );
+    let t = Instant::now();
+    let users = register(&server.base, needed).await?;
+    eprintln!("registered in {:.1} s", t.elapsed().as_secs_f64());
+    // Registration hashes passwords with argon2, whose large buffers the allocator keeps; a
+    // fresh process on the same data (the token key is stored there) measures sessions only.
+    drop(server);
+    let server = Server::start(&opts.server, dir.path(), "server.log").await?;
+    eprintln!("restarted: server pid {} on {}", server.pid(), server.base);
+
+    let mut summary = Vec::new();
+    if opts.idle > 0 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let before = server.rss()?;
+        let (idle, took) =
+            login_all(&server.base, &users[..opts.idle], "idle", opts.concurrency).await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let after = server.rss()?;
+        summary.push(format!(
+            "{} token logins ({} in flight)   {:.3} s  ({:.0} logins/s)",
+            opts.idle,
+            opts.concurrency,
+            took.as_secs_f64(),
+            opts.idle as f64 / took.as_secs_f64()
+        ));
+        summary.push(format!(
+            "idle memory per session         {:.1} kB  (server RSS {:.1} MB -> {:.1} MB, {} sessions)",
+            after.saturating_sub(before) as f64 / opts.idle as f64 / 1024.0,
+            before as f64 / 1048576.0,
+            after as f64 / 1048576.0,
+            opts.idle
+        ));
+        close_all(idle).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    let mut rows = Vec::new();
+    if opts.sessions > 0 {
+        for (run, rate) in opts.rates.iter().enumerate() {
+            eprintln!(
+                "run {}: {} sessions, rate {}, {} s...",
+                run + 1,
+                opts.sessions,
+                if *rate == 0 {
+                    "flat out".to_string()
+                } else {
+                    format!("{rate}/s")
+                },
+                opts.seconds
+            );
+            let r = run_messages(
+                &server.base,
+                &users[..opts.sessions],
+                *rate,
+                run as u64,
+                &opts,
+            )
+            .await?;
+            for e in r.errors.iter().take(5) {
+                eprintln!("  {e}");
+            }
+            rows.push(r);
+        }
+    }
+
+    println!();
+    println!(
+        "shiku-server XMPP load: WebSocket, 1:1 messages with receipts, {} cores, server and generator on one machine",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    for line in &summary {
+        println!("{line}");
+    }
+    if !rows.is_empty() {
+        println!(
+            "{:<10} {:>8} {:>8} {:>9} {:>9} {:>12} {:>8} {:>8} {:>8} {:>11} {:>6} {:>5} {:>7}",
+            "rate",
+            "sessions",
+            "sent",
+            "receipted",
+            "delivered",
+            "delivered/s",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "rcpt p99 ms",
+            "lost",
+            "dup",
+            "errors"
+        );
+        for r in &rows {
+            println!(
+                "{:<10} {:>8} {:>8} {:>9} {:>9} {:>12.0} {:>8} {:>8} {:>8} {:>11} {:>6} {:>5} {:>7}",
+                r.label,
+                opts.sessions,
+                r.sent,
+                r.receipted,
+                r.delivered,
+                r.rate,
+                ms(r.p50),
+                ms(r.p99),
+                ms(r.max),
+                ms(r.receipt_p99),
+                r.lost,
+                r.duplicates,
+                r.errors.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    let opts = match parse_opts() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    if let Err(e) = rt.block_on(bench(opts)) {
+        eprintln!("xmpp_load: {e}");
+        std::process::exit(1);
+    }
+}
