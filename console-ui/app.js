@@ -133,12 +133,16 @@ function pagedTable({ columns, load, empty = '没有符合条件的数据', id }
   const next = h('button', { type: 'button', text: '下一页' });
   let page = 1;
   let pages = 1;
+  // Only the newest request may fill the table: an earlier, slower answer (the unfiltered
+  // list that was loading when a search started) must not overwrite a newer one.
+  let latest = 0;
   const wrap = h('div', { class: 'table-wrap', id },
     h('table', {}, h('thead', {}, h('tr', {}, columns.map((c) => h('th', { text: c.title })))), tbody),
     h('div', { class: 'pager' }, prev, info, next));
   async function show(p) {
+    const ticket = ++latest;
     const res = await run(() => load(p));
-    if (!res) return;
+    if (!res || ticket !== latest) return;
     page = res.page;
     pages = Math.max(1, Math.ceil(res.count / res.limit));
     tbody.replaceChildren(...(res.data.length

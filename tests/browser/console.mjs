@@ -126,10 +126,21 @@ try {
     await page.click('nav button[data-view="users"]');
     await page.fill('#user-keyword', userPhone);
     await page.click('#user-search');
-    const row = page.locator('#user-table tbody tr', { hasText: userPhone });
-    await row.waitFor();
-    const rows = await page.locator('#user-table tbody tr').count();
-    if (rows !== 1) throw new Error(`search for ${userPhone} showed ${rows} rows`);
+    // The unfiltered list (loaded when the screen opened) also holds the row: wait for the
+    // filtered answer, a single row.
+    try {
+      await page.waitForFunction(
+        (phone) => {
+          const rows = document.querySelectorAll('#user-table tbody tr');
+          return rows.length === 1 && rows[0].textContent.includes(phone);
+        },
+        userPhone,
+        { timeout: 10000 },
+      );
+    } catch {
+      const rows = await page.locator('#user-table tbody tr').count();
+      throw new Error(`search for ${userPhone} showed ${rows} rows`);
+    }
     await shot('users');
   });
 
