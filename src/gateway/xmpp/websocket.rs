@@ -97,6 +97,8 @@ async fn run(
     };
     let mut deadline = Instant::now() + idle;
     let mut pushes_open = true;
+    // The protocol steps are boxed: an idle session's task then holds only this loop's state,
+    // not room for the deepest message-path future (kilobytes per connection otherwise).
     loop {
         // Pushes first: a client sending flat out must not delay what it is being sent (each
         // of its messages waits for its commit before the next frame is read).
@@ -104,8 +106,8 @@ async fn run(
             biased;
             push = push_rx.recv(), if pushes_open => match push {
                 Some(p) => {
-                    let outs = conn.session.push(p).await;
-                    conn.write_outs(outs).await
+                    let outs = Box::pin(conn.session.push(p)).await;
+                    Box::pin(conn.write_outs(outs)).await
                 }
                 None => {
                     pushes_open = false;
@@ -115,17 +117,17 @@ async fn run(
             frame = stream.recv() => {
                 deadline = Instant::now() + idle;
                 match frame {
-                    Some(Ok(msg)) => conn.frame(msg).await,
-                    Some(Err(e)) => conn.error(protocol_error(&e)).await,
+                    Some(Ok(msg)) => Box::pin(conn.frame(msg)).await,
+                    Some(Err(e)) => Box::pin(conn.error(protocol_error(&e))).await,
                     // The client went away without a `<close/>`.
                     None => Next::Close,
                 }
             }
             _ = tokio::time::sleep_until(deadline) => {
-                conn.error(StreamError::new(
+                Box::pin(conn.error(StreamError::new(
                     "connection-timeout",
                     format!("no traffic for {} seconds", idle.as_secs()),
-                ))
+                )))
                 .await
             }
         };
@@ -133,7 +135,7 @@ async fn run(
             break;
         }
     }
-    conn.session.closed_with(&mut push_rx).await;
+    Box::pin(conn.session.closed_with(&mut push_rx)).await;
     if let Some(jid) = conn.session.jid() {
         tracing::debug!(%jid, "XMPP WebSocket session ended");
     }
