@@ -14,13 +14,22 @@
 //! may have in flight (default 64; paced runs stop pacing when a sender hits it); `--idle I`
 //! idle sessions for the memory and login measurement, 0 skips it (default 1000);
 //! `--concurrency C` logins in flight while opening them (default 50); `--server PATH` another
-//! server binary. Needs about `sessions + idle + 100` file descriptors (`ulimit -n`).
+//! server binary; `--protocol xmpp|shiku` the client protocol (default xmpp). Needs about
+//! `sessions + idle + 100` file descriptors (`ulimit -n`).
 //!
 //! Measured: delivered msgs/s (first deliveries over the time from the first send to the last
 //! delivery), sender-to-receiver latency p50/p99/max (the send time travels in the body),
 //! receipt round trip p99, losses (receipted but never delivered), duplicates (delivered twice),
 //! unreceipted sends; server RSS (`/proc/<pid>/status`) before and after opening the idle
 //! sessions, divided by their number; wall time of the idle sessions' token logins.
+//!
+//! `--protocol shiku` takes the same measurements over Shiku's binary WebSocket protocol
+//! (`/im-websocket` on the main listener, `[command byte][protobuf]` frames): login is cmd 5
+//! AUTH_REQ with the REST token answered by cmd 6; a message is a cmd 10 `ChatMessage` with
+//! chatType 1 whose `content` carries the send time; the receipt measured is the server's
+//! status-1 cmd 11 (message stored); receivers confirm what they got with status-2 cmd 11
+//! receipts batched as `id1,id2,` the way the H5/Vue clients do (every 3 s, here also once
+//! [`RECEIPT_BATCH_MAX`] ids are pending), so the server has nothing to requeue at close.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -32,6 +41,11 @@ use std::time::{Duration, Instant};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use shiku_server::domain::util::md5_hex;
+use shiku_server::gateway::shiku::frame::{self as shiku_frame, chat_type, cmd};
+use shiku_server::gateway::shiku::proto::{
+    AuthMessage, AuthRespMessageProBuf, ChatMessage, CommonErrorProBuf, MessageHead,
+    MessageReceiptStatusProBuf,
+};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -39,13 +53,31 @@ use tokio_tungstenite::tungstenite::Message;
 const DOMAIN: &str = "load.shiku.test";
 /// Longest any login step or the drain after a run may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(20);
+/// Resource of the messaging sessions.
+const RUN_RESOURCE: &str = "load";
+/// How long a Shiku binary-protocol client collects received ids before it sends them as one
+/// status-2 receipt (spec 5.3 item 6).
+const RECEIPT_BATCH_INTERVAL: Duration = Duration::from_secs(3);
+/// Pending received ids that make a batch go out early: well below the server's cap on
+/// unreceipted messages per session, which flat-out runs could otherwise reach in 3 s.
+const RECEIPT_BATCH_MAX: usize = 1000;
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// The client protocol the sessions speak.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    /// RFC 7395 XMPP over WebSocket (`/xmpp-websocket`).
+    Xmpp,
+    /// Shiku's binary protocol (`/im-websocket`).
+    Shiku,
+}
+
 /// Command-line settings.
 struct Opts {
+    protocol: Protocol,
     sessions: usize,
     rates: Vec<u64>,
     seconds: f64,
@@ -57,6 +89,7 @@ struct Opts {
 
 fn parse_opts() -> Result<Opts, String> {
     let mut o = Opts {
+        protocol: Protocol::Xmpp,
         sessions: 100,
         rates: vec![500, 2000, 0],
         seconds: 10.0,
@@ -75,6 +108,13 @@ fn parse_opts() -> Result<Opts, String> {
         let num = |v: String| v.parse::<usize>().map_err(|e| format!("{a} {v}: {e}"));
         match a.as_str() {
             "--sessions" => o.sessions = num(value()?)?,
+            "--protocol" => {
+                o.protocol = match value()?.as_str() {
+                    "xmpp" => Protocol::Xmpp,
+                    "shiku" => Protocol::Shiku,
+                    other => return Err(format!("--protocol {other}: xmpp or shiku")),
+                }
+            }
             "--seconds" => {
                 let v = value()?;
                 o.seconds = v.parse().map_err(|e| format!("--seconds {v}: {e}"))?;
@@ -100,7 +140,7 @@ fn parse_opts() -> Result<Opts, String> {
             "-h" | "--help" => {
                 return Err("usage: cargo bench --bench xmpp_load -- [--sessions N] \
                      [--rate R[,R..]] [--seconds S] [--window W] [--idle I] \
-                     [--concurrency C] [--server PATH]"
+                     [--concurrency C] [--server PATH] [--protocol xmpp|shiku]"
                     .into())
             }
             other => return Err(format!("unknown option {other} (try --help)")),
@@ -264,9 +304,81 @@ async fn until(ws: &mut Ws, what: &str, pred: impl Fn(&str) -> bool) -> Result<S
     }
 }
 
-/// One token login as a Shiku client does it: WebSocket, open, SASL PLAIN, open, bind,
+/// One token login in `protocol`; returns the authenticated connection.
+async fn login(base: &str, u: &User, resource: &str, protocol: Protocol) -> Result<Ws, Error> {
+    match protocol {
+        Protocol::Xmpp => login_xmpp(base, u, resource).await,
+        Protocol::Shiku => login_shiku(base, u, resource).await,
+    }
+}
+
+/// The next binary frame within [`STEP_TIMEOUT`], split into its command and payload.
+async fn next_binary(ws: &mut Ws) -> Result<(i8, Vec<u8>), Error> {
+    loop {
+        match tokio::time::timeout(STEP_TIMEOUT, ws.next()).await {
+            Err(_) => return Err("timed out waiting for the server".into()),
+            Ok(None) => return Err("connection closed".into()),
+            Ok(Some(Err(e))) => return Err(e.into()),
+            Ok(Some(Ok(Message::Binary(b)))) => match shiku_frame::split(&b) {
+                Some(f) => return Ok((f.command, f.payload.to_vec())),
+                None => continue,
+            },
+            Ok(Some(Ok(Message::Close(c)))) => return Err(format!("closed: {c:?}").into()),
+            Ok(Some(Ok(_))) => continue,
+        }
+    }
+}
+
+/// A `MessageHead` as the binary-protocol clients write it.
+fn shiku_head(from: &str, to: &str, message_id: &str, chat_type: i32) -> Option<MessageHead> {
+    Some(MessageHead {
+        from: from.to_string(),
+        to: to.to_string(),
+        message_id: message_id.to_string(),
+        chat_type,
+        offline: false,
+    })
+}
+
+/// One token login as the Shiku H5/Vue clients do it on the binary protocol: WebSocket, cmd 5
+/// AUTH_REQ with the REST access token, cmd 6 AUTH_RESP with status 1.
+async fn login_shiku(base: &str, u: &User, resource: &str) -> Result<Ws, Error> {
+    let req = format!("ws://{base}/im-websocket").into_client_request()?;
+    // TCP_NODELAY as in the XMPP mode (browsers set it).
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true).await?;
+    let from = format!("{}/{resource}", u.id);
+    let auth = AuthMessage {
+        message_head: shiku_head(&from, "server", &format!("auth-{}", u.id), chat_type::AUTH),
+        token: u.token.clone(),
+        password: String::new(),
+        device_id: format!("load-{}", u.id),
+    };
+    ws.send(Message::binary(shiku_frame::encode(cmd::AUTH_REQ, &auth)))
+        .await?;
+    loop {
+        let (command, payload) = next_binary(&mut ws)
+            .await
+            .map_err(|e| format!("waiting for AUTH_RESP: {e}"))?;
+        match command {
+            cmd::AUTH_RESP => {
+                let r: AuthRespMessageProBuf = shiku_frame::decode(&payload, "AUTH_RESP")?;
+                if r.status != 1 {
+                    return Err(format!("login refused for {}: {}", u.id, r.arg).into());
+                }
+                return Ok(ws);
+            }
+            cmd::ERROR => {
+                let e: CommonErrorProBuf = shiku_frame::decode(&payload, "ERROR")?;
+                return Err(format!("login of {} answered by an error: {}", u.id, e.arg).into());
+            }
+            _ => continue,
+        }
+    }
+}
+
+/// One token login as a Shiku XMPP client does it: WebSocket, open, SASL PLAIN, open, bind,
 /// presence. Returns the authenticated connection.
-async fn login(base: &str, u: &User, resource: &str) -> Result<Ws, Error> {
+async fn login_xmpp(base: &str, u: &User, resource: &str) -> Result<Ws, Error> {
     let mut req = format!("ws://{base}/xmpp-websocket").into_client_request()?;
     req.headers_mut()
         .insert("Sec-WebSocket-Protocol", "xmpp".parse()?);
@@ -314,10 +426,11 @@ async fn login_all(
     users: &[User],
     resource: &str,
     concurrency: usize,
+    protocol: Protocol,
 ) -> Result<(Vec<Ws>, Duration), Error> {
     let start = Instant::now();
     let results: Vec<Result<Ws, Error>> = futures_util::stream::iter(users.iter())
-        .map(|u| login(base, u, resource))
+        .map(|u| login(base, u, resource, protocol))
         // In order: session i is user i.
         .buffered(concurrency)
         .collect()
@@ -326,13 +439,16 @@ async fn login_all(
     Ok((results.into_iter().collect::<Result<_, _>>()?, took))
 }
 
-async fn close_all(sessions: Vec<Ws>) {
+async fn close_all(sessions: Vec<Ws>, protocol: Protocol) {
     let closes = sessions.into_iter().map(|mut ws| async move {
-        let _ = ws
-            .send(Message::text(
-                r#"<close xmlns="urn:ietf:params:xml:ns:xmpp-framing"/>"#,
-            ))
-            .await;
+        let bye = match protocol {
+            Protocol::Xmpp => {
+                Message::text(r#"<close xmlns="urn:ietf:params:xml:ns:xmpp-framing"/>"#)
+            }
+            // cmd 7 CLOSE needs no payload.
+            Protocol::Shiku => Message::binary(vec![cmd::CLOSE as u8]),
+        };
+        let _ = ws.send(bye).await;
         let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
     });
     futures_util::future::join_all(closes).await;
@@ -385,6 +501,7 @@ struct Progress {
 
 /// One run's parameters, shared by every session task.
 struct RunSpec {
+    protocol: Protocol,
     run: u64,
     epoch: Instant,
     /// Per-session gap between sends; zero = flat out.
@@ -392,6 +509,54 @@ struct RunSpec {
     send_until: Instant,
     window: usize,
     progress: Arc<Progress>,
+}
+
+/// Received 1:1 message ids a binary-protocol session has not confirmed yet.
+struct ReceiptBatch {
+    /// `id1,id2,` as the clients send it.
+    ids: String,
+    count: usize,
+    /// When the batch goes out.
+    due: Instant,
+}
+
+impl ReceiptBatch {
+    fn new() -> ReceiptBatch {
+        ReceiptBatch {
+            ids: String::new(),
+            count: 0,
+            due: Instant::now(),
+        }
+    }
+
+    fn add(&mut self, id: &str) {
+        if self.count == 0 {
+            self.due = Instant::now() + RECEIPT_BATCH_INTERVAL;
+        }
+        self.ids.push_str(id);
+        self.ids.push(',');
+        self.count += 1;
+    }
+
+    /// Sends the pending ids as one status-2 cmd 11 receipt from `from` (`<userId>/<resource>`).
+    async fn flush(&mut self, sink: &mut SplitSink<Ws, Message>, from: &str) -> Result<(), Error> {
+        if self.count == 0 {
+            return Ok(());
+        }
+        let ids = std::mem::take(&mut self.ids);
+        self.count = 0;
+        let r = MessageReceiptStatusProBuf {
+            message_head: shiku_head(from, DOMAIN, "", chat_type::CHAT),
+            status: 2,
+            message_id: ids,
+        };
+        sink.send(Message::binary(shiku_frame::encode(
+            cmd::MESSAGE_RECEIPT,
+            &r,
+        )))
+        .await?;
+        Ok(())
+    }
 }
 
 /// Drives one session: sends to `peer` on schedule (or flat out within the window), reads
@@ -409,20 +574,36 @@ async fn session_task(
     let mut in_flight: HashMap<u64, u64> = HashMap::new();
     let mut next_send = Instant::now() + offset;
     let mut seq = 0u64;
+    // Binary protocol only: ids to confirm with a status-2 receipt, and this session's id.
+    let mut receipts = ReceiptBatch::new();
+    let me_full = format!("{me}/{RUN_RESOURCE}");
     let result: Result<(), Error> = async {
         loop {
             let sending = Instant::now() < spec.send_until;
             let may_send = sending && in_flight.len() < spec.window;
             let pace = tokio::time::sleep_until(next_send.into());
+            let batch_due = tokio::time::sleep_until(receipts.due.into());
             tokio::select! {
                 biased;
                 frame = stream.next() => {
                     let Some(frame) = frame else { return Err("server closed the session".into()) };
-                    if let Message::Text(t) = frame? {
-                        on_frame(&t, &spec, me, &mut st, &mut in_flight);
+                    match frame? {
+                        Message::Text(t) => on_frame(&t, &spec, me, &mut st, &mut in_flight),
+                        Message::Binary(b) => {
+                            on_shiku_frame(&b, &spec, me, &mut st, &mut in_flight, &mut receipts);
+                            if receipts.count >= RECEIPT_BATCH_MAX {
+                                receipts.flush(&mut sink, &me_full).await?;
+                            }
+                        }
+                        _ => {}
                     }
                 }
-                _ = stop.changed() => return Ok(()),
+                _ = stop.changed() => {
+                    // What arrived is confirmed before the session closes, as a client would.
+                    receipts.flush(&mut sink, &me_full).await?;
+                    return Ok(());
+                }
+                _ = batch_due, if receipts.count > 0 => receipts.flush(&mut sink, &me_full).await?,
                 _ = pace, if may_send => {
                     // The run may have ended while this task waited for a core.
                     if Instant::now() >= spec.send_until {
@@ -459,14 +640,39 @@ async fn send_one(
 ) -> Result<(), Error> {
     let id = format!("r{}_{me}_{seq}", spec.run);
     let t = spec.epoch.elapsed().as_micros() as u64;
-    let now_s = chrono::Utc::now().timestamp();
-    // The body is a Shiku text message; `content` carries the send time in µs.
-    let stanza = format!(
-        r#"<message to="{peer}@{DOMAIN}" type="chat" id="{id}"><body>{{"messageId":"{id}","fromUserId":"{me}","fromUserName":"load{me}","toUserId":"{peer}","content":"{t}","timeSend":{now_s},"type":1}}</body><request xmlns="urn:xmpp:receipts"/></message>"#
-    );
+    let frame = match spec.protocol {
+        Protocol::Xmpp => {
+            let now_s = chrono::Utc::now().timestamp();
+            // The body is a Shiku text message; `content` carries the send time in µs.
+            let stanza = format!(
+                r#"<message to="{peer}@{DOMAIN}" type="chat" id="{id}"><body>{{"messageId":"{id}","fromUserId":"{me}","fromUserName":"load{me}","toUserId":"{peer}","content":"{t}","timeSend":{now_s},"type":1}}</body><request xmlns="urn:xmpp:receipts"/></message>"#
+            );
+            Message::text(stanza)
+        }
+        Protocol::Shiku => {
+            // A text message as the binary-protocol clients send it (timeSend in ms);
+            // `content` carries the send time in µs.
+            let m = ChatMessage {
+                message_head: shiku_head(
+                    &format!("{me}/{RUN_RESOURCE}"),
+                    &peer.to_string(),
+                    &id,
+                    chat_type::CHAT,
+                ),
+                from_user_id: me.to_string(),
+                from_user_name: format!("load{me}"),
+                to_user_id: peer.to_string(),
+                time_send: chrono::Utc::now().timestamp_millis(),
+                r#type: 1,
+                content: t.to_string(),
+                ..Default::default()
+            };
+            Message::binary(shiku_frame::encode(cmd::CHAT, &m))
+        }
+    };
     in_flight.insert(seq, t);
     spec.progress.outstanding.fetch_add(1, Ordering::Relaxed);
-    sink.send(Message::text(stanza)).await?;
+    sink.send(frame).await?;
     Ok(())
 }
 
@@ -510,6 +716,79 @@ fn on_frame(
     st.last_delivery_us = now;
     if let Some(sent) = body_content(frame).and_then(|c| c.parse::<u64>().ok()) {
         st.latency_us.push(now.saturating_sub(sent));
+    }
+}
+
+/// [`on_frame`] for a binary-protocol frame: the status-1 receipt (cmd 11) of an own message,
+/// or a delivered chat (cmd 10), whose id joins `receipts` to be confirmed as the clients do.
+/// An error frame is recorded as the session's error.
+fn on_shiku_frame(
+    data: &[u8],
+    spec: &RunSpec,
+    me: i64,
+    st: &mut SessionStats,
+    in_flight: &mut HashMap<u64, u64>,
+    receipts: &mut ReceiptBatch,
+) {
+    let now = spec.epoch.elapsed().as_micros() as u64;
+    let Some(f) = shiku_frame::split(data) else {
+        return;
+    };
+    match f.command {
+        cmd::MESSAGE_RECEIPT => {
+            let Ok(r) = shiku_frame::decode::<MessageReceiptStatusProBuf>(f.payload, "receipt")
+            else {
+                return;
+            };
+            if r.status != 1 {
+                return;
+            }
+            let Some((run, sender, seq)) = parse_id(&r.message_id) else {
+                return;
+            };
+            if run == spec.run && sender == me {
+                if let Some(t) = in_flight.remove(&seq) {
+                    st.receipt_rtt_us.push(now.saturating_sub(t));
+                    spec.progress.outstanding.fetch_sub(1, Ordering::Relaxed);
+                    spec.progress.receipted.fetch_add(1, Ordering::Relaxed);
+                }
+                st.receipted.insert(seq);
+            }
+        }
+        cmd::CHAT => {
+            let Ok(m) = shiku_frame::decode::<ChatMessage>(f.payload, "chat") else {
+                return;
+            };
+            let head = m.message_head.unwrap_or_default();
+            // Every 1:1 message is confirmed, earlier runs' too (spec 5.3 item 6: all but
+            // types 86-93, which the generator never sends).
+            if head.chat_type == chat_type::CHAT && !head.message_id.is_empty() {
+                receipts.add(&head.message_id);
+            }
+            let Some((run, _sender, seq)) = parse_id(&head.message_id) else {
+                return;
+            };
+            if run != spec.run {
+                return; // left over from an earlier run (offline queue)
+            }
+            let count = st.delivered.entry(seq).or_insert(0);
+            *count += 1;
+            if *count > 1 {
+                return;
+            }
+            spec.progress.delivered.fetch_add(1, Ordering::Relaxed);
+            st.last_delivery_us = now;
+            if let Ok(sent) = m.content.parse::<u64>() {
+                st.latency_us.push(now.saturating_sub(sent));
+            }
+        }
+        cmd::ERROR | cmd::LOGIN_CONFLICT if st.error.is_none() => {
+            let arg = shiku_frame::decode::<CommonErrorProBuf>(f.payload, "error")
+                .map(|e| e.arg)
+                .unwrap_or_default();
+            st.error = Some(format!("error frame {}: {arg}", f.command));
+        }
+        _ => {}
     }
 }
 
@@ -557,7 +836,8 @@ async fn run_messages(
     run: u64,
     opts: &Opts,
 ) -> Result<RunResult, Error> {
-    let (sessions, _) = login_all(base, users, "load", opts.concurrency).await?;
+    let (sessions, _) =
+        login_all(base, users, RUN_RESOURCE, opts.concurrency, opts.protocol).await?;
     let progress = Arc::new(Progress::default());
     let n = sessions.len();
     let interval = if rate == 0 {
@@ -567,6 +847,7 @@ async fn run_messages(
     };
     let start = Instant::now() + Duration::from_millis(200);
     let spec = Arc::new(RunSpec {
+        protocol: opts.protocol,
         run,
         epoch: Instant::now(),
         interval,
@@ -623,7 +904,7 @@ async fn run_messages(
         wss.push(ws);
         stats.push(st);
     }
-    close_all(wss).await;
+    close_all(wss, opts.protocol).await;
 
     let mut r = RunResult {
         label: if rate == 0 {
@@ -722,8 +1003,14 @@ async fn bench(opts: Opts) -> Result<(), Error> {
     if opts.idle > 0 {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let before = server.rss()?;
-        let (idle, took) =
-            login_all(&server.base, &users[..opts.idle], "idle", opts.concurrency).await?;
+        let (idle, took) = login_all(
+            &server.base,
+            &users[..opts.idle],
+            "idle",
+            opts.concurrency,
+            opts.protocol,
+        )
+        .await?;
         tokio::time::sleep(Duration::from_secs(1)).await;
         let after = server.rss()?;
         summary.push(format!(
@@ -740,7 +1027,7 @@ async fn bench(opts: Opts) -> Result<(), Error> {
             after as f64 / 1048576.0,
             opts.idle
         ));
-        close_all(idle).await;
+        close_all(idle, opts.protocol).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
@@ -774,8 +1061,12 @@ async fn bench(opts: Opts) -> Result<(), Error> {
     }
 
     println!();
+    let protocol = match opts.protocol {
+        Protocol::Xmpp => "XMPP load: WebSocket",
+        Protocol::Shiku => "Shiku binary-protocol load: WebSocket /im-websocket",
+    };
     println!(
-        "shiku-server XMPP load: WebSocket, 1:1 messages with receipts, {} cores, server and generator on one machine",
+        "shiku-server {protocol}, 1:1 messages with receipts, {} cores, server and generator on one machine",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     for line in &summary {

@@ -59,12 +59,28 @@ async fn run(
     let mut deadline = Instant::now() + idle;
     let mut pushes_open = true;
     loop {
+        // Pushes first: a client sending flat out must not delay what it is being sent (each
+        // of its messages waits for its commit before the next frame is read). The protocol
+        // step is boxed so an idle session's task stays small.
         let next = tokio::select! {
+            biased;
+            push = push_rx.recv(), if pushes_open => match push {
+                Some(p) => {
+                    let conflict = p == Push::Conflict;
+                    let outs = session.push(p);
+                    let next = write_outs(&mut ws, outs).await;
+                    if conflict { Next::Close } else { next }
+                }
+                None => {
+                    pushes_open = false;
+                    Next::Continue
+                }
+            },
             msg = stream.recv() => {
                 deadline = Instant::now() + idle;
                 match msg {
                     Some(Ok(AggregatedMessage::Binary(data))) => {
-                        let outs = session.handle(&data).await;
+                        let outs = Box::pin(session.handle(&data)).await;
                         write_outs(&mut ws, outs).await
                     }
                     Some(Ok(AggregatedMessage::Text(_))) => {
@@ -84,18 +100,6 @@ async fn run(
                     }
                 }
             }
-            push = push_rx.recv(), if pushes_open => match push {
-                Some(p) => {
-                    let conflict = p == Push::Conflict;
-                    let outs = session.push(p);
-                    let next = write_outs(&mut ws, outs).await;
-                    if conflict { Next::Close } else { next }
-                }
-                None => {
-                    pushes_open = false;
-                    Next::Continue
-                }
-            },
             _ = tokio::time::sleep_until(deadline) => {
                 let _ = ws.binary(error_frame(&format!(
                     "no traffic for {} seconds", idle.as_secs()
