@@ -35,6 +35,23 @@ export function setToken(value) {
 
 /** POSTs `params` to `path` and answers the envelope's data ({} when none), or throws ApiError. */
 export async function api(path, params = {}) {
+  const v = await call(path, params);
+  // Some answers carry no data; success is still truthy so callers can test `if (await …)`.
+  return v.data ?? {};
+}
+
+/**
+ * POSTs to a paged console endpoint and answers `{rows, count}`: the reference's PageResult
+ * puts the page's rows in `data` and the number of all matching rows in `count`, both at the
+ * top of the envelope.
+ */
+export async function apiPage(path, params = {}) {
+  const v = await call(path, params);
+  return { rows: Array.isArray(v.data) ? v.data : [], count: Number(v.count) || 0 };
+}
+
+/** POSTs and answers the whole successful envelope, or throws ApiError. */
+async function call(path, params) {
   const body = new URLSearchParams();
   const t = token();
   if (t && path !== '/console/login') body.set('access_token', t);
@@ -53,8 +70,7 @@ export async function api(path, params = {}) {
   } catch {
     throw new ApiError(res.status, `服务器返回了无法识别的应答 (HTTP ${res.status})`);
   }
-  // Some answers carry no data; success is still truthy so callers can test `if (await …)`.
-  if (v.resultCode === 1) return v.data ?? {};
+  if (v.resultCode === 1) return v;
   const err = new ApiError(v.resultCode, v.resultMsg || `操作失败 (错误码 ${v.resultCode})`);
   if (err.sessionEnded) {
     setToken(null);

@@ -1,7 +1,7 @@
 // The Shiku admin console: a single page over the /console JSON API (issue 8). No framework and
 // no build step; every screen is built with `h()` from the API's answers.
 
-import { api, ApiError, setToken, token, whenSessionEnds } from './api.js';
+import { api, apiPage, ApiError, setToken, token, whenSessionEnds } from './api.js';
 import { onlineChart } from './chart.js';
 import { md5 } from './md5.js';
 
@@ -123,10 +123,10 @@ function field(label, input, hint) {
 // ---------------------------------------------------------------- paged tables
 
 /**
- * A table filled from a paged endpoint (`{data, count, page, limit}`): `load(page)` answers that
- * page; `columns` are [{title, cell(row) → node|string}].
+ * A table filled from a paged endpoint: `load({page, limit})` answers that page as `{rows, count}`
+ * (`apiPage`); `columns` are [{title, cell(row) → node|string}].
  */
-function pagedTable({ columns, load, empty = '没有符合条件的数据', id }) {
+function pagedTable({ columns, load, limit = 15, empty = '没有符合条件的数据', id }) {
   const tbody = h('tbody');
   const info = h('span', { class: 'page-info' });
   const prev = h('button', { type: 'button', text: '上一页' });
@@ -141,12 +141,12 @@ function pagedTable({ columns, load, empty = '没有符合条件的数据', id }
     h('div', { class: 'pager' }, prev, info, next));
   async function show(p) {
     const ticket = ++latest;
-    const res = await run(() => load(p));
+    const res = await run(() => load({ page: p, limit }));
     if (!res || ticket !== latest) return;
-    page = res.page;
-    pages = Math.max(1, Math.ceil(res.count / res.limit));
-    tbody.replaceChildren(...(res.data.length
-      ? res.data.map((row) => h('tr', {}, columns.map((c) => h('td', { class: c.class }, c.cell(row)))))
+    page = p;
+    pages = Math.max(1, Math.ceil(res.count / limit));
+    tbody.replaceChildren(...(res.rows.length
+      ? res.rows.map((row) => h('tr', {}, columns.map((c) => h('td', { class: c.class }, c.cell(row)))))
       : [h('tr', {}, h('td', { colSpan: columns.length, class: 'empty', text: empty }))]));
     info.textContent = `第 ${page} / ${pages} 页，共 ${res.count} 条`;
     prev.disabled = page <= 1;
@@ -332,8 +332,8 @@ async function renderUsers(main) {
           btn('删除', () => deleteUser(u), 'danger')),
       },
     ],
-    load: (page) => api('/console/userList', {
-      page, limit: 15, keyWorld: keyword.value.trim(), onlinestate: online.value,
+    load: (paging) => apiPage('/console/userList', {
+      ...paging, keyWorld: keyword.value.trim(), onlinestate: online.value,
       startDate: from.value, endDate: to.value,
     }),
   });
@@ -419,7 +419,7 @@ async function renderRooms(main) {
           btn('解散', () => dissolve(r), 'danger')),
       },
     ],
-    load: (page) => api('/console/roomList', { page, limit: 15, keyWorld: keyword.value.trim(), leastNumbers: least.value }),
+    load: (paging) => apiPage('/console/roomList', { ...paging, keyWorld: keyword.value.trim(), leastNumbers: least.value }),
   });
   async function lockRoom(r, s) {
     if (await run(() => api('/console/updateRoom', { roomId: r.id, s }))) toast(s === -1 ? '群已锁定' : '群已解锁');
@@ -480,7 +480,8 @@ async function renderChats(main, opts = {}) {
           }, 'danger'),
         },
       ],
-      load: (page) => api('/console/chat_logs_all', { page, limit: 20, ...filters() }),
+      limit: 20,
+      load: (paging) => apiPage('/console/chat_logs_all', { ...paging, ...filters() }),
     });
     const delMatching = async () => {
       const f = filters();
@@ -502,9 +503,9 @@ async function renderChats(main, opts = {}) {
   async function groupLogs(jid) {
     group.classList.add('active');
     single.classList.remove('active');
-    const rooms = await run(() => api('/console/roomList', { page: 1, limit: 200 }));
+    const rooms = await run(() => apiPage('/console/roomList', { page: 1, limit: 200 }));
     const room = h('select', { id: 'group-room' }, h('option', { value: '', text: '选择群组' }),
-      (rooms?.data || []).map((r) => h('option', { value: r.jid, text: `${r.name}（${r.userSize} 人）`, selected: r.jid === jid })));
+      (rooms?.rows || []).map((r) => h('option', { value: r.jid, text: `${r.name}（${r.userSize} 人）`, selected: r.jid === jid })));
     if (jid && !room.value) room.append(h('option', { value: jid, text: jid, selected: true }));
     const kw = h('input', { type: 'search', placeholder: '内容关键字' });
     const from = h('input', { type: 'datetime-local', title: '开始时间' });
@@ -526,12 +527,13 @@ async function renderChats(main, opts = {}) {
           }, 'danger'),
         },
       ],
-      load: (page) => (room.value
-        ? api('/console/groupchat_logs_all', {
-          room_jid_id: room.value, page, limit: 20, keyWord: kw.value.trim(),
+      limit: 20,
+      load: (paging) => (room.value
+        ? apiPage('/console/groupchat_logs_all', {
+          room_jid_id: room.value, ...paging, keyWord: kw.value.trim(),
           startTime: inputMillis(from), endTime: inputMillis(to),
         })
-        : Promise.resolve({ data: [], count: 0, page: 1, limit: 20 })),
+        : Promise.resolve({ rows: [], count: 0 })),
     });
     room.onchange = () => table.reload(1);
     pane.replaceChildren(
@@ -623,7 +625,7 @@ async function renderAdmins(main) {
           }, 'danger')),
       },
     ],
-    load: (page) => api('/console/adminList', { page, limit: 15 }),
+    load: (paging) => apiPage('/console/adminList', paging),
   });
   function modify(a) {
     const role = roleSelect(a.role);

@@ -29,6 +29,22 @@ fn ok(v: &Value) -> &Value {
     &v["data"]
 }
 
+/// A successful `success(PageResult)` answer: rows in `data`, `count` and `total` (0.0) beside
+/// them at the top of the envelope. Answers the envelope.
+fn page(v: &Value) -> &Value {
+    assert_eq!(v["resultCode"], 1, "{v}");
+    assert!(
+        v["data"].is_array(),
+        "page rows are the envelope's data: {v}"
+    );
+    assert!(v["count"].is_u64(), "count beside data: {v}");
+    assert!(
+        v["total"].is_f64() && v["total"] == 0.0,
+        "total is a double: {v}"
+    );
+    v
+}
+
 async fn grant(app: &TestApp, user_id: i64, role: i32, status: i32) {
     app.app
         .store
@@ -450,10 +466,15 @@ async fn user_list_pages_filters_and_hides_secrets() {
     }
     // 5 + the admin + the two system users.
     let v = call(&app, "/console/userList", &token, &[("limit", "2")]).await;
-    let d = ok(&v);
+    let d = page(&v);
     assert_eq!(d["count"], 8);
     assert_eq!(d["data"].as_array().unwrap().len(), 2);
-    assert_eq!(d["page"], 1);
+    // fastjson's alphabetical keys, as `success(PageResult)` renders them.
+    let keys: Vec<&str> = d.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["count", "currentTime", "data", "resultCode", "total"]
+    );
     for u in d["data"].as_array().unwrap() {
         assert!(u.get("password").is_none(), "{u}");
         assert!(u.get("loginLog").is_some(), "{u}");
@@ -465,7 +486,7 @@ async fn user_list_pages_filters_and_hides_secrets() {
         &[("limit", "3"), ("page", "3")],
     )
     .await;
-    assert_eq!(ok(&v)["data"].as_array().unwrap().len(), 2);
+    assert_eq!(page(&v)["data"].as_array().unwrap().len(), 2);
     // 0-based pageIndex/pageSize are understood too.
     let v = call(
         &app,
@@ -474,10 +495,10 @@ async fn user_list_pages_filters_and_hides_secrets() {
         &[("pageSize", "3"), ("pageIndex", "2")],
     )
     .await;
-    assert_eq!(ok(&v)["data"].as_array().unwrap().len(), 2);
+    assert_eq!(page(&v)["data"].as_array().unwrap().len(), 2);
     // Keyword: nickname or phone substring; a numeric keyword also matches a userId.
     let v = call(&app, "/console/userList", &token, &[("keyWorld", "列表")]).await;
-    assert_eq!(ok(&v)["count"], 5);
+    assert_eq!(page(&v)["count"], 5);
     let v = call(
         &app,
         "/console/userList",
@@ -485,16 +506,16 @@ async fn user_list_pages_filters_and_hides_secrets() {
         &[("keyWorld", "80000005")],
     )
     .await;
-    assert_eq!(ok(&v)["count"], 5);
+    assert_eq!(page(&v)["count"], 5);
     let v = call(&app, "/console/userList", &token, &[("keyWorld", "10005")]).await;
-    assert_eq!(ok(&v)["data"][0]["userId"], 10005);
+    assert_eq!(page(&v)["data"][0]["userId"], 10005);
     let v = call(&app, "/console/userList", &token, &[("keyWorld", "%")]).await;
-    assert_eq!(ok(&v)["count"], 0);
+    assert_eq!(page(&v)["count"], 0);
     // Online state and dates.
     let v = call(&app, "/console/userList", &token, &[("onlinestate", "1")]).await;
-    assert_eq!(ok(&v)["count"], 0);
+    assert_eq!(page(&v)["count"], 0);
     let v = call(&app, "/console/userList", &token, &[("onlinestate", "0")]).await;
-    assert_eq!(ok(&v)["count"], 8);
+    assert_eq!(page(&v)["count"], 8);
     let v = call(
         &app,
         "/console/userList",
@@ -502,7 +523,7 @@ async fn user_list_pages_filters_and_hides_secrets() {
         &[("startDate", "2999-01-01")],
     )
     .await;
-    assert_eq!(ok(&v)["count"], 0);
+    assert_eq!(page(&v)["count"], 0);
     let v = call(
         &app,
         "/console/userList",
@@ -510,7 +531,7 @@ async fn user_list_pages_filters_and_hides_secrets() {
         &[("endDate", "2999-01-01")],
     )
     .await;
-    assert_eq!(ok(&v)["count"], 8);
+    assert_eq!(page(&v)["count"], 8);
     // Bad values: 1010101 naming the parameter.
     for (k, val) in [
         ("page", "-1"),
@@ -908,10 +929,10 @@ async fn rooms_are_listed_managed_locked_and_dissolved() {
     make_room(&app, &ta, &[]).await;
 
     let v = call(&app, "/console/roomList", &reader, &[]).await;
-    assert_eq!(ok(&v)["count"], 2);
+    assert_eq!(page(&v)["count"], 2);
     let v = call(&app, "/console/roomList", &reader, &[("leastNumbers", "1")]).await;
-    assert_eq!(ok(&v)["count"], 1);
-    assert_eq!(ok(&v)["data"][0]["id"], room);
+    assert_eq!(page(&v)["count"], 1);
+    assert_eq!(page(&v)["data"][0]["id"], room);
     let v = call(
         &app,
         "/console/roomList",
@@ -919,7 +940,7 @@ async fn rooms_are_listed_managed_locked_and_dissolved() {
         &[("keyWorld", "不存在")],
     )
     .await;
-    assert_eq!(ok(&v)["count"], 0);
+    assert_eq!(page(&v)["count"], 0);
     let v = call(
         &app,
         "/console/getRoomMember",
@@ -1021,7 +1042,7 @@ async fn rooms_are_listed_managed_locked_and_dissolved() {
         &[("room_jid_id", &_jid), ("keyWord", "1")],
     )
     .await;
-    let rows = ok(&v)["data"].as_array().unwrap().clone();
+    let rows = page(&v)["data"].as_array().unwrap().clone();
     assert!(
         rows.iter().any(|r| r["content"] == "-1"),
         "931 lock notice in the room log: {rows:?}"
@@ -1064,7 +1085,7 @@ async fn chat_logs_are_read_filtered_and_deleted() {
     send_text(&app, &token, a, b, "再见 three").await;
 
     let v = call(&app, "/console/chat_logs_all", &reader, &[]).await;
-    let d = ok(&v).clone();
+    let d = page(&v).clone();
     assert_eq!(
         d["count"], 3,
         "one row per message (sender copies only): {d}"
@@ -1081,7 +1102,7 @@ async fn chat_logs_are_read_filtered_and_deleted() {
         &[("sender", &b.to_string())],
     )
     .await;
-    assert_eq!(ok(&v)["count"], 1);
+    assert_eq!(page(&v)["count"], 1);
     let v = call(
         &app,
         "/console/chat_logs_all",
@@ -1089,7 +1110,7 @@ async fn chat_logs_are_read_filtered_and_deleted() {
         &[("receiver", &b.to_string()), ("keyWord", "one")],
     )
     .await;
-    assert_eq!(ok(&v)["count"], 1);
+    assert_eq!(page(&v)["count"], 1);
     let v = call(
         &app,
         "/console/chat_logs_all",
@@ -1097,7 +1118,7 @@ async fn chat_logs_are_read_filtered_and_deleted() {
         &[("startTime", "4102444800000")],
     )
     .await;
-    assert_eq!(ok(&v)["count"], 0);
+    assert_eq!(page(&v)["count"], 0);
     let v = call(
         &app,
         "/console/chat_logs_all",
@@ -1105,7 +1126,7 @@ async fn chat_logs_are_read_filtered_and_deleted() {
         &[("limit", "2"), ("page", "2")],
     )
     .await;
-    assert_eq!(ok(&v)["data"].as_array().unwrap().len(), 1);
+    assert_eq!(page(&v)["data"].as_array().unwrap().len(), 1);
     assert_code(
         &call(&app, "/console/chat_logs_all", &reader, &[("sender", "x")]).await,
         1010101,
@@ -1124,7 +1145,7 @@ async fn chat_logs_are_read_filtered_and_deleted() {
     assert_code(&v, 1010101);
     // Delete rows by _id.
     let v = call(&app, "/console/chat_logs_all", &reader, &[]).await;
-    let id = ok(&v)["data"][0]["_id"].as_str().unwrap().to_string();
+    let id = page(&v)["data"][0]["_id"].as_str().unwrap().to_string();
     let v = call(&app, "/console/deleteChatMsgs", &token, &[("msgId", &id)]).await;
     assert_eq!(ok(&v)["deleted"], 1);
     assert_code(
@@ -1141,12 +1162,12 @@ async fn chat_logs_are_read_filtered_and_deleted() {
     let v = call(&app, "/console/deleteChatMsgs", &token, &[("type", "2")]).await;
     assert_eq!(ok(&v)["deleted"], 0);
     let v = call(&app, "/console/chat_logs_all", &reader, &[]).await;
-    assert_eq!(ok(&v)["count"], 1);
+    assert_eq!(page(&v)["count"], 1);
     // Everything, explicitly: both copies of the remaining message.
     let v = call(&app, "/console/chat_logs_all/del", &token, &[("all", "1")]).await;
     assert_eq!(ok(&v)["deleted"], 2);
     let v = call(&app, "/console/chat_logs_all", &reader, &[]).await;
-    assert_eq!(ok(&v)["count"], 0);
+    assert_eq!(page(&v)["count"], 0);
 }
 
 #[tokio::test]
@@ -1184,7 +1205,7 @@ async fn group_logs_are_read_and_deleted() {
         &[("room_jid_id", &jid)],
     )
     .await;
-    let d = ok(&v).clone();
+    let d = page(&v).clone();
     let total = d["count"].as_u64().unwrap();
     assert!(total >= 3, "907 notices and the two texts: {d}");
     assert_eq!(d["data"][0]["content"], "第二");
@@ -1197,7 +1218,7 @@ async fn group_logs_are_read_and_deleted() {
         &[("room_jid_id", &jid)],
     )
     .await;
-    let d = ok(&v).clone();
+    let d = page(&v).clone();
     assert_eq!(d["count"], 2);
     assert_eq!(d["data"][0]["content"], "第一");
     let v = call(
@@ -1207,8 +1228,8 @@ async fn group_logs_are_read_and_deleted() {
         &[("room_jid_id", &jid), ("keyWord", "第一")],
     )
     .await;
-    assert_eq!(ok(&v)["count"], 1);
-    let id = ok(&v)["data"][0]["_id"].as_str().unwrap().to_string();
+    assert_eq!(page(&v)["count"], 1);
+    let id = page(&v)["data"][0]["_id"].as_str().unwrap().to_string();
     let v = call(
         &app,
         "/console/groupchat_logs_all/del",
@@ -1224,7 +1245,7 @@ async fn group_logs_are_read_and_deleted() {
         &[("room_jid_id", &jid)],
     )
     .await;
-    assert_eq!(ok(&v)["count"].as_u64().unwrap(), total - 1);
+    assert_eq!(page(&v)["count"].as_u64().unwrap(), total - 1);
     // Errors.
     assert_code(
         &call(&app, "/console/groupchat_logs_all", &token, &[]).await,
@@ -1473,7 +1494,7 @@ async fn admin_accounts_are_managed_by_super_admins() {
     .await;
     ok(&v);
     let v = call(&app, "/console/adminList", &token, &[]).await;
-    let d = ok(&v).clone();
+    let d = page(&v).clone();
     assert_eq!(d["count"], 3);
     let row = d["data"]
         .as_array()

@@ -19,7 +19,7 @@ use super::messages::{self, Notice, Outgoing, Target};
 use super::model::{User, UserRole};
 use super::users::{self, Registration};
 use super::util::{md5_hex, now_millis, now_secs, uuid32};
-use super::view::to_map;
+use super::view::{to_map, PageResult};
 use super::{rooms, Ctx, SYSTEM_PUBLIC_ID, SYSTEM_SENDER_ID};
 use crate::store::{ChatLogQuery, ConsoleUserQuery, FriendQuery, Patch, RoomLogQuery, UserQuery};
 
@@ -553,11 +553,6 @@ impl ConsolePage {
     }
 }
 
-/// The console's `PageResult`: `{data, count, page, limit}`.
-fn page_result(data: Vec<Value>, count: u64, page: ConsolePage) -> Value {
-    json!({ "count": count, "data": data, "limit": page.limit, "page": page.page })
-}
-
 /// `/console/userList` filter.
 #[derive(Debug, Clone, Default)]
 pub struct UserListRequest {
@@ -571,7 +566,7 @@ pub struct UserListRequest {
 }
 
 /// `/console/userList`.
-pub async fn user_list(ctx: &Ctx, r: &UserListRequest, page: ConsolePage) -> Result<Value> {
+pub async fn user_list(ctx: &Ctx, r: &UserListRequest, page: ConsolePage) -> Result<PageResult> {
     let keyword = r
         .keyword
         .as_deref()
@@ -595,7 +590,7 @@ pub async fn user_list(ctx: &Ctx, r: &UserListRequest, page: ConsolePage) -> Res
     for u in &rows {
         data.push(admin_user_view(ctx, u).await?);
     }
-    Ok(page_result(data, count, page))
+    Ok(PageResult { data, count })
 }
 
 /// One user as the console shows it (`/console/updateUser` without changes).
@@ -972,7 +967,7 @@ pub async fn init_sys_user(ctx: &Ctx, user_id: i32) -> Result<Value> {
 // Admin accounts
 
 /// `/console/adminList`: console accounts with their role and user.
-pub async fn admin_list(ctx: &Ctx, page: ConsolePage) -> Result<Value> {
+pub async fn admin_list(ctx: &Ctx, page: ConsolePage) -> Result<PageResult> {
     let (roles, count) = ctx
         .store
         .console
@@ -992,7 +987,7 @@ pub async fn admin_list(ctx: &Ctx, page: ConsolePage) -> Result<Value> {
             "totpEnabled": totp_enabled(ctx, r.user_id).await?,
         }));
     }
-    Ok(page_result(data, count, page))
+    Ok(PageResult { data, count })
 }
 
 fn check_role(role: i32) -> Result<i32> {
@@ -1131,7 +1126,7 @@ pub async fn room_list(
     keyword: Option<&str>,
     least: i32,
     page: ConsolePage,
-) -> Result<Value> {
+) -> Result<PageResult> {
     let rooms = ctx
         .store
         .rooms
@@ -1151,7 +1146,7 @@ pub async fn room_list(
         .take(usize::try_from(page.limit).unwrap_or(usize::MAX))
         .map(|r| rooms::room_view(r, Vec::new(), Vec::new(), None))
         .collect();
-    Ok(page_result(data, count, page))
+    Ok(PageResult { data, count })
 }
 
 /// `/console/getRoomMember`: a room with all its members and notices.
@@ -1342,7 +1337,7 @@ fn content_of(row_content: &str, body: &str) -> String {
 }
 
 /// `/console/chat_logs_all`.
-pub async fn chat_logs(ctx: &Ctx, mut q: ChatLogQuery, page: ConsolePage) -> Result<Value> {
+pub async fn chat_logs(ctx: &Ctx, mut q: ChatLogQuery, page: ConsolePage) -> Result<PageResult> {
     q.exclude_users = vec![SYSTEM_SENDER_ID];
     q.skip = page.skip();
     q.limit = page.limit;
@@ -1369,7 +1364,7 @@ pub async fn chat_logs(ctx: &Ctx, mut q: ChatLogQuery, page: ConsolePage) -> Res
         );
         data.push(Value::Object(m));
     }
-    Ok(page_result(data, count, page))
+    Ok(PageResult { data, count })
 }
 
 /// `/console/chat_logs_all/del`: deletes every copy of the matching messages. Without any
@@ -1410,7 +1405,7 @@ pub async fn delete_chat_msgs(ctx: &Ctx, ids: &[String], kind: i32) -> Result<u6
 }
 
 /// `/console/groupchat_logs_all` and `/console/roomMsgDetail`.
-pub async fn room_logs(ctx: &Ctx, mut q: RoomLogQuery, page: ConsolePage) -> Result<Value> {
+pub async fn room_logs(ctx: &Ctx, mut q: RoomLogQuery, page: ConsolePage) -> Result<PageResult> {
     if ctx.store.rooms.get_room_by_jid(&q.jid).await?.is_none() {
         return Err(Error::failure("群组不存在！"));
     }
@@ -1440,7 +1435,7 @@ pub async fn room_logs(ctx: &Ctx, mut q: RoomLogQuery, page: ConsolePage) -> Res
         }
         data.push(v);
     }
-    Ok(page_result(data, count, page))
+    Ok(PageResult { data, count })
 }
 
 /// `/console/groupchat_logs_all/del`.

@@ -26,6 +26,7 @@ use crate::delivery::Router;
 use crate::store::Store;
 
 pub use error::{Code, Error, Result};
+pub use view::PageResult;
 
 /// Everything a domain operation needs, shared by every front-end.
 pub struct Ctx {

@@ -23,6 +23,14 @@ impl Page {
     }
 }
 
+/// The reference's console `PageResult`: one page of rows and the count of all matching rows.
+/// The HTTP envelope lifts both into the answer (`{count, data:[..], total, ..}`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageResult {
+    pub data: Vec<Value>,
+    pub count: u64,
+}
+
 /// The reference's `PageVO`: `{pageCount, pageData, pageIndex, pageSize, start, total}`.
 pub fn page_vo(data: Vec<Value>, total: u64, page: Page) -> Value {
     let size = u64::from(page.size.max(1));

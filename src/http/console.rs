@@ -1,7 +1,8 @@
 //! `AdminController`: the admin console API (spec/reference-server.md 2.6, 3.7; issue 8) and the
 //! part the task-management system uses (seed 002 3.2). Every answer is the JSON envelope (the
 //! reference's HTML views and `alert` scripts are not reproduced); lists are 1-based
-//! `page`/`limit` pages `{data, count, page, limit}`.
+//! `page`/`limit` pages answered as the reference's `success(PageResult)`: the rows in `data`,
+//! `count` (all matching rows) and `total` (0.0) beside them in the envelope.
 //!
 //! Who may call: `/console/login` is open; everything else takes a console token (roles 1, 4,
 //! 5, 6, 7; what each may do is `domain::console::Need`) or, for sending messages and keeping
@@ -147,7 +148,7 @@ pub const DOCS: &[EndpointDoc] = &[
             p("userType", "integer", false, "only this userType"),
         ],
         codes: &[],
-        data: "{data:[User without secrets + loginLog], count, page, limit}",
+        data: "[User without secrets + loginLog] (a page: count and total beside data in the envelope)",
     },
     EndpointDoc {
         path: "/console/updateUser",
@@ -231,7 +232,7 @@ pub const DOCS: &[EndpointDoc] = &[
             p("leastNumbers", "integer", false, "only rooms with more members than this"),
         ],
         codes: &[],
-        data: "{data:[Room], count, page, limit}",
+        data: "[Room] (a page: count and total beside data in the envelope)",
     },
     EndpointDoc {
         path: "/console/getRoomMember",
@@ -302,7 +303,7 @@ pub const DOCS: &[EndpointDoc] = &[
             p("keyWord", "string", false, "content substring"),
         ],
         codes: &[],
-        data: "{data:[shiku_msgs row + isEncrypt, content, sender_nickname, receiver_nickname], count, page, limit}",
+        data: "[shiku_msgs row + isEncrypt, content, sender_nickname, receiver_nickname] (a page: count and total beside data in the envelope)",
     },
     EndpointDoc {
         path: "/console/chat_logs_all/del",
@@ -346,7 +347,7 @@ pub const DOCS: &[EndpointDoc] = &[
             p("keyWord", "string", false, "content substring"),
         ],
         codes: &[0],
-        data: "{data:[mucmsg row + isEncrypt, content, fromUserName], count, page, limit}",
+        data: "[mucmsg row + isEncrypt, content, fromUserName] (a page: count and total beside data in the envelope)",
     },
     EndpointDoc {
         path: "/console/groupchat_logs_all/del",
@@ -367,7 +368,7 @@ pub const DOCS: &[EndpointDoc] = &[
         access: Access::Console,
         params: &[p("room_jid_id", "string", true, "room jid"), PAGE, p("limit", "integer", false, "default 50")],
         codes: &[0],
-        data: "{data:[mucmsg row], count, page, limit}",
+        data: "[mucmsg row] (a page: count and total beside data in the envelope)",
     },
     EndpointDoc {
         path: "/console/pushToAll",
@@ -415,7 +416,7 @@ pub const DOCS: &[EndpointDoc] = &[
         access: Access::Console,
         params: &[PAGE, LIMIT],
         codes: &[],
-        data: "{data:[{userId, role, status, telephone, nickname, createTime, lastLoginTime, totpEnabled}], count, page, limit}",
+        data: "[{userId, role, status, telephone, nickname, createTime, lastLoginTime, totpEnabled}] (a page: count and total beside data in the envelope)",
     },
     EndpointDoc {
         path: "/console/addAdmin",
@@ -783,7 +784,7 @@ async fn user_list(state: web::Data<AppState>, p: Params) -> ApiResult {
         user_type: p.i32("userType")?,
     };
     let page = console_page(&p, 10)?;
-    Ok(Reply::data(rules::user_list(ctx, &r, page).await?))
+    Ok(Reply::page(rules::user_list(ctx, &r, page).await?))
 }
 
 async fn update_user(state: web::Data<AppState>, p: Params) -> ApiResult {
@@ -865,7 +866,7 @@ async fn room_list(state: web::Data<AppState>, p: Params) -> ApiResult {
     let keyword = p.str("keyWorld").or_else(|| p.str("roomName"));
     let least = p.i32_or("leastNumbers", 0)?;
     let page = console_page(&p, 15)?;
-    Ok(Reply::data(
+    Ok(Reply::page(
         rules::room_list(ctx, keyword, least, page).await?,
     ))
 }
@@ -932,7 +933,7 @@ async fn chat_logs_all(state: web::Data<AppState>, p: Params) -> ApiResult {
     let ctx = &state.ctx;
     actor(ctx, &p, Need::Read).await?;
     let page = console_page(&p, 10)?;
-    Ok(Reply::data(
+    Ok(Reply::page(
         rules::chat_logs(ctx, chat_query(&p)?, page).await?,
     ))
 }
@@ -973,7 +974,7 @@ async fn group_logs_all(state: web::Data<AppState>, p: Params) -> ApiResult {
     let ctx = &state.ctx;
     actor(ctx, &p, Need::Read).await?;
     let page = console_page(&p, 10)?;
-    Ok(Reply::data(
+    Ok(Reply::page(
         rules::room_logs(ctx, room_query(&p)?, page).await?,
     ))
 }
@@ -994,7 +995,7 @@ async fn room_msg_detail(state: web::Data<AppState>, p: Params) -> ApiResult {
     let mut q = room_query(&p)?;
     q.content_type = Some(1);
     q.ascending = true;
-    Ok(Reply::data(rules::room_logs(ctx, q, page).await?))
+    Ok(Reply::page(rules::room_logs(ctx, q, page).await?))
 }
 
 async fn push_to_all(state: web::Data<AppState>, p: Params) -> ApiResult {
@@ -1034,7 +1035,7 @@ async fn admin_list(state: web::Data<AppState>, p: Params) -> ApiResult {
     let ctx = &state.ctx;
     actor(ctx, &p, Need::Manage).await?;
     let page = console_page(&p, 10)?;
-    Ok(Reply::data(rules::admin_list(ctx, page).await?))
+    Ok(Reply::page(rules::admin_list(ctx, page).await?))
 }
 
 async fn add_admin(state: web::Data<AppState>, p: Params) -> ApiResult {

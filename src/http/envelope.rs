@@ -1,18 +1,21 @@
 //! The Shiku response envelope `{currentTime, data?, resultCode, resultMsg?}` (nulls omitted,
-//! fastjson's alphabetical order) and the rendering of every error into it.
+//! fastjson's alphabetical order), its console page form `{count, currentTime, data:[..],
+//! resultCode, total}` and the rendering of every error into it.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Map, Value};
 
 use crate::domain::util::now_millis;
-use crate::domain::Error;
+use crate::domain::{Error, PageResult};
 
 /// A successful answer.
 #[derive(Debug, Default)]
 pub struct Reply {
     msg: Option<String>,
     data: Option<Value>,
+    /// Set for the reference's `success(PageResult)`: `count` and `total` sit beside `data`.
+    count: Option<u64>,
 }
 
 impl Reply {
@@ -23,8 +26,17 @@ impl Reply {
     /// `{resultCode:1, data, currentTime}`.
     pub fn data(data: Value) -> Reply {
         Reply {
-            msg: None,
             data: Some(data),
+            ..Reply::default()
+        }
+    }
+    /// `{count, currentTime, data:[rows], resultCode:1, total:0.0}`: the reference's
+    /// `success(PageResult)`, which lifts the page's fields into the envelope.
+    pub fn page(page: PageResult) -> Reply {
+        Reply {
+            data: Some(Value::Array(page.data)),
+            count: Some(page.count),
+            ..Reply::default()
         }
     }
     /// `{resultCode:1, resultMsg, data?, currentTime}` (the reference's `success(msg, data)`).
@@ -32,13 +44,14 @@ impl Reply {
         Reply {
             msg: Some(msg.into()),
             data,
+            count: None,
         }
     }
     /// `{resultCode:1, resultMsg, currentTime}`.
     pub fn msg(msg: impl Into<String>) -> Reply {
         Reply {
             msg: Some(msg.into()),
-            data: None,
+            ..Reply::default()
         }
     }
 }
@@ -48,7 +61,15 @@ pub type ApiResult = Result<Reply, Error>;
 
 /// Renders an envelope body.
 pub fn body(code: i64, msg: Option<&str>, data: Option<Value>) -> Value {
+    render(code, msg, data, None)
+}
+
+/// The envelope in fastjson's alphabetical key order; `count` makes it a page.
+fn render(code: i64, msg: Option<&str>, data: Option<Value>, count: Option<u64>) -> Value {
     let mut m = Map::new();
+    if let Some(count) = count {
+        m.insert("count".into(), json!(count));
+    }
     m.insert("currentTime".into(), json!(now_millis()));
     if let Some(d) = data.filter(|d| !d.is_null()) {
         m.insert("data".into(), d);
@@ -56,6 +77,10 @@ pub fn body(code: i64, msg: Option<&str>, data: Option<Value>) -> Value {
     m.insert("resultCode".into(), json!(code));
     if let Some(msg) = msg {
         m.insert("resultMsg".into(), json!(msg));
+    }
+    if count.is_some() {
+        // Java's `double total`, which the console pages leave at 0.
+        m.insert("total".into(), json!(0.0));
     }
     Value::Object(m)
 }
@@ -69,7 +94,8 @@ fn json_response(status: StatusCode, v: &Value) -> HttpResponse {
 impl actix_web::Responder for Reply {
     type Body = actix_web::body::BoxBody;
     fn respond_to(self, _req: &actix_web::HttpRequest) -> HttpResponse {
-        json_response(StatusCode::OK, &body(1, self.msg.as_deref(), self.data))
+        let v = render(1, self.msg.as_deref(), self.data, self.count);
+        json_response(StatusCode::OK, &v)
     }
 }
 
