@@ -45,6 +45,29 @@ fn cpu_seconds() -> (f64, f64) {
     (writer, all)
 }
 
+/// Bytes the writer thread has handed to `write`/`pwrite` so far (`wchar` of its
+/// `/proc/self/task/<tid>/io`): WAL frames, their headers and checkpoints. What a commit costs is
+/// mostly these bytes, so their count per message shows what a schema change saves.
+fn writer_bytes() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    let mut total = 0;
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with("shiku-msg-write") {
+            continue;
+        }
+        let io = std::fs::read_to_string(task.path().join("io")).unwrap_or_default();
+        total += io
+            .lines()
+            .find_map(|l| l.strip_prefix("wchar:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    total
+}
+
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -121,8 +144,10 @@ fn main() {
         run(ctx.clone(), users, 4, 2_000).await;
         let single = run(ctx.clone(), users, 1, (total / 20).max(500)).await;
         let (w0, a0) = cpu_seconds();
+        let b0 = writer_bytes();
         let concurrent = run(ctx.clone(), users, senders, total).await;
         let (w1, a1) = cpu_seconds();
+        let b1 = writer_bytes();
         let sent = ((total / senders) * senders) as f64;
         let writer_us = (w1 - w0) * 1e6 / sent;
         let all_us = (a1 - a0) * 1e6 / sent;
@@ -138,6 +163,10 @@ fn main() {
         println!("  concurrency gain: {:.1}x", concurrent / single);
         println!(
             "  CPU per message ({senders} senders): {all_us:.1} µs in all, {writer_us:.1} µs in the writer thread"
+        );
+        println!(
+            "  written by the writer thread: {:.1} kB per message",
+            (b1 - b0) as f64 / sent / 1024.0
         );
         println!(
             "  bound on 2 idle cores: {:.0} messages/s (min of 1/writer and 2/all)",

@@ -23,6 +23,7 @@ use std::thread::JoinHandle;
 use rusqlite::TransactionBehavior;
 use tokio::sync::oneshot;
 
+use super::checkpoint::{self, Checkpointer, CommitSignal};
 use super::*;
 use crate::domain::model::{LastChat, MsgRow, NewFriend, StickDialog};
 use crate::store::{ChatWrite, HistoryQuery, MessageStore, OfflineItem};
@@ -118,10 +119,6 @@ const DIALOGS: &str = "stick_dialog";
 
 /// Most jobs committed in one transaction: bounds the time a caller waits behind others.
 const MAX_BATCH: usize = 512;
-
-/// WAL pages between checkpoints (SQLite's default is 1000). A page rewritten by many commits
-/// reaches the database file once per checkpoint, so fewer checkpoints write less.
-pub(super) const WAL_AUTOCHECKPOINT: u32 = 10_000;
 
 /// A conversation row ready for `shiku_last_chats`.
 struct LastChatRow {
@@ -235,29 +232,33 @@ impl Job {
 /// The group-commit writer of the message port: a thread owning its own connection, fed by a
 /// channel. Every write of this port goes through it, so message writes never wait for each
 /// other's locks and are all `synchronous=FULL`. Dropping it closes the channel and waits for
-/// the thread to finish its last batch.
+/// the thread to finish its last batch. Its checkpointer copies the WAL back into the database
+/// beside it, so the writer's thread spends itself on commits alone.
 pub(super) struct MessageWriter {
     jobs: Option<mpsc::Sender<Job>>,
     thread: Option<JoinHandle<()>>,
+    checkpointer: Option<Checkpointer>,
 }
 
 impl MessageWriter {
     /// Opens the writer's connection on `path` (schema already created) and starts its thread.
     pub(super) fn start(path: &Path) -> StoreResult<MessageWriter> {
         let conn = Connection::open(path).map_err(backend)?;
-        conn.execute_batch(&format!(
+        conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; \
-             PRAGMA cache_size=-16000; PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT};"
-        ))
+             PRAGMA cache_size=-16000; PRAGMA wal_autocheckpoint=0;",
+        )
         .map_err(backend)?;
+        let (checkpointer, signal) = Checkpointer::start(path, checkpoint::LIMITS)?;
         let (jobs, queue) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("shiku-msg-writer".into())
-            .spawn(move || writer_loop(conn, queue))
+            .spawn(move || writer_loop(conn, queue, signal))
             .map_err(|e| backend(format!("cannot start the message writer: {e}")))?;
         Ok(MessageWriter {
             jobs: Some(jobs),
             thread: Some(thread),
+            checkpointer: Some(checkpointer),
         })
     }
 
@@ -316,11 +317,13 @@ impl Drop for MessageWriter {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+        // After the last batch: its last round copies everything.
+        drop(self.checkpointer.take());
     }
 }
 
 /// Takes one job, then everything already queued, and commits them together.
-fn writer_loop(mut conn: Connection, queue: mpsc::Receiver<Job>) {
+fn writer_loop(mut conn: Connection, queue: mpsc::Receiver<Job>, checkpoints: CommitSignal) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -348,6 +351,7 @@ fn writer_loop(mut conn: Connection, queue: mpsc::Receiver<Job>) {
                 }
             }
         }
+        checkpoints.committed(&conn);
     }
 }
 

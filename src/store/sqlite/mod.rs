@@ -2,6 +2,7 @@
 //! the document itself is kept as JSON and the queried fields are generated, indexed columns,
 //! so the JSON is the only source of truth.
 
+mod checkpoint;
 mod console;
 mod files;
 mod friends;
@@ -39,8 +40,8 @@ fn open_shared(path: &Path) -> StoreResult<Connection> {
          PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
     )
     .map_err(backend)?;
-    // Whichever connection commits past the threshold checkpoints: the same on both.
-    conn.pragma_update(None, "wal_autocheckpoint", messages::WAL_AUTOCHECKPOINT)
+    // Checkpoints are the checkpointer thread's (see `checkpoint`), never inside a commit.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)
         .map_err(backend)?;
     // The message writer is a second writing connection: a deferred transaction that reads
     // first would fail with SQLITE_BUSY_SNAPSHOT instead of waiting when the writer commits in

@@ -1,0 +1,202 @@
+//! WAL checkpoints off the message writer's thread.
+//!
+//! With SQLite's automatic checkpoints, the connection whose commit crosses the threshold copies
+//! the WAL's pages back into the database file and syncs it, inside that commit: on the message
+//! path this is the group-commit writer, whose one thread bounds the server's throughput. Here a
+//! checkpointer thread with its own connection does that copying (PASSIVE checkpoints never block
+//! the writer), woken after every commit. Automatic checkpoints are off on every connection.
+//!
+//! A PASSIVE checkpoint cannot restart the WAL while commits keep arriving (each round ends
+//! behind the newest frames), so once the WAL is long and a round has caught up to within a few
+//! frames, the writer is asked to finish the job right after its next commit: it then backfills
+//! only those frames, and its following transaction starts the WAL over from the beginning.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use super::backend;
+use crate::store::StoreResult;
+
+/// When the writer is asked to finish a checkpoint.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limits {
+    /// WAL length (frames, i.e. pages) past which the WAL should start over.
+    pub restart_frames: i64,
+    /// Frames still to copy after a round at or below which the writer finishes the checkpoint.
+    pub catch_up_frames: i64,
+}
+
+/// About 40 MB of WAL with 4 KiB pages (SQLite's automatic checkpoint starts at 1,000 frames;
+/// a longer WAL lets a page rewritten by many commits reach the database file once).
+pub(super) const LIMITS: Limits = Limits {
+    restart_frames: 10_000,
+    catch_up_frames: 2_000,
+};
+
+/// Pause after a round: commits arriving meanwhile rewrite many of the same pages, which the
+/// next round then copies once.
+const ROUND_PAUSE: Duration = Duration::from_millis(20);
+
+/// A round without any commit, for writes made on other connections.
+const IDLE_ROUND: Duration = Duration::from_secs(1);
+
+/// The checkpointer thread. Dropping it runs a last round and waits for the thread.
+pub(super) struct Checkpointer {
+    /// Dropped to stop the thread (every [`CommitSignal`] clone must be gone too).
+    wake: Option<SyncSender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// What a writing connection holds: [`CommitSignal::committed`] after each commit.
+#[derive(Clone)]
+pub(super) struct CommitSignal {
+    wake: SyncSender<()>,
+    catch_up: Arc<AtomicBool>,
+}
+
+impl Checkpointer {
+    /// Opens the checkpointer's connection on `path` and starts its thread.
+    pub(super) fn start(path: &Path, limits: Limits) -> StoreResult<(Checkpointer, CommitSignal)> {
+        let conn = Connection::open(path).map_err(backend)?;
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;")
+            .map_err(backend)?;
+        // One pending wake-up is enough: a round copies everything committed before it.
+        let (wake, woken) = mpsc::sync_channel(1);
+        let catch_up = Arc::new(AtomicBool::new(false));
+        let flag = catch_up.clone();
+        let thread = std::thread::Builder::new()
+            .name("shiku-checkpoint".into())
+            .spawn(move || {
+                // A wake-up or a quiet second: a round either way, until the writer is gone.
+                while !matches!(
+                    woken.recv_timeout(IDLE_ROUND),
+                    Err(RecvTimeoutError::Disconnected)
+                ) {
+                    round(&conn, &flag, limits);
+                    std::thread::sleep(ROUND_PAUSE);
+                }
+                round(&conn, &flag, limits);
+            })
+            .map_err(|e| backend(format!("cannot start the WAL checkpointer: {e}")))?;
+        let signal = CommitSignal {
+            wake: wake.clone(),
+            catch_up,
+        };
+        Ok((
+            Checkpointer {
+                wake: Some(wake),
+                thread: Some(thread),
+            },
+            signal,
+        ))
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        drop(self.wake.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// One PASSIVE checkpoint; asks the writer to finish it when the WAL should start over.
+fn round(conn: &Connection, catch_up: &AtomicBool, limits: Limits) {
+    match checkpoint(conn) {
+        Ok((log, copied)) => {
+            if log >= limits.restart_frames && log - copied <= limits.catch_up_frames {
+                catch_up.store(true, Ordering::Relaxed);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+    }
+}
+
+/// A PASSIVE checkpoint: (frames in the WAL, frames copied into the database so far).
+fn checkpoint(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+    })
+}
+
+impl CommitSignal {
+    /// After a commit on `conn`: finishes a nearly done checkpoint when asked (so the next
+    /// transaction restarts the WAL), and wakes the checkpointer.
+    pub(super) fn committed(&self, conn: &Connection) {
+        if self.catch_up.swap(false, Ordering::Relaxed) {
+            if let Err(e) = checkpoint(conn) {
+                tracing::warn!(error = %e, "WAL checkpoint on the writer failed");
+            }
+        }
+        let _ = self.wake.try_send(());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wal_starts_over_while_commits_keep_coming() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let writer = Connection::open(&path).unwrap();
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; PRAGMA wal_autocheckpoint=0;
+                 CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB);",
+            )
+            .unwrap();
+        let limits = Limits {
+            restart_frames: 300,
+            catch_up_frames: 300,
+        };
+        let (checkpointer, signal) = Checkpointer::start(&path, limits).unwrap();
+        // Rows at scattered keys dirty several pages per commit: some 40,000 frames in all, many
+        // times what the WAL may hold.
+        let commits = 5_000i64;
+        for i in 0..commits {
+            let tx = writer.unchecked_transaction().unwrap();
+            for j in 0..8i64 {
+                tx.execute(
+                    "INSERT OR REPLACE INTO t (k, v) VALUES (?1, zeroblob(200))",
+                    [(i * 7_919 + j * 104_729) % 20_000],
+                )
+                .unwrap();
+            }
+            tx.commit().unwrap();
+            signal.committed(&writer);
+            if i % 200 == 0 {
+                // Let the checkpointer have its rounds even on a busy machine.
+                std::thread::sleep(Duration::from_millis(25));
+            }
+        }
+        drop(signal);
+        drop(checkpointer);
+        // The WAL file only grows when frames go past its end: it stays short only if the WAL
+        // started over again and again.
+        let frame = 4096 + 24;
+        let wal = std::fs::metadata(dir.path().join("t.db-wal"))
+            .unwrap()
+            .len();
+        let frames = wal / frame;
+        assert!(
+            frames < 25 * limits.restart_frames as u64,
+            "the WAL grew to {frames} frames for {commits} commits"
+        );
+        // Everything committed is there, and the checkpointer copied it into the database.
+        let n: i64 = writer
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert!(n > 15_000, "{n} rows");
+        let (log, copied) = checkpoint(&writer).unwrap();
+        assert_eq!(log, copied, "the last round copied everything");
+    }
+}
