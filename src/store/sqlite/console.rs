@@ -282,7 +282,12 @@ impl ConsoleStore for SqliteStore {
                 "SELECT doc FROM shiku_msgs{wh} ORDER BY rid DESC LIMIT ?{} OFFSET ?{n}",
                 n - 1
             );
-            Ok((select_docs(c, "shiku_msgs", &sql, args)?, total))
+            let rows: Vec<MsgRow> = select_docs(c, "shiku_msgs", &sql, args)?;
+            let rows = rows
+                .into_iter()
+                .map(super::messages::with_message)
+                .collect();
+            Ok((rows, total))
         })
         .await
     }

@@ -2,7 +2,6 @@
 //! the document itself is kept as JSON and the queried fields are generated, indexed columns,
 //! so the JSON is the only source of truth.
 
-mod checkpoint;
 mod console;
 mod files;
 mod friends;
@@ -10,6 +9,7 @@ mod messages;
 mod org;
 mod rooms;
 mod users;
+mod wal;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -1,17 +1,27 @@
-//! WAL checkpoints off the message writer's thread.
+//! What happens to the message writer's WAL off the writer's thread: syncing it, and copying it
+//! back into the database (checkpoints).
 //!
-//! With SQLite's automatic checkpoints, the connection whose commit crosses the threshold copies
-//! the WAL's pages back into the database file and syncs it, inside that commit: on the message
-//! path this is the group-commit writer, whose one thread bounds the server's throughput. Here a
-//! checkpointer thread with its own connection does that copying (PASSIVE checkpoints never block
-//! the writer), woken after every commit. Automatic checkpoints are off on every connection.
+//! **Syncing.** The writer's connection commits with `synchronous=NORMAL`: a commit writes its
+//! frames to the WAL without waiting for the disk. [`WalSync`]'s thread then syncs the WAL file
+//! and only after that answers the batch's callers, so nothing is acknowledged before it is on
+//! disk, while the writer already executes the next batch; one sync covers every batch committed
+//! while the previous one ran. After a power cut SQLite's recovery keeps the WAL up to its last
+//! intact commit, which includes every synced (acknowledged) one.
+//!
+//! **Checkpoints.** With SQLite's automatic checkpoints, the connection whose commit crosses the
+//! threshold copies the WAL's pages back into the database file and syncs it, inside that
+//! commit: on the message path this is the group-commit writer, whose one thread bounds the
+//! server's throughput. Here a checkpointer thread with its own connection does that copying
+//! (PASSIVE checkpoints never block the writer), woken after every commit. Automatic checkpoints
+//! are off on every connection.
 //!
 //! A PASSIVE checkpoint cannot restart the WAL while commits keep arriving (each round ends
 //! behind the newest frames), so once the WAL is long and a round has caught up to within a few
 //! frames, the writer is asked to finish the job right after its next commit: it then backfills
 //! only those frames, and its following transaction starts the WAL over from the beginning.
 
-use std::path::Path;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
@@ -22,6 +32,86 @@ use rusqlite::Connection;
 
 use super::backend;
 use crate::store::StoreResult;
+
+/// Answers waiting for the WAL sync, handed over by the writer after each commit. `T` is the
+/// writer's (job, outcome); `deliver` answers one once the sync is done, with its error if the
+/// sync failed. Dropping it syncs and answers what is pending, then waits for the thread.
+pub(super) struct WalSync<T: Send + 'static> {
+    pending: Option<SyncSender<Vec<T>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<T: Send + 'static> WalSync<T> {
+    /// Starts the sync thread for the WAL of the database at `db`.
+    pub(super) fn start(
+        db: &Path,
+        deliver: impl Fn(T, StoreResult<()>) + Send + 'static,
+    ) -> StoreResult<WalSync<T>> {
+        let mut wal = PathBuf::from(db).into_os_string();
+        wal.push("-wal");
+        let wal = PathBuf::from(wal);
+        // One committed batch may wait while a sync runs; the writer's next commit then waits
+        // for that sync, so jobs pile up into one larger batch instead of many small commits
+        // (each rewriting the same index pages).
+        let (pending, batches) = mpsc::sync_channel::<Vec<T>>(1);
+        let thread = std::thread::Builder::new()
+            .name("shiku-wal-sync".into())
+            .spawn(move || {
+                let mut file: Option<File> = None;
+                while let Ok(first) = batches.recv() {
+                    let mut ready = first;
+                    // Every batch committed meanwhile rides on the same sync.
+                    while let Ok(more) = batches.try_recv() {
+                        ready.extend(more);
+                    }
+                    let synced = sync(&wal, &mut file);
+                    for item in ready {
+                        deliver(item, synced.clone().map_err(backend));
+                    }
+                }
+            })
+            .map_err(|e| backend(format!("cannot start the WAL sync thread: {e}")))?;
+        Ok(WalSync {
+            pending: Some(pending),
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues answers of a committed batch: they go out after the next sync of the WAL. Blocks
+    /// while a sync runs and an earlier batch already waits for the next one.
+    pub(super) fn after_sync(&self, items: Vec<T>) {
+        if let Some(pending) = &self.pending {
+            // The thread only stops when this side is dropped.
+            let _ = pending.send(items);
+        }
+    }
+}
+
+impl<T: Send + 'static> Drop for WalSync<T> {
+    fn drop(&mut self) {
+        drop(self.pending.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Syncs the WAL file's data to disk (the file stays open between syncs; a failure reopens it).
+fn sync(wal: &Path, file: &mut Option<File>) -> Result<(), String> {
+    let result = match file {
+        Some(f) => f.sync_data(),
+        None => File::open(wal).and_then(|f| {
+            let r = f.sync_data();
+            *file = Some(f);
+            r
+        }),
+    };
+    result.map_err(|e| {
+        *file = None;
+        tracing::error!(error = %e, wal = %wal.display(), "syncing the WAL failed");
+        format!("syncing the WAL failed: {e}")
+    })
+}
 
 /// When the writer is asked to finish a checkpoint.
 #[derive(Debug, Clone, Copy)]
