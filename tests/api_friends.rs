@@ -12,28 +12,7 @@ use shiku_server::domain::model::{Friend, LastChat, NewFriend};
 use shiku_server::domain::util::now_secs;
 use shiku_server::store::Patch;
 
-use common::TestApp;
-
-/// A registered user.
-#[derive(Clone)]
-struct U {
-    id: i64,
-    token: String,
-}
-
-impl U {
-    fn sid(&self) -> String {
-        self.id.to_string()
-    }
-    fn uid(&self) -> i32 {
-        self.id as i32
-    }
-}
-
-async fn user(app: &TestApp, phone: &str, nickname: &str) -> U {
-    let (id, token) = app.register(phone, "pw", nickname).await;
-    U { id, token }
-}
+use common::{ok, user, TestApp, TestUser as U};
 
 /// A token for a (fixture) user whose password we do not know.
 async fn token_for(app: &TestApp, uid: i32) -> U {
@@ -46,6 +25,8 @@ async fn token_for(app: &TestApp, uid: i32) -> U {
     U {
         id: uid as i64,
         token,
+        // Fixture users are looked up by id here.
+        phone: String::new(),
     }
 }
 
@@ -61,12 +42,6 @@ async fn get(app: &TestApp, path: &str, me: &U, pairs: &[(&str, &str)]) -> Value
     let mut all = vec![("access_token", me.token.as_str()), ("flag", "rw")];
     all.extend_from_slice(pairs);
     app.get(path, &all).await
-}
-
-fn ok(v: &Value) -> &Value {
-    assert_eq!(v["resultCode"], 1, "{v}");
-    assert!(v["currentTime"].is_i64(), "{v}");
-    &v["data"]
 }
 
 /// A success with exactly this resultMsg.

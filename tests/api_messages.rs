@@ -11,42 +11,18 @@ use serde_json::{json, Value};
 use shiku_server::domain::model::Friend;
 use shiku_server::domain::util::now_millis;
 
-use common::TestApp;
+use common::{ok, user, TestApp, TestUser as U};
 
 const KEY: &str = "k";
 
 /// A registered user.
-#[derive(Clone)]
-struct U {
-    id: i64,
-    token: String,
-    phone: &'static str,
-}
-
-impl U {
-    fn sid(&self) -> String {
-        self.id.to_string()
-    }
-}
-
 async fn spawn() -> TestApp {
     common::spawn_with(|c| c.integration_key = KEY.into()).await
-}
-
-async fn user(app: &TestApp, phone: &'static str, nickname: &str) -> U {
-    let (id, token) = app.register(phone, "pw", nickname).await;
-    U { id, token, phone }
 }
 
 /// Distinct server times for consecutive messages (history is ordered by them).
 async fn tick() {
     tokio::time::sleep(Duration::from_millis(5)).await;
-}
-
-fn ok(v: &Value) -> &Value {
-    assert_eq!(v["resultCode"], 1, "{v}");
-    assert!(v["currentTime"].is_i64(), "{v}");
-    &v["data"]
 }
 
 /// `/console/oneSendOne` from `a` to `b`; returns the messageId.
@@ -60,8 +36,8 @@ async fn console_send(app: &TestApp, a: &U, b: &U, msg_type: i32, content: &str)
                 ("flag", "rw"),
                 ("type", &t),
                 ("content", content),
-                ("sendPhone", a.phone),
-                ("toUserPhone", b.phone),
+                ("sendPhone", &a.phone),
+                ("toUserPhone", &b.phone),
             ],
         )
         .await;
@@ -755,8 +731,8 @@ async fn duplicates_blacklists_and_push_errors() {
                 ("access_token", KEY),
                 ("type", "1"),
                 ("content", "blocked too"),
-                ("sendPhone", a.phone),
-                ("toUserPhone", c.phone),
+                ("sendPhone", &a.phone),
+                ("toUserPhone", &c.phone),
             ],
         )
         .await;
@@ -1093,7 +1069,7 @@ async fn expired_messages_are_deleted_at_login() {
         ids(&history(&app, &b, &a).await),
         vec![gone.clone(), keep.clone()]
     );
-    let v = app.login(b.phone, "pw").await;
+    let v = app.login(&b.phone, "pw").await;
     assert_eq!(v["resultCode"], 1, "{v}");
     // b's copy (direction 1, read) expired; a's copy is unread (direction 0) and stays.
     assert_eq!(ids(&history(&app, &b, &a).await), vec![keep.clone()]);

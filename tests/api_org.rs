@@ -10,39 +10,12 @@ use std::time::Instant;
 use serde_json::{json, Value};
 use shiku_server::domain::model::User;
 
-use common::TestApp;
-
-#[derive(Clone)]
-struct U {
-    id: i64,
-    token: String,
-}
-
-impl U {
-    fn sid(&self) -> String {
-        self.id.to_string()
-    }
-}
-
-async fn user(app: &TestApp, phone: &str, nickname: &str) -> U {
-    let (id, token) = app.register(phone, "pw", nickname).await;
-    U { id, token }
-}
+use common::{ok, refused, user, TestApp, TestUser as U};
 
 async fn call(app: &TestApp, path: &str, me: &U, pairs: &[(&str, &str)]) -> Value {
     let mut all = vec![("access_token", me.token.as_str()), ("flag", "rw")];
     all.extend_from_slice(pairs);
     app.post(path, &all).await
-}
-
-fn ok(v: &Value) -> &Value {
-    assert_eq!(v["resultCode"], 1, "{v}");
-    &v["data"]
-}
-
-fn refused(v: &Value, msg: &str) {
-    assert_eq!(v["resultCode"], 0, "{v}");
-    assert_eq!(v["resultMsg"], msg, "{v}");
 }
 
 fn bad_param(v: &Value) {
@@ -1511,6 +1484,7 @@ async fn fixtures_company_is_served() {
             U {
                 id: v["data"]["userId"].as_i64().unwrap(),
                 token: str_of(&v["data"]["access_token"]),
+                phone: phone.to_string(),
             }
         }
     };

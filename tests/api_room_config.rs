@@ -8,32 +8,12 @@ use serde_json::Value;
 use shiku_server::domain::rooms::{self, NewRoom, RoomFlags};
 use shiku_server::domain::util::uuid32;
 
-use common::TestApp;
-
-struct U {
-    id: i64,
-    token: String,
-}
-
-async fn user(app: &TestApp, phone: &str, nickname: &str) -> U {
-    let (id, token) = app.register(phone, "pw", nickname).await;
-    U { id, token }
-}
+use common::{ok, refused, user, TestApp, TestUser as U};
 
 async fn call(app: &TestApp, path: &str, me: &U, pairs: &[(&str, &str)]) -> Value {
     let mut all = vec![("access_token", me.token.as_str()), ("flag", "rw")];
     all.extend_from_slice(pairs);
     app.get(path, &all).await
-}
-
-fn ok(v: &Value) -> &Value {
-    assert_eq!(v["resultCode"], 1, "{v}");
-    &v["data"]
-}
-
-fn refused(v: &Value, msg: &str) {
-    assert_eq!(v["resultCode"], 0, "{v}");
-    assert_eq!(v["resultMsg"], msg, "{v}");
 }
 
 /// `/room/add` with `members` (userIds) and extra parameters; the answer.

@@ -7,15 +7,10 @@ mod common;
 
 use serde_json::{json, Value};
 
-use common::TestApp;
+use common::{ok, TestApp};
 
 const JID: &str = "6c1536dbf97540d1b906d76f4272a90d";
 const ROOM_ID: &str = "60210278cb36d459fe88c196";
-
-fn ok(v: &Value) -> &Value {
-    assert_eq!(v["resultCode"], 1, "{v}");
-    &v["data"]
-}
 
 async fn login(app: &TestApp, phone: &str) -> String {
     let v = app.login(phone, "123456").await;

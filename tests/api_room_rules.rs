@@ -12,44 +12,17 @@ use shiku_server::domain::messages::{self, Outgoing, Target};
 use shiku_server::domain::util::uuid32;
 use shiku_server::store::Patch;
 
-use common::TestApp;
+use common::{ok, refused, user, TestApp, TestUser as U};
 
 const NOT_MEMBER: &str = "不是群成员 权限不足!";
 
 /// An endpoint, its parameters besides `roomId`, and the refusal an outsider gets.
 type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
 
-#[derive(Clone)]
-struct U {
-    id: i64,
-    token: String,
-}
-
-impl U {
-    fn sid(&self) -> String {
-        self.id.to_string()
-    }
-}
-
-async fn user(app: &TestApp, phone: &str, nickname: &str) -> U {
-    let (id, token) = app.register(phone, "pw", nickname).await;
-    U { id, token }
-}
-
 async fn call(app: &TestApp, path: &str, me: &U, pairs: &[(&str, &str)]) -> Value {
     let mut all = vec![("access_token", me.token.as_str())];
     all.extend_from_slice(pairs);
     app.post(path, &all).await
-}
-
-fn ok(v: &Value) -> &Value {
-    assert_eq!(v["resultCode"], 1, "{v}");
-    &v["data"]
-}
-
-fn refused(v: &Value, msg: &str) {
-    assert_eq!(v["resultCode"], 0, "{v}");
-    assert_eq!(v["resultMsg"], msg, "{v}");
 }
 
 /// A room made by `owner` with `members`; returns (roomId, jid).

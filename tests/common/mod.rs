@@ -204,3 +204,46 @@ pub async fn spawn_shiku(
         addrs,
     )
 }
+
+/// A registered user as the black-box tests hold it.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub id: i64,
+    pub token: String,
+    /// The phone number it registered with (national, as `/user/register` got it).
+    pub phone: String,
+}
+
+impl TestUser {
+    /// The userId as a parameter value.
+    pub fn sid(&self) -> String {
+        self.id.to_string()
+    }
+    /// The userId as the domain types hold it.
+    pub fn uid(&self) -> i32 {
+        self.id as i32
+    }
+}
+
+/// Registers a user with the password "pw".
+pub async fn user(app: &TestApp, phone: &str, nickname: &str) -> TestUser {
+    let (id, token) = app.register(phone, "pw", nickname).await;
+    TestUser {
+        id,
+        token,
+        phone: phone.to_string(),
+    }
+}
+
+/// A successful envelope's `data`.
+pub fn ok(v: &Value) -> &Value {
+    assert_eq!(v["resultCode"], 1, "{v}");
+    assert!(v["currentTime"].is_i64(), "{v}");
+    &v["data"]
+}
+
+/// A refusal with resultCode 0 and exactly `msg`.
+pub fn refused(v: &Value, msg: &str) {
+    assert_eq!(v["resultCode"], 0, "{v}");
+    assert_eq!(v["resultMsg"], msg, "{v}");
+}
