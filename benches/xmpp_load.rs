@@ -12,10 +12,15 @@
 //! messages/s over all senders, 0 = flat out, each rate one run (default `500,2000,0`);
 //! `--seconds S` sending time per run (default 10); `--window W` unreceipted messages a sender
 //! may have in flight (default 64; paced runs stop pacing when a sender hits it); `--idle I`
-//! idle sessions for the memory and login measurement, 0 skips it (default 1000);
+//! idle sessions for the memory and login measurement, 0 skips it (default 1000); `--hold S`
+//! keeps them open S more seconds after it, e.g. to take a heap profile (default 0);
 //! `--concurrency C` logins in flight while opening them (default 50); `--server PATH` another
-//! server binary; `--protocol xmpp|shiku` the client protocol (default xmpp). Needs about
-//! `sessions + idle + 100` file descriptors (`ulimit -n`).
+//! server binary; `--protocol xmpp|shiku` the client protocol (default xmpp); `--endpoint
+//! dedicated|api` where the sessions connect (default dedicated): the protocol's listener of
+//! its own, as deployments use it (`xmpp.listen_websocket`, reference port 5290, or
+//! `xmpp.listen_shiku_ws`, 5260; the bench gives the server free ports for both), or the API
+//! port's route (`/xmpp-websocket`, `/im-websocket`). Needs about `sessions + idle + 100` file
+//! descriptors (`ulimit -n`).
 //!
 //! Measured: delivered msgs/s (first deliveries over the time from the first send to the last
 //! delivery), sender-to-receiver latency p50/p99/max (the send time travels in the body),
@@ -24,7 +29,7 @@
 //! sessions, divided by their number; wall time of the idle sessions' token logins.
 //!
 //! `--protocol shiku` takes the same measurements over Shiku's binary WebSocket protocol
-//! (`/im-websocket` on the main listener, `[command byte][protobuf]` frames): login is cmd 5
+//! (`[command byte][protobuf]` frames): login is cmd 5
 //! AUTH_REQ with the REST token answered by cmd 6; a message is a cmd 10 `ChatMessage` with
 //! chatType 1 whose `content` carries the send time; the receipt measured is the server's
 //! status-1 cmd 11 (message stored); receivers confirm what they got with status-2 cmd 11
@@ -75,14 +80,26 @@ enum Protocol {
     Shiku,
 }
 
+/// Where the sessions connect.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    /// The protocol's listener of its own (any path).
+    Dedicated,
+    /// The API port's route.
+    Api,
+}
+
 /// Command-line settings.
 struct Opts {
     protocol: Protocol,
+    endpoint: Endpoint,
     sessions: usize,
     rates: Vec<u64>,
     seconds: f64,
     window: usize,
     idle: usize,
+    /// Seconds the idle sessions stay open after the measurement (to attach a profiler).
+    hold: f64,
     concurrency: usize,
     server: PathBuf,
 }
@@ -90,11 +107,13 @@ struct Opts {
 fn parse_opts() -> Result<Opts, String> {
     let mut o = Opts {
         protocol: Protocol::Xmpp,
+        endpoint: Endpoint::Dedicated,
         sessions: 100,
         rates: vec![500, 2000, 0],
         seconds: 10.0,
         window: 64,
         idle: 1000,
+        hold: 0.0,
         concurrency: 50,
         server: PathBuf::from(env!("CARGO_BIN_EXE_shiku-server")),
     };
@@ -115,6 +134,13 @@ fn parse_opts() -> Result<Opts, String> {
                     other => return Err(format!("--protocol {other}: xmpp or shiku")),
                 }
             }
+            "--endpoint" => {
+                o.endpoint = match value()?.as_str() {
+                    "dedicated" => Endpoint::Dedicated,
+                    "api" => Endpoint::Api,
+                    other => return Err(format!("--endpoint {other}: dedicated or api")),
+                }
+            }
             "--seconds" => {
                 let v = value()?;
                 o.seconds = v.parse().map_err(|e| format!("--seconds {v}: {e}"))?;
@@ -131,6 +157,10 @@ fn parse_opts() -> Result<Opts, String> {
             }
             "--window" => o.window = num(value()?)?.max(1),
             "--idle" => o.idle = num(value()?)?,
+            "--hold" => {
+                let v = value()?;
+                o.hold = v.parse().map_err(|e| format!("--hold {v}: {e}"))?;
+            }
             "--concurrency" => o.concurrency = num(value()?)?.max(1),
             // Absolute, as the server runs in its data directory.
             "--server" => {
@@ -139,8 +169,9 @@ fn parse_opts() -> Result<Opts, String> {
             }
             "-h" | "--help" => {
                 return Err("usage: cargo bench --bench xmpp_load -- [--sessions N] \
-                     [--rate R[,R..]] [--seconds S] [--window W] [--idle I] \
-                     [--concurrency C] [--server PATH] [--protocol xmpp|shiku]"
+                     [--rate R[,R..]] [--seconds S] [--window W] [--idle I] [--hold S] \
+                     [--concurrency C] [--server PATH] [--protocol xmpp|shiku] \
+                     [--endpoint dedicated|api]"
                     .into())
             }
             other => return Err(format!("unknown option {other} (try --help)")),
@@ -155,17 +186,27 @@ fn parse_opts() -> Result<Opts, String> {
 /// The server process; killed when dropped.
 struct Server {
     child: Child,
+    /// The API listener, `host:port`.
     base: String,
+    /// The dedicated XMPP WebSocket listener (`xmpp.listen_websocket`), `host:port`.
+    xmpp_ws: String,
+    /// The dedicated binary-protocol listener (`xmpp.listen_shiku_ws`), `host:port`.
+    shiku_ws: String,
     log: PathBuf,
+}
+
+/// A port nothing listens on right now.
+fn free_port() -> Result<u16, Error> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 impl Server {
     /// Starts the server on `dir` (a free port, the log in `dir/<log_name>`) and waits until
     /// it answers HTTP.
     async fn start(binary: &Path, dir: &Path, log_name: &str) -> Result<Server, Error> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let (port, xmpp_ws, shiku_ws) = (free_port()?, free_port()?, free_port()?);
         let log = dir.join(log_name);
         let out = std::fs::File::create(&log)?;
         let child = Command::new(binary)
@@ -173,6 +214,14 @@ impl Server {
             .env("SHIKU_LISTEN", format!("127.0.0.1:{port}"))
             .env("SHIKU_DATA_DIR", dir)
             .env("SHIKU_CLIENT__XMPP_DOMAIN", DOMAIN)
+            .env(
+                "SHIKU_XMPP__LISTEN_WEBSOCKET",
+                format!("127.0.0.1:{xmpp_ws}"),
+            )
+            .env(
+                "SHIKU_XMPP__LISTEN_SHIKU_WS",
+                format!("127.0.0.1:{shiku_ws}"),
+            )
             // Per-request access logs would measure the terminal, not the server.
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -183,6 +232,8 @@ impl Server {
         let server = Server {
             child,
             base: format!("127.0.0.1:{port}"),
+            xmpp_ws: format!("127.0.0.1:{xmpp_ws}"),
+            shiku_ws: format!("127.0.0.1:{shiku_ws}"),
             log,
         };
         let http = reqwest::Client::new();
@@ -203,19 +254,41 @@ impl Server {
         }
     }
 
+    /// The WebSocket URL the sessions of `protocol` connect to at `endpoint`.
+    fn ws_url(&self, protocol: Protocol, endpoint: Endpoint) -> String {
+        match (protocol, endpoint) {
+            // The stock web client's path; the listener accepts any.
+            (Protocol::Xmpp, Endpoint::Dedicated) => format!("ws://{}/websocket/", self.xmpp_ws),
+            (Protocol::Xmpp, Endpoint::Api) => format!("ws://{}/xmpp-websocket", self.base),
+            (Protocol::Shiku, Endpoint::Dedicated) => format!("ws://{}/", self.shiku_ws),
+            (Protocol::Shiku, Endpoint::Api) => format!("ws://{}/im-websocket", self.base),
+        }
+    }
+
     fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Resident set size of the server, bytes.
     fn rss(&self) -> Result<u64, Error> {
+        self.status_bytes("VmRSS")
+    }
+
+    /// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `RssAnon`, `RssFile`, `RssShmem`), bytes.
+    fn status_bytes(&self, field: &str) -> Result<u64, Error> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
         let kb = status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .ok_or("no VmRSS in /proc/<pid>/status")?;
+            .ok_or_else(|| format!("no {field} in /proc/<pid>/status"))?;
         Ok(kb * 1024)
+    }
+
+    /// Anonymous (heap, stacks) and file-backed/shared (SQLite's mapped files) resident bytes.
+    fn rss_parts(&self) -> Result<(u64, u64), Error> {
+        let file = self.status_bytes("RssFile")? + self.status_bytes("RssShmem")?;
+        Ok((self.status_bytes("RssAnon")?, file))
     }
 
     fn log_tail(&self) -> String {
@@ -305,10 +378,10 @@ async fn until(ws: &mut Ws, what: &str, pred: impl Fn(&str) -> bool) -> Result<S
 }
 
 /// One token login in `protocol`; returns the authenticated connection.
-async fn login(base: &str, u: &User, resource: &str, protocol: Protocol) -> Result<Ws, Error> {
+async fn login(url: &str, u: &User, resource: &str, protocol: Protocol) -> Result<Ws, Error> {
     match protocol {
-        Protocol::Xmpp => login_xmpp(base, u, resource).await,
-        Protocol::Shiku => login_shiku(base, u, resource).await,
+        Protocol::Xmpp => login_xmpp(url, u, resource).await,
+        Protocol::Shiku => login_shiku(url, u, resource).await,
     }
 }
 
@@ -342,8 +415,8 @@ fn shiku_head(from: &str, to: &str, message_id: &str, chat_type: i32) -> Option<
 
 /// One token login as the Shiku H5/Vue clients do it on the binary protocol: WebSocket, cmd 5
 /// AUTH_REQ with the REST access token, cmd 6 AUTH_RESP with status 1.
-async fn login_shiku(base: &str, u: &User, resource: &str) -> Result<Ws, Error> {
-    let req = format!("ws://{base}/im-websocket").into_client_request()?;
+async fn login_shiku(url: &str, u: &User, resource: &str) -> Result<Ws, Error> {
+    let req = url.into_client_request()?;
     // TCP_NODELAY as in the XMPP mode (browsers set it).
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true).await?;
     let from = format!("{}/{resource}", u.id);
@@ -378,8 +451,8 @@ async fn login_shiku(base: &str, u: &User, resource: &str) -> Result<Ws, Error> 
 
 /// One token login as a Shiku XMPP client does it: WebSocket, open, SASL PLAIN, open, bind,
 /// presence. Returns the authenticated connection.
-async fn login_xmpp(base: &str, u: &User, resource: &str) -> Result<Ws, Error> {
-    let mut req = format!("ws://{base}/xmpp-websocket").into_client_request()?;
+async fn login_xmpp(url: &str, u: &User, resource: &str) -> Result<Ws, Error> {
+    let mut req = url.into_client_request()?;
     req.headers_mut()
         .insert("Sec-WebSocket-Protocol", "xmpp".parse()?);
     // TCP_NODELAY as browsers set it: with Nagle on, a small frame waits for the server's
@@ -422,7 +495,7 @@ async fn login_xmpp(base: &str, u: &User, resource: &str) -> Result<Ws, Error> {
 
 /// Opens one session per user, `concurrency` logins in flight; the sessions and the wall time.
 async fn login_all(
-    base: &str,
+    url: &str,
     users: &[User],
     resource: &str,
     concurrency: usize,
@@ -430,7 +503,7 @@ async fn login_all(
 ) -> Result<(Vec<Ws>, Duration), Error> {
     let start = Instant::now();
     let results: Vec<Result<Ws, Error>> = futures_util::stream::iter(users.iter())
-        .map(|u| login(base, u, resource, protocol))
+        .map(|u| login(url, u, resource, protocol))
         // In order: session i is user i.
         .buffered(concurrency)
         .collect()
@@ -830,14 +903,14 @@ fn pct(sorted: &[u64], p: f64) -> u64 {
 }
 
 async fn run_messages(
-    base: &str,
+    url: &str,
     users: &[User],
     rate: u64,
     run: u64,
     opts: &Opts,
 ) -> Result<RunResult, Error> {
     let (sessions, _) =
-        login_all(base, users, RUN_RESOURCE, opts.concurrency, opts.protocol).await?;
+        login_all(url, users, RUN_RESOURCE, opts.concurrency, opts.protocol).await?;
     let progress = Arc::new(Progress::default());
     let n = sessions.len();
     let interval = if rate == 0 {
@@ -997,14 +1070,20 @@ async fn bench(opts: Opts) -> Result<(), Error> {
     // fresh process on the same data (the token key is stored there) measures sessions only.
     drop(server);
     let server = Server::start(&opts.server, dir.path(), "server.log").await?;
-    eprintln!("restarted: server pid {} on {}", server.pid(), server.base);
+    let url = server.ws_url(opts.protocol, opts.endpoint);
+    eprintln!(
+        "restarted: server pid {} on {}; sessions connect to {url}",
+        server.pid(),
+        server.base
+    );
 
     let mut summary = Vec::new();
     if opts.idle > 0 {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let before = server.rss()?;
+        let (anon_before, file_before) = server.rss_parts()?;
         let (idle, took) = login_all(
-            &server.base,
+            &url,
             &users[..opts.idle],
             "idle",
             opts.concurrency,
@@ -1013,6 +1092,7 @@ async fn bench(opts: Opts) -> Result<(), Error> {
         .await?;
         tokio::time::sleep(Duration::from_secs(1)).await;
         let after = server.rss()?;
+        let (anon_after, file_after) = server.rss_parts()?;
         summary.push(format!(
             "{} token logins ({} in flight)   {:.3} s  ({:.0} logins/s)",
             opts.idle,
@@ -1027,6 +1107,16 @@ async fn bench(opts: Opts) -> Result<(), Error> {
             after as f64 / 1048576.0,
             opts.idle
         ));
+        let per = |a: u64, b: u64| (a as f64 - b as f64) / opts.idle as f64 / 1024.0;
+        summary.push(format!(
+            "  of which anonymous {:.1} kB, file-backed/shared {:.1} kB per session",
+            per(anon_after, anon_before),
+            per(file_after, file_before)
+        ));
+        if opts.hold > 0.0 {
+            eprintln!("holding {} idle sessions for {} s...", opts.idle, opts.hold);
+            tokio::time::sleep(Duration::from_secs_f64(opts.hold)).await;
+        }
         close_all(idle, opts.protocol).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -1045,14 +1135,7 @@ async fn bench(opts: Opts) -> Result<(), Error> {
                 },
                 opts.seconds
             );
-            let r = run_messages(
-                &server.base,
-                &users[..opts.sessions],
-                *rate,
-                run as u64,
-                &opts,
-            )
-            .await?;
+            let r = run_messages(&url, &users[..opts.sessions], *rate, run as u64, &opts).await?;
             for e in r.errors.iter().take(5) {
                 eprintln!("  {e}");
             }
@@ -1062,13 +1145,18 @@ async fn bench(opts: Opts) -> Result<(), Error> {
 
     println!();
     let protocol = match opts.protocol {
-        Protocol::Xmpp => "XMPP load: WebSocket",
-        Protocol::Shiku => "Shiku binary-protocol load: WebSocket /im-websocket",
+        Protocol::Xmpp => "XMPP load: RFC 7395 WebSocket",
+        Protocol::Shiku => "Shiku binary-protocol load: WebSocket",
+    };
+    let endpoint = match opts.endpoint {
+        Endpoint::Dedicated => "dedicated listener",
+        Endpoint::Api => "API port route",
     };
     println!(
         "shiku-server {protocol}, 1:1 messages with receipts, {} cores, server and generator on one machine",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    println!("endpoint: {endpoint} {url}");
     for line in &summary {
         println!("{line}");
     }

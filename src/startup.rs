@@ -1,7 +1,9 @@
 //! Building and running the server: open the store, build the domain context, bind every
 //! listener, serve until SIGINT/SIGTERM.
 
+use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
+use std::pin::Pin;
 use std::sync::Arc;
 
 use actix_web::middleware::from_fn;
@@ -39,9 +41,12 @@ pub type StartupError = Box<dyn std::error::Error + Send + Sync>;
 /// A server bound to its listeners, ready to run.
 pub struct Application {
     server: actix_web::dev::Server,
-    /// The XMPP WebSocket, BOSH and Shiku binary WebSocket listeners of their own, when
-    /// configured.
+    /// The BOSH listener of its own, when configured.
     xmpp_servers: Vec<actix_web::dev::Server>,
+    /// The dedicated XMPP WebSocket and Shiku binary WebSocket listeners, when configured
+    /// (served by `gateway::ws` on plain tokio, not actix: lean idle sessions).
+    xmpp_ws: Option<tokio::net::TcpListener>,
+    shiku_ws: Option<tokio::net::TcpListener>,
     /// The XMPP TCP c2s listener and its STARTTLS configuration, when configured.
     xmpp_tcp: Option<(
         tokio::net::TcpListener,
@@ -135,32 +140,15 @@ impl Application {
             server = server.listen(l)?;
         }
         let mut xmpp_servers = Vec::new();
-        if let Some(l) = ws_listener {
-            let ctx_data = ctx_data.clone();
-            let s = HttpServer::new(move || {
-                App::new()
-                    .app_data(ctx_data.clone())
-                    .default_service(web::to(websocket::handler))
+        let to_tokio = |l: Option<TcpListener>| -> std::io::Result<_> {
+            l.map(|l| {
+                l.set_nonblocking(true)?;
+                tokio::net::TcpListener::from_std(l)
             })
-            .tcp_nodelay(true)
-            .shutdown_timeout(5)
-            .listen(l)?
-            .run();
-            xmpp_servers.push(s);
-        }
-        if let Some(l) = shiku_listener {
-            let ctx_data = ctx_data.clone();
-            let s = HttpServer::new(move || {
-                App::new()
-                    .app_data(ctx_data.clone())
-                    .default_service(web::to(shiku::websocket::handler))
-            })
-            .tcp_nodelay(true)
-            .shutdown_timeout(5)
-            .listen(l)?
-            .run();
-            xmpp_servers.push(s);
-        }
+            .transpose()
+        };
+        let xmpp_ws = to_tokio(ws_listener)?;
+        let shiku_ws = to_tokio(shiku_listener)?;
         if let Some(l) = bosh_listener {
             let (ctx_data, bosh_table) = (ctx_data.clone(), bosh_table.clone());
             let s = HttpServer::new(move || {
@@ -187,6 +175,8 @@ impl Application {
         Ok(Application {
             server: server.run(),
             xmpp_servers,
+            xmpp_ws,
+            shiku_ws,
             xmpp_tcp,
             addrs,
             xmpp_websocket_addr,
@@ -232,19 +222,27 @@ impl Application {
         let mut servers = vec![self.server];
         servers.extend(self.xmpp_servers);
         let servers = futures_util::future::try_join_all(servers);
-        tokio::pin!(servers);
+        // The tokio acceptors (XMPP TCP, the dedicated WebSocket listeners) run as long as the
+        // HTTP servers do: they stop accepting when those stop (SIGINT/SIGTERM).
+        let mut acceptors: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::new();
         if let Some((listener, tls)) = self.xmpp_tcp {
-            // The TCP acceptor runs as long as the HTTP servers do (it only ends with them).
-            tokio::select! {
-                r = &mut servers => {
-                    r?;
-                    return Ok(());
-                }
-                () = tcp::serve(listener, self.ctx.clone(), Some(tls)) => {}
-            }
+            acceptors.push(Box::pin(tcp::serve(listener, self.ctx.clone(), Some(tls))));
         }
-        servers.await?;
-        Ok(())
+        if let Some(l) = self.xmpp_ws {
+            acceptors.push(Box::pin(websocket::serve(l, self.ctx.clone())));
+        }
+        if let Some(l) = self.shiku_ws {
+            acceptors.push(Box::pin(shiku::websocket::serve(l, self.ctx.clone())));
+        }
+        if acceptors.is_empty() {
+            // `join_all` of nothing is ready at once: the HTTP servers alone decide.
+            return servers.await.map(|_| ());
+        }
+        let acceptors = futures_util::future::join_all(acceptors);
+        tokio::select! {
+            r = servers => r.map(|_| ()),
+            _ = acceptors => Ok(()),
+        }
     }
 }
 

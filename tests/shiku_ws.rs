@@ -681,6 +681,81 @@ async fn malformed_frames_get_an_error_and_everyone_continues() {
     cb.ping("b-alive").await;
 }
 
+/// Both places a binary-protocol client connects: the API port's `/im-websocket` (actix-ws) and
+/// the listener of its own (`xmpp.listen_shiku_ws`, tokio-tungstenite, any path).
+fn endpoints(app: &TestApp, bin: SocketAddr) -> [String; 2] {
+    [
+        format!("{}/im-websocket", app.base.replacen("http://", "ws://", 1)),
+        format!("ws://{bin}/any/path"),
+    ]
+}
+
+#[tokio::test]
+async fn both_endpoints_chat_with_receipts_and_refuse_bad_frames_alone() {
+    let (app, bin, _) = server().await;
+    let [api, own] = endpoints(&app, bin);
+    let pairs = [(&api, &api), (&own, &own), (&api, &own), (&own, &api)];
+    for (n, (url_a, url_b)) in pairs.into_iter().enumerate() {
+        let a = user(&app, &format!("1360000009{n}"), "a").await;
+        let b = user(&app, &format!("1360000008{n}"), "b").await;
+        let mut ca = Bin::connect(url_a).await;
+        let mut cb = Bin::connect(url_b).await;
+        ca.auth(&a, "web").await;
+        cb.auth(&b, "web").await;
+        let id = format!("both-{n}");
+        ca.say(&b.id.to_string(), 1, &id, "over both").await;
+        let got: ChatMessage = cb.chat_msg().await;
+        assert_eq!(got.content, "over both", "{url_a} -> {url_b}");
+        assert_eq!(got.message_head.unwrap().message_id, id);
+        cb.say(&a.id.to_string(), 1, &format!("{id}-back"), "and back")
+            .await;
+        assert_eq!(ca.chat_msg().await.content, "and back");
+    }
+
+    let c = user(&app, "13600000070", "c").await;
+    let mut bystander = Bin::connect(&own).await;
+    bystander.auth(&c, "web").await;
+    for url in [&api, &own] {
+        // A text frame is answered with an error; the connection goes on.
+        let mut t = Bin::connect(url).await;
+        t.stream.send(Message::text("hello")).await.unwrap();
+        let e = t.expect_error().await;
+        assert!(e.arg.contains("binary frames"), "{url}: {e:?}");
+        // A frame over the limit: an error frame, then the socket closes.
+        let mut big = Bin::connect(url).await;
+        big.raw(vec![0u8; 300 * 1024]).await;
+        let e = big.expect_error().await;
+        assert!(e.arg.contains("larger than the limit"), "{url}: {e:?}");
+        assert!(big.next().await.is_none(), "{url}: closed after the error");
+        // Everyone else is still served.
+        bystander.ping(&format!("alive-{}", url.len())).await;
+        // And the text-frame connection still answers (the login it asks for first).
+        t.send(CHAT, &ChatMessage::default()).await;
+        let e = t.expect_error().await;
+        assert!(e.arg.contains("authenticate"), "{url}: {e:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_separate_listener_answers_a_plain_http_request_with_400() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (app, bin, _) = server().await;
+    let mut sock = TcpStream::connect(bin).await.unwrap();
+    sock.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(TIMEOUT, sock.read_to_end(&mut answer))
+        .await
+        .expect("answered and closed")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    // The listener keeps serving.
+    let a = user(&app, "13600000071", "a").await;
+    Bin::at(bin).await.auth(&a, "web").await;
+}
+
 // ---- XMPP interop ---------------------------------------------------------------------------
 
 /// A minimal RFC 7395 client: SASL PLAIN with the md5 password, bind, presence.

@@ -1,7 +1,9 @@
 //! RFC 7395 XMPP over WebSocket, driven with our own frames through tokio-tungstenite: the
 //! `xmpp` sub-protocol, `<open/>`/`<close/>` framing, SASL PLAIN with the md5 password, binding,
 //! 1:1 chat with receipts, stream errors (oversized, garbage, binary, idle) that leave the
-//! server serving everyone else, and the separate any-path listener.
+//! server serving everyone else, and the separate any-path listener. The protocol tests run
+//! over both endpoints: the API port's `/xmpp-websocket` (actix-ws) and the dedicated listener
+//! (`xmpp.listen_websocket`, tokio-tungstenite).
 
 mod common;
 
@@ -43,6 +45,13 @@ fn main_url(app: &TestApp) -> String {
     )
 }
 
+/// Both places a client reaches RFC 7395: the API port's route and the listener of its own
+/// (at the stock client's path; it accepts any).
+fn endpoints(app: &TestApp, addrs: &XmppAddrs) -> [String; 2] {
+    let own = addrs.websocket.expect("WebSocket listener bound");
+    [main_url(app), format!("ws://{own}/websocket/")]
+}
+
 /// One WebSocket client speaking RFC 7395.
 struct Ws {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
@@ -71,6 +80,26 @@ impl Ws {
             .send(Message::text(xml.to_string()))
             .await
             .expect("frame sent");
+    }
+
+    /// Sends `xml` as one text message cut into continuation frames of `piece` bytes.
+    async fn send_fragmented(&mut self, xml: &str, piece: usize) {
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+        use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+        let chunks: Vec<&[u8]> = xml.as_bytes().chunks(piece).collect();
+        for (i, chunk) in chunks.iter().enumerate() {
+            let opcode = if i == 0 {
+                OpCode::Data(Data::Text)
+            } else {
+                OpCode::Data(Data::Continue)
+            };
+            let last = i + 1 == chunks.len();
+            let frame = Frame::message(chunk.to_vec(), opcode, last);
+            // The server may close before the last piece: later sends may fail.
+            if self.stream.send(Message::Frame(frame)).await.is_err() {
+                return;
+            }
+        }
     }
 
     /// The next frame's text, parsed; `None` when the server closed the socket.
@@ -188,25 +217,52 @@ async fn user(app: &TestApp, phone: &str) -> (i64, String) {
 
 #[tokio::test]
 async fn the_xmpp_subprotocol_is_required_and_answered() {
-    let (app, _) = server(|_| {}).await;
-    // Without the sub-protocol: a 400 that says why.
-    let req = main_url(&app).into_client_request().unwrap();
-    match tokio_tungstenite::connect_async(req).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
-            assert_eq!(resp.status(), 400);
-            let body = String::from_utf8_lossy(resp.body().as_deref().unwrap_or_default());
-            assert!(body.contains("sub-protocol \"xmpp\""), "{body}");
+    let (app, addrs) = server(|_| {}).await;
+    for url in endpoints(&app, &addrs) {
+        // Without the sub-protocol: a 400 that says why.
+        let req = url.as_str().into_client_request().unwrap();
+        match tokio_tungstenite::connect_async(req).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                assert_eq!(resp.status(), 400, "{url}");
+                let body = String::from_utf8_lossy(resp.body().as_deref().unwrap_or_default());
+                assert!(body.contains("sub-protocol \"xmpp\""), "{url}: {body}");
+            }
+            other => panic!("{url}: expected a refused handshake, got {other:?}"),
         }
-        other => panic!("expected a refused handshake, got {other:?}"),
+        // With it (among others): accepted and answered with `xmpp` only.
+        let mut req = url.as_str().into_client_request().unwrap();
+        req.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static("chat, xmpp"),
+        );
+        let (_ws, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
+        assert_eq!(resp.headers()["Sec-WebSocket-Protocol"], "xmpp", "{url}");
     }
-    // With it (among others): accepted and answered with `xmpp` only.
-    let mut req = main_url(&app).into_client_request().unwrap();
-    req.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static("chat, xmpp"),
-    );
-    let (_ws, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
-    assert_eq!(resp.headers()["Sec-WebSocket-Protocol"], "xmpp");
+}
+
+#[tokio::test]
+async fn the_separate_listener_answers_a_plain_http_request_with_400() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (app, addrs) = server(|_| {}).await;
+    let addr = addrs.websocket.expect("WebSocket listener bound");
+    let mut sock = TcpStream::connect(addr).await.unwrap();
+    sock.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(TIMEOUT, sock.read_to_end(&mut answer))
+        .await
+        .expect("answered and closed")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("not a WebSocket upgrade"), "{answer}");
+    // The listener keeps serving.
+    let (uid, pw) = user(&app, "13500000051").await;
+    Ws::connect(&format!("ws://{addr}/"))
+        .await
+        .login(uid, &pw, "web")
+        .await;
 }
 
 #[tokio::test]
@@ -277,15 +333,24 @@ async fn login_with_md5_binds_and_restarts_the_stream() {
 
 #[tokio::test]
 async fn one_to_one_between_two_websocket_sessions_with_receipt() {
-    let (app, _) = server(|_| {}).await;
-    let (a, apw) = user(&app, "13500000011").await;
-    let (b, bpw) = user(&app, "13500000012").await;
-    let mut wa = Ws::connect(&main_url(&app)).await;
-    let mut wb = Ws::connect(&main_url(&app)).await;
-    wa.login(a, &apw, "web").await;
-    wb.login(b, &bpw, "web").await;
+    let (app, addrs) = server(|_| {}).await;
+    let [api, own] = endpoints(&app, &addrs);
+    // Both on the API route, both on the dedicated listener, and one on each.
+    let pairs = [(&api, &api), (&own, &own), (&api, &own), (&own, &api)];
+    for (n, (url_a, url_b)) in pairs.into_iter().enumerate() {
+        let (a, apw) = user(&app, &format!("1350000011{n}")).await;
+        let (b, bpw) = user(&app, &format!("1350000012{n}")).await;
+        let mut wa = Ws::connect(url_a).await;
+        let mut wb = Ws::connect(url_b).await;
+        wa.login(a, &apw, "web").await;
+        wb.login(b, &bpw, "web").await;
+        chat_with_receipt(&mut wa, a, &mut wb, b, &format!("skimweb_ws_{n}")).await;
+    }
+}
 
-    let id = "skimweb_ws_1";
+/// `wa` (user `a`) sends `b` a chat message asking for a receipt: the receipt comes back to
+/// `wa`, the message (body intact) reaches `wb`.
+async fn chat_with_receipt(wa: &mut Ws, a: i64, wb: &mut Ws, b: i64, id: &str) {
     let body = json!({"messageId": id, "fromUserId": a.to_string(), "toUserId": b.to_string(),
         "content": "hello <over> & ws", "timeSend": 1_795_291_719, "type": 1});
     let msg = Element::new("message")
@@ -321,55 +386,72 @@ async fn one_to_one_between_two_websocket_sessions_with_receipt() {
 
 #[tokio::test]
 async fn oversized_garbage_and_binary_frames_end_only_their_own_stream() {
-    let (app, _) = server(|c| c.xmpp.max_stanza_bytes = 4096).await;
+    let (app, addrs) = server(|c| c.xmpp.max_stanza_bytes = 4096).await;
     let (a, apw) = user(&app, "13500000021").await;
-    let mut bystander = Ws::connect(&main_url(&app)).await;
+    let [api, own] = endpoints(&app, &addrs);
+    let mut bystander = Ws::connect(&api).await;
     bystander.login(a, &apw, "web").await;
+    let (b, bpw) = user(&app, "13500000022").await;
+    let mut bystander_own = Ws::connect(&own).await;
+    bystander_own.login(b, &bpw, "web").await;
 
-    let mut big = Ws::connect(&main_url(&app)).await;
-    big.open().await;
-    let huge = format!(
-        r#"<message xmlns="jabber:client"><body>{}</body></message>"#,
-        "x".repeat(10_000)
-    );
-    big.send(&huge).await;
-    big.expect_stream_error("policy-violation").await;
+    for url in [&api, &own] {
+        // One frame over the stanza limit (the WebSocket layer refuses it).
+        let mut big = Ws::connect(url).await;
+        big.open().await;
+        let huge = format!(
+            r#"<message xmlns="jabber:client"><body>{}</body></message>"#,
+            "x".repeat(10_000)
+        );
+        big.send(&huge).await;
+        big.expect_stream_error("policy-violation").await;
 
-    let mut garbage = Ws::connect(&main_url(&app)).await;
-    garbage.open().await;
-    garbage.send("<message><body>unclosed").await;
-    garbage.expect_stream_error("not-well-formed").await;
+        // A message over the limit in small continuation frames.
+        let mut pieces = Ws::connect(url).await;
+        pieces.open().await;
+        pieces.send_fragmented(&huge, 1000).await;
+        pieces.expect_stream_error("policy-violation").await;
 
-    let mut binary = Ws::connect(&main_url(&app)).await;
-    binary.open().await;
-    binary
-        .stream
-        .send(Message::binary(b"<presence/>".to_vec()))
-        .await
-        .unwrap();
-    binary.expect_stream_error("unsupported-encoding").await;
+        let mut garbage = Ws::connect(url).await;
+        garbage.open().await;
+        garbage.send("<message><body>unclosed").await;
+        garbage.expect_stream_error("not-well-formed").await;
 
-    // Everyone else is still served, and new sessions still open.
-    bystander.ping("still-alive").await;
-    let mut fresh = Ws::connect(&main_url(&app)).await;
-    fresh.open().await;
+        let mut binary = Ws::connect(url).await;
+        binary.open().await;
+        binary
+            .stream
+            .send(Message::binary(b"<presence/>".to_vec()))
+            .await
+            .unwrap();
+        binary.expect_stream_error("unsupported-encoding").await;
+
+        // Everyone else is still served, and new sessions still open.
+        bystander.ping("still-alive").await;
+        bystander_own.ping("still-alive-too").await;
+        let mut fresh = Ws::connect(url).await;
+        fresh.open().await;
+    }
 }
 
 #[tokio::test]
 async fn ping_frames_are_answered_and_idle_sessions_time_out() {
-    let (app, _) = server(|c| c.xmpp.idle_timeout_secs = 1).await;
-    let mut ws = Ws::connect(&main_url(&app)).await;
-    ws.stream
-        .send(Message::Ping(b"hi".to_vec().into()))
-        .await
-        .unwrap();
-    let pong = tokio::time::timeout(TIMEOUT, ws.stream.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    assert_eq!(pong, Message::Pong(b"hi".to_vec().into()));
-    ws.expect_stream_error("connection-timeout").await;
+    let (app, addrs) = server(|c| c.xmpp.idle_timeout_secs = 1).await;
+    for url in endpoints(&app, &addrs) {
+        let mut ws = Ws::connect(&url).await;
+        ws.stream
+            .send(Message::Ping(b"hi".to_vec().into()))
+            .await
+            .unwrap();
+        let pong = tokio::time::timeout(TIMEOUT, ws.stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(pong, Message::Pong(b"hi".to_vec().into()), "{url}");
+        // Exactly one pong: the next frame is the timeout's stream error.
+        ws.expect_stream_error("connection-timeout").await;
+    }
 }
 
 #[tokio::test]
@@ -408,19 +490,105 @@ async fn config_advertises_the_xmpp_urls() {
 
 #[tokio::test]
 async fn a_client_vanishing_mid_stream_is_unregistered() {
-    let (app, _) = server(|_| {}).await;
-    let (uid, pw) = user(&app, "13500000041").await;
-    let mut ws = Ws::connect(&main_url(&app)).await;
-    ws.login(uid, &pw, "web").await;
-    assert_eq!(app.app.router.resources(uid as i32), ["web"]);
-    // No `<close/>`, no close frame: the TCP connection just goes away.
-    drop(ws);
-    let deadline = std::time::Instant::now() + TIMEOUT;
-    while !app.app.router.resources(uid as i32).is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "session still registered"
+    let (app, addrs) = server(|_| {}).await;
+    for (n, url) in endpoints(&app, &addrs).into_iter().enumerate() {
+        let (uid, pw) = user(&app, &format!("1350000004{n}")).await;
+        let mut ws = Ws::connect(&url).await;
+        ws.login(uid, &pw, "web").await;
+        assert_eq!(app.app.router.resources(uid as i32), ["web"]);
+        // No `<close/>`, no close frame: the TCP connection just goes away.
+        drop(ws);
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        while !app.app.router.resources(uid as i32).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{url}: session still registered"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Runs the xmpp.js scenario `scenario` of `tests/interop/xmppjs.mjs` with `args`; `None` when
+/// node or the npm packages are missing (a failure under `SHIKU_TEST_REQUIRE_INTEROP=1`).
+async fn xmppjs(scenario: &str, args: Value) -> Option<Value> {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
+    let installed = dir.join("node_modules/@xmpp/client/package.json").is_file()
+        && std::process::Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !installed {
+        let hint = "node and `npm ci --prefix tests/interop` (xmpp.js)";
+        assert_ne!(
+            std::env::var("SHIKU_TEST_REQUIRE_INTEROP").as_deref(),
+            Ok("1"),
+            "SHIKU_TEST_REQUIRE_INTEROP=1 but {hint} are not available"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        eprintln!("skipped: needs {hint}");
+        return None;
+    }
+    let scenario = scenario.to_string();
+    let child = std::process::Command::new("node")
+        .arg(dir.join("xmppjs.mjs"))
+        .arg(scenario)
+        .arg(args.to_string())
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("node starts");
+    let pid = child.id();
+    // The script has its own timeout; this one only keeps a hung node from hanging the test.
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::task::spawn_blocking(move || child.wait_with_output()),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("xmpp.js (pid {pid}) did not finish"))
+    .expect("waited")
+    .expect("node output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<Value>(l).ok())
+        .unwrap_or_else(|| json!({ "unparsed_stdout": stdout }));
+    assert!(
+        out.status.success(),
+        "xmpp.js failed: {report}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(report)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xmppjs_chats_with_receipts_over_the_separate_listener() {
+    let (app, addrs) = server(|_| {}).await;
+    let own = addrs.websocket.expect("WebSocket listener bound");
+    let (a, apw) = user(&app, "13500000061").await;
+    let (b, bpw) = user(&app, "13500000062").await;
+    let who =
+        |uid: i64, pw: &str| json!({ "user": uid.to_string(), "password": pw, "resource": "web" });
+    let args = json!({
+        "service": format!("ws://{own}/websocket/"),
+        "domain": DOMAIN,
+        "timeout_ms": 10000,
+        "a": who(a, &apw),
+        "b": who(b, &bpw),
+    });
+    let Some(r) = xmppjs("chat", args).await else {
+        return;
+    };
+    // The script waited for both messages and both receipts; check what it saw arrived once.
+    for (peer, id) in [("bob", &r["ab_id"]), ("alice", &r["ba_id"])] {
+        let got = r["peers"][peer]["messages"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no messages of {peer}: {r}"))
+            .iter()
+            .filter(|m| m["id"] == *id)
+            .count();
+        assert_eq!(got, 1, "{peer} got {id} {got} times: {r}");
     }
 }

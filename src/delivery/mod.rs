@@ -39,8 +39,9 @@ pub type SessionId = u64;
 /// What the router hands a session.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Push {
-    /// A message to write to the client.
-    Message(Delivery),
+    /// A message to write to the client (boxed: the channel allocates its slots for the
+    /// largest variant up front, 32 at a time, for every connected session).
+    Message(Box<Delivery>),
     /// Another login took this session's place (XMPP `conflict`, Shiku `LOGIN_CONFLICT`); the
     /// session is already unregistered and must close.
     Conflict,
@@ -75,7 +76,8 @@ impl Router {
             .write()
             .expect("router lock")
             .entry(user_id)
-            .or_default()
+            // Most users have one resource: room for one, not the default first growth of four.
+            .or_insert_with(|| Vec::with_capacity(1))
             .push(Session {
                 id,
                 resource: resource.to_string(),
@@ -105,7 +107,7 @@ impl Router {
         let mut n = 0;
         if let Some(list) = self.sessions.read().expect("router lock").get(&user_id) {
             for s in list.iter().filter(|s| Some(s.id) != except) {
-                if s.tx.send(Push::Message(d.clone())).is_ok() {
+                if s.tx.send(Push::Message(Box::new(d.clone()))).is_ok() {
                     n += 1;
                 } else {
                     dead.push(s.id);
@@ -184,7 +186,7 @@ mod tests {
         r.register(2, "android", tx2);
         assert_eq!(r.deliver(2, &d(), Some(a)), 1);
         assert!(rx1.try_recv().is_err());
-        assert_eq!(rx2.try_recv().unwrap(), Push::Message(d()));
+        assert_eq!(rx2.try_recv().unwrap(), Push::Message(Box::new(d())));
         assert_eq!(r.deliver(3, &d(), None), 0);
         assert_eq!(r.resources(2).len(), 2);
         drop(rx2);

@@ -2,4 +2,5 @@
 //! calls and registers its sessions with the delivery router. Nothing here holds Shiku rules.
 
 pub mod shiku;
+pub mod ws;
 pub mod xmpp;

@@ -695,7 +695,7 @@ impl ShikuSession {
             }
             Push::Message(_) if self.stage != Stage::Authenticated => Vec::new(),
             Push::Message(d) => {
-                let mut out = vec![self.deliver(d)];
+                let mut out = vec![self.deliver(*d)];
                 if self.unacked.len() > MAX_UNACKED {
                     out.push(self.error("", CODE_MALFORMED, "too many messages without receipt"));
                     out.push(Out::Close);
@@ -719,7 +719,7 @@ impl ShikuSession {
         while let Ok(push) = rx.try_recv() {
             if let Push::Message(d) = push {
                 if d.chat_type == ChatType::Single && d.to == me {
-                    self.unacked.push_back(d);
+                    self.unacked.push_back(*d);
                 }
             }
         }

@@ -3,13 +3,16 @@
 //! clients offer none).
 //!
 //! One task per socket owns the [`ShikuSession`] and selects between the client's frames, the
-//! session's [`Push`] receiver and an idle timer, so no lock is ever held across I/O.
+//! session's [`Push`] receiver and an idle timer, so no lock is ever held across I/O. The loop
+//! is written once over [`Socket`]: [`handler`] serves `/im-websocket` on the API port
+//! (actix-ws), [`serve`] the dedicated listener (tokio-tungstenite, lean).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
+use tokio::net::TcpListener;
 use tokio::time::Instant;
 
 use super::frame::{self, cmd};
@@ -17,6 +20,7 @@ use super::proto::CommonErrorProBuf;
 use super::session::{Out, ShikuSession, CODE_MALFORMED};
 use crate::delivery::Push;
 use crate::domain::Ctx;
+use crate::gateway::ws::{self, ActixSocket, Incoming, RecvError, Socket, Upgrade};
 
 /// HTTP handler: upgrades to a binary-protocol WebSocket (any path it is mounted on).
 pub async fn handler(
@@ -24,22 +28,32 @@ pub async fn handler(
     body: web::Payload,
     ctx: web::Data<Ctx>,
 ) -> actix_web::Result<HttpResponse> {
-    let (response, ws, stream) = actix_ws::handle(&req, body)?;
+    let (response, session, stream) = actix_ws::handle(&req, body)?;
     let ctx = ctx.into_inner();
     // Frames are capped at the stanza limit XMPP uses: a client cannot make the server buffer
     // more than one message's worth.
-    let limit = ctx.config.xmpp.max_stanza_bytes;
-    let stream = stream
-        .max_frame_size(limit)
-        .aggregate_continuations()
-        .max_continuation_size(limit);
+    let socket = ActixSocket::new(session, stream, ctx.config.xmpp.max_stanza_bytes);
     let peer_ip = req
         .connection_info()
         .realip_remote_addr()
         .map(|s| s.to_string());
     // The message stream borrows actix's request payload (not `Send`): run on this worker.
-    actix_web::rt::spawn(run(ctx, peer_ip, ws, stream));
+    actix_web::rt::spawn(run(ctx, peer_ip, socket));
     Ok(response)
+}
+
+/// Serves the binary protocol on a listener of its own (`xmpp.listen_shiku_ws`, any path)
+/// until the future is dropped.
+pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>) {
+    let upgrade = Upgrade {
+        subprotocol: None,
+        refusal: "",
+        limit: ctx.config.xmpp.max_stanza_bytes,
+    };
+    ws::serve(listener, ctx, upgrade, |ctx, socket, ip| {
+        run(ctx, Some(ip), socket)
+    })
+    .await
 }
 
 /// Whether the loop goes on after an input.
@@ -48,74 +62,79 @@ enum Next {
     Close,
 }
 
-async fn run(
-    ctx: Arc<Ctx>,
-    peer_ip: Option<String>,
-    mut ws: actix_ws::Session,
-    mut stream: actix_ws::AggregatedMessageStream,
-) {
+/// The protocol loop of one socket, whichever listener accepted it. The state is built before
+/// the loop's future and moved into it once: an `async fn` would keep its `ws` argument in the
+/// future twice (a few hundred bytes per idle session).
+fn run<S: Socket>(ctx: Arc<Ctx>, peer_ip: Option<String>, ws: S) -> impl Future<Output = ()> {
     let (mut session, mut push_rx) = ShikuSession::new(ctx.clone(), peer_ip);
     let idle = Duration::from_secs(ctx.config.xmpp.idle_timeout_secs.max(1));
-    let mut deadline = Instant::now() + idle;
-    let mut pushes_open = true;
-    loop {
-        // Pushes first: a client sending flat out must not delay what it is being sent (each
-        // of its messages waits for its commit before the next frame is read). The protocol
-        // step is boxed so an idle session's task stays small.
-        let next = tokio::select! {
-            biased;
-            push = push_rx.recv(), if pushes_open => match push {
-                Some(p) => {
-                    let conflict = p == Push::Conflict;
-                    let outs = session.push(p);
-                    let next = write_outs(&mut ws, outs).await;
-                    if conflict { Next::Close } else { next }
+    let mut ws = ws;
+    async move {
+        let mut deadline = Instant::now() + idle;
+        let mut pushes_open = true;
+        loop {
+            // Pushes first: a client sending flat out must not delay what it is being sent (each
+            // of its messages waits for its commit before the next frame is read). The protocol
+            // step is boxed so an idle session's task stays small.
+            let next = tokio::select! {
+                biased;
+                push = push_rx.recv(), if pushes_open => match push {
+                    Some(p) => {
+                        let conflict = p == Push::Conflict;
+                        let outs = session.push(p);
+                        let next = write_outs(&mut ws, outs).await;
+                        if conflict { Next::Close } else { next }
+                    }
+                    None => {
+                        pushes_open = false;
+                        Next::Continue
+                    }
+                },
+                msg = ws.recv() => {
+                    deadline = Instant::now() + idle;
+                    match msg {
+                        Some(Ok(Incoming::Binary(data))) => {
+                            let outs = Box::pin(session.handle(&data)).await;
+                            write_outs(&mut ws, outs).await
+                        }
+                        Some(Ok(Incoming::Text(_))) => {
+                            let f = error_frame("the protocol uses binary frames");
+                            if ws.binary(f).await.is_err() { Next::Close } else { Next::Continue }
+                        }
+                        Some(Ok(Incoming::Ping(bytes))) => {
+                            if ws.pong(bytes).await.is_err() { Next::Close } else { Next::Continue }
+                        }
+                        Some(Ok(Incoming::Pong)) => Next::Continue,
+                        Some(Ok(Incoming::Close)) | None => Next::Close,
+                        Some(Err(e)) => {
+                            // The WebSocket framing itself is broken (or a frame is over the
+                            // limit): the stream cannot be resynchronised, so say why and close.
+                            let _ = ws.binary(error_frame(&recv_error(e))).await;
+                            Next::Close
+                        }
+                    }
                 }
-                None => {
-                    pushes_open = false;
-                    Next::Continue
+                _ = tokio::time::sleep_until(deadline) => {
+                    let _ = ws.binary(error_frame(&format!(
+                        "no traffic for {} seconds", idle.as_secs()
+                    ))).await;
+                    Next::Close
                 }
-            },
-            msg = stream.recv() => {
-                deadline = Instant::now() + idle;
-                match msg {
-                    Some(Ok(AggregatedMessage::Binary(data))) => {
-                        let outs = Box::pin(session.handle(&data)).await;
-                        write_outs(&mut ws, outs).await
-                    }
-                    Some(Ok(AggregatedMessage::Text(_))) => {
-                        let f = error_frame("the protocol uses binary frames");
-                        if ws.binary(f).await.is_err() { Next::Close } else { Next::Continue }
-                    }
-                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                        if ws.pong(&bytes).await.is_err() { Next::Close } else { Next::Continue }
-                    }
-                    Some(Ok(AggregatedMessage::Pong(_))) => Next::Continue,
-                    Some(Ok(AggregatedMessage::Close(_))) | None => Next::Close,
-                    Some(Err(e)) => {
-                        // The WebSocket framing itself is broken (or a frame is over the
-                        // limit): the stream cannot be resynchronised, so say why and close.
-                        let _ = ws.binary(error_frame(&protocol_error(&e))).await;
-                        Next::Close
-                    }
-                }
+            };
+            if let Next::Close = next {
+                break;
             }
-            _ = tokio::time::sleep_until(deadline) => {
-                let _ = ws.binary(error_frame(&format!(
-                    "no traffic for {} seconds", idle.as_secs()
-                ))).await;
-                Next::Close
+            // One write per step, however many frames it produced.
+            if ws.flush().await.is_err() {
+                break;
             }
-        };
-        if let Next::Close = next {
-            break;
         }
+        Box::pin(session.closed_with(&mut push_rx)).await;
+        if let Some(id) = session.full_id() {
+            tracing::debug!(%id, "binary-protocol session ended");
+        }
+        Box::pin(ws.close()).await;
     }
-    session.closed_with(&mut push_rx).await;
-    if let Some(id) = session.full_id() {
-        tracing::debug!(%id, "binary-protocol session ended");
-    }
-    let _ = ws.close(Some(CloseReason::from(CloseCode::Normal))).await;
 }
 
 /// An error frame outside any request.
@@ -130,18 +149,16 @@ fn error_frame(text: &str) -> Vec<u8> {
     )
 }
 
-fn protocol_error(e: &ProtocolError) -> String {
+/// The error frame's text for a WebSocket-level failure.
+fn recv_error(e: RecvError) -> String {
     match e {
-        ProtocolError::Overflow => "frame larger than the limit".into(),
-        ProtocolError::Io(io) if io.to_string().contains("continuation size") => {
-            "message larger than the limit".into()
-        }
-        other => format!("WebSocket protocol error: {other}"),
+        RecvError::TooLarge(what) => what.to_string(),
+        RecvError::Protocol(text) => text,
     }
 }
 
 /// Writes what the core returned, in order.
-async fn write_outs(ws: &mut actix_ws::Session, outs: Vec<Out>) -> Next {
+async fn write_outs<S: Socket>(ws: &mut S, outs: Vec<Out>) -> Next {
     for out in outs {
         match out {
             Out::Frame(bytes) => {

@@ -1146,7 +1146,7 @@ impl XmppSession {
             // Live messages go out at once, even before the first presence: a client that
             // never announces itself still gets what it is sent.
             Push::Message(d) => {
-                let mut out = vec![self.deliver(d)];
+                let mut out = vec![self.deliver(*d)];
                 if self.unacked.len() > MAX_UNACKED {
                     out.push(Out::Error(StreamError::new(
                         "policy-violation",
@@ -1170,7 +1170,7 @@ impl XmppSession {
         while let Ok(push) = rx.try_recv() {
             if let Push::Message(d) = push {
                 if d.chat_type == ChatType::Single && d.to == me {
-                    self.unacked.push_back(d);
+                    self.unacked.push_back(*d);
                 }
             }
         }

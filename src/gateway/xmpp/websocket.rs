@@ -2,33 +2,32 @@
 //! `<open/>`/`<close/>` framing in `urn:ietf:params:xml:ns:xmpp-framing`.
 //!
 //! One task per socket owns the [`XmppSession`] and selects between the client's frames, the
-//! session's [`Push`] receiver and an idle timer, so no lock is ever held across I/O.
+//! session's [`crate::delivery::Push`] receiver and an idle timer, so no lock is ever held
+//! across I/O. The loop is written once over [`Socket`]: [`handler`] serves `/xmpp-websocket`
+//! on the API port (actix-ws), [`serve`] the dedicated listener (tokio-tungstenite, lean).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
+use tokio::net::TcpListener;
 use tokio::time::Instant;
 
 use super::session::XmppSession;
 use super::xml::{self, Element};
 use super::{ns, Out, StreamError, Transport};
 use crate::domain::Ctx;
+use crate::gateway::ws::{self, ActixSocket, Incoming, RecvError, Socket, Upgrade};
 
 /// The WebSocket sub-protocol RFC 7395 registers.
 pub const SUBPROTOCOL: &str = "xmpp";
 
-/// Whether the client offered the `xmpp` sub-protocol (`Sec-WebSocket-Protocol` is a
-/// comma-separated list and may be repeated).
-fn offers_xmpp(req: &HttpRequest) -> bool {
-    req.headers()
-        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|p| p.trim().eq_ignore_ascii_case(SUBPROTOCOL))
-}
+/// What a client that does not offer the sub-protocol is told (HTTP 400).
+const REFUSAL: &str =
+    "XMPP over WebSocket (RFC 7395) requires the WebSocket sub-protocol \"xmpp\" \
+                       (Sec-WebSocket-Protocol: xmpp)\n";
 
 /// HTTP handler: upgrades to an RFC 7395 XMPP WebSocket (any path it is mounted on).
 pub async fn handler(
@@ -36,34 +35,43 @@ pub async fn handler(
     body: web::Payload,
     ctx: web::Data<Ctx>,
 ) -> actix_web::Result<HttpResponse> {
-    if !offers_xmpp(&req) {
+    let offered = req
+        .headers()
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .filter_map(|v| v.to_str().ok());
+    if !ws::offers_subprotocol(offered, SUBPROTOCOL) {
         return Ok(HttpResponse::BadRequest()
             .content_type("text/plain; charset=utf-8")
-            .body(
-                "XMPP over WebSocket (RFC 7395) requires the WebSocket sub-protocol \"xmpp\" \
-                 (Sec-WebSocket-Protocol: xmpp)\n",
-            ));
+            .body(REFUSAL));
     }
-    let (mut response, ws, stream) = actix_ws::handle(&req, body)?;
+    let (mut response, session, stream) = actix_ws::handle(&req, body)?;
     response.headers_mut().insert(
         header::SEC_WEBSOCKET_PROTOCOL,
         HeaderValue::from_static(SUBPROTOCOL),
     );
     let ctx = ctx.into_inner();
-    let limit = ctx.config.xmpp.max_stanza_bytes;
-    // Frames and reassembled continuations are both capped at the stanza limit: a client
-    // cannot make the server buffer more than one stanza's worth.
-    let stream = stream
-        .max_frame_size(limit)
-        .aggregate_continuations()
-        .max_continuation_size(limit);
+    let socket = ActixSocket::new(session, stream, ctx.config.xmpp.max_stanza_bytes);
     let peer_ip = req
         .connection_info()
         .realip_remote_addr()
         .map(|s| s.to_string());
     // The message stream borrows actix's request payload (not `Send`): run on this worker.
-    actix_web::rt::spawn(run(ctx, peer_ip, ws, stream));
+    actix_web::rt::spawn(run(ctx, peer_ip, socket));
     Ok(response)
+}
+
+/// Serves RFC 7395 on a listener of its own (`xmpp.listen_websocket`, any path) until the
+/// future is dropped.
+pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>) {
+    let upgrade = Upgrade {
+        subprotocol: Some(SUBPROTOCOL),
+        refusal: REFUSAL,
+        limit: ctx.config.xmpp.max_stanza_bytes,
+    };
+    ws::serve(listener, ctx, upgrade, |ctx, socket, ip| {
+        run(ctx, Some(ip), socket)
+    })
+    .await
 }
 
 /// What the connection loop does after writing an answer.
@@ -73,20 +81,18 @@ enum Next {
 }
 
 /// The per-socket state the loop threads through.
-struct Conn {
-    ws: actix_ws::Session,
+struct Conn<S> {
+    ws: S,
     session: XmppSession,
     ctx: Arc<Ctx>,
     /// True between a stream open and the next restart: stanzas are accepted.
     open: bool,
 }
 
-async fn run(
-    ctx: Arc<Ctx>,
-    peer_ip: Option<String>,
-    ws: actix_ws::Session,
-    mut stream: actix_ws::AggregatedMessageStream,
-) {
+/// The protocol loop of one socket, whichever listener accepted it. The state is built before
+/// the loop's future and moved into it once: an `async fn` would keep its `ws` argument in the
+/// future beside the `Conn` it moved into (a few hundred bytes per idle session).
+fn run<S: Socket>(ctx: Arc<Ctx>, peer_ip: Option<String>, ws: S) -> impl Future<Output = ()> {
     let (session, mut push_rx) = XmppSession::new(ctx.clone(), Transport::WebSocket, peer_ip);
     let idle = Duration::from_secs(ctx.config.xmpp.idle_timeout_secs.max(1));
     let mut conn = Conn {
@@ -95,89 +101,95 @@ async fn run(
         ctx,
         open: false,
     };
-    let mut deadline = Instant::now() + idle;
-    let mut pushes_open = true;
-    // The protocol steps are boxed: an idle session's task then holds only this loop's state,
-    // not room for the deepest message-path future (kilobytes per connection otherwise).
-    loop {
-        // Pushes first: a client sending flat out must not delay what it is being sent (each
-        // of its messages waits for its commit before the next frame is read).
-        let next = tokio::select! {
-            biased;
-            push = push_rx.recv(), if pushes_open => match push {
-                Some(p) => {
-                    let outs = Box::pin(conn.session.push(p)).await;
-                    Box::pin(conn.write_outs(outs)).await
+    async move {
+        let mut deadline = Instant::now() + idle;
+        let mut pushes_open = true;
+        // The protocol steps are boxed: an idle session's task then holds only this loop's state,
+        // not room for the deepest message-path future (kilobytes per connection otherwise).
+        loop {
+            // Pushes first: a client sending flat out must not delay what it is being sent (each
+            // of its messages waits for its commit before the next frame is read).
+            let next = tokio::select! {
+                biased;
+                push = push_rx.recv(), if pushes_open => match push {
+                    Some(p) => {
+                        let outs = Box::pin(conn.session.push(p)).await;
+                        Box::pin(conn.write_outs(outs)).await
+                    }
+                    None => {
+                        pushes_open = false;
+                        Next::Continue
+                    }
+                },
+                frame = conn.ws.recv() => {
+                    deadline = Instant::now() + idle;
+                    match frame {
+                        Some(Ok(msg)) => Box::pin(conn.frame(msg)).await,
+                        Some(Err(e)) => Box::pin(conn.error(recv_error(e))).await,
+                        // The client went away without a `<close/>`.
+                        None => Next::Close,
+                    }
                 }
-                None => {
-                    pushes_open = false;
-                    Next::Continue
+                _ = tokio::time::sleep_until(deadline) => {
+                    Box::pin(conn.error(StreamError::new(
+                        "connection-timeout",
+                        format!("no traffic for {} seconds", idle.as_secs()),
+                    )))
+                    .await
                 }
-            },
-            frame = stream.recv() => {
-                deadline = Instant::now() + idle;
-                match frame {
-                    Some(Ok(msg)) => Box::pin(conn.frame(msg)).await,
-                    Some(Err(e)) => Box::pin(conn.error(protocol_error(&e))).await,
-                    // The client went away without a `<close/>`.
-                    None => Next::Close,
-                }
+            };
+            if let Next::Close = next {
+                break;
             }
-            _ = tokio::time::sleep_until(deadline) => {
-                Box::pin(conn.error(StreamError::new(
-                    "connection-timeout",
-                    format!("no traffic for {} seconds", idle.as_secs()),
-                )))
-                .await
+            // One write per step, however many frames it produced.
+            if conn.ws.flush().await.is_err() {
+                break;
             }
-        };
-        if let Next::Close = next {
-            break;
         }
+        Box::pin(conn.session.closed_with(&mut push_rx)).await;
+        if let Some(jid) = conn.session.jid() {
+            tracing::debug!(%jid, "XMPP WebSocket session ended");
+        }
+        Box::pin(conn.ws.close()).await;
     }
-    Box::pin(conn.session.closed_with(&mut push_rx)).await;
-    if let Some(jid) = conn.session.jid() {
-        tracing::debug!(%jid, "XMPP WebSocket session ended");
-    }
-    let _ = conn
-        .ws
-        .close(Some(CloseReason::from(CloseCode::Normal)))
-        .await;
 }
 
 /// Maps a WebSocket-level failure to the stream error the client is told.
-fn protocol_error(e: &ProtocolError) -> StreamError {
+fn recv_error(e: RecvError) -> StreamError {
     match e {
-        ProtocolError::Overflow => {
-            StreamError::new("policy-violation", "frame larger than the stanza limit")
+        RecvError::TooLarge(what) => {
+            StreamError::new("policy-violation", format!("{what} (the stanza limit)"))
         }
-        ProtocolError::Io(io) if io.to_string().contains("continuation size") => {
-            StreamError::new("policy-violation", "message larger than the stanza limit")
-        }
-        other => StreamError::new("bad-format", format!("WebSocket protocol error: {other}")),
+        RecvError::Protocol(text) => StreamError::new("bad-format", text),
     }
 }
 
-impl Conn {
+impl<S: Socket> Conn<S> {
     /// Handles one client frame.
-    async fn frame(&mut self, msg: AggregatedMessage) -> Next {
+    async fn frame(&mut self, msg: Incoming) -> Next {
         match msg {
-            AggregatedMessage::Text(text) => self.text(&text).await,
-            AggregatedMessage::Binary(_) => {
+            Incoming::Text(bytes) => match ws::text(&bytes) {
+                Some(text) => self.text(text).await,
+                None => {
+                    self.error(StreamError::new("bad-format", "text frame is not UTF-8"))
+                        .await
+                }
+            },
+            Incoming::Binary(_) => {
                 self.error(StreamError::new(
                     "unsupported-encoding",
                     "RFC 7395 carries XMPP in text frames only",
                 ))
                 .await
             }
-            AggregatedMessage::Ping(bytes) => {
-                if self.ws.pong(&bytes).await.is_err() {
+            Incoming::Ping(bytes) => {
+                if self.ws.pong(bytes).await.is_err() {
                     return Next::Close;
                 }
                 Next::Continue
             }
-            AggregatedMessage::Pong(_) => Next::Continue,
-            AggregatedMessage::Close(_) => Next::Close,
+            Incoming::Pong => Next::Continue,
+            Incoming::Close => Next::Close,
         }
     }
 
@@ -291,7 +303,7 @@ impl Conn {
     }
 
     /// Writes one element as one text frame.
-    async fn send(&mut self, e: &Element) -> Result<(), actix_ws::Closed> {
+    async fn send(&mut self, e: &Element) -> Result<(), ws::Closed> {
         self.ws.text(e.to_xml()).await
     }
 }
