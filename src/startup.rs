@@ -86,6 +86,7 @@ impl Application {
         let store = open_store(&config).await?;
         let store_description = store.description.clone();
         let ctx = Arc::new(Ctx::new(store, config.clone()).await?);
+        crate::domain::presence::clear_stale_online(&ctx).await?;
         // Deletes uploads whose validTime ran out (reference FileDeleteTask).
         crate::domain::files::spawn_expiry(config.clone(), ctx.store.clone());
         crate::domain::console::spawn_background(&ctx);

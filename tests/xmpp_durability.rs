@@ -4,7 +4,7 @@
 //! `<received/>` receipt arrives the server is killed with SIGKILL (no shutdown, no flush).
 //! Restarted on the same data directory, it must show every receipted message in A's history
 //! and deliver every one to B at B's next XMPP login, from the offline queue (delay-stamped), in
-//! order, once.
+//! order, once. Users the killed process had online are offline in the new one.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -251,6 +251,18 @@ fn attr(frame: &str, name: &str) -> Option<String> {
 }
 
 /// The messageIds in `me`'s 1:1 history with `peer`.
+/// `/user/getOnLine` of `user_id`, asked by the holder of `token`.
+async fn online(s: &ServerProcess, token: &str, user_id: i64) -> Value {
+    let v = s
+        .get(
+            "/user/getOnLine",
+            &[("access_token", token), ("userId", &user_id.to_string())],
+        )
+        .await;
+    assert_eq!(v["resultCode"], 1, "{v}");
+    v["data"].clone()
+}
+
 async fn history_ids(s: &ServerProcess, token: &str, peer: i64) -> Vec<String> {
     let v = s
         .get(
@@ -308,6 +320,11 @@ async fn receipted_messages_survive_sigkill_in_history_and_offline_queue() {
         let received = &f[f.find("<received").expect("received")..];
         receipted.insert(attr(received, "id").expect("receipt id"));
     }
+    assert_eq!(
+        online(&s, &a_token, a).await,
+        1,
+        "A is online while connected"
+    );
     s.kill();
     drop(alice);
     assert!(ids.iter().all(|id| receipted.contains(id)));
@@ -316,6 +333,12 @@ async fn receipted_messages_survive_sigkill_in_history_and_offline_queue() {
     let s = ServerProcess::start(dir.path(), "second.log").await;
     let a_token = s.login("13800000001", "alice-pw").await;
     let b_token = s.login("13800000002", "bob-pw").await;
+    // The killed process never closed A's session: the new one starts with nobody online.
+    assert_eq!(
+        online(&s, &b_token, a).await,
+        0,
+        "A still online after a restart"
+    );
     let history = history_ids(&s, &a_token, b).await;
     for id in &ids {
         assert!(

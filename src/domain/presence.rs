@@ -93,6 +93,19 @@ fn device_key(resource: &str) -> String {
         .collect()
 }
 
+/// At start-up no session exists yet: users still marked online were left so by a process
+/// that ended without closing its sessions (a crash, a kill), and are marked offline.
+pub async fn clear_stale_online(ctx: &Ctx) -> Result<()> {
+    let n = ctx.store.users.mark_all_offline().await?;
+    if n > 0 {
+        tracing::info!(
+            users = n,
+            "marked users offline that were online when the server last stopped"
+        );
+    }
+    Ok(())
+}
+
 /// A resource became available: the user is online, the resource's device entry says so.
 pub async fn resource_online(ctx: &Ctx, user_id: i32, resource: &str) -> Result<()> {
     let now = now_secs();

@@ -80,6 +80,8 @@ pub trait UserStore: Send + Sync {
     async fn account_taken(&self, account: &str, except: i32) -> StoreResult<bool>;
     /// Applies a partial update and returns the updated user (None when absent).
     async fn update_user(&self, user_id: i32, patch: &Patch) -> StoreResult<Option<User>>;
+    /// Sets `onlinestate` to 0 on every user marked online; answers how many there were.
+    async fn mark_all_offline(&self) -> StoreResult<u64>;
     /// Users matching a `/user/query` filter, `_id` descending.
     async fn query_users(&self, query: &UserQuery) -> StoreResult<Vec<User>>;
     /// The login log of a user.

@@ -104,6 +104,18 @@ impl UserStore for MongoStore {
         updated.map(|d| decode(USER, d)).transpose()
     }
 
+    async fn mark_all_offline(&self) -> StoreResult<u64> {
+        let r = self
+            .coll(USER)
+            .update_many(
+                doc! { "onlinestate": 1 },
+                doc! { "$set": { "onlinestate": 0 } },
+            )
+            .await
+            .map_err(write_error)?;
+        Ok(r.modified_count)
+    }
+
     async fn query_users(&self, query: &UserQuery) -> StoreResult<Vec<User>> {
         // LIMIT 0 means no rows, as in SQL (MongoDB would read it as "no limit").
         if query.limit == 0 {

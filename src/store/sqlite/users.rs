@@ -143,6 +143,20 @@ impl UserStore for SqliteStore {
         text.map(|t| decode("user", &t)).transpose()
     }
 
+    async fn mark_all_offline(&self) -> StoreResult<u64> {
+        self.writer
+            .write(|c| {
+                c.execute(
+                    "UPDATE user SET doc = json_set(doc, '$.onlinestate', 0) \
+                     WHERE json_extract(doc, '$.onlinestate') = 1",
+                    [],
+                )
+                .map(|n| n as u64)
+                .map_err(backend)
+            })
+            .await
+    }
+
     async fn query_users(&self, q: &UserQuery) -> StoreResult<Vec<User>> {
         let q = q.clone();
         self.run(move |c| {
