@@ -151,7 +151,9 @@ fn main() {
         let sent = ((total / senders) * senders) as f64;
         let writer_us = (w1 - w0) * 1e6 / sent;
         let all_us = (a1 - a0) * 1e6 / sent;
-        println!("message path on the embedded store (SQLite, synchronous=FULL, batched commits)");
+        println!(
+            "message path on the embedded store (SQLite WAL, batched commits, each fsync'd before its answer)"
+        );
         println!(
             "  1 sender:        {single:>10.0} messages/s ({:.0} rows/s)",
             single * 2.0
