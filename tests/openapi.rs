@@ -1,12 +1,12 @@
 //! The OpenAPI document in api-docs/ cannot drift from the routes: it must equal the one generated
 //! from the endpoint docs, every registered route must be documented, and every documented path
-//! must be served.
+//! must be served, asking for the token its documented access level says it needs.
 
 mod common;
 
 use std::collections::BTreeSet;
 
-use shiku_server::http::docs::{all_docs, openapi, registered_paths};
+use shiku_server::http::docs::{all_docs, openapi, registered_paths, Access};
 
 #[test]
 fn registered_routes_equal_documented_endpoints() {
@@ -49,6 +49,24 @@ async fn every_documented_path_is_served() {
             let v: serde_json::Value = r.json().await.expect("JSON");
             assert!(v["resultCode"].is_i64(), "{}: {v}", d.path);
             assert!(v["currentTime"].is_i64(), "{}: {v}", d.path);
+            // Without a token, a user or console endpoint refuses with "missing token" before
+            // looking at anything else; an open one never does.
+            match d.access {
+                Access::User | Access::Console => {
+                    assert_eq!(
+                        v["resultCode"], 1030101,
+                        "{} served without a token: {v}",
+                        d.path
+                    )
+                }
+                Access::Open => {
+                    assert_ne!(
+                        v["resultCode"], 1030101,
+                        "{} is documented open: {v}",
+                        d.path
+                    )
+                }
+            }
         }
     }
 }
