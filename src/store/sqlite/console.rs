@@ -11,46 +11,6 @@ pub(super) const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS console_online (ts INTEGER PRIMARY KEY, n INTEGER NOT NULL);
 "#;
 
-/// `LIKE` pattern matching `s` literally anywhere (escape character `\`).
-fn like_pattern(s: &str) -> String {
-    let escaped = s
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
-/// SQL integer from a u64 count (saturating).
-fn sql_int(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// Runs a `SELECT doc ...` and decodes every row.
-fn select_docs<T: DeserializeOwned>(
-    c: &Connection,
-    collection: &str,
-    sql: &str,
-    args: Vec<SqlValue>,
-) -> StoreResult<Vec<T>> {
-    let mut stmt = c.prepare(sql).map_err(backend)?;
-    let rows = stmt
-        .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0))
-        .map_err(backend)?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.push(decode(collection, &row.map_err(backend)?)?);
-    }
-    Ok(out)
-}
-
-/// Runs a `SELECT COUNT(*) ...`.
-fn count(c: &Connection, sql: &str, args: Vec<SqlValue>) -> StoreResult<u64> {
-    let n: i64 = c
-        .query_row(sql, rusqlite::params_from_iter(args), |r| r.get(0))
-        .map_err(backend)?;
-    Ok(n.max(0) as u64)
-}
-
 /// `WHERE` clause and arguments of a user query.
 fn user_where(q: &ConsoleUserQuery) -> (String, Vec<SqlValue>) {
     let mut sql = String::from(" WHERE 1 = 1");
@@ -170,7 +130,11 @@ impl ConsoleStore for SqliteStore {
         let q = q.clone();
         self.run(move |c| {
             let (wh, args) = user_where(&q);
-            let total = count(c, &format!("SELECT COUNT(*) FROM user{wh}"), args.clone())?;
+            let total = count(
+                c,
+                &format!("SELECT COUNT(*) FROM user{wh}"),
+                rusqlite::params_from_iter(args.clone()),
+            )?;
             if q.limit == 0 {
                 return Ok((Vec::new(), total));
             }
@@ -183,7 +147,10 @@ impl ConsoleStore for SqliteStore {
                  ORDER BY json_extract(doc, '$.createTime') DESC, id DESC LIMIT ?{} OFFSET ?{n}",
                 n - 1
             );
-            Ok((select_docs(c, "user", &sql, args)?, total))
+            Ok((
+                docs(c, "user", &sql, rusqlite::params_from_iter(args))?,
+                total,
+            ))
         })
         .await
     }
@@ -219,13 +186,13 @@ impl ConsoleStore for SqliteStore {
             let total = count(
                 c,
                 &format!("SELECT COUNT(*) FROM user_roles{wh}"),
-                vec![list.clone().into()],
+                params![list.clone()],
             )?;
-            let rows = select_docs(
+            let rows = docs(
                 c,
                 "userRoles",
                 &format!("SELECT doc FROM user_roles{wh} ORDER BY rid DESC LIMIT ?2 OFFSET ?3"),
-                vec![list.into(), sql_int(limit).into(), sql_int(skip).into()],
+                params![list, sql_int(limit), sql_int(skip)],
             )?;
             Ok((rows, total))
         })
@@ -269,7 +236,7 @@ impl ConsoleStore for SqliteStore {
             let total = count(
                 c,
                 &format!("SELECT COUNT(*) FROM shiku_msgs{wh}"),
-                args.clone(),
+                rusqlite::params_from_iter(args.clone()),
             )?;
             if q.limit == 0 {
                 return Ok((Vec::new(), total));
@@ -282,7 +249,7 @@ impl ConsoleStore for SqliteStore {
                 "SELECT doc FROM shiku_msgs{wh} ORDER BY rid DESC LIMIT ?{} OFFSET ?{n}",
                 n - 1
             );
-            let rows: Vec<MsgRow> = select_docs(c, "shiku_msgs", &sql, args)?;
+            let rows: Vec<MsgRow> = docs(c, "shiku_msgs", &sql, rusqlite::params_from_iter(args))?;
             let rows = rows
                 .into_iter()
                 .map(super::messages::with_message)
@@ -376,7 +343,7 @@ impl ConsoleStore for SqliteStore {
             let total = count(
                 c,
                 &format!("SELECT COUNT(*) FROM shiku_muc_msgs{wh}"),
-                args.clone(),
+                rusqlite::params_from_iter(args.clone()),
             )?;
             if q.limit == 0 {
                 return Ok((Vec::new(), total));
@@ -390,7 +357,10 @@ impl ConsoleStore for SqliteStore {
                  LIMIT ?{} OFFSET ?{n}",
                 n - 1
             );
-            Ok((select_docs(c, "mucmsg", &sql, args)?, total))
+            Ok((
+                docs(c, "mucmsg", &sql, rusqlite::params_from_iter(args))?,
+                total,
+            ))
         })
         .await
     }
@@ -412,7 +382,7 @@ impl ConsoleStore for SqliteStore {
     }
 
     async fn count_rooms(&self) -> StoreResult<u64> {
-        self.run(|c| count(c, "SELECT COUNT(*) FROM shiku_room", Vec::new()))
+        self.run(|c| count(c, "SELECT COUNT(*) FROM shiku_room", []))
             .await
     }
 

@@ -23,11 +23,7 @@ fn where_of(q: &FriendQuery) -> (String, Vec<rusqlite::types::Value>) {
         None => {}
     }
     if let Some(k) = q.keyword.as_deref().filter(|k| !k.is_empty()) {
-        let escaped = k
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        args.push(format!("%{escaped}%").into());
+        args.push(like_pattern(k).into());
         let n = args.len();
         sql += &format!(
             " AND (json_extract(doc, '$.toNickname') LIKE ?{n} ESCAPE '\\' \
@@ -35,28 +31,6 @@ fn where_of(q: &FriendQuery) -> (String, Vec<rusqlite::types::Value>) {
         );
     }
     (sql, args)
-}
-
-/// Reads the `doc` column of every row of a prepared query.
-fn docs(c: &Connection, sql: &str, args: Vec<rusqlite::types::Value>) -> StoreResult<Vec<Friend>> {
-    let mut stmt = c.prepare(sql).map_err(backend)?;
-    let rows = stmt
-        .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0))
-        .map_err(backend)?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.push(decode("u_friends", &row.map_err(backend)?)?);
-    }
-    Ok(out)
-}
-
-/// SQLite's LIMIT for a `limit` where 0 means none.
-fn sql_limit(limit: u64) -> i64 {
-    if limit == 0 {
-        -1
-    } else {
-        i64::try_from(limit).unwrap_or(i64::MAX)
-    }
 }
 
 #[async_trait]
@@ -146,7 +120,8 @@ impl FriendStore for SqliteStore {
             "SELECT doc FROM u_friends WHERE {sql} ORDER BY rowid LIMIT ?{} OFFSET ?{n}",
             n - 1
         );
-        self.run(move |c| docs(c, &sql, args)).await
+        self.run(move |c| docs(c, "u_friends", &sql, rusqlite::params_from_iter(args)))
+            .await
     }
 
     async fn count_matching(&self, q: &FriendQuery) -> StoreResult<u64> {
@@ -216,6 +191,7 @@ impl FriendStore for SqliteStore {
         args.push(i64::try_from(skip).unwrap_or(i64::MAX).into());
         let n = args.len();
         sql += &format!(" ORDER BY rowid LIMIT ?{} OFFSET ?{n}", n - 1);
-        self.run(move |c| docs(c, &sql, args)).await
+        self.run(move |c| docs(c, "u_friends", &sql, rusqlite::params_from_iter(args)))
+            .await
     }
 }

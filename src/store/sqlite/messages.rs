@@ -516,24 +516,6 @@ fn msg_row(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> StoreResul
     Ok(one_doc::<MsgRow>(conn, MSGS, sql, p)?.map(with_message))
 }
 
-/// Reads every document column of a query.
-fn docs<T: DeserializeOwned>(
-    conn: &Connection,
-    collection: &str,
-    sql: &str,
-    p: impl rusqlite::Params,
-) -> StoreResult<Vec<T>> {
-    let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
-    let rows = stmt
-        .query_map(p, |r| r.get::<_, String>(0))
-        .map_err(backend)?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.push(decode(collection, &row.map_err(backend)?)?);
-    }
-    Ok(out)
-}
-
 /// Reads conversation rows from a query selecting `doc, oid`.
 fn last_chat_rows(
     conn: &Connection,
@@ -552,16 +534,6 @@ fn last_chat_rows(
         out.push(chat);
     }
     Ok(out)
-}
-
-/// A list bound as one JSON parameter (`IN (SELECT value FROM json_each(?))`).
-fn json_list(items: &[String]) -> StoreResult<String> {
-    serde_json::to_string(items).map_err(backend)
-}
-
-/// SQL `LIMIT` from a u64 count.
-fn sql_limit(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 #[async_trait]
@@ -603,8 +575,8 @@ impl MessageStore for SqliteStore {
                 args.push(i64::from(max).into());
                 sql += &format!(" AND content_type < ?{}", args.len());
             }
-            args.push(sql_limit(q.limit).into());
-            args.push(sql_limit(q.skip).into());
+            args.push(sql_int(q.limit).into());
+            args.push(sql_int(q.skip).into());
             sql += &format!(
                 " ORDER BY ts DESC, rid DESC LIMIT ?{} OFFSET ?{}",
                 args.len() - 1,
@@ -740,7 +712,7 @@ impl MessageStore for SqliteStore {
                 "SELECT doc FROM shiku_msgs WHERE sender = ?1 \
                  AND instr(json_extract(doc, '$.content'), ?2) > 0 \
                  ORDER BY ts DESC, rid DESC LIMIT ?3",
-                params![owner.to_string(), needle, sql_limit(limit)],
+                params![owner.to_string(), needle, sql_int(limit)],
             )
         })
         .await
@@ -777,7 +749,7 @@ impl MessageStore for SqliteStore {
             }
             sql += " ORDER BY ts DESC, rid DESC";
             if limit > 0 {
-                args.push(sql_limit(limit).into());
+                args.push(sql_int(limit).into());
                 sql += &format!(" LIMIT ?{}", args.len());
             }
             last_chat_rows(c, &sql, rusqlite::params_from_iter(args))
@@ -861,7 +833,7 @@ impl MessageStore for SqliteStore {
                 )
                 .map_err(backend)?;
             let rows = stmt
-                .query_map(params![user_id, sql_limit(limit)], |r| {
+                .query_map(params![user_id, sql_int(limit)], |r| {
                     Ok(OfflineItem {
                         seq: r.get(0)?,
                         user_id: r.get(1)?,
@@ -916,7 +888,7 @@ impl MessageStore for SqliteStore {
                 NEW_FRIENDS,
                 "SELECT doc FROM new_friends WHERE user_id = ?1 \
                  ORDER BY modify_time DESC, rowid DESC LIMIT ?2 OFFSET ?3",
-                params![user_id, sql_limit(limit), sql_limit(skip)],
+                params![user_id, sql_int(limit), sql_int(skip)],
             )
         })
         .await

@@ -160,6 +160,61 @@ impl SqliteStore {
     }
 }
 
+/// Reads the `doc` column of every row a query returns.
+fn docs<T: DeserializeOwned>(
+    conn: &Connection,
+    collection: &str,
+    sql: &str,
+    p: impl rusqlite::Params,
+) -> StoreResult<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+    let rows = stmt
+        .query_map(p, |r| r.get::<_, String>(0))
+        .map_err(backend)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(decode(collection, &row.map_err(backend)?)?);
+    }
+    Ok(out)
+}
+
+/// Runs a `SELECT COUNT(*) ...`.
+fn count(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> StoreResult<u64> {
+    let n: i64 = conn
+        .prepare_cached(sql)
+        .and_then(|mut st| st.query_row(p, |r| r.get(0)))
+        .map_err(backend)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// `LIKE … ESCAPE '\'` pattern matching `s` literally anywhere (`%`, `_`, `\` escaped).
+fn like_pattern(s: &str) -> String {
+    let escaped = s
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// A list bound as one JSON parameter (`IN (SELECT value FROM json_each(?))`).
+fn json_list<T: Serialize>(items: &[T]) -> StoreResult<String> {
+    serde_json::to_string(items).map_err(backend)
+}
+
+/// An SQL integer from a count (saturating).
+fn sql_int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// SQLite's LIMIT for a `limit` where 0 means none.
+fn sql_limit(limit: u64) -> i64 {
+    if limit == 0 {
+        -1
+    } else {
+        sql_int(limit)
+    }
+}
+
 /// Reads one document column.
 fn one_doc<T: DeserializeOwned>(
     conn: &Connection,

@@ -4,8 +4,6 @@
 //! `empNum` of the company and of the departments it touched, so the counters equal the rows
 //! whatever runs concurrently (and imported data with wrong counters heals on the next change).
 
-use rusqlite::types::Value as SqlValue;
-
 use super::*;
 use crate::domain::org::{Company, Department, Employee};
 use crate::store::OrgStore;
@@ -48,24 +46,6 @@ CREATE INDEX IF NOT EXISTS employee_role ON employee(company_id, role);
 const COMPANY: &str = "company";
 const DEPARTMENT: &str = "department";
 const EMPLOYEE: &str = "employee";
-
-/// Decodes every `doc` a query returns.
-fn all_docs<T: DeserializeOwned>(
-    c: &Connection,
-    collection: &str,
-    sql: &str,
-    args: Vec<SqlValue>,
-) -> StoreResult<Vec<T>> {
-    let mut stmt = c.prepare_cached(sql).map_err(backend)?;
-    let rows = stmt
-        .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0))
-        .map_err(backend)?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.push(decode(collection, &row.map_err(backend)?)?);
-    }
-    Ok(out)
-}
 
 /// Applies `patch` to the one row of `table` whose `id` is this and returns the new document.
 fn patch_doc<T: DeserializeOwned>(
@@ -360,11 +340,11 @@ impl OrgStore for SqliteStore {
     async fn departments_of(&self, company_id: &str) -> StoreResult<Vec<Department>> {
         let id = company_id.to_string();
         self.run(move |c| {
-            all_docs(
+            docs(
                 c,
                 DEPARTMENT,
                 "SELECT doc FROM department WHERE company_id = ?1 ORDER BY rid",
-                vec![id.into()],
+                params![id],
             )
         })
         .await
@@ -462,17 +442,17 @@ impl OrgStore for SqliteStore {
     ) -> StoreResult<Vec<Employee>> {
         let id = company_id.to_string();
         self.run(move |c| match role {
-            Some(r) => all_docs(
+            Some(r) => docs(
                 c,
                 EMPLOYEE,
                 "SELECT doc FROM employee WHERE company_id = ?1 AND role = ?2 ORDER BY rid",
-                vec![id.into(), r.into()],
+                params![id, r],
             ),
-            None => all_docs(
+            None => docs(
                 c,
                 EMPLOYEE,
                 "SELECT doc FROM employee WHERE company_id = ?1 ORDER BY rid",
-                vec![id.into()],
+                params![id],
             ),
         })
         .await
@@ -481,11 +461,11 @@ impl OrgStore for SqliteStore {
     async fn employees_of_department(&self, department_id: &str) -> StoreResult<Vec<Employee>> {
         let id = department_id.to_string();
         self.run(move |c| {
-            all_docs(
+            docs(
                 c,
                 EMPLOYEE,
                 "SELECT doc FROM employee WHERE department_id = ?1 ORDER BY rid",
-                vec![id.into()],
+                params![id],
             )
         })
         .await
@@ -493,11 +473,11 @@ impl OrgStore for SqliteStore {
 
     async fn employments_of(&self, user_id: i32) -> StoreResult<Vec<Employee>> {
         self.run(move |c| {
-            all_docs(
+            docs(
                 c,
                 EMPLOYEE,
                 "SELECT doc FROM employee WHERE user_id = ?1 ORDER BY rid",
-                vec![user_id.into()],
+                params![user_id],
             )
         })
         .await

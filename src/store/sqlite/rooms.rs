@@ -82,56 +82,8 @@ const NOTICES: &str = "shiku_room_notice";
 const SHARES: &str = "shiku_room_share";
 const MUC: &str = "shiku_muc_msgs";
 
-/// `%`, `_` and `\` escaped for `LIKE … ESCAPE '\'`, wrapped in `%…%`.
-fn like_pattern(needle: &str) -> String {
-    let escaped = needle
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
-/// SQLite's LIMIT for a `limit` where 0 means none.
-fn sql_limit(limit: u64) -> i64 {
-    if limit == 0 {
-        -1
-    } else {
-        i64::try_from(limit).unwrap_or(i64::MAX)
-    }
-}
-
 fn sql_offset(skip: u64) -> i64 {
     i64::try_from(skip).unwrap_or(i64::MAX)
-}
-
-/// A list bound as one JSON parameter (`IN (SELECT value FROM json_each(?))`).
-fn json_list<T: Serialize>(items: &[T]) -> StoreResult<String> {
-    serde_json::to_string(items).map_err(backend)
-}
-
-/// Decodes every `doc` column a query returns.
-fn docs<T: DeserializeOwned>(
-    c: &Connection,
-    collection: &str,
-    sql: &str,
-    args: Vec<SqlValue>,
-) -> StoreResult<Vec<T>> {
-    let mut stmt = c.prepare(sql).map_err(backend)?;
-    let rows = stmt
-        .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0))
-        .map_err(backend)?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.push(decode(collection, &row.map_err(backend)?)?);
-    }
-    Ok(out)
-}
-
-fn count(c: &Connection, sql: &str, args: Vec<SqlValue>) -> StoreResult<u64> {
-    let n: i64 = c
-        .query_row(sql, rusqlite::params_from_iter(args), |r| r.get(0))
-        .map_err(backend)?;
-    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// Patches the one row of `table` matching `where_sql` (over `args`) and returns its new text.
@@ -328,7 +280,8 @@ impl RoomStore for SqliteStore {
             "SELECT doc FROM shiku_room WHERE {sql} ORDER BY rowid DESC LIMIT ?{} OFFSET ?{n}",
             n - 1
         );
-        self.run(move |c| docs(c, ROOMS, &sql, args)).await
+        self.run(move |c| docs(c, ROOMS, &sql, rusqlite::params_from_iter(args)))
+            .await
     }
 
     async fn delete_room(&self, room_id: &str) -> StoreResult<bool> {
@@ -506,13 +459,15 @@ impl RoomStore for SqliteStore {
              ORDER BY role, create_time, rowid LIMIT ?{} OFFSET ?{n}",
             n - 1
         );
-        self.run(move |c| docs(c, MEMBERS, &sql, args)).await
+        self.run(move |c| docs(c, MEMBERS, &sql, rusqlite::params_from_iter(args)))
+            .await
     }
 
     async fn count_members(&self, q: &MemberQuery) -> StoreResult<u64> {
         let (sql, args) = member_where(q)?;
         let sql = format!("SELECT COUNT(*) FROM shiku_room_member WHERE {sql}");
-        self.run(move |c| count(c, &sql, args)).await
+        self.run(move |c| count(c, &sql, rusqlite::params_from_iter(args)))
+            .await
     }
 
     async fn member_ids(&self, room_id: &str) -> StoreResult<Vec<i32>> {
@@ -624,7 +579,7 @@ impl RoomStore for SqliteStore {
                 NOTICES,
                 "SELECT doc FROM shiku_room_notice WHERE room_id = ?1 \
                  ORDER BY time DESC, rowid DESC LIMIT ?2 OFFSET ?3",
-                args,
+                rusqlite::params_from_iter(args),
             )
         })
         .await
@@ -636,7 +591,7 @@ impl RoomStore for SqliteStore {
             count(
                 c,
                 "SELECT COUNT(*) FROM shiku_room_notice WHERE room_id = ?1",
-                args,
+                rusqlite::params_from_iter(args),
             )
         })
         .await
@@ -709,7 +664,8 @@ impl RoomStore for SqliteStore {
             " ORDER BY time DESC, rowid DESC LIMIT ?{} OFFSET ?{n}",
             n - 1
         );
-        self.run(move |c| docs(c, SHARES, &sql, args)).await
+        self.run(move |c| docs(c, SHARES, &sql, rusqlite::params_from_iter(args)))
+            .await
     }
 
     async fn store_muc(&self, jid: &str, row: &MucRow) -> StoreResult<bool> {
@@ -759,7 +715,8 @@ impl RoomStore for SqliteStore {
         args.push(sql_offset(q.skip).into());
         let n = args.len();
         sql += &format!(" ORDER BY ts DESC, rid DESC LIMIT ?{} OFFSET ?{n}", n - 1);
-        self.run(move |c| docs(c, MUC, &sql, args)).await
+        self.run(move |c| docs(c, MUC, &sql, rusqlite::params_from_iter(args)))
+            .await
     }
 
     async fn find_muc(&self, jid: &str, message_id: &str) -> StoreResult<Option<MucRow>> {
@@ -839,7 +796,7 @@ impl RoomStore for SqliteStore {
                  WHERE jid IN (SELECT value FROM json_each(?1)) \
                  AND instr(json_extract(doc, '$.content'), ?2) > 0 \
                  ORDER BY ts DESC, rid DESC LIMIT ?3",
-                args,
+                rusqlite::params_from_iter(args),
             )
         })
         .await

@@ -167,11 +167,7 @@ impl UserStore for SqliteStore {
                 sql += &format!(" AND id < ?{}", args.len());
             }
             if let Some(n) = &q.nickname {
-                let escaped = n
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_");
-                args.push(format!("%{escaped}%").into());
+                args.push(like_pattern(n).into());
                 sql += &format!(
                     " AND json_extract(doc, '$.nickname') LIKE ?{} ESCAPE '\\'",
                     args.len()

@@ -22,7 +22,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -141,6 +141,9 @@ pub(super) struct Checkpointer {
     /// Dropped to stop the thread (every [`CommitSignal`] clone must be gone too).
     wake: Option<SyncSender<()>>,
     thread: Option<JoinHandle<()>>,
+    /// Rounds done so far (what tests wait on).
+    #[cfg_attr(not(test), allow(dead_code))]
+    rounds: Arc<AtomicU64>,
 }
 
 /// What a writing connection holds: [`CommitSignal::committed`] after each commit.
@@ -160,6 +163,8 @@ impl Checkpointer {
         let (wake, woken) = mpsc::sync_channel(1);
         let catch_up = Arc::new(AtomicBool::new(false));
         let flag = catch_up.clone();
+        let rounds = Arc::new(AtomicU64::new(0));
+        let done = rounds.clone();
         let thread = std::thread::Builder::new()
             .name("shiku-checkpoint".into())
             .spawn(move || {
@@ -169,6 +174,7 @@ impl Checkpointer {
                     Err(RecvTimeoutError::Disconnected)
                 ) {
                     round(&conn, &flag, limits);
+                    done.fetch_add(1, Ordering::Relaxed);
                     std::thread::sleep(ROUND_PAUSE);
                 }
                 round(&conn, &flag, limits);
@@ -182,9 +188,18 @@ impl Checkpointer {
             Checkpointer {
                 wake: Some(wake),
                 thread: Some(thread),
+                rounds,
             },
             signal,
         ))
+    }
+}
+
+impl Checkpointer {
+    /// Rounds the thread has done.
+    #[cfg(test)]
+    fn rounds(&self) -> u64 {
+        self.rounds.load(Ordering::Relaxed)
     }
 }
 
@@ -233,60 +248,133 @@ impl CommitSignal {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_wal_starts_over_while_commits_keep_coming() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let writer = Connection::open(&path).unwrap();
+    /// A WAL database with table `t`, automatic checkpoints off, and one commit writing rows
+    /// at scattered keys (several pages each).
+    fn writer(path: &Path) -> Connection {
+        let writer = Connection::open(path).unwrap();
         writer
             .execute_batch(
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; PRAGMA wal_autocheckpoint=0;
                  CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB);",
             )
             .unwrap();
+        writer
+    }
+
+    fn commit(writer: &Connection, i: i64) {
+        let tx = writer.unchecked_transaction().unwrap();
+        for j in 0..8i64 {
+            tx.execute(
+                "INSERT OR REPLACE INTO t (k, v) VALUES (?1, zeroblob(200))",
+                [(i * 7_919 + j * 104_729) % 20_000],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+
+    /// Frames the WAL file has room for (it only grows when frames go past its end).
+    fn wal_file_frames(path: &Path) -> u64 {
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        std::fs::metadata(PathBuf::from(wal)).unwrap().len() / (4096 + 24)
+    }
+
+    /// The decision of a round, with no thread involved: a long WAL copied up to the end asks
+    /// the writer to finish; the writer's check then lets its next transaction start the WAL
+    /// over; a short WAL asks nothing.
+    #[test]
+    fn a_round_on_a_long_wal_asks_the_writer_to_finish() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let w = writer(&path);
+        let ck = Connection::open(&path).unwrap();
+        for i in 0..100 {
+            commit(&w, i);
+        }
+        let flag = AtomicBool::new(false);
+        let long = Limits {
+            restart_frames: 100_000,
+            catch_up_frames: 100_000,
+        };
+        round(&ck, &flag, long);
+        assert!(
+            !flag.load(Ordering::Relaxed),
+            "a short WAL asked for a restart"
+        );
+        let limits = Limits {
+            restart_frames: 300,
+            catch_up_frames: 300,
+        };
+        round(&ck, &flag, limits);
+        assert!(
+            flag.load(Ordering::Relaxed),
+            "a long WAL did not ask for a restart"
+        );
+        let (before, copied) = checkpoint(&ck).unwrap();
+        assert!(
+            before >= 300 && copied == before,
+            "{before} frames, {copied} copied"
+        );
+        // The writer finishes (nothing left) and clears the request; its next commit writes
+        // from the start of the WAL.
+        let (wake, _woken) = mpsc::sync_channel(1);
+        let signal = CommitSignal {
+            wake,
+            catch_up: Arc::new(AtomicBool::new(true)),
+        };
+        signal.committed(&w);
+        assert!(!signal.catch_up.load(Ordering::Relaxed));
+        commit(&w, 1_000);
+        let (after, _) = checkpoint(&ck).unwrap();
+        assert!(
+            after < before / 4,
+            "the WAL did not start over: {after} frames after {before}"
+        );
+    }
+
+    /// The thread under a stream of commits: every time it has had a round, the WAL starts
+    /// over, so the file stays a fraction of what was written, and the last round (at drop)
+    /// leaves nothing uncopied.
+    #[test]
+    fn the_wal_stays_short_while_commits_keep_coming() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let w = writer(&path);
         let limits = Limits {
             restart_frames: 300,
             catch_up_frames: 300,
         };
         let (checkpointer, signal) = Checkpointer::start(&path, limits).unwrap();
-        // Rows at scattered keys dirty several pages per commit: some 40,000 frames in all, many
-        // times what the WAL may hold.
+        // Some 40,000 frames in all, many times what the WAL may hold.
         let commits = 5_000i64;
         for i in 0..commits {
-            let tx = writer.unchecked_transaction().unwrap();
-            for j in 0..8i64 {
-                tx.execute(
-                    "INSERT OR REPLACE INTO t (k, v) VALUES (?1, zeroblob(200))",
-                    [(i * 7_919 + j * 104_729) % 20_000],
-                )
-                .unwrap();
-            }
-            tx.commit().unwrap();
-            signal.committed(&writer);
-            if i % 200 == 0 {
-                // Let the checkpointer have its rounds even on a busy machine.
-                std::thread::sleep(Duration::from_millis(25));
+            commit(&w, i);
+            signal.committed(&w);
+            if i % 200 == 199 {
+                // However busy the machine, wait for two rounds after this commit: the first
+                // copies everything, the second may already find the WAL started over.
+                let start = checkpointer.rounds();
+                let deadline = std::time::Instant::now() + Duration::from_secs(30);
+                while checkpointer.rounds() < start + 2 && std::time::Instant::now() < deadline {
+                    let _ = signal.wake.try_send(());
+                    std::thread::sleep(Duration::from_millis(2));
+                }
             }
         }
         drop(signal);
         drop(checkpointer);
-        // The WAL file only grows when frames go past its end: it stays short only if the WAL
-        // started over again and again.
-        let frame = 4096 + 24;
-        let wal = std::fs::metadata(dir.path().join("t.db-wal"))
-            .unwrap()
-            .len();
-        let frames = wal / frame;
+        let frames = wal_file_frames(&path);
         assert!(
-            frames < 25 * limits.restart_frames as u64,
+            frames < 10 * limits.restart_frames as u64,
             "the WAL grew to {frames} frames for {commits} commits"
         );
-        // Everything committed is there, and the checkpointer copied it into the database.
-        let n: i64 = writer
+        let n: i64 = w
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap();
         assert!(n > 15_000, "{n} rows");
-        let (log, copied) = checkpoint(&writer).unwrap();
+        let ck = Connection::open(&path).unwrap();
+        let (log, copied) = checkpoint(&ck).unwrap();
         assert_eq!(log, copied, "the last round copied everything");
     }
 }
