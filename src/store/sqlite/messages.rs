@@ -21,9 +21,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use rusqlite::TransactionBehavior;
+use rusqlite::{OpenFlags, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use super::vfs;
 use super::wal::{self, Checkpointer, CommitSignal, WalSync};
 use super::*;
 use crate::domain::model::{LastChat, MsgRow, NewFriend, StickDialog};
@@ -245,7 +246,10 @@ pub(super) struct MessageWriter {
 impl MessageWriter {
     /// Opens the writer's connection on `path` (schema already created) and starts its thread.
     pub(super) fn start(path: &Path) -> StoreResult<MessageWriter> {
-        let conn = Connection::open(path).map_err(backend)?;
+        // Its WAL frames reach the kernel in one write per commit (`vfs`).
+        vfs::register().map_err(backend)?;
+        let conn = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), vfs::NAME)
+            .map_err(backend)?;
         // NORMAL: a commit does not wait for the disk; `WalSync` syncs the WAL before anyone is
         // answered, while this thread goes on with the next batch.
         conn.execute_batch(

@@ -9,6 +9,7 @@ mod messages;
 mod org;
 mod rooms;
 mod users;
+mod vfs;
 mod wal;
 
 use std::path::Path;
