@@ -188,14 +188,14 @@ async fn send_single(ctx: &Ctx, out: Outgoing, to: i32) -> Result<Sent> {
     // The three look-ups are independent: run them together (a shorter path per message keeps
     // more messages in each batched commit).
     let check_blacklist = !system && from != to;
-    let (sender, receiver, relation) = tokio::join!(
+    let (sender, receiver, refused) = tokio::join!(
         ctx.profiles.get(&ctx.store, from),
         ctx.profiles.get(&ctx.store, to),
         async {
             if check_blacklist {
-                ctx.store.friends.get_friend(to, from).await
+                ctx.store.friends.refuses(to, from).await
             } else {
-                Ok(None)
+                Ok(false)
             }
         }
     );
@@ -204,10 +204,8 @@ async fn send_single(ctx: &Ctx, out: Outgoing, to: i32) -> Result<Sent> {
         return Err(Error::Code(Code::AccountIsLocked));
     }
     let receiver = receiver?.ok_or_else(|| Error::failure("该用户不存在!"))?;
-    if let Some(rel) = relation? {
-        if rel.blacklist == 1 || rel.status == -1 {
-            return Err(Error::failure("你已被对方拉黑，消息发送失败"));
-        }
+    if refused? {
+        return Err(Error::failure("你已被对方拉黑，消息发送失败"));
     }
     let now_ms = now_millis();
     let (time_send, _time_send_ms) = time_send(&body, now_ms);

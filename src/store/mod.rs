@@ -149,6 +149,14 @@ pub trait FriendStore: Send + Sync {
         skip: u64,
         limit: u64,
     ) -> StoreResult<Vec<Friend>>;
+    /// Whether `user_id` refuses messages from `sender`: its relation towards them is a
+    /// blacklisting (`blacklist` 1 or `status` -1).
+    async fn refuses(&self, user_id: i32, sender: i32) -> StoreResult<bool> {
+        Ok(self
+            .get_friend(user_id, sender)
+            .await?
+            .is_some_and(|rel| rel.blacklist == 1 || rel.status == -1))
+    }
 }
 
 /// Small server-owned values (signing secret, token versions) kept with the data.

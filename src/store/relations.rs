@@ -1,7 +1,9 @@
 //! A read-through cache in front of the relation port. The message path asks, for every 1:1
 //! message, whether the receiver blacklisted the sender; without the cache that is one store
-//! round trip per message. Every write through the port forgets what it may change, so a
-//! change made on this node is seen at once; one made by another node within [`TTL`].
+//! round trip per message. It keeps, per receiver, the few users it refuses (one query answers
+//! every sender), and single relations for the other callers. Every write through the port
+//! forgets what it may change, so a change made on this node is seen at once; one made by
+//! another node within [`TTL`].
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,10 +23,19 @@ const CAPACITY: usize = 100_000;
 /// When a relation was read, and the relation (None: there is none).
 type Entry = (Instant, Option<Friend>);
 
-/// [`FriendStore`] with `get_friend` cached; see the module documentation.
+/// What is cached, under one lock so that a write forgets both kinds at once.
+#[derive(Default)]
+struct Entries {
+    /// Single relations by (`userId`, `toUserId`).
+    relations: HashMap<(i32, i32), Entry>,
+    /// Per user: when read, and the users it refuses messages from (sorted).
+    refusals: HashMap<i32, (Instant, Arc<[i32]>)>,
+}
+
+/// [`FriendStore`] with `get_friend` and `refuses` cached; see the module documentation.
 pub struct CachedRelations {
     inner: Arc<dyn FriendStore>,
-    entries: Mutex<HashMap<(i32, i32), Entry>>,
+    entries: Mutex<Entries>,
     /// Bumped by every write: a read that overlapped a write does not fill the cache.
     generation: AtomicU64,
 }
@@ -34,7 +45,7 @@ impl CachedRelations {
     pub fn new(inner: Arc<dyn FriendStore>) -> CachedRelations {
         CachedRelations {
             inner,
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries::default()),
             generation: AtomicU64::new(0),
         }
     }
@@ -44,10 +55,36 @@ impl CachedRelations {
         let mut entries = self.entries.lock().expect("relations lock");
         match key {
             Some(k) => {
-                entries.remove(&k);
+                entries.relations.remove(&k);
+                entries.refusals.remove(&k.0);
             }
-            None => entries.clear(),
+            None => *entries = Entries::default(),
         }
+    }
+
+    /// The users `user_id` refuses messages from, read from the port.
+    async fn read_refusals(&self, user_id: i32) -> StoreResult<Arc<[i32]>> {
+        let blacklist = FriendQuery {
+            user_id,
+            blacklisted: Some(true),
+            ..FriendQuery::default()
+        };
+        let blocked = FriendQuery {
+            user_id,
+            status: Some(-1),
+            ..FriendQuery::default()
+        };
+        let mut ids: Vec<i32> = self
+            .inner
+            .query_friends(&blacklist)
+            .await?
+            .into_iter()
+            .chain(self.inner.query_friends(&blocked).await?)
+            .map(|f| f.to_user_id)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids.into())
     }
 }
 
@@ -55,7 +92,13 @@ impl CachedRelations {
 impl FriendStore for CachedRelations {
     async fn get_friend(&self, user_id: i32, to_user_id: i32) -> StoreResult<Option<Friend>> {
         let key = (user_id, to_user_id);
-        if let Some((at, f)) = self.entries.lock().expect("relations lock").get(&key) {
+        if let Some((at, f)) = self
+            .entries
+            .lock()
+            .expect("relations lock")
+            .relations
+            .get(&key)
+        {
             if at.elapsed() < TTL {
                 return Ok(f.clone());
             }
@@ -64,12 +107,41 @@ impl FriendStore for CachedRelations {
         let f = self.inner.get_friend(user_id, to_user_id).await?;
         let mut entries = self.entries.lock().expect("relations lock");
         if self.generation.load(Ordering::SeqCst) == generation {
-            if entries.len() >= CAPACITY {
-                entries.clear();
+            if entries.relations.len() >= CAPACITY {
+                entries.relations.clear();
             }
-            entries.insert(key, (Instant::now(), f.clone()));
+            entries.relations.insert(key, (Instant::now(), f.clone()));
         }
         Ok(f)
+    }
+
+    async fn refuses(&self, user_id: i32, sender: i32) -> StoreResult<bool> {
+        let cached = self
+            .entries
+            .lock()
+            .expect("relations lock")
+            .refusals
+            .get(&user_id)
+            .filter(|(at, _)| at.elapsed() < TTL)
+            .map(|(_, ids)| ids.clone());
+        let ids = match cached {
+            Some(ids) => ids,
+            None => {
+                let generation = self.generation.load(Ordering::SeqCst);
+                let ids = self.read_refusals(user_id).await?;
+                let mut entries = self.entries.lock().expect("relations lock");
+                if self.generation.load(Ordering::SeqCst) == generation {
+                    if entries.refusals.len() >= CAPACITY {
+                        entries.refusals.clear();
+                    }
+                    entries
+                        .refusals
+                        .insert(user_id, (Instant::now(), ids.clone()));
+                }
+                ids
+            }
+        };
+        Ok(ids.binary_search(&sender).is_ok())
     }
 
     async fn put_friend(&self, friend: &Friend) -> StoreResult<()> {
@@ -159,5 +231,39 @@ mod tests {
         cached.put_friend(&friend(1, 2, 0)).await.unwrap();
         cached.delete_friend(1, 2).await.unwrap();
         assert!(cached.get_friend(1, 2).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn refusals_follow_blacklist_and_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let adapter = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let cached = CachedRelations::new(adapter.clone());
+        assert!(!cached.refuses(1, 2).await.unwrap());
+        cached.put_friend(&friend(1, 2, 1)).await.unwrap();
+        let mut blocked = friend(1, 3, 0);
+        blocked.status = -1;
+        cached.put_friend(&blocked).await.unwrap();
+        cached.put_friend(&friend(1, 4, 0)).await.unwrap();
+        assert!(cached.refuses(1, 2).await.unwrap());
+        assert!(cached.refuses(1, 3).await.unwrap());
+        assert!(!cached.refuses(1, 4).await.unwrap());
+        assert!(!cached.refuses(2, 1).await.unwrap());
+        // The uncached port answers the same.
+        for (user, sender) in [(1, 2), (1, 3), (1, 4), (2, 1)] {
+            assert_eq!(
+                adapter.refuses(user, sender).await.unwrap(),
+                cached.refuses(user, sender).await.unwrap()
+            );
+        }
+        // A write through the cache is seen at once, one behind it after the TTL.
+        cached
+            .update_friend(1, 2, &Patch::new().set("blacklist", 0))
+            .await
+            .unwrap();
+        assert!(!cached.refuses(1, 2).await.unwrap());
+        adapter.put_friend(&friend(1, 4, 1)).await.unwrap();
+        assert!(!cached.refuses(1, 4).await.unwrap());
+        tokio::time::sleep(TTL + Duration::from_millis(50)).await;
+        assert!(cached.refuses(1, 4).await.unwrap());
     }
 }
