@@ -82,6 +82,23 @@ async fn run_suite(store: Store) {
     };
     assert_eq!(tos(&s.query_friends(&both).await.unwrap()), vec![4]);
 
+    // Whom a user refuses messages from: blacklisted, or status -1 alone.
+    for f in [
+        friend(20, 21, -1, 0, "状态拉黑"),
+        friend(20, 22, 0, 1, "标记拉黑"),
+        friend(20, 23, 2, 0, "好友"),
+    ] {
+        s.put_friend(&f).await.unwrap();
+    }
+    let mut refused = s.refused_senders(20).await.unwrap();
+    refused.sort_unstable();
+    assert_eq!(refused, vec![21, 22]);
+    assert!(s.refuses(20, 21).await.unwrap() && s.refuses(20, 22).await.unwrap());
+    assert!(!s.refuses(20, 23).await.unwrap() && !s.refuses(21, 20).await.unwrap());
+    let mut refused = s.refused_senders(1).await.unwrap();
+    refused.sort_unstable();
+    assert_eq!(refused, vec![4, 5]);
+
     // Keyword: case-insensitive substring of toNickname or remarkName, matched literally.
     let kw = |k: &str| FriendQuery {
         keyword: Some(k.into()),

@@ -149,8 +149,10 @@ pub trait FriendStore: Send + Sync {
         skip: u64,
         limit: u64,
     ) -> StoreResult<Vec<Friend>>;
-    /// Whether `user_id` refuses messages from `sender`: its relation towards them is a
-    /// blacklisting (`blacklist` 1 or `status` -1).
+    /// The users `user_id` refuses messages from: those its relations blacklist (`blacklist`
+    /// 1 or `status` -1), in no particular order.
+    async fn refused_senders(&self, user_id: i32) -> StoreResult<Vec<i32>>;
+    /// Whether `user_id` refuses messages from `sender` (see [`FriendStore::refused_senders`]).
     async fn refuses(&self, user_id: i32, sender: i32) -> StoreResult<bool> {
         Ok(self
             .get_friend(user_id, sender)

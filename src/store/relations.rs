@@ -61,31 +61,6 @@ impl CachedRelations {
             None => *entries = Entries::default(),
         }
     }
-
-    /// The users `user_id` refuses messages from, read from the port.
-    async fn read_refusals(&self, user_id: i32) -> StoreResult<Arc<[i32]>> {
-        let blacklist = FriendQuery {
-            user_id,
-            blacklisted: Some(true),
-            ..FriendQuery::default()
-        };
-        let blocked = FriendQuery {
-            user_id,
-            status: Some(-1),
-            ..FriendQuery::default()
-        };
-        let mut ids: Vec<i32> = self
-            .inner
-            .query_friends(&blacklist)
-            .await?
-            .into_iter()
-            .chain(self.inner.query_friends(&blocked).await?)
-            .map(|f| f.to_user_id)
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        Ok(ids.into())
-    }
 }
 
 #[async_trait]
@@ -115,6 +90,10 @@ impl FriendStore for CachedRelations {
         Ok(f)
     }
 
+    async fn refused_senders(&self, user_id: i32) -> StoreResult<Vec<i32>> {
+        self.inner.refused_senders(user_id).await
+    }
+
     async fn refuses(&self, user_id: i32, sender: i32) -> StoreResult<bool> {
         let cached = self
             .entries
@@ -128,7 +107,10 @@ impl FriendStore for CachedRelations {
             Some(ids) => ids,
             None => {
                 let generation = self.generation.load(Ordering::SeqCst);
-                let ids = self.read_refusals(user_id).await?;
+                let mut ids = self.inner.refused_senders(user_id).await?;
+                ids.sort_unstable();
+                ids.dedup();
+                let ids: Arc<[i32]> = ids.into();
                 let mut entries = self.entries.lock().expect("relations lock");
                 if self.generation.load(Ordering::SeqCst) == generation {
                     if entries.refusals.len() >= CAPACITY {
@@ -248,6 +230,7 @@ mod tests {
         assert!(cached.refuses(1, 3).await.unwrap());
         assert!(!cached.refuses(1, 4).await.unwrap());
         assert!(!cached.refuses(2, 1).await.unwrap());
+        assert_eq!(adapter.refused_senders(1).await.unwrap().len(), 2);
         // The uncached port answers the same.
         for (user, sender) in [(1, 2), (1, 3), (1, 4), (2, 1)] {
             assert_eq!(

@@ -147,6 +147,26 @@ impl FriendStore for MongoStore {
         Ok(r.deleted_count > 0)
     }
 
+    async fn refused_senders(&self, user_id: i32) -> StoreResult<Vec<i32>> {
+        let docs: Vec<Document> = self
+            .coll(FRIENDS)
+            .find(doc! {
+                "userId": user_id,
+                "$or": [{ "blacklist": 1 }, { "status": -1 }],
+            })
+            .projection(doc! { "toUserId": 1, "_id": 0 })
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        Ok(docs
+            .iter()
+            .filter_map(|d| d.get("toUserId").and_then(bson_to_i64))
+            .filter_map(|id| i32::try_from(id).ok())
+            .collect())
+    }
+
     async fn followers(
         &self,
         to_user_id: i32,
