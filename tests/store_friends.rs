@@ -1,13 +1,13 @@
 //! The relation-store methods behind the friends API, run against both adapters: the embedded
 //! SQLite store always, MongoDB when `SHIKU_TEST_MONGODB_URI` is set (skipped otherwise).
 
-use std::sync::Arc;
+mod common;
 
-use shiku_server::config::MongoConfig;
+use shiku_server::config::MessageLayout;
 use shiku_server::domain::model::Friend;
-use shiku_server::store::mongo::MongoStore;
-use shiku_server::store::sqlite::SqliteStore;
 use shiku_server::store::{FriendQuery, Patch, Store, Val};
+
+use common::stores::{self, sqlite, sqlite_in};
 
 fn friend(a: i32, b: i32, status: i32, blacklist: i32, nickname: &str) -> Friend {
     serde_json::from_value(serde_json::json!({
@@ -215,33 +215,6 @@ async fn run_suite(store: Store) {
     assert_eq!(s.count_friends(1, Some(2)).await.unwrap(), 3);
 }
 
-fn sqlite() -> (Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(dir.path()).unwrap();
-    let d = s.description();
-    (Store::from_adapter(Arc::new(s), d), dir)
-}
-
-async fn mongo() -> Option<Store> {
-    let Ok(uri) = std::env::var("SHIKU_TEST_MONGODB_URI") else {
-        eprintln!(
-            "skipped: set SHIKU_TEST_MONGODB_URI to run the friend-store suite against MongoDB"
-        );
-        return None;
-    };
-    let suffix = shiku_server::domain::util::uuid32()[..8].to_string();
-    let cfg = MongoConfig {
-        uri,
-        api_db: format!("shiku_test_api_{suffix}"),
-        room_db: format!("shiku_test_room_{suffix}"),
-        message_db: format!("shiku_test_msg_{suffix}"),
-        ..MongoConfig::default()
-    };
-    let s = MongoStore::connect(&cfg).await.expect("MongoDB reachable");
-    let d = s.description();
-    Some(Store::from_adapter(Arc::new(s), d))
-}
-
 #[tokio::test]
 async fn sqlite_friend_store() {
     let (store, _dir) = sqlite();
@@ -250,8 +223,10 @@ async fn sqlite_friend_store() {
 
 #[tokio::test]
 async fn mongo_friend_store() {
-    if let Some(store) = mongo().await {
+    if let Some((store, dbs)) = stores::mongo("friend-store suite", MessageLayout::Reference).await
+    {
         run_suite(store).await;
+        dbs.drop_all().await;
     }
 }
 
@@ -260,8 +235,7 @@ async fn mongo_friend_store() {
 async fn sqlite_relations_persist() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let s = SqliteStore::open(dir.path()).unwrap();
-        let store = Store::from_adapter(Arc::new(s), String::new());
+        let store = sqlite_in(dir.path());
         for b in [3, 2] {
             store
                 .friends
@@ -270,8 +244,7 @@ async fn sqlite_relations_persist() {
                 .unwrap();
         }
     }
-    let s = SqliteStore::open(dir.path()).unwrap();
-    let store = Store::from_adapter(Arc::new(s), String::new());
+    let store = sqlite_in(dir.path());
     assert_eq!(
         tos(&store.friends.query_friends(&q(1)).await.unwrap()),
         vec![3, 2]

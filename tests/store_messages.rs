@@ -2,13 +2,13 @@
 //! store always, MongoDB in both layouts when `SHIKU_TEST_MONGODB_URI` is set (it says it was
 //! skipped otherwise).
 
-use std::sync::Arc;
+mod common;
 
-use shiku_server::config::{MessageLayout, MongoConfig};
+use shiku_server::config::MessageLayout;
 use shiku_server::domain::model::{LastChat, MsgRow, NewFriend, StickDialog};
-use shiku_server::store::mongo::MongoStore;
-use shiku_server::store::sqlite::SqliteStore;
 use shiku_server::store::{ChatWrite, HistoryQuery, OfflineEntry, OfflineItem, Store};
+
+use common::stores::{self, sqlite_in};
 
 /// Users of the suite: A, B and D share the sharded layout's collection `10`, C is in `20`.
 const A: i32 = 100164;
@@ -740,12 +740,6 @@ async fn run_concurrent(store: Store) {
     assert_eq!(history(&store, 400_100, 300_100).await.len(), 100);
 }
 
-fn sqlite_in(dir: &std::path::Path) -> Store {
-    let s = SqliteStore::open(dir).unwrap();
-    let d = s.description();
-    Store::from_adapter(Arc::new(s), d)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_delete_room_last_chat() {
     let dir = tempfile::tempdir().unwrap();
@@ -867,102 +861,64 @@ async fn sqlite_store_chat_throughput() {
     );
 }
 
-/// A MongoDB store in throw-away databases, or None (skipped) without a server.
-async fn mongo(layout: MessageLayout) -> Option<(Store, mongodb::Client, Vec<String>)> {
-    let Ok(uri) = std::env::var("SHIKU_TEST_MONGODB_URI") else {
-        eprintln!(
-            "skipped: set SHIKU_TEST_MONGODB_URI to run the message store suite against MongoDB"
-        );
-        return None;
-    };
-    let suffix = shiku_server::domain::util::uuid32()[..8].to_string();
-    let cfg = MongoConfig {
-        uri: uri.clone(),
-        api_db: format!("shiku_test_api_{suffix}"),
-        room_db: format!("shiku_test_room_{suffix}"),
-        message_db: format!("shiku_test_msg_{suffix}"),
-        layout,
-    };
-    let sharded = (
-        format!("shiku_test_msgs_{suffix}"),
-        format!("shiku_test_last_{suffix}"),
-    );
-    let s = MongoStore::connect(&cfg)
-        .await
-        .expect("MongoDB reachable")
-        .with_sharded_databases(&sharded.0, &sharded.1);
-    let d = s.description();
-    let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
-    let dbs = vec![
-        cfg.api_db,
-        cfg.room_db,
-        cfg.message_db,
-        sharded.0,
-        sharded.1,
-    ];
-    Some((Store::from_adapter(Arc::new(s), d), client, dbs))
-}
-
-async fn drop_all(client: mongodb::Client, dbs: Vec<String>) {
-    for db in dbs {
-        client.database(&db).drop().await.unwrap();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mongo_delete_room_last_chat() {
-    if let Some((store, client, dbs)) = mongo(MessageLayout::Reference).await {
+    if let Some((store, dbs)) = stores::mongo("message store suite", MessageLayout::Reference).await
+    {
         run_delete_room_last_chat(store).await;
-        drop_all(client, dbs).await;
+        dbs.drop_all().await;
     }
 }
 
 #[tokio::test]
 async fn mongo_offline_with_chat() {
-    if let Some((store, client, dbs)) = mongo(MessageLayout::Reference).await {
+    if let Some((store, dbs)) = stores::mongo("message store suite", MessageLayout::Reference).await
+    {
         run_offline_with_chat(store).await;
-        drop_all(client, dbs).await;
+        dbs.drop_all().await;
     }
 }
 
 #[tokio::test]
 async fn mongo_reference_message_suite() {
-    if let Some((store, client, dbs)) = mongo(MessageLayout::Reference).await {
+    if let Some((store, dbs)) = stores::mongo("message store suite", MessageLayout::Reference).await
+    {
         run(store).await;
-        drop_all(client, dbs).await;
+        dbs.drop_all().await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mongo_sharded_message_suite() {
-    if let Some((store, client, dbs)) = mongo(MessageLayout::Sharded).await {
+    if let Some((store, dbs)) = stores::mongo("message store suite", MessageLayout::Sharded).await {
         run(store).await;
         // The sharded collections are where the layout says.
-        let msgs = client.database(&dbs[3]);
+        let msgs = dbs.client.database(&dbs.names[3]);
         let mut names = msgs.list_collection_names().await.unwrap();
         names.sort();
         assert_eq!(names, ["10", "20"]);
-        let last = client.database(&dbs[4]);
+        let last = dbs.client.database(&dbs.names[4]);
         let mut names = last.list_collection_names().await.unwrap();
         names.sort();
         assert_eq!(names, ["10", "20", "lastChats_muc"]);
-        drop_all(client, dbs).await;
+        dbs.drop_all().await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mongo_reference_concurrent_store_chat() {
-    if let Some((store, client, dbs)) = mongo(MessageLayout::Reference).await {
+    if let Some((store, dbs)) = stores::mongo("message store suite", MessageLayout::Reference).await
+    {
         run_concurrent(store).await;
-        drop_all(client, dbs).await;
+        dbs.drop_all().await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mongo_sharded_concurrent_store_chat() {
-    if let Some((store, client, dbs)) = mongo(MessageLayout::Sharded).await {
+    if let Some((store, dbs)) = stores::mongo("message store suite", MessageLayout::Sharded).await {
         run_concurrent(store).await;
-        drop_all(client, dbs).await;
+        dbs.drop_all().await;
     }
 }
 

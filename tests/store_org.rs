@@ -1,14 +1,15 @@
 //! The organisation store suite, run against both adapters: the embedded SQLite store always,
 //! MongoDB when `SHIKU_TEST_MONGODB_URI` is set (it says it was skipped otherwise).
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Instant;
 
-use shiku_server::config::MongoConfig;
+use shiku_server::config::MessageLayout;
 use shiku_server::domain::org::{new_id, Company, Department, Employee};
-use shiku_server::store::mongo::MongoStore;
-use shiku_server::store::sqlite::SqliteStore;
 use shiku_server::store::{Patch, Store, StoreError};
+
+use common::stores::{self, sqlite};
 
 fn company(id: &str, name: &str, root: &str, creator: i32) -> Company {
     Company {
@@ -477,40 +478,6 @@ async fn run_big(s: Store) {
     assert_eq!(counts(&s, &c).await.0, 1001);
 }
 
-fn sqlite() -> (Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(dir.path()).unwrap();
-    let d = s.description();
-    (Store::from_adapter(Arc::new(s), d), dir)
-}
-
-/// A MongoDB store in throw-away databases, or None (skipped) without a server.
-async fn mongo() -> Option<(Store, mongodb::Client, Vec<String>)> {
-    let Ok(uri) = std::env::var("SHIKU_TEST_MONGODB_URI") else {
-        eprintln!("skipped: set SHIKU_TEST_MONGODB_URI to run the org store suite against MongoDB");
-        return None;
-    };
-    let suffix = shiku_server::domain::util::uuid32()[..8].to_string();
-    let cfg = MongoConfig {
-        uri: uri.clone(),
-        api_db: format!("shiku_test_api_{suffix}"),
-        room_db: format!("shiku_test_room_{suffix}"),
-        message_db: format!("shiku_test_msg_{suffix}"),
-        ..MongoConfig::default()
-    };
-    let s = MongoStore::connect(&cfg).await.expect("MongoDB reachable");
-    let d = s.description();
-    let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
-    let dbs = vec![cfg.api_db, cfg.room_db, cfg.message_db];
-    Some((Store::from_adapter(Arc::new(s), d), client, dbs))
-}
-
-async fn drop_all(client: mongodb::Client, dbs: Vec<String>) {
-    for db in dbs {
-        client.database(&db).drop().await.unwrap();
-    }
-}
-
 #[tokio::test]
 async fn sqlite_org_suite() {
     let (store, _dir) = sqlite();
@@ -531,24 +498,24 @@ async fn sqlite_org_big_tree() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mongo_org_suite() {
-    if let Some((store, client, dbs)) = mongo().await {
+    if let Some((store, dbs)) = stores::mongo("org store suite", MessageLayout::Reference).await {
         run(store).await;
-        drop_all(client, dbs).await;
+        dbs.drop_all().await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mongo_org_concurrent() {
-    if let Some((store, client, dbs)) = mongo().await {
+    if let Some((store, dbs)) = stores::mongo("org store suite", MessageLayout::Reference).await {
         run_concurrent(store).await;
-        drop_all(client, dbs).await;
+        dbs.drop_all().await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mongo_org_big_tree() {
-    if let Some((store, client, dbs)) = mongo().await {
+    if let Some((store, dbs)) = stores::mongo("org store suite", MessageLayout::Reference).await {
         run_big(store).await;
-        drop_all(client, dbs).await;
+        dbs.drop_all().await;
     }
 }

@@ -1,13 +1,13 @@
 //! The room store suite, run against both adapters: the embedded SQLite store always, MongoDB
 //! when `SHIKU_TEST_MONGODB_URI` is set (it says it was skipped otherwise).
 
-use std::sync::Arc;
+mod common;
 
-use shiku_server::config::MongoConfig;
+use shiku_server::config::MessageLayout;
 use shiku_server::domain::model::{Member, MucRow, Notice, Room, Share};
-use shiku_server::store::mongo::MongoStore;
-use shiku_server::store::sqlite::SqliteStore;
 use shiku_server::store::{MemberQuery, MucQuery, Patch, RoomQuery, Store, StoreError, Val};
+
+use common::stores::{self, sqlite};
 
 fn room(jid: &str, name: &str, desc: &str, owner: i32, is_look: i32, s: i32, ct: i64) -> Room {
     serde_json::from_value(serde_json::json!({
@@ -1002,42 +1002,6 @@ async fn run_big_room(store: Store) {
     assert!(s.rooms.room_jids_of(500_999).await.unwrap().is_empty());
 }
 
-fn sqlite() -> (Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(dir.path()).unwrap();
-    let d = s.description();
-    (Store::from_adapter(Arc::new(s), d), dir)
-}
-
-/// A MongoDB store in throw-away databases, or None (skipped) without a server.
-async fn mongo() -> Option<(Store, mongodb::Client, Vec<String>)> {
-    let Ok(uri) = std::env::var("SHIKU_TEST_MONGODB_URI") else {
-        eprintln!(
-            "skipped: set SHIKU_TEST_MONGODB_URI to run the room store suite against MongoDB"
-        );
-        return None;
-    };
-    let suffix = shiku_server::domain::util::uuid32()[..8].to_string();
-    let cfg = MongoConfig {
-        uri: uri.clone(),
-        api_db: format!("shiku_test_api_{suffix}"),
-        room_db: format!("shiku_test_room_{suffix}"),
-        message_db: format!("shiku_test_msg_{suffix}"),
-        ..MongoConfig::default()
-    };
-    let s = MongoStore::connect(&cfg).await.expect("MongoDB reachable");
-    let d = s.description();
-    let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
-    let dbs = vec![cfg.api_db, cfg.room_db, cfg.message_db];
-    Some((Store::from_adapter(Arc::new(s), d), client, dbs))
-}
-
-async fn drop_all(client: mongodb::Client, dbs: Vec<String>) {
-    for db in dbs {
-        client.database(&db).drop().await.unwrap();
-    }
-}
-
 #[tokio::test]
 async fn sqlite_room_suite() {
     let (store, _dir) = sqlite();
@@ -1058,24 +1022,24 @@ async fn sqlite_big_room() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mongo_room_suite() {
-    if let Some((store, client, dbs)) = mongo().await {
+    if let Some((store, dbs)) = stores::mongo("room store suite", MessageLayout::Reference).await {
         run(store).await;
-        drop_all(client, dbs).await;
+        dbs.drop_all().await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mongo_concurrent_members() {
-    if let Some((store, client, dbs)) = mongo().await {
+    if let Some((store, dbs)) = stores::mongo("room store suite", MessageLayout::Reference).await {
         run_concurrent(store).await;
-        drop_all(client, dbs).await;
+        dbs.drop_all().await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mongo_big_room() {
-    if let Some((store, client, dbs)) = mongo().await {
+    if let Some((store, dbs)) = stores::mongo("room store suite", MessageLayout::Reference).await {
         run_big_room(store).await;
-        drop_all(client, dbs).await;
+        dbs.drop_all().await;
     }
 }

@@ -1,15 +1,15 @@
 //! One store suite, run against both adapters: the embedded SQLite store always, MongoDB when
 //! `SHIKU_TEST_MONGODB_URI` is set (it says it was skipped otherwise).
 
-use std::sync::Arc;
+mod common;
 
-use shiku_server::config::MongoConfig;
+use shiku_server::config::MessageLayout;
 use shiku_server::domain::model::{
     Friend, LastChat, Member, MsgRow, MucRow, Room, User, UserLoginLog, UserRole,
 };
-use shiku_server::store::mongo::MongoStore;
-use shiku_server::store::sqlite::SqliteStore;
 use shiku_server::store::{Patch, Store, StoreError, UserQuery};
+
+use common::stores::{self, sqlite};
 
 fn user(id: i32, phone: &str, nickname: &str) -> User {
     let mut doc: serde_json::Value = serde_json::from_str(
@@ -358,31 +358,6 @@ async fn run_counter_race(store: Store) {
     assert_eq!(ids[0], 300000);
 }
 
-fn sqlite() -> (Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(dir.path()).unwrap();
-    let d = s.description();
-    (Store::from_adapter(Arc::new(s), d), dir)
-}
-
-async fn mongo() -> Option<Store> {
-    let Ok(uri) = std::env::var("SHIKU_TEST_MONGODB_URI") else {
-        eprintln!("skipped: set SHIKU_TEST_MONGODB_URI to run the store suite against MongoDB");
-        return None;
-    };
-    let suffix = shiku_server::domain::util::uuid32()[..8].to_string();
-    let cfg = MongoConfig {
-        uri,
-        api_db: format!("shiku_test_api_{suffix}"),
-        room_db: format!("shiku_test_room_{suffix}"),
-        message_db: format!("shiku_test_msg_{suffix}"),
-        ..MongoConfig::default()
-    };
-    let s = MongoStore::connect(&cfg).await.expect("MongoDB reachable");
-    let d = s.description();
-    Some(Store::from_adapter(Arc::new(s), d))
-}
-
 #[tokio::test]
 async fn sqlite_store_suite() {
     let (store, _dir) = sqlite();
@@ -397,15 +372,17 @@ async fn sqlite_counter_race() {
 
 #[tokio::test]
 async fn mongo_store_suite() {
-    if let Some(store) = mongo().await {
+    if let Some((store, dbs)) = stores::mongo("store suite", MessageLayout::Reference).await {
         run_suite(store).await;
+        dbs.drop_all().await;
     }
 }
 
 #[tokio::test]
 async fn mongo_counter_race() {
-    if let Some(store) = mongo().await {
+    if let Some((store, dbs)) = stores::mongo("store suite", MessageLayout::Reference).await {
         run_counter_race(store).await;
+        dbs.drop_all().await;
     }
 }
 

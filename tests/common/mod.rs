@@ -2,6 +2,8 @@
 //! talks to it over HTTP exactly as a Shiku client does (form POST / GET query, md5 values).
 #![allow(dead_code)]
 
+pub mod stores;
+
 use std::path::PathBuf;
 
 use serde_json::Value;
