@@ -136,7 +136,9 @@ impl Application {
         // XMPP frames are small and latency-bound: Nagle would hold each behind the client's
         // delayed ACK (~40 ms).
         .tcp_nodelay(true)
-        .shutdown_timeout(5);
+        .shutdown_timeout(5)
+        // SIGINT/SIGTERM are ours (`run`): sessions are told before the listeners stop.
+        .disable_signals();
         for l in listeners {
             server = server.listen(l)?;
         }
@@ -160,6 +162,7 @@ impl Application {
             })
             .tcp_nodelay(true)
             .shutdown_timeout(5)
+            .disable_signals()
             .listen(l)?
             .run();
             xmpp_servers.push(s);
@@ -218,10 +221,20 @@ impl Application {
         parts.join(", ")
     }
 
-    /// Serves until stopped; actix handles SIGINT/SIGTERM with a graceful shutdown.
+    /// Serves until SIGINT or SIGTERM: then every live session is told the server is stopping
+    /// (XMPP `system-shutdown`) and given a moment to close, and the listeners stop gracefully.
     pub async fn run(self) -> std::io::Result<()> {
         let mut servers = vec![self.server];
         servers.extend(self.xmpp_servers);
+        let handles: Vec<_> = servers.iter().map(|s| s.handle()).collect();
+        let ctx = self.ctx.clone();
+        let stopping = async move {
+            stop_signal().await;
+            close_sessions(&ctx).await;
+            for h in &handles {
+                h.stop(true).await;
+            }
+        };
         let servers = futures_util::future::try_join_all(servers);
         // The tokio acceptors (XMPP TCP, the dedicated WebSocket listeners) run as long as the
         // HTTP servers do: they stop accepting when those stop (SIGINT/SIGTERM).
@@ -236,14 +249,48 @@ impl Application {
             acceptors.push(Box::pin(shiku::websocket::serve(l, self.ctx.clone())));
         }
         if acceptors.is_empty() {
-            // `join_all` of nothing is ready at once: the HTTP servers alone decide.
-            return servers.await.map(|_| ());
+            // `join_all` of nothing is ready at once: wait on nothing instead.
+            acceptors.push(Box::pin(std::future::pending()));
         }
         let acceptors = futures_util::future::join_all(acceptors);
         tokio::select! {
             r = servers => r.map(|_| ()),
             _ = acceptors => Ok(()),
+            () = stopping => Ok(()),
         }
+    }
+}
+
+/// How long stopping waits for sessions to close after telling them.
+const SESSION_CLOSE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Resolves on SIGINT or (on Unix) SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for SIGTERM; SIGINT stops"),
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Tells every session on this node that the server is stopping and waits (at most
+/// [`SESSION_CLOSE`]) for them to close, so clients learn why and presences go offline.
+async fn close_sessions(ctx: &Ctx) {
+    let told = ctx.router.shutdown_all();
+    tracing::info!(sessions = told, "stopping: closing sessions");
+    let deadline = tokio::time::Instant::now() + SESSION_CLOSE;
+    while ctx.router.session_count() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 

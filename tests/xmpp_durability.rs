@@ -71,6 +71,23 @@ impl ServerProcess {
         self.child.wait().expect("reap server");
     }
 
+    /// SIGTERM, then the exit status (the process must stop by itself within 15 s).
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill -TERM");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "did not stop after SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     async fn post(&self, path: &str, pairs: &[(&str, &str)]) -> Value {
         reqwest::Client::new()
             .post(format!("http://{}{path}", self.base))
@@ -368,4 +385,28 @@ async fn receipted_messages_survive_sigkill_in_history_and_offline_queue() {
         }
     }
     s.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_tells_sessions_system_shutdown_then_stops() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut s = ServerProcess::start(dir.path(), "term.log").await;
+    let a = s.register("13800000021", "alice-pw", "alice").await;
+    let token = s.login("13800000021", "alice-pw").await;
+    let mut alice = XmppWs::login(&s.base, a, &token, "web").await;
+    assert_eq!(online(&s, &token, a).await, 1);
+    // The reader runs beside the stop: the notice comes while the process is stopping.
+    let notice = tokio::spawn(async move {
+        alice
+            .until(|f| f.contains("<stream:error") || f.contains("xmpp-streams"))
+            .await
+    });
+    let status = tokio::task::spawn_blocking(move || s.terminate())
+        .await
+        .expect("terminate");
+    let frame = notice.await.expect("reader");
+    assert!(frame.contains("<system-shutdown"), "{frame}");
+    assert!(status.success(), "exit status {status:?}");
+    let log = std::fs::read_to_string(dir.path().join("term.log")).unwrap_or_default();
+    assert!(log.contains("closing sessions"), "{log}");
 }

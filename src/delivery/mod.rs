@@ -45,6 +45,15 @@ pub enum Push {
     /// Another login took this session's place (XMPP `conflict`, Shiku `LOGIN_CONFLICT`); the
     /// session is already unregistered and must close.
     Conflict,
+    /// The server is stopping: the session tells its client (XMPP `system-shutdown`) and closes.
+    Shutdown,
+}
+
+impl Push {
+    /// Whether the session must close after writing this.
+    pub fn ends_session(&self) -> bool {
+        !matches!(self, Push::Message(_))
+    }
 }
 
 /// The sending half a session registers with.
@@ -140,6 +149,29 @@ impl Router {
             map.remove(&user_id);
         }
         n
+    }
+
+    /// Tells every session on this node that the server is stopping ([`Push::Shutdown`]); each
+    /// unregisters itself as it closes. Returns how many were told.
+    pub fn shutdown_all(&self) -> usize {
+        let map = self.sessions.read().expect("router lock");
+        let mut n = 0;
+        for s in map.values().flatten() {
+            if s.tx.send(Push::Shutdown).is_ok() {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Sessions registered on this node.
+    pub fn session_count(&self) -> usize {
+        self.sessions
+            .read()
+            .expect("router lock")
+            .values()
+            .map(Vec::len)
+            .sum()
     }
 
     /// The resources `user_id` is connected with on this node.

@@ -693,6 +693,9 @@ impl ShikuSession {
                     Out::Close,
                 ]
             }
+            // The binary protocol has no shutdown notice: the client sees the close and
+            // reconnects.
+            Push::Shutdown => vec![Out::Close],
             Push::Message(_) if self.stage != Stage::Authenticated => Vec::new(),
             Push::Message(d) => {
                 let mut out = vec![self.deliver(*d)];

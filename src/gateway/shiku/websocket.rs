@@ -18,7 +18,6 @@ use tokio::time::Instant;
 use super::frame::{self, cmd};
 use super::proto::CommonErrorProBuf;
 use super::session::{Out, ShikuSession, CODE_MALFORMED};
-use crate::delivery::Push;
 use crate::domain::Ctx;
 use crate::gateway::ws::{self, ActixSocket, Incoming, RecvError, Socket, Upgrade};
 
@@ -80,10 +79,10 @@ fn run<S: Socket>(ctx: Arc<Ctx>, peer_ip: Option<String>, ws: S) -> impl Future<
                 biased;
                 push = push_rx.recv(), if pushes_open => match push {
                     Some(p) => {
-                        let conflict = p == Push::Conflict;
+                        let ends = p.ends_session();
                         let outs = session.push(p);
                         let next = write_outs(&mut ws, outs).await;
-                        if conflict { Next::Close } else { next }
+                        if ends { Next::Close } else { next }
                     }
                     None => {
                         pushes_open = false;

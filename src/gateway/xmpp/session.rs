@@ -1142,6 +1142,10 @@ impl XmppSession {
                 "conflict",
                 "Replaced by new connection",
             ))],
+            Push::Shutdown => vec![Out::Error(StreamError::new(
+                "system-shutdown",
+                "The server is stopping",
+            ))],
             Push::Message(_) if self.stage == Stage::Closed => Vec::new(),
             // Live messages go out at once, even before the first presence: a client that
             // never announces itself still gets what it is sent.
