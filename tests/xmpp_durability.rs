@@ -394,7 +394,12 @@ async fn sigterm_tells_sessions_system_shutdown_then_stops() {
     let a = s.register("13800000021", "alice-pw", "alice").await;
     let token = s.login("13800000021", "alice-pw").await;
     let mut alice = XmppWs::login(&s.base, a, &token, "web").await;
-    assert_eq!(online(&s, &token, a).await, 1);
+    // The initial presence is handled after the login returns: wait for it.
+    let deadline = Instant::now() + FRAME_TIMEOUT;
+    while online(&s, &token, a).await != 1 {
+        assert!(Instant::now() < deadline, "A never came online");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // The reader runs beside the stop: the notice comes while the process is stopping.
     let notice = tokio::spawn(async move {
         alice
