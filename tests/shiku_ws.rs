@@ -738,19 +738,10 @@ async fn both_endpoints_chat_with_receipts_and_refuse_bad_frames_alone() {
 
 #[tokio::test]
 async fn the_separate_listener_answers_a_plain_http_request_with_400() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (app, bin, _) = server().await;
-    let mut sock = TcpStream::connect(bin).await.unwrap();
-    sock.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let mut answer = Vec::new();
-    tokio::time::timeout(TIMEOUT, sock.read_to_end(&mut answer))
-        .await
-        .expect("answered and closed")
-        .unwrap();
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = common::plain_http_answer(bin).await;
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("not a WebSocket upgrade"), "{answer}");
     // The listener keeps serving.
     let a = user(&app, "13600000071", "a").await;
     Bin::at(bin).await.auth(&a, "web").await;

@@ -412,6 +412,17 @@ async fn sigterm_tells_sessions_system_shutdown_then_stops() {
     let frame = notice.await.expect("reader");
     assert!(frame.contains("<system-shutdown"), "{frame}");
     assert!(status.success(), "exit status {status:?}");
+    // The session's own close marked A offline before the process ended (read from the file:
+    // a restart would clear it anyway).
+    let db = rusqlite::Connection::open(dir.path().join("shiku.db")).expect("database");
+    let state: i64 = db
+        .query_row(
+            "SELECT json_extract(doc, '$.onlinestate') FROM user WHERE id = ?1",
+            [a],
+            |r| r.get(0),
+        )
+        .expect("A's row");
+    assert_eq!(state, 0, "A still marked online after the stop");
     let log = std::fs::read_to_string(dir.path().join("term.log")).unwrap_or_default();
     assert!(log.contains("closing sessions"), "{log}");
 }

@@ -242,19 +242,9 @@ async fn the_xmpp_subprotocol_is_required_and_answered() {
 
 #[tokio::test]
 async fn the_separate_listener_answers_a_plain_http_request_with_400() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (app, addrs) = server(|_| {}).await;
     let addr = addrs.websocket.expect("WebSocket listener bound");
-    let mut sock = TcpStream::connect(addr).await.unwrap();
-    sock.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let mut answer = Vec::new();
-    tokio::time::timeout(TIMEOUT, sock.read_to_end(&mut answer))
-        .await
-        .expect("answered and closed")
-        .unwrap();
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = common::plain_http_answer(addr).await;
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(answer.contains("not a WebSocket upgrade"), "{answer}");
     // The listener keeps serving.

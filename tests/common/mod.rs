@@ -19,6 +19,25 @@ pub struct TestApp {
     pub app: std::sync::Arc<shiku_server::domain::Ctx>,
 }
 
+/// What a listener answers a plain HTTP request (not a WebSocket upgrade) with, read until it
+/// closes the connection (10 s at most).
+pub async fn plain_http_answer(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    sock.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        sock.read_to_end(&mut answer),
+    )
+    .await
+    .expect("answered and closed")
+    .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 /// The fixtures directory of the repository.
 pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
