@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use serde_json::json;
 use shiku_server::config::Config;
+use shiku_server::documents::User;
 use shiku_server::domain::messages::{self, Outgoing, Target};
-use shiku_server::domain::model::User;
 use shiku_server::domain::Ctx;
 use shiku_server::startup::open_store;
 

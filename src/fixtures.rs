@@ -13,7 +13,7 @@ use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
-use crate::domain::model::{
+use crate::documents::{
     Friend, LastChat, Member, MsgRow, MucRow, Room, User, UserLoginLog, UserRole,
 };
 use crate::store::{ChatWrite, Store, StoreError};
@@ -182,7 +182,7 @@ async fn import_rooms(store: &Store, dir: &Path, report: &mut ImportReport) -> I
 /// `employee.json` that name it, inserted as one tree through `OrgStore::create_company` (ids
 /// kept; `empNum` counted from the employees imported, whatever the documents said).
 async fn import_org(store: &Store, dir: &Path, report: &mut ImportReport) -> ImportResult<()> {
-    use crate::domain::org::{Company, Department, Employee};
+    use crate::documents::{Company, Department, Employee};
     let departments = read::<Department>(dir, "department")?;
     let employees = read::<Employee>(dir, "employee")?;
     for company in read::<Company>(dir, "company")? {

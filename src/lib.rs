@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod delivery;
+pub mod documents;
 pub mod domain;
 pub mod files;
 pub mod fixtures;

@@ -127,7 +127,7 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
     if matches!(cli.command, Some(Command::Openapi)) {
         println!(
             "{}",
-            serde_json::to_string_pretty(&shiku_server::http::docs::openapi())?
+            serde_json::to_string_pretty(&shiku_server::http::openapi())?
         );
         return Ok(());
     }

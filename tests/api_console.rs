@@ -7,9 +7,10 @@ mod common;
 
 use serde_json::{json, Value};
 use shiku_server::delivery::Push;
-use shiku_server::domain::model::UserRole;
+use shiku_server::documents::UserRole;
 use shiku_server::domain::util::{md5_hex, now_secs};
-use shiku_server::http::docs::{all_docs, Access};
+use shiku_server::http::all_docs;
+use shiku_server::http::docs::Access;
 
 use common::TestApp;
 

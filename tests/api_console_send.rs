@@ -6,8 +6,8 @@ mod common;
 
 use serde_json::Value;
 use shiku_server::config::SignatureMode;
+use shiku_server::documents::UserRole;
 use shiku_server::domain::auth::token_secret;
-use shiku_server::domain::model::UserRole;
 use shiku_server::domain::util::now_secs;
 use shiku_server::store::Patch;
 
@@ -445,7 +445,7 @@ async fn console_sends_follow_the_message_path_rules() {
     // user document for a second, so drop this node's copy.
     app.app.profiles.forget(a as i32);
     // The receiver blacklisted the sender.
-    let rel: shiku_server::domain::model::Friend = serde_json::from_value(serde_json::json!({
+    let rel: shiku_server::documents::Friend = serde_json::from_value(serde_json::json!({
         "userId": b, "toUserId": a, "toNickname": "甲", "status": -1, "blacklist": 1
     }))
     .unwrap();

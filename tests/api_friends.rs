@@ -7,8 +7,8 @@ mod common;
 
 use serde_json::{json, Value};
 use shiku_server::delivery::Delivery;
+use shiku_server::documents::{Friend, LastChat, NewFriend};
 use shiku_server::domain::auth::USER_AUDIENCE;
-use shiku_server::domain::model::{Friend, LastChat, NewFriend};
 use shiku_server::domain::util::now_secs;
 use shiku_server::store::Patch;
 

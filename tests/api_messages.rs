@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use shiku_server::domain::model::Friend;
+use shiku_server::documents::Friend;
 use shiku_server::domain::util::now_millis;
 
 use common::{ok, user, TestApp, TestUser as U};

@@ -8,7 +8,7 @@ mod common;
 use std::time::Instant;
 
 use serde_json::{json, Value};
-use shiku_server::domain::model::User;
+use shiku_server::documents::User;
 
 use common::{ok, refused, user, TestApp, TestUser as U};
 

@@ -6,8 +6,8 @@
 mod common;
 
 use serde_json::{json, Map, Value};
+use shiku_server::documents::User;
 use shiku_server::domain::messages::{self, Outgoing, Target};
-use shiku_server::domain::model::User;
 use shiku_server::domain::util::uuid32;
 
 use common::{ok, refused, user, TestApp, TestUser as U};

@@ -6,7 +6,8 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use shiku_server::http::docs::{all_docs, openapi, registered_paths, Access};
+use shiku_server::http::docs::Access;
+use shiku_server::http::{all_docs, openapi, registered_paths};
 
 #[test]
 fn registered_routes_equal_documented_endpoints() {

@@ -4,7 +4,7 @@
 mod common;
 
 use shiku_server::config::MessageLayout;
-use shiku_server::domain::model::Friend;
+use shiku_server::documents::Friend;
 use shiku_server::store::{FriendQuery, Patch, Store, Val};
 
 use common::stores::{self, sqlite, sqlite_in};

@@ -5,7 +5,7 @@
 mod common;
 
 use shiku_server::config::MessageLayout;
-use shiku_server::domain::model::{LastChat, MsgRow, NewFriend, StickDialog};
+use shiku_server::documents::{LastChat, MsgRow, NewFriend, StickDialog};
 use shiku_server::store::{ChatWrite, HistoryQuery, OfflineEntry, OfflineItem, Store};
 
 use common::stores::{self, sqlite_in};

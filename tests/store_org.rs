@@ -6,7 +6,8 @@ mod common;
 use std::time::Instant;
 
 use shiku_server::config::MessageLayout;
-use shiku_server::domain::org::{new_id, Company, Department, Employee};
+use shiku_server::documents::{Company, Department, Employee};
+use shiku_server::domain::org::new_id;
 use shiku_server::store::{Patch, Store, StoreError};
 
 use common::stores::{self, sqlite};

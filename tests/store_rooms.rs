@@ -4,7 +4,7 @@
 mod common;
 
 use shiku_server::config::MessageLayout;
-use shiku_server::domain::model::{Member, MucRow, Notice, Room, Share};
+use shiku_server::documents::{Member, MucRow, Notice, Room, Share};
 use shiku_server::store::{MemberQuery, MucQuery, Patch, RoomQuery, Store, StoreError, Val};
 
 use common::stores::{self, sqlite};

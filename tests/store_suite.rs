@@ -4,7 +4,7 @@
 mod common;
 
 use shiku_server::config::MessageLayout;
-use shiku_server::domain::model::{
+use shiku_server::documents::{
     Friend, LastChat, Member, MsgRow, MucRow, Room, User, UserLoginLog, UserRole,
 };
 use shiku_server::store::{Patch, Store, StoreError, UserQuery};

@@ -9,18 +9,19 @@
 //! key of the task-management system may only send messages and keep users in sync.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, Weak};
 
 use serde_json::{json, Map, Value};
 
 use super::auth::{self, PasswordCheck};
+use super::client_settings::{Kind, OVERRIDES_KEY, SETTABLE};
 use super::error::{Code, Error, Result};
 use super::messages::{self, Notice, Outgoing, Target};
-use super::model::{User, UserRole};
 use super::users::{self, Registration};
 use super::util::{md5_hex, now_millis, now_secs, uuid32};
 use super::view::{to_map, PageResult};
 use super::{rooms, Ctx, SYSTEM_PUBLIC_ID, SYSTEM_SENDER_ID};
+use crate::documents::{User, UserRole};
 use crate::store::{ChatLogQuery, ConsoleUserQuery, FriendQuery, Patch, RoomLogQuery, UserQuery};
 
 /// Audience of console tokens: a user token never opens the console, a console token never
@@ -415,11 +416,9 @@ pub async fn login(ctx: &Ctx, r: LoginRequest) -> Result<Value> {
     m.insert("nickname".into(), json!(user.nickname));
     m.insert(
         "registerInviteCode".into(),
-        json!(client_i32(
-            ctx,
-            "registerInviteCode",
-            ctx.config.client.register_invite_code
-        )),
+        json!(ctx
+            .console
+            .int("registerInviteCode", ctx.config.client.register_invite_code)),
     );
     m.insert("role".into(), json!(role.to_string()));
     m.insert("totpEnabled".into(), json!(totp));
@@ -1536,131 +1535,9 @@ pub async fn summary(ctx: &Ctx) -> Result<Value> {
     }))
 }
 
-// ---------------------------------------------------------------------------------------------
-// `/config` values the console may change, persisted under `console_client_config` and applied
-// without a restart (this node at once, other nodes within a refresh period).
-
-/// How a settable value is checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Text,
-    Int,
-    Flag,
-    Number,
-}
-
-/// The `/config` keys an admin may set.
-pub fn settable_keys() -> impl Iterator<Item = &'static str> {
-    SETTABLE.iter().map(|(k, _)| *k)
-}
-
-/// The settable keys with their kinds.
-const SETTABLE: &[(&str, Kind)] = &[
-    ("XMPPDomain", Kind::Text),
-    ("XMPPHost", Kind::Text),
-    ("XMPPTimeout", Kind::Int),
-    ("apiUrl", Kind::Text),
-    ("uploadUrl", Kind::Text),
-    ("downloadUrl", Kind::Text),
-    ("downloadAvatarUrl", Kind::Text),
-    ("liveUrl", Kind::Text),
-    ("jitsiServer", Kind::Text),
-    ("xmppUrl", Kind::Text),
-    ("boshUrl", Kind::Text),
-    ("fileValidTime", Kind::Int),
-    ("chatRecordTimeOut", Kind::Number),
-    ("isOpenSMSCode", Kind::Flag),
-    ("isOpenRegister", Kind::Flag),
-    ("isOpenReceipt", Kind::Flag),
-    ("isOpenReadReceipt", Kind::Flag),
-    ("registerInviteCode", Kind::Int),
-    ("regeditPhoneOrName", Kind::Flag),
-    ("isOpenRoomSearch", Kind::Flag),
-    ("isOpenOnlineStatus", Kind::Flag),
-    ("nicknameSearchUser", Kind::Int),
-    ("showContactsUser", Kind::Flag),
-    ("videoLen", Kind::Text),
-    ("audioLen", Kind::Text),
-    ("companyName", Kind::Text),
-    ("copyright", Kind::Text),
-    ("website", Kind::Text),
-    ("helpUrl", Kind::Text),
-    ("shareUrl", Kind::Text),
-    ("softUrl", Kind::Text),
-    ("privacyPolicyPrefix", Kind::Text),
-    ("androidVersion", Kind::Int),
-    ("iosVersion", Kind::Int),
-    ("androidAppUrl", Kind::Text),
-    ("iosAppUrl", Kind::Text),
-    ("pcAppUrl", Kind::Text),
-    ("macAppUrl", Kind::Text),
-];
-
-/// Meta key of the persisted overrides.
-const OVERRIDES_KEY: &str = "console_client_config";
-
-/// The `/config` overrides set in the console, shared by every request of this node.
-#[derive(Debug, Default, Clone)]
-pub struct ConsoleState {
-    overrides: Arc<RwLock<Map<String, Value>>>,
-}
-
-impl ConsoleState {
-    /// Puts the overrides over a `/config` object (`xmppPingTime` follows `XMPPTimeout`).
-    pub fn apply_overrides(&self, m: &mut Map<String, Value>) {
-        let o = self.overrides.read().unwrap_or_else(|p| p.into_inner());
-        for (k, v) in o.iter() {
-            m.insert(k.clone(), v.clone());
-        }
-        if let Some(t) = o.get("XMPPTimeout").and_then(Value::as_f64) {
-            m.insert("xmppPingTime".into(), json!((t / 2.5) as i32));
-        }
-    }
-
-    /// An overridden integer, or `default`.
-    pub fn int(&self, key: &str, default: i32) -> i32 {
-        let o = self.overrides.read().unwrap_or_else(|p| p.into_inner());
-        o.get(key)
-            .and_then(Value::as_i64)
-            .map(|v| v as i32)
-            .unwrap_or(default)
-    }
-
-    fn replace(&self, m: Map<String, Value>) {
-        *self.overrides.write().unwrap_or_else(|p| p.into_inner()) = m;
-    }
-
-    fn snapshot(&self) -> Map<String, Value> {
-        self.overrides
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-}
-
-/// An integer `/config` value as the console set it, else the configured one (for server-side
-/// switches that `/config` also shows, e.g. `isOpenRegister`).
-pub fn client_i32(ctx: &Ctx, key: &str, configured: i32) -> i32 {
-    ctx.console.int(key, configured)
-}
-
-/// Loads the persisted overrides into this node.
+/// Loads the persisted `/config` overrides into this node.
 pub async fn reload_overrides(ctx: &Ctx) -> Result<()> {
-    let m = match ctx.store.meta.get_meta(OVERRIDES_KEY).await? {
-        Some(text) => match serde_json::from_str::<Value>(&text) {
-            Ok(Value::Object(m)) => m
-                .into_iter()
-                .filter(|(k, _)| SETTABLE.iter().any(|(s, _)| s == k))
-                .collect(),
-            _ => {
-                tracing::warn!("console_client_config is not a JSON object: ignored");
-                Map::new()
-            }
-        },
-        None => Map::new(),
-    };
-    ctx.console.replace(m);
-    Ok(())
+    ctx.console.reload(&ctx.store).await
 }
 
 /// `/console/config`: every settable value as `/config` serves it now, and which are set in the

@@ -16,8 +16,8 @@ use std::time::Duration;
 use super::util::{now_secs, uuid32};
 use super::{Code, Error, Result};
 use crate::config::Config;
+use crate::documents::{Resource, RESOURCE_LOCAL};
 use crate::files::{path, thumb, Kind, LocalDir, RelPath, Storage};
-use crate::store::files::{Resource, RESOURCE_LOCAL};
 use crate::store::Store;
 
 /// The reference's message for an image that does not decode.

@@ -10,11 +10,11 @@ use serde_json::{json, Map, Value};
 
 use super::error::{Code, Error, Result};
 use super::messages::{notify_user, Notice};
-use super::model::{Friend, NewFriend, User};
 use super::users::{caller_user, user_view};
 use super::util::{md5_hex, now_secs};
 use super::view::{sorted, to_map};
 use super::{Ctx, SYSTEM_PUBLIC_ID, SYSTEM_SENDER_ID};
+use crate::documents::{Friend, NewFriend, User};
 use crate::store::{FriendQuery, Patch, UserQuery};
 
 /// `status` of a relation nobody follows (a remark or a blacklist entry only).

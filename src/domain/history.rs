@@ -13,10 +13,10 @@ use serde_json::{json, Map, Value};
 
 use super::error::{Error, Result};
 use super::messages::{self, Outgoing, Target};
-use super::model::{LastChat, MsgRow, MucRow, StickDialog};
 use super::util::now_secs;
 use super::view::to_map;
 use super::{rooms, users, Ctx};
+use crate::documents::{LastChat, MsgRow, MucRow, StickDialog};
 use crate::store::{FriendQuery, HistoryQuery, MucQuery, Patch, RoomQuery};
 
 /// Default `pageSize` of `/tigase/shiku_msgs`.

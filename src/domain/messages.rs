@@ -6,11 +6,11 @@
 use serde_json::{json, Map, Value};
 
 use super::error::{Code, Error, Result};
-use super::model::{LastChat, MsgRow, MucRow, NewFriend};
 use super::util::{now_millis, now_secs, uuid32};
 use super::view::sorted;
 use super::{Ctx, SYSTEM_SENDER_ID};
 use crate::delivery::{ChatType, Delivery, SessionId};
+use crate::documents::{LastChat, MsgRow, MucRow, NewFriend};
 use crate::store::{ChatWrite, OfflineEntry};
 
 /// Where a message goes.

@@ -10,12 +10,12 @@
 use std::collections::{BTreeSet, HashMap};
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::util::now_secs;
 use super::view::Page;
-use super::{lenient, Code, Ctx, Error, Result};
+use super::{Code, Ctx, Error, Result};
+use crate::documents::{Company, Department, Employee};
 use crate::store::{Patch, StoreError};
 
 /// Plain employee.
@@ -48,124 +48,6 @@ pub const NO_PERMISSION: &str = "权限不足";
 
 /// Concurrent nickname look-ups when a view names many employees.
 const PARALLEL_LOOKUPS: usize = 32;
-
-/// Reads a list of ids (strings or `{"$oid"}`), null or missing as empty.
-fn id_list<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<String>, D::Error> {
-    let v = Value::deserialize(d)?;
-    let one = |v: &Value| match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Object(m) => m.get("$oid").and_then(|o| o.as_str()).map(str::to_string),
-        _ => None,
-    };
-    Ok(match &v {
-        Value::Array(items) => items.iter().filter_map(one).collect(),
-        Value::Null => Vec::new(),
-        other => one(other).into_iter().collect(),
-    })
-}
-
-/// A company (`company`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Company {
-    #[serde(
-        rename = "_id",
-        default,
-        deserialize_with = "lenient::opt_id",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub id: Option<String>,
-    #[serde(rename = "companyName", default, deserialize_with = "lenient::string")]
-    pub company_name: String,
-    #[serde(rename = "createUserId", default, deserialize_with = "lenient::i32")]
-    pub create_user_id: i32,
-    /// 0 while active; the deleter's userId after a (soft) delete.
-    #[serde(rename = "deleteUserId", default, deserialize_with = "lenient::i32")]
-    pub delete_user_id: i32,
-    /// The root department ids.
-    #[serde(rename = "rootDpartId", default, deserialize_with = "id_list")]
-    pub root_dpart_id: Vec<String>,
-    /// Seconds.
-    #[serde(rename = "createTime", default, deserialize_with = "lenient::i64")]
-    pub create_time: i64,
-    #[serde(rename = "deleteTime", default, deserialize_with = "lenient::i64")]
-    pub delete_time: i64,
-    #[serde(
-        rename = "noticeContent",
-        default,
-        deserialize_with = "lenient::string"
-    )]
-    pub notice_content: String,
-    #[serde(rename = "noticeTime", default, deserialize_with = "lenient::i64")]
-    pub notice_time: i64,
-    #[serde(rename = "empNum", default, deserialize_with = "lenient::i32")]
-    pub emp_num: i32,
-    /// 0 normal, 5 demo company.
-    #[serde(rename = "type", default, deserialize_with = "lenient::i32")]
-    pub kind: i32,
-    /// Fields of other Shiku generations, kept as stored.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-/// A department (`department`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Department {
-    #[serde(
-        rename = "_id",
-        default,
-        deserialize_with = "lenient::opt_id",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub id: Option<String>,
-    #[serde(rename = "companyId", default, deserialize_with = "lenient::opt_id")]
-    pub company_id: Option<String>,
-    /// None for a root department.
-    #[serde(rename = "parentId", default, deserialize_with = "lenient::opt_id")]
-    pub parent_id: Option<String>,
-    #[serde(rename = "departName", default, deserialize_with = "lenient::string")]
-    pub depart_name: String,
-    #[serde(rename = "createUserId", default, deserialize_with = "lenient::i32")]
-    pub create_user_id: i32,
-    #[serde(rename = "createTime", default, deserialize_with = "lenient::i64")]
-    pub create_time: i64,
-    #[serde(rename = "empNum", default, deserialize_with = "lenient::i32")]
-    pub emp_num: i32,
-    /// 0 normal, 1 root, 2 branch, 4/5 demo, 6 customer service.
-    #[serde(rename = "type", default, deserialize_with = "lenient::i32")]
-    pub kind: i32,
-    /// Fields of other Shiku generations, kept as stored.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-/// An employee (`employee`): one per user and company.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Employee {
-    #[serde(
-        rename = "_id",
-        default,
-        deserialize_with = "lenient::opt_id",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub id: Option<String>,
-    #[serde(rename = "userId", default, deserialize_with = "lenient::i32")]
-    pub user_id: i32,
-    #[serde(rename = "departmentId", default, deserialize_with = "lenient::opt_id")]
-    pub department_id: Option<String>,
-    #[serde(rename = "companyId", default, deserialize_with = "lenient::opt_id")]
-    pub company_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient::i32")]
-    pub role: i32,
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub position: String,
-    #[serde(rename = "chatNum", default, deserialize_with = "lenient::i32")]
-    pub chat_num: i32,
-    #[serde(rename = "isPause", default, deserialize_with = "lenient::i32")]
-    pub is_pause: i32,
-    /// Fields of other Shiku generations, kept as stored.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
 
 /// A fresh ObjectId hex for a new document.
 pub fn new_id() -> String {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::model::User;
+use crate::documents::User;
 use crate::store::{Store, StoreResult};
 
 /// How long a cached user document is trusted.

@@ -13,10 +13,10 @@ use super::error::{Code, Error, Result};
 use super::messages::{
     notify_room, notify_user, notify_user_and_room, notify_users_and_room, Notice as Msg,
 };
-use super::model::{Member, Notice, Room, Share};
 use super::util::{now_secs, uuid32};
 use super::view::{page_vo, sorted, to_map, Page};
 use super::{users, Ctx};
+use crate::documents::{Member, Notice, Room, Share};
 use crate::store::{FriendQuery, MemberQuery, Patch, RoomQuery, StoreError};
 
 /// Largest room when neither the configuration (`[rooms] max_user_size`) nor the client says

@@ -6,10 +6,12 @@ use serde_json::{json, Map, Value};
 
 use super::auth::{self, PasswordCheck, TokenProblem, USER_AUDIENCE};
 use super::error::{Code, Error, Result};
-use super::model::{DeviceInfo, Friend, Loc, LoginLog, User, UserLoginLog, UserRole, UserSettings};
 use super::util::{is_md5_hex, md5_hex, now_secs};
 use super::view::{java_double, sorted, to_map};
 use super::{Ctx, SYSTEM_PUBLIC_ID, SYSTEM_SENDER_ID};
+use crate::documents::{
+    DeviceInfo, Friend, Loc, LoginLog, User, UserLoginLog, UserRole, UserSettings,
+};
 use crate::store::{Patch, StoreError, UserQuery};
 
 /// Longest nickname accepted (characters).
@@ -425,7 +427,7 @@ async fn register_with(ctx: &Ctx, r: Registration, gated: bool) -> Result<Value>
     if !(0..=3).contains(&r.user_type) {
         return Err(Error::invalid("userType", "应为 0/1/2/3"));
     }
-    let client_i32 = |k: &str, v: i32| super::console::client_i32(ctx, k, v);
+    let client_i32 = |k: &str, v: i32| ctx.console.int(k, v);
     if gated && client_i32("isOpenRegister", ctx.config.client.is_open_register) == 0 {
         return Err(Error::failure("注册功能已关闭"));
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 
 use super::path::RelPath;
-use super::Storage;
+use super::storage::Storage;
 
 /// Directory of incoming uploads under the root (hidden: never served, never a `RelPath`).
 const TEMP_DIR: &str = ".tmp";

@@ -13,10 +13,20 @@ use crate::domain::console as console_rules;
 use crate::domain::util::md5_hex;
 use crate::domain::{users, Code, Ctx, Error};
 
-use super::params::Params;
-
 /// Audience of admin-console tokens (distinct from user tokens, which the admin area refuses).
 pub const CONSOLE_AUDIENCE: &str = console_rules::CONSOLE_AUDIENCE;
+
+/// What the filter reads of a request's parameters.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Credentials<'a> {
+    /// `access_token` as sent (`Some("")` when sent empty: an open call then skips the
+    /// signature, as the reference does).
+    pub access_token: Option<&'a str>,
+    /// `secret`, when sent and not empty.
+    pub secret: Option<&'a str>,
+    /// `time`, when sent and not empty.
+    pub time: Option<&'a str>,
+}
 
 /// The resolved caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,9 +111,9 @@ fn signature_failed() -> Error {
     Error::failure("授权认证失败")
 }
 
-fn check_time(params: &Params, window: i64) -> Result<i64, Error> {
-    let time = params
-        .str("time")
+fn check_time(creds: &Credentials, window: i64) -> Result<i64, Error> {
+    let time = creds
+        .time
         .and_then(|t| t.trim().parse::<i64>().ok())
         .ok_or_else(signature_failed)?;
     if !time_in_window(time, window) {
@@ -114,19 +124,19 @@ fn check_time(params: &Params, window: i64) -> Result<i64, Error> {
 
 /// Runs the filter for `path`: resolves the caller, or refuses the request with the reference's
 /// codes (1030101 missing token, 1030102 invalid/revoked token, 0 "授权认证失败" bad signature).
-pub async fn authorize(ctx: &Ctx, path: &str, params: &Params) -> Result<Caller, Error> {
+pub async fn authorize(ctx: &Ctx, path: &str, creds: &Credentials<'_>) -> Result<Caller, Error> {
     let auth = &ctx.config.auth;
-    let token = params.get("access_token");
-    let secret = params.str("secret");
+    let token = creds.access_token;
+    let secret = creds.secret;
     if is_admin_path(path) && !is_admin_open_path(path) {
-        return authorize_admin(ctx, params).await;
+        return authorize_admin(ctx, creds).await;
     }
     if is_open_path(path) || is_admin_open_path(path) {
         // An open call is signed `md5(apiKey + time)`, checked only when it carries a secret and
         // no access_token parameter at all (an empty one skips it, as the reference does).
         if token.is_none() && auth.signature != SignatureMode::Off && !signature_exempt(path) {
             if let Some(secret) = secret {
-                let time = check_time(params, auth.signature_window_secs)?;
+                let time = check_time(creds, auth.signature_window_secs)?;
                 if !secret.eq_ignore_ascii_case(&open_secret(&auth.api_key, time)) {
                     return Err(signature_failed());
                 }
@@ -149,7 +159,7 @@ pub async fn authorize(ctx: &Ctx, path: &str, params: &Params) -> Result<Caller,
             return Err(Error::Code(Code::TokenInvalid))
         }
     };
-    check_token_signature(ctx, params, user_id, token)?;
+    check_token_signature(ctx, creds, user_id, token)?;
     Ok(Caller::User(user_id))
 }
 
@@ -157,19 +167,19 @@ pub async fn authorize(ctx: &Ctx, path: &str, params: &Params) -> Result<Caller,
 /// checked as the configured mode asks.
 fn check_token_signature(
     ctx: &Ctx,
-    params: &Params,
+    creds: &Credentials,
     user_id: i32,
     token: &str,
 ) -> Result<(), Error> {
     let auth = &ctx.config.auth;
-    let secret = params.str("secret");
+    let secret = creds.secret;
     let must_check = match auth.signature {
         SignatureMode::Off => false,
         SignatureMode::WhenPresent => secret.is_some(),
         SignatureMode::Required => true,
     };
     if must_check {
-        let time = check_time(params, auth.signature_window_secs)?;
+        let time = check_time(creds, auth.signature_window_secs)?;
         let expected = token_secret(&auth.api_key, time, user_id, token);
         if !secret.is_some_and(|s| s.eq_ignore_ascii_case(&expected)) {
             return Err(signature_failed());
@@ -182,9 +192,9 @@ fn check_token_signature(
 /// user with an active console role; a user token is refused with 1030102 as the reference
 /// refuses it (its admin tokens live in a separate key space), a missing token with 1030101, an
 /// idle (over 30 minutes) or logged-out console session with 1030102.
-async fn authorize_admin(ctx: &Ctx, params: &Params) -> Result<Caller, Error> {
-    let token = params
-        .get("access_token")
+async fn authorize_admin(ctx: &Ctx, creds: &Credentials<'_>) -> Result<Caller, Error> {
+    let token = creds
+        .access_token
         .filter(|t| !t.is_empty())
         .ok_or(Error::Code(Code::TokenMissing))?;
     let key = &ctx.config.integration_key;
@@ -207,7 +217,7 @@ async fn authorize_admin(ctx: &Ctx, params: &Params) -> Result<Caller, Error> {
         // A console token whose holder lost (or had disabled) every console role since.
         return Err(Error::Code(Code::AuthFailed));
     }
-    check_token_signature(ctx, params, user_id, token)?;
+    check_token_signature(ctx, creds, user_id, token)?;
     // Last, so that a refused request does not renew the session.
     if !console_rules::touch_session(ctx, token).await? {
         return Err(Error::Code(Code::TokenInvalid));

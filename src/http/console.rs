@@ -16,10 +16,10 @@ use super::docs::{p, Access, EndpointDoc, ParamDoc, Routes};
 use super::envelope::{ApiResult, Reply};
 use super::params::Params;
 use super::AppState;
+use crate::documents::User;
 use crate::domain::console::{self as rules, Actor, ConsolePage, Need, UserFields, UserRef};
 use crate::domain::history::{ms_bound, parse_body};
 use crate::domain::messages::{self, Outgoing, Target};
-use crate::domain::model::User;
 use crate::domain::rooms;
 use crate::domain::util::now_millis;
 use crate::domain::{Code, Ctx, Error};
@@ -1077,7 +1077,7 @@ async fn config_get(state: web::Data<AppState>, p: Params) -> ApiResult {
 async fn config_set(state: web::Data<AppState>, p: Params) -> ApiResult {
     let ctx = &state.ctx;
     let a = actor(ctx, &p, Need::Super).await?;
-    let given: Vec<(String, String)> = rules::settable_keys()
+    let given: Vec<(String, String)> = crate::domain::client_settings::settable_keys()
         .filter_map(|k| p.get(k).map(|v| (k.to_string(), v.to_string())))
         .collect();
     let v = rules::config_set(ctx, &given).await?;

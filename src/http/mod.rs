@@ -1,4 +1,5 @@
-//! The REST front-end: one module per Shiku controller, each registering its routes through
+//! The REST front-end: one module per Shiku controller, each handing its endpoint docs and
+//! routes to this file, which assembles them (and the OpenAPI document) through
 //! [`docs::Routes`]. Handlers are thin: parameters in, a domain call, the envelope out.
 
 pub mod basic;
@@ -12,11 +13,10 @@ pub mod friends;
 pub mod org;
 pub mod params;
 pub mod room;
+pub mod state;
 pub mod tigase;
 pub mod upload;
 pub mod user;
-
-use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -25,16 +25,53 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 
-use crate::domain::Ctx;
+use serde_json::Value;
 
-/// State shared by every handler.
-pub struct AppState {
-    pub ctx: Arc<Ctx>,
+use docs::{EndpointDoc, Routes};
+pub use state::AppState;
+
+/// Every REST module: its docs and its route registration.
+type Module = (&'static [EndpointDoc], fn(&mut Routes));
+const MODULES: &[Module] = &[
+    (basic::DOCS, basic::routes),
+    (user::DOCS, user::routes),
+    (friends::DOCS, friends::routes),
+    (room::DOCS, room::routes),
+    (org::DOCS, org::routes),
+    (tigase::DOCS, tigase::routes),
+    (console::DOCS, console::routes),
+    (upload::DOCS, upload::routes),
+];
+
+/// Registers every REST route on an app.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for (docs, routes) in MODULES {
+        routes(&mut Routes::new(cfg, docs));
+    }
 }
 
-/// Registers every REST route (and the JSON 404) on an app.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    docs::configure_all(cfg);
+/// Every documented endpoint of the server.
+pub fn all_docs() -> Vec<EndpointDoc> {
+    MODULES
+        .iter()
+        .flat_map(|(docs, _)| docs.iter().copied())
+        .collect()
+}
+
+/// Every route the server registers, per module (for the drift test).
+pub fn registered_paths() -> Vec<&'static str> {
+    let mut v = Vec::new();
+    for (docs, routes) in MODULES {
+        let mut r = Routes::collect(docs);
+        routes(&mut r);
+        v.extend(r.registered);
+    }
+    v
+}
+
+/// The OpenAPI 3 document of every implemented endpoint (`shiku-server openapi`).
+pub fn openapi() -> Value {
+    docs::openapi(&all_docs())
 }
 
 /// CORS as the reference sends it on every response; `OPTIONS` pre-flights are answered here.

@@ -11,7 +11,7 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::StreamExt;
 
-use super::caller::{self, Caller};
+use super::caller::{self, Caller, Credentials};
 use super::AppState;
 use crate::domain::view::Page;
 use crate::domain::Error;
@@ -138,7 +138,8 @@ impl FromRequest for Params {
                 caller: Caller::Anonymous,
                 peer_ip,
             };
-            params.caller = caller::authorize(&state.ctx, req.path(), &params).await?;
+            params.caller =
+                caller::authorize(&state.ctx, req.path(), &params.credentials()).await?;
             Ok(params)
         })
     }
@@ -157,6 +158,15 @@ impl Params {
             pairs,
             caller: Caller::Anonymous,
             peer_ip: String::new(),
+        }
+    }
+
+    /// What the caller filter reads.
+    pub fn credentials(&self) -> Credentials<'_> {
+        Credentials {
+            access_token: self.get("access_token"),
+            secret: self.str("secret"),
+            time: self.str("time"),
         }
     }
 

@@ -404,7 +404,7 @@ async fn read_form(
 /// call), None when none is sent and anonymous uploads are allowed.
 async fn identify(ctx: &Ctx, path: &str, params: &Params) -> Result<Option<i32>, Error> {
     if params.str("access_token").is_some() {
-        return match caller::authorize(ctx, path, params).await? {
+        return match caller::authorize(ctx, path, &params.credentials()).await? {
             Caller::User(id) => Ok(Some(id)),
             _ => Err(Error::Code(Code::TokenInvalid)),
         };
@@ -748,7 +748,7 @@ async fn read_small_form(
 
 /// The user a delete/copy servlet call comes from (a token is required).
 async fn servlet_user(ctx: &Ctx, path: &str, params: &Params) -> Result<i32, Error> {
-    match caller::authorize(ctx, path, params).await? {
+    match caller::authorize(ctx, path, &params.credentials()).await? {
         Caller::User(id) => Ok(id),
         _ => Err(Error::Code(Code::TokenMissing)),
     }

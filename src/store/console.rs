@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::StoreResult;
-use crate::domain::model::{MsgRow, MucRow, User, UserRole};
+use crate::documents::{MsgRow, MucRow, User, UserRole};
 
 /// Filter of `/console/userList` (every field optional).
 #[derive(Debug, Clone, Default)]

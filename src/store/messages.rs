@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::StoreResult;
-use crate::domain::model::{LastChat, MsgRow, NewFriend, StickDialog};
+use crate::documents::{LastChat, MsgRow, NewFriend, StickDialog};
 
 /// Both copies of one 1:1 message and the conversation rows it updates, written together.
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@
 use async_trait::async_trait;
 
 use super::{Patch, StoreResult};
-use crate::domain::org::{Company, Department, Employee};
+use crate::documents::{Company, Department, Employee};
 
 /// Company, department and employee storage.
 #[async_trait]

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{FriendQuery, FriendStore, Patch, StoreResult};
-use crate::domain::model::Friend;
+use crate::documents::Friend;
 
 /// How long a cached relation is trusted.
 pub const TTL: Duration = Duration::from_secs(1);

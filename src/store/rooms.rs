@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::{Patch, StoreResult};
-use crate::domain::model::{Member, MucRow, Notice, Room, Share};
+use crate::documents::{Member, MucRow, Notice, Room, Share};
 
 /// Which members to list, and in which order.
 #[derive(Debug, Clone, Default)]

@@ -13,38 +13,14 @@
 
 pub mod bosh;
 pub mod muc;
+pub mod ns;
 pub mod session;
 pub mod tcp;
 pub mod websocket;
 pub mod xml;
 
 use xml::Element;
-
-/// Namespaces the gateway speaks.
-pub mod ns {
-    pub const CLIENT: &str = "jabber:client";
-    pub const STREAM: &str = "http://etherx.jabber.org/streams";
-    pub const FRAMING: &str = "urn:ietf:params:xml:ns:xmpp-framing";
-    pub const STREAMS_ERR: &str = "urn:ietf:params:xml:ns:xmpp-streams";
-    pub const STANZAS_ERR: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
-    pub const TLS: &str = "urn:ietf:params:xml:ns:xmpp-tls";
-    pub const SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
-    pub const BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
-    pub const SESSION: &str = "urn:ietf:params:xml:ns:xmpp-session";
-    pub const PING: &str = "urn:xmpp:ping";
-    pub const RECEIPTS: &str = "urn:xmpp:receipts";
-    pub const DELAY: &str = "urn:xmpp:delay";
-    pub const SHIKU_ACK: &str = "xmpp:shiku:ack";
-    pub const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
-    pub const DISCO_ITEMS: &str = "http://jabber.org/protocol/disco#items";
-    pub const ROSTER: &str = "jabber:iq:roster";
-    pub const MUC: &str = "http://jabber.org/protocol/muc";
-    pub const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
-    pub const MUC_OWNER: &str = "http://jabber.org/protocol/muc#owner";
-    pub const DATA: &str = "jabber:x:data";
-    pub const HTTPBIND: &str = "http://jabber.org/protocol/httpbind";
-    pub const XBOSH: &str = "urn:xmpp:xbosh";
-}
+pub use xml::StreamError;
 
 /// Which front-end carries a session (the core offers STARTTLS only on plain TCP).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,38 +32,6 @@ pub enum Transport {
     },
     WebSocket,
     Bosh,
-}
-
-/// A stream-level error (RFC 6120 4.9): the transport writes it and closes the connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StreamError {
-    /// Defined condition, e.g. `conflict`, `not-well-formed`, `policy-violation`.
-    pub condition: &'static str,
-    pub text: Option<String>,
-}
-
-impl StreamError {
-    /// An error with a condition and an explanatory text.
-    pub fn new(condition: &'static str, text: impl Into<String>) -> StreamError {
-        StreamError {
-            condition,
-            text: Some(text.into()),
-        }
-    }
-
-    /// The `<stream:error>` element (prefix `stream`, as every framing writes it).
-    pub fn to_element(&self) -> Element {
-        let mut e = Element::new("stream:error");
-        e.push(Element::new(self.condition).attr("xmlns", ns::STREAMS_ERR));
-        if let Some(t) = &self.text {
-            e.push(
-                Element::new("text")
-                    .attr("xmlns", ns::STREAMS_ERR)
-                    .text(t.clone()),
-            );
-        }
-        e
-    }
 }
 
 /// What a transport must do after the core handled an input, in order.

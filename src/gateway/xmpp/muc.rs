@@ -5,7 +5,7 @@
 
 use super::ns;
 use super::xml::Element;
-use crate::domain::model::{Member, MucRow};
+use crate::documents::{Member, MucRow};
 use crate::domain::util::{now_millis, now_secs};
 use crate::domain::{Ctx, Result};
 use crate::store::MucQuery;

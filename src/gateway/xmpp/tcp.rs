@@ -31,7 +31,6 @@ use super::{ns, Out, StreamError, Transport};
 use crate::config::Config;
 use crate::delivery::Push;
 use crate::domain::Ctx;
-use crate::startup::StartupError;
 
 /// Bytes read from the socket per poll (a stack buffer, never kept while idle).
 const READ_CHUNK: usize = 4096;
@@ -44,9 +43,26 @@ const LINGER_BYTES: usize = 1 << 20;
 /// Longest TLS handshake after `<proceed/>`.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Why the STARTTLS configuration could not be made (shown to the operator at start).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TlsError(String);
+
+impl From<String> for TlsError {
+    fn from(text: String) -> TlsError {
+        TlsError(text)
+    }
+}
+
+impl From<&str> for TlsError {
+    fn from(text: &str) -> TlsError {
+        TlsError(text.to_string())
+    }
+}
+
 /// The STARTTLS server configuration: the configured PEM certificate chain and key, or a
 /// self-signed pair for the XMPP domain and host generated once under `data_dir/tls/`.
-pub fn tls_config(config: &Config) -> Result<Arc<ServerConfig>, StartupError> {
+pub fn tls_config(config: &Config) -> Result<Arc<ServerConfig>, TlsError> {
     let x = &config.xmpp;
     let (cert_path, key_path) = match (x.tls_cert.is_empty(), x.tls_key.is_empty()) {
         (true, true) => self_signed(config)?,
@@ -78,7 +94,7 @@ pub fn tls_config(config: &Config) -> Result<Arc<ServerConfig>, StartupError> {
 }
 
 /// Paths of the generated pair, creating it on first use.
-fn self_signed(config: &Config) -> Result<(PathBuf, PathBuf), StartupError> {
+fn self_signed(config: &Config) -> Result<(PathBuf, PathBuf), TlsError> {
     let dir = config.data_dir.join("tls");
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
@@ -103,7 +119,7 @@ fn self_signed(config: &Config) -> Result<(PathBuf, PathBuf), StartupError> {
 }
 
 /// Writes a file readable by its owner only (a private key).
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StartupError> {
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
@@ -121,7 +137,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StartupError> {
     Ok(())
 }
 
-fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, StartupError> {
+fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let pem = std::fs::read(path)
         .map_err(|e| format!("cannot read TLS certificate {}: {e}", path.display()))?;
     let certs = rustls_pemfile::certs(&mut pem.as_slice())
@@ -133,7 +149,7 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, StartupError>
     Ok(certs)
 }
 
-fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, StartupError> {
+fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let pem =
         std::fs::read(path).map_err(|e| format!("cannot read TLS key {}: {e}", path.display()))?;
     rustls_pemfile::private_key(&mut pem.as_slice())

@@ -178,7 +178,7 @@ use quick_xml::escape::{resolve_predefined_entity, unescape_with, EscapeError};
 use quick_xml::events::{BytesDecl, BytesRef, BytesStart, Event};
 use quick_xml::Reader;
 
-use super::{ns, StreamError};
+use super::ns;
 
 /// Deepest element nesting accepted inside a stanza (the stanza itself is depth 1).
 pub const MAX_DEPTH: usize = 32;
@@ -993,6 +993,38 @@ pub fn parse_fragment(text: &str, max_bytes: usize) -> Result<Element, XmlError>
             Event::End(_) => return Err(XmlError::not_well_formed("unexpected end tag")),
         }
         seen_markup = true;
+    }
+}
+
+/// A stream-level error (RFC 6120 4.9): the transport writes it and closes the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamError {
+    /// Defined condition, e.g. `conflict`, `not-well-formed`, `policy-violation`.
+    pub condition: &'static str,
+    pub text: Option<String>,
+}
+
+impl StreamError {
+    /// An error with a condition and an explanatory text.
+    pub fn new(condition: &'static str, text: impl Into<String>) -> StreamError {
+        StreamError {
+            condition,
+            text: Some(text.into()),
+        }
+    }
+
+    /// The `<stream:error>` element (prefix `stream`, as every framing writes it).
+    pub fn to_element(&self) -> Element {
+        let mut e = Element::new("stream:error");
+        e.push(Element::new(self.condition).attr("xmlns", ns::STREAMS_ERR));
+        if let Some(t) = &self.text {
+            e.push(
+                Element::new("text")
+                    .attr("xmlns", ns::STREAMS_ERR)
+                    .text(t.clone()),
+            );
+        }
+        e
     }
 }
 

@@ -6,7 +6,7 @@ use mongodb::bson::oid::ObjectId;
 use super::messages::id_forms;
 use super::*;
 use crate::config::MessageLayout;
-use crate::domain::model::{MsgRow, MucRow};
+use crate::documents::{MsgRow, MucRow};
 use crate::store::console::{ChatLogQuery, ConsoleStore, ConsoleUserQuery, RoomLogQuery};
 
 /// Online-user samples (ours; the reference has no equivalent).

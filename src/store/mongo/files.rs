@@ -3,7 +3,8 @@
 //! status}` plus our `userId`.
 
 use super::*;
-use crate::store::files::{FileStore, Resource};
+use crate::documents::Resource;
+use crate::store::files::FileStore;
 
 /// The reference upload service's database and collection (both named `resources`).
 const RESOURCES_DB: &str = "resources";

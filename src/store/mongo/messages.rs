@@ -24,7 +24,7 @@ use tokio::sync::OnceCell;
 
 use super::*;
 use crate::config::MessageLayout;
-use crate::domain::model::{LastChat, MsgRow, NewFriend, StickDialog};
+use crate::documents::{LastChat, MsgRow, NewFriend, StickDialog};
 use crate::store::{ChatWrite, HistoryQuery, MessageStore, OfflineItem};
 
 /// Single-chat copies (reference layout, `message_db`).

@@ -25,7 +25,7 @@ use serde::Serialize;
 use super::patch::{Op, Patch, Val};
 use super::{FriendStore, MetaStore, StoreError, StoreResult, UserQuery, UserStore};
 use crate::config::MongoConfig;
-use crate::domain::model::{Friend, User, UserLoginLog, UserRole};
+use crate::documents::{Friend, User, UserLoginLog, UserRole};
 
 const USER: &str = "user";
 const LOGIN_LOG: &str = "userLoginLog";

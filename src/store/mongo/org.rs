@@ -10,7 +10,7 @@
 use mongodb::bson::oid::ObjectId;
 
 use super::*;
-use crate::domain::org::{Company, Department, Employee};
+use crate::documents::{Company, Department, Employee};
 use crate::store::OrgStore;
 
 const COMPANY: &str = "company";

@@ -21,7 +21,7 @@ use tokio::sync::OnceCell;
 
 use super::messages::id_forms;
 use super::*;
-use crate::domain::model::{Member, MucRow, Notice, Room, Share};
+use crate::documents::{Member, MucRow, Notice, Room, Share};
 use crate::store::{MemberQuery, MucQuery, RoomQuery, RoomStore};
 
 const ROOMS: &str = "shiku_room";

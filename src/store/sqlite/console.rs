@@ -2,7 +2,7 @@
 //! online samples (`console_online`).
 
 use super::*;
-use crate::domain::model::{MsgRow, MucRow};
+use crate::documents::{MsgRow, MucRow};
 use crate::store::console::{ChatLogQuery, ConsoleStore, ConsoleUserQuery, RoomLogQuery};
 use rusqlite::types::Value as SqlValue;
 

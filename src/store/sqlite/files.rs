@@ -2,7 +2,8 @@
 //! collection), looked up by absolute path and scanned by expiry.
 
 use super::*;
-use crate::store::files::{FileStore, Resource};
+use crate::documents::Resource;
+use crate::store::files::FileStore;
 
 /// Table of the file port; `path` and `end_time` are generated from the document.
 pub(super) const SCHEMA: &str = r#"

@@ -27,7 +27,7 @@ use tokio::sync::oneshot;
 use super::vfs;
 use super::wal::{self, Checkpointer, CommitSignal, WalSync};
 use super::*;
-use crate::domain::model::{LastChat, MsgRow, NewFriend, StickDialog};
+use crate::documents::{LastChat, MsgRow, NewFriend, StickDialog};
 use crate::store::{ChatWrite, HistoryQuery, MessageStore, OfflineItem};
 
 /// Tables of the message port. Documents are the model's serde shape. The indexed columns of

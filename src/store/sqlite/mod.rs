@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{FriendStore, MetaStore, Patch, StoreError, StoreResult, UserQuery, UserStore};
-use crate::domain::model::{Friend, User, UserLoginLog, UserRole};
+use crate::documents::{Friend, User, UserLoginLog, UserRole};
 
 /// The SQLite adapter.
 pub struct SqliteStore {

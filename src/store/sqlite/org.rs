@@ -5,7 +5,7 @@
 //! whatever runs concurrently (and imported data with wrong counters heals on the next change).
 
 use super::*;
-use crate::domain::org::{Company, Department, Employee};
+use crate::documents::{Company, Department, Employee};
 use crate::store::OrgStore;
 
 /// Tables of the organisation port. `id`, `company_id` and `user_id` are written once at

@@ -9,7 +9,7 @@
 use rusqlite::types::Value as SqlValue;
 
 use super::*;
-use crate::domain::model::{Member, MucRow, Notice, Room, Share};
+use crate::documents::{Member, MucRow, Notice, Room, Share};
 use crate::store::{MemberQuery, MucQuery, RoomQuery, RoomStore};
 
 /// Tables of the room port. Documents are the model's serde shape; the queried fields are

@@ -219,3 +219,33 @@ pub fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Erro
         other => Some(other.to_string()),
     })
 }
+
+/// Serde default of fields the reference initialises to -1.
+pub fn minus_one() -> f64 {
+    -1.0
+}
+
+/// Serde default of a number kept exactly as stored (`timeSend`).
+pub fn zero_number() -> serde_json::Number {
+    serde_json::Number::from(0)
+}
+
+/// Serde default of the many fields the reference initialises to 1.
+pub fn one() -> i32 {
+    1
+}
+
+/// Reads a list of ids (strings or `{"$oid"}`), null or missing as empty.
+pub fn id_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    let one = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Object(m) => m.get("$oid").and_then(|o| o.as_str()).map(str::to_string),
+        _ => None,
+    };
+    Ok(match &v {
+        serde_json::Value::Array(items) => items.iter().filter_map(one).collect(),
+        serde_json::Value::Null => Vec::new(),
+        other => one(other).into_iter().collect(),
+    })
+}

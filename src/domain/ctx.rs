@@ -1,0 +1,29 @@
+//! The context every domain operation takes: the store, the router, the configuration and the
+//! node's caches. Built by `Ctx::new` (in `domain/mod.rs`, which also prepares the data).
+
+use std::sync::Arc;
+
+use super::auth::Tokens;
+use super::client_settings::ClientOverrides;
+use super::profiles::Profiles;
+use crate::config::Config;
+use crate::delivery::Router;
+use crate::store::Store;
+
+/// Everything a domain operation needs, shared by every front-end.
+pub struct Ctx {
+    pub store: Store,
+    pub tokens: Tokens,
+    pub config: Arc<Config>,
+    /// Live sessions on this node.
+    pub router: Arc<Router>,
+    /// Users the message path reads for every message, cached for a second.
+    pub profiles: Profiles,
+    /// The `/config` values set in the admin console (applied without a restart).
+    pub console: ClientOverrides,
+}
+
+/// System account every user is auto-friended with ("客服公众号", public account).
+pub const SYSTEM_PUBLIC_ID: i32 = 10000;
+/// System sender of server notifications (XMPP resource `Server`).
+pub const SYSTEM_SENDER_ID: i32 = 10005;
