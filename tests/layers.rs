@@ -378,10 +378,25 @@ fn every_import_points_down() {
     );
 }
 
+/// The node a file counts as in the cycle check: itself, except that each store adapter is one
+/// unit (its files are split by port and share the adapter's private helpers and connection
+/// through `super::*`; nothing outside the adapter sees inside it).
+fn node(m: &ModPath) -> ModPath {
+    match (m.first().map(String::as_str), m.get(1).map(String::as_str)) {
+        (Some("store"), Some("sqlite" | "mongo")) => m[..2].to_vec(),
+        _ => m.clone(),
+    }
+}
+
 #[test]
 fn no_files_import_each_other() {
     let krate = Crate::read(&src_dir());
-    let edges = krate.edges();
+    let mut edges: BTreeMap<ModPath, BTreeSet<ModPath>> = BTreeMap::new();
+    for (from, targets) in krate.edges() {
+        let from = node(&from);
+        let out = edges.entry(from.clone()).or_default();
+        out.extend(targets.iter().map(node).filter(|t| *t != from));
+    }
     // Tarjan's strongly connected components: every component of more than one file is a cycle.
     struct Search<'a> {
         edges: &'a BTreeMap<ModPath, BTreeSet<ModPath>>,

@@ -12,12 +12,6 @@ pub mod path;
 pub mod storage;
 pub mod thumb;
 
-use std::io;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use async_trait::async_trait;
-
 pub use local::LocalDir;
 pub use path::RelPath;
 pub use storage::Storage;
