@@ -18,6 +18,7 @@ pub mod org;
 pub mod presence;
 pub mod profiles;
 pub mod rooms;
+pub mod times;
 pub mod users;
 pub mod util;
 pub mod view;

@@ -25,6 +25,7 @@ use crate::delivery::{ChatType, Delivery, Push, PushSender, SessionId};
 use crate::domain::history::{self, HistoryRequest, MucHistoryRequest};
 use crate::domain::messages::{self, Outgoing, Target};
 use crate::domain::presence::{self, Refusal};
+use crate::domain::times::{self, TimeUnit};
 use crate::domain::{rooms, Ctx, Error};
 
 /// Failed logins allowed before the connection is closed.
@@ -78,6 +79,10 @@ pub struct ShikuSession {
     /// 1:1 deliveries to this user written but not yet confirmed by a status-2 receipt, in
     /// order; requeued when the session ends.
     unacked: VecDeque<Delivery>,
+    /// The unit this client reads `timeSend` in (`domain::times`): milliseconds when its login
+    /// carries a `deviceId` (xiaoshifeifei), else seconds (newchat and the jQuery socket SDK),
+    /// until the client's own messages show otherwise.
+    time_unit: TimeUnit,
 }
 
 /// A head from the server to this client.
@@ -122,6 +127,7 @@ impl ShikuSession {
                 resource: String::new(),
                 session_id: None,
                 unacked: VecDeque::new(),
+                time_unit: TimeUnit::Seconds,
             },
             rx,
         )
@@ -268,6 +274,9 @@ impl ShikuSession {
         } else {
             resource
         };
+        if !a.device_id.is_empty() {
+            self.time_unit = TimeUnit::Millis;
+        }
         // The token is the REST access_token; older builds sent the md5 password instead.
         let secret = if a.token.is_empty() {
             a.password.as_str()
@@ -377,6 +386,9 @@ impl ShikuSession {
                 }
             }
         };
+        if let Some(unit) = TimeUnit::of(m.time_send as f64) {
+            self.time_unit = unit;
+        }
         let sent = messages::send(
             &self.ctx,
             Outgoing {
@@ -452,6 +464,7 @@ impl ShikuSession {
         let Value::Array(rows) = rows else {
             return Vec::new();
         };
+        let unit = self.time_unit;
         rows.iter()
             .map(|row| {
                 let text = row
@@ -476,7 +489,10 @@ impl ShikuSession {
                         chat_type::CHAT,
                     ),
                 };
-                body::from_json(text, head(sender_jid, &to, message_id, ct))
+                body::from_json(
+                    &times::body_for(text, unit),
+                    head(sender_jid, &to, message_id, ct),
+                )
             })
             .collect()
     }
@@ -665,7 +681,7 @@ impl ShikuSession {
             },
             offline: d.offline,
         };
-        let m = body::from_json(&d.body, h);
+        let m = body::from_json(&times::body_for(&d.body, self.time_unit), h);
         frame::encode(cmd::CHAT, &m)
     }
 

@@ -18,6 +18,7 @@ use super::{ns, Out, StreamError, StreamOpen, Transport};
 use crate::delivery::{ChatType, Delivery, Push, PushSender, SessionId};
 use crate::domain::messages::{self, Outgoing, Target};
 use crate::domain::presence::{self, Refusal};
+use crate::domain::times::{self, TimeUnit};
 use crate::domain::util::uuid32;
 use crate::domain::{Code, Ctx, Error};
 
@@ -80,6 +81,9 @@ pub struct XmppSession {
     /// Group messages pushed live for rooms not joined yet (every member session gets them,
     /// joined or not): the join's history leaves these out, so nothing arrives twice.
     live_unjoined: HashMap<String, VecDeque<String>>,
+    /// The unit this client reads `timeSend` in: seconds (the jQuery client, the one XMPP web
+    /// client) until the client's own messages show otherwise (`domain::times`).
+    time_unit: TimeUnit,
 }
 
 /// Message ids remembered per unjoined room (the join history window the client asks for is
@@ -203,6 +207,7 @@ impl XmppSession {
                 creating: HashSet::new(),
                 joined: HashSet::new(),
                 live_unjoined: HashMap::new(),
+                time_unit: TimeUnit::Seconds,
             },
             rx,
         )
@@ -935,7 +940,7 @@ impl XmppSession {
                         .reply("message", Some(&format!("{room_bare}/{sender}")))
                         .attr("type", "groupchat")
                         .attr("id", row.message_id)
-                        .child(Element::new("body").text(body))
+                        .child(Element::new("body").text(times::body_for(&body, self.time_unit)))
                         .child(delay(&room_bare, row.ts));
                     out.push(Out::Stanza(msg));
                 }
@@ -1034,6 +1039,9 @@ impl XmppSession {
                 )];
             }
         };
+        if let Some(unit) = TimeUnit::of_body(&fields) {
+            self.time_unit = unit;
+        }
         if !fields.contains_key("messageId") {
             if let Some(id) = m.get_attr("id").filter(|i| !i.is_empty()) {
                 fields.insert("messageId".into(), Value::String(id.to_string()));
@@ -1069,7 +1077,7 @@ impl XmppSession {
                 self.reply("message", Some(&from))
                     .attr("type", "groupchat")
                     .attr("id", sent.message_id.as_str())
-                    .child(Element::new("body").text(sent.body)),
+                    .child(Element::new("body").text(times::body_for(&sent.body, self.time_unit))),
             ));
         }
         out.push(Out::Stanza(
@@ -1107,7 +1115,7 @@ impl XmppSession {
             }
         };
         e.set_attr("id", d.message_id.as_str());
-        e.push(Element::new("body").text(d.body.as_str()));
+        e.push(Element::new("body").text(times::body_for(&d.body, self.time_unit)));
         if d.offline {
             e.push(delay(domain, d.ts));
         }

@@ -1,0 +1,165 @@
+//! The unit of `timeSend` (issue 15). Client generations disagree: the jQuery web client and
+//! newchat send and read seconds (`toDateTime(timeSend)` multiplies by 1000), xiaoshifeifei,
+//! qingzhou and seed 002's deployment milliseconds. Every message is stored as its sender sent
+//! it (server-made ones in ms, as seed 002 shows); what a reader gets is converted here, in one
+//! place, to the unit that reader reads: a live session's unit (learned from what its client
+//! sends), or the deployment's `history_time_unit` for history.
+//!
+//! Units are told apart by magnitude: below 1e11 is seconds (until the year 5138), above is
+//! milliseconds (after 1973). An encrypted body keeps its `timeSend` as sent: its key is derived
+//! from `int(timeSend)` (clients.md section 4), so a converted value would not decrypt.
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
+
+/// The unit a reader reads `timeSend` in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnit {
+    Seconds,
+    Millis,
+}
+
+/// Values below this are seconds, above milliseconds.
+const MILLIS_FROM: f64 = 1e11;
+
+impl TimeUnit {
+    /// The unit of a `timeSend` value, by magnitude (None for 0, negative or non-finite).
+    pub fn of(v: f64) -> Option<TimeUnit> {
+        if !v.is_finite() || v <= 0.0 {
+            None
+        } else if v < MILLIS_FROM {
+            Some(TimeUnit::Seconds)
+        } else {
+            Some(TimeUnit::Millis)
+        }
+    }
+
+    /// The unit of the `timeSend` a client put in a message body, when it put one.
+    pub fn of_body(body: &Map<String, Value>) -> Option<TimeUnit> {
+        match body.get("timeSend")? {
+            Value::Number(n) => TimeUnit::of(n.as_f64()?),
+            Value::String(s) => TimeUnit::of(s.trim().parse::<f64>().ok()?),
+            _ => None,
+        }
+    }
+
+    /// A `timeSend` value in this unit (integers: seconds as the jQuery client sends them).
+    pub fn convert(self, n: &serde_json::Number) -> serde_json::Number {
+        let Some(v) = n.as_f64() else {
+            return n.clone();
+        };
+        match (TimeUnit::of(v), self) {
+            (Some(TimeUnit::Millis), TimeUnit::Seconds) => {
+                serde_json::Number::from((v / 1000.0).floor() as i64)
+            }
+            (Some(TimeUnit::Seconds), TimeUnit::Millis) => {
+                serde_json::Number::from((v * 1000.0).round() as i64)
+            }
+            _ => n.clone(),
+        }
+    }
+}
+
+/// Whether a body is encrypted (`isEncrypt` 1 or true).
+fn encrypted(body: &Map<String, Value>) -> bool {
+    match body.get("isEncrypt") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Number(n)) => n.as_f64().is_some_and(|v| v != 0.0),
+        Some(Value::String(s)) => s == "1" || s.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+/// The number right after the first `"timeSend":` of a JSON text (a quick look that spares the
+/// parse when nothing changes).
+fn peek_time_send(body: &str) -> Option<f64> {
+    let at = body.find("\"timeSend\"")? + "\"timeSend\"".len();
+    let rest = body[at..].trim_start().strip_prefix(':')?.trim_start();
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E')))
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+/// A message body JSON for a reader of `unit`: the same text when its `timeSend` is already in
+/// that unit (or absent, or the body encrypted), else the body with `timeSend` converted (key
+/// order kept).
+pub fn body_for(body: &str, unit: TimeUnit) -> Cow<'_, str> {
+    match peek_time_send(body).and_then(TimeUnit::of) {
+        Some(u) if u == unit => return Cow::Borrowed(body),
+        None if !body.contains("\"timeSend\"") => return Cow::Borrowed(body),
+        _ => {}
+    }
+    let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(body) else {
+        return Cow::Borrowed(body);
+    };
+    if !convert_in(&mut m, unit) {
+        return Cow::Borrowed(body);
+    }
+    Cow::Owned(Value::Object(m).to_string())
+}
+
+/// Converts `timeSend` of a parsed body in place; false when nothing changed.
+pub fn convert_in(body: &mut Map<String, Value>, unit: TimeUnit) -> bool {
+    if encrypted(body) {
+        return false;
+    }
+    let Some(Value::Number(n)) = body.get("timeSend") else {
+        return false;
+    };
+    let converted = unit.convert(n);
+    if converted == *n {
+        return false;
+    }
+    body.insert("timeSend".into(), Value::Number(converted));
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magnitude() {
+        assert_eq!(TimeUnit::of(1_796_460_973.0), Some(TimeUnit::Seconds));
+        assert_eq!(TimeUnit::of(1_559_788_026.732), Some(TimeUnit::Seconds));
+        assert_eq!(TimeUnit::of(1_796_460_972_606.0), Some(TimeUnit::Millis));
+        assert_eq!(TimeUnit::of(0.0), None);
+        assert_eq!(TimeUnit::of(-5.0), None);
+    }
+
+    #[test]
+    fn bodies_convert_both_ways_and_keep_key_order() {
+        let ms = r#"{"content":"alice 已加入群组","timeSend":1796460972606,"type":907}"#;
+        assert_eq!(
+            body_for(ms, TimeUnit::Seconds),
+            r#"{"content":"alice 已加入群组","timeSend":1796460972,"type":907}"#
+        );
+        assert!(matches!(body_for(ms, TimeUnit::Millis), Cow::Borrowed(_)));
+        let s = r#"{"timeSend":1796460973,"type":1}"#;
+        assert_eq!(
+            body_for(s, TimeUnit::Millis),
+            r#"{"timeSend":1796460973000,"type":1}"#
+        );
+        assert!(matches!(body_for(s, TimeUnit::Seconds), Cow::Borrowed(_)));
+        let frac = r#"{"timeSend":1559788026.732}"#;
+        assert_eq!(
+            body_for(frac, TimeUnit::Millis),
+            r#"{"timeSend":1559788026732}"#
+        );
+    }
+
+    #[test]
+    fn encrypted_and_odd_bodies_stay_as_sent() {
+        for body in [
+            r#"{"timeSend":1796460972606,"isEncrypt":1}"#,
+            r#"{"timeSend":1796460972606,"isEncrypt":true}"#,
+            r#"{"type":1}"#,
+            r#"{"timeSend":"1796460972606"}"#,
+            "not json",
+        ] {
+            assert_eq!(body_for(body, TimeUnit::Seconds), body);
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! The unit of `timeSend` each reader gets (issue 15, README "Times"): live pushes carry it in
+//! the unit of the session they are written to, over XMPP and the binary protocol, for the
+//! server's own messages and for what clients of another generation sent; what clients sent
+//! is stored as they sent it.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use base64::Engine;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use shiku_server::domain::util::{md5_hex, uuid32};
+use shiku_server::gateway::shiku::proto::{
+    AuthMessage, AuthRespMessageProBuf, ChatMessage, MessageHead, MessageReceiptStatusProBuf,
+};
+use shiku_server::gateway::xmpp::xml::{parse_fragment, Element};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use common::TestApp;
+
+const DOMAIN: &str = "units.shiku.test";
+const TIMEOUT: Duration = Duration::from_secs(10);
+const SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
+const BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
+const FRAMING: &str = "urn:ietf:params:xml:ns:xmpp-framing";
+const AUTH_REQ: i8 = 5;
+const AUTH_RESP: i8 = 6;
+const CHAT: i8 = 10;
+const RECEIPT: i8 = 11;
+
+type Stream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Which unit a value is in, as the clients would read it.
+fn is_seconds(v: i64) -> bool {
+    v > 0 && v < 100_000_000_000
+}
+
+fn now_secs() -> i64 {
+    shiku_server::domain::util::now_secs()
+}
+
+/// Asserts `v` is now, in seconds.
+fn assert_now_seconds(v: i64, what: &str) {
+    assert!(is_seconds(v), "{what}: {v} is not seconds");
+    assert!((v - now_secs()).abs() < 60, "{what}: {v} is not now");
+}
+
+/// Asserts `v` is now, in milliseconds.
+fn assert_now_millis(v: i64, what: &str) {
+    assert!(!is_seconds(v), "{what}: {v} is not milliseconds");
+    assert!((v / 1000 - now_secs()).abs() < 60, "{what}: {v} is not now");
+}
+
+// ---- an XMPP client (RFC 7395 WebSocket) ---------------------------------------------------
+
+struct Xmpp {
+    stream: Stream,
+    uid: i64,
+}
+
+impl Xmpp {
+    async fn login(addr: SocketAddr, uid: i64, md5_password: &str) -> Xmpp {
+        let mut req = format!("ws://{addr}/ws").into_client_request().unwrap();
+        req.headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("xmpp"));
+        let (stream, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        let mut x = Xmpp { stream, uid };
+        x.open().await;
+        let creds =
+            base64::engine::general_purpose::STANDARD.encode(format!("\0{uid}\0{md5_password}"));
+        x.send(&format!(
+            r#"<auth xmlns="{SASL}" mechanism="PLAIN">{creds}</auth>"#
+        ))
+        .await;
+        assert!(x.recv().await.is("success", SASL));
+        x.open().await;
+        x.send(&format!(
+            r#"<iq xmlns="jabber:client" type="set" id="b1"><bind xmlns="{BIND}"><resource>web</resource></bind></iq>"#
+        ))
+        .await;
+        x.recv_until(|e| e.get_attr("id") == Some("b1")).await;
+        x.send(r#"<presence xmlns="jabber:client"/>"#).await;
+        x.ping("p0").await;
+        x
+    }
+
+    async fn open(&mut self) {
+        self.send(&format!(
+            r#"<open xmlns="{FRAMING}" to="{DOMAIN}" version="1.0"/>"#
+        ))
+        .await;
+        self.recv_until(|e| e.local_name() == "features").await;
+    }
+
+    async fn send(&mut self, xml: &str) {
+        self.stream
+            .send(Message::text(xml.to_string()))
+            .await
+            .unwrap();
+    }
+
+    async fn recv(&mut self) -> Element {
+        loop {
+            let m = tokio::time::timeout(TIMEOUT, self.stream.next())
+                .await
+                .expect("a frame in time")
+                .expect("stream open")
+                .expect("frame");
+            if let Message::Text(t) = m {
+                return parse_fragment(t.as_str(), 1 << 20).expect("XML");
+            }
+        }
+    }
+
+    async fn recv_until(&mut self, pred: impl Fn(&Element) -> bool) -> Element {
+        loop {
+            let e = self.recv().await;
+            if pred(&e) {
+                return e;
+            }
+        }
+    }
+
+    async fn ping(&mut self, id: &str) {
+        self.send(&format!(
+            r#"<iq xmlns="jabber:client" type="get" to="{DOMAIN}" id="{id}"><ping xmlns="urn:xmpp:ping"/></iq>"#
+        ))
+        .await;
+        self.recv_until(|e| e.get_attr("id") == Some(id)).await;
+    }
+
+    /// Sends a 1:1 text with this `timeSend` and waits for the server's receipt.
+    async fn say(&mut self, to: i64, id: &str, time_send: Value) {
+        let body = json!({"messageId": id, "fromUserId": self.uid.to_string(), "toUserId": to.to_string(),
+                          "type": 1, "content": "hi", "timeSend": time_send});
+        self.send(&format!(
+            r#"<message xmlns="jabber:client" to="{to}@{DOMAIN}" type="chat" id="{id}"><body>{}</body><request xmlns="urn:xmpp:receipts"/></message>"#,
+            escape(&body.to_string())
+        ))
+        .await;
+        self.recv_until(|e| e.find("received").is_some()).await;
+    }
+
+    /// The body of the next message whose body's `type` is `ty`.
+    async fn body_of_type(&mut self, ty: i64) -> Value {
+        loop {
+            let e = self.recv_until(|e| e.local_name() == "message").await;
+            let Some(b) = e.find("body") else { continue };
+            let v: Value = serde_json::from_str(&b.text_content()).expect("JSON body");
+            if v["type"] == ty {
+                return v;
+            }
+        }
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+// ---- a binary-protocol client ----------------------------------------------------------------
+
+struct Bin {
+    stream: Stream,
+    me: String,
+}
+
+fn head(from: &str, to: &str, id: &str, chat_type: i32) -> Option<MessageHead> {
+    Some(MessageHead {
+        from: from.into(),
+        to: to.into(),
+        message_id: id.into(),
+        chat_type,
+        offline: false,
+    })
+}
+
+impl Bin {
+    /// Logs in; `device_id` empty as newchat and the jQuery socket SDK send it, set as
+    /// xiaoshifeifei does.
+    async fn login(addr: SocketAddr, uid: i64, token: &str, device_id: &str) -> Bin {
+        let (stream, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+            .await
+            .unwrap();
+        let me = format!("{uid}/web");
+        let mut b = Bin { stream, me };
+        b.send(
+            AUTH_REQ,
+            &AuthMessage {
+                message_head: head(&b.me.clone(), "server", "a1", 5),
+                token: token.into(),
+                password: String::new(),
+                device_id: device_id.into(),
+            },
+        )
+        .await;
+        let r: AuthRespMessageProBuf = b.recv(AUTH_RESP).await;
+        assert_eq!(r.status, 1);
+        b
+    }
+
+    async fn send(&mut self, cmd: i8, m: &impl prost::Message) {
+        let mut v = vec![cmd as u8];
+        m.encode(&mut v).unwrap();
+        self.stream.send(Message::binary(v)).await.unwrap();
+    }
+
+    async fn recv<M: prost::Message + Default>(&mut self, cmd: i8) -> M {
+        loop {
+            let m = tokio::time::timeout(TIMEOUT, self.stream.next())
+                .await
+                .expect("a frame in time")
+                .expect("stream open")
+                .expect("frame");
+            if let Message::Binary(b) = m {
+                if b[0] as i8 == cmd {
+                    return M::decode(&b[1..]).unwrap();
+                }
+            }
+        }
+    }
+
+    async fn say(&mut self, to: i64, id: &str, time_send: i64) {
+        let m = ChatMessage {
+            message_head: head(&self.me, &to.to_string(), id, 1),
+            from_user_id: self.me.split('/').next().unwrap().into(),
+            to_user_id: to.to_string(),
+            time_send,
+            r#type: 1,
+            content: "hi".into(),
+            ..Default::default()
+        };
+        self.send(CHAT, &m).await;
+        let r: MessageReceiptStatusProBuf = self.recv(RECEIPT).await;
+        assert_eq!(r.status, 1);
+    }
+
+    async fn chat_of_type(&mut self, ty: i32) -> ChatMessage {
+        loop {
+            let m: ChatMessage = self.recv(CHAT).await;
+            if m.r#type == ty {
+                return m;
+            }
+        }
+    }
+}
+
+async fn user(app: &TestApp, phone: &str) -> (i64, String) {
+    app.register(phone, "secret-1", phone).await
+}
+
+#[tokio::test]
+async fn live_pushes_arrive_in_each_sessions_unit() {
+    let (app, bin_addr, x) = common::spawn_shiku(|c| c.client.xmpp_domain = DOMAIN.into()).await;
+    let ws = x.websocket.expect("XMPP listener");
+    let pw = md5_hex("secret-1");
+    let (owner, owner_token) = user(&app, "13710000001").await;
+    let (jq, _) = user(&app, "13710000002").await; // XMPP, the jQuery client: seconds
+    let (app_user, _) = user(&app, "13710000003").await; // XMPP client that sends ms
+    let (vue, vue_token) = user(&app, "13710000004").await; // binary with deviceId: ms
+    let (newchat, newchat_token) = user(&app, "13710000005").await; // binary, no deviceId: s
+
+    let mut x_jq = Xmpp::login(ws, jq, &pw).await;
+    let mut x_app = Xmpp::login(ws, app_user, &pw).await;
+    let mut b_vue = Bin::login(bin_addr, vue, &vue_token, "dev-vue").await;
+    let mut b_new = Bin::login(bin_addr, newchat, &newchat_token, "").await;
+
+    // What a session's client sends tells its unit.
+    x_app
+        .say(owner, "learn-ms", json!(1_796_460_973_000i64))
+        .await;
+
+    // The server's own messages: 907 room notices, made by the server in ms.
+    let jid = uuid32();
+    let members = serde_json::to_string(&[jq, app_user, vue, newchat]).unwrap();
+    let v = app
+        .get(
+            "/room/add",
+            &[
+                ("access_token", &owner_token),
+                ("jid", &jid),
+                ("name", "units"),
+                ("desc", "d"),
+                ("text", &members),
+            ],
+        )
+        .await;
+    assert_eq!(v["resultCode"], 1, "{v}");
+    let n = x_jq.body_of_type(907).await;
+    assert_now_seconds(n["timeSend"].as_i64().unwrap(), "907 to the jQuery session");
+    let n = x_app.body_of_type(907).await;
+    assert_now_millis(
+        n["timeSend"].as_i64().unwrap(),
+        "907 to the ms XMPP session",
+    );
+    let n = b_vue.chat_of_type(907).await;
+    assert_now_millis(n.time_send, "907 to the xiaoshifeifei session");
+    let n = b_new.chat_of_type(907).await;
+    assert_now_seconds(n.time_send, "907 to the newchat session");
+
+    // What another generation's client sent: converted for the reader, stored as sent.
+    let sent_ms = shiku_server::domain::util::now_millis();
+    b_vue.say(jq, "vue-to-jq", sent_ms).await;
+    let m = x_jq.body_of_type(1).await;
+    assert_eq!(m["messageId"], "vue-to-jq");
+    assert_eq!(m["timeSend"], sent_ms / 1000);
+    let sent_s = now_secs();
+    x_jq.say(vue, "jq-to-vue", json!(sent_s)).await;
+    let m = b_vue.chat_of_type(1).await;
+    assert_eq!(m.message_head.unwrap().message_id, "jq-to-vue");
+    assert_eq!(m.time_send, sent_s * 1000);
+
+    // An encrypted body keeps its timeSend: the key is derived from it.
+    let enc = json!({"messageId": "enc-1", "fromUserId": jq.to_string(), "toUserId": vue.to_string(),
+                     "type": 1, "content": "AAAA", "isEncrypt": 1, "timeSend": sent_s});
+    x_jq.send(&format!(
+        r#"<message xmlns="jabber:client" to="{vue}@{DOMAIN}" type="chat" id="enc-1"><body>{}</body></message>"#,
+        escape(&enc.to_string())
+    ))
+    .await;
+    let m = b_vue.chat_of_type(1).await;
+    assert_eq!(m.message_head.unwrap().message_id, "enc-1");
+    assert_eq!(m.time_send, sent_s);
+
+    // History keeps each message as its sender sent it.
+    let jq_token = app.login("13710000002", "secret-1").await;
+    let token = jq_token["data"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let h = app
+        .get(
+            "/tigase/shiku_msgs",
+            &[
+                ("access_token", token.as_str()),
+                ("receiver", &vue.to_string()),
+                ("pageSize", "10"),
+            ],
+        )
+        .await;
+    let rows = h["data"].as_array().expect("rows");
+    let stored = |id: &str| -> Value {
+        let row = rows
+            .iter()
+            .find(|r| r["messageId"] == id)
+            .unwrap_or_else(|| panic!("{id} in {h}"));
+        serde_json::from_str::<Value>(row["body"].as_str().unwrap()).unwrap()["timeSend"].clone()
+    };
+    assert_eq!(stored("vue-to-jq"), json!(sent_ms));
+    assert_eq!(stored("jq-to-vue"), json!(sent_s));
+}
