@@ -29,6 +29,17 @@ pub enum SignatureMode {
     Required,
 }
 
+/// The unit history endpoints give `timeSend` in (README "Times"): the stock jQuery client
+/// reads seconds, seed 002's Vue clients milliseconds; `as_sent` returns every message as its
+/// sender sent it (the reference's behaviour).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryTimeUnit {
+    Seconds,
+    Ms,
+    AsSent,
+}
+
 /// The whole server configuration.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -160,6 +171,9 @@ pub struct ClientConfig {
     pub xmpp_url: String,
     /// BOSH URL `/config` advertises (`boshUrl`); empty: `http://<Host>/http-bind`.
     pub bosh_url: String,
+    /// The unit of `timeSend` in history answers (`/tigase/shiku_msgs`, `shiku_muc_msgs`,
+    /// `getLastChatList`, `getMessage`, search).
+    pub history_time_unit: HistoryTimeUnit,
 }
 
 /// The XMPP gateway. The domain is `client.xmpp_domain` (what `/config` tells clients); rooms
@@ -406,6 +420,7 @@ impl Default for ClientConfig {
             show_telephone: 1,
             default_telephones: String::new(),
             xmpp_url: String::new(),
+            history_time_unit: HistoryTimeUnit::Seconds,
             bosh_url: String::new(),
         }
     }

@@ -8,6 +8,7 @@ mod common;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use shiku_server::config::HistoryTimeUnit;
 use shiku_server::documents::Friend;
 use shiku_server::domain::util::now_millis;
 
@@ -16,8 +17,15 @@ use common::{ok, user, TestApp, TestUser as U};
 const KEY: &str = "k";
 
 /// A registered user.
+/// A server configured as seed 002's deployment: its Vue clients read `timeSend` as sent (ms),
+/// so history returns it as sent (`client.history_time_unit = "as_sent"`; the unit rule itself
+/// is tested in `time_units.rs`).
 async fn spawn() -> TestApp {
-    common::spawn_with(|c| c.integration_key = KEY.into()).await
+    common::spawn_with(|c| {
+        c.integration_key = KEY.into();
+        c.client.history_time_unit = HistoryTimeUnit::AsSent;
+    })
+    .await
 }
 
 /// Distinct server times for consecutive messages (history is ordered by them).

@@ -91,7 +91,11 @@ async fn room_id(app: &TestApp, token: &str) -> String {
 
 #[tokio::test]
 async fn seed_room_reads_back_as_the_seed_shows_it() {
-    let app = common::spawn().await;
+    // Seed 002's deployment: its clients read `timeSend` as sent (README "Times").
+    let app = common::spawn_with(|c| {
+        c.client.history_time_unit = shiku_server::config::HistoryTimeUnit::AsSent
+    })
+    .await;
     app.import_fixtures().await;
     let token = login(&app, "13800000158").await;
 

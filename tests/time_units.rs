@@ -11,6 +11,7 @@ use std::time::Duration;
 use base64::Engine;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use shiku_server::config::HistoryTimeUnit;
 use shiku_server::domain::util::{md5_hex, uuid32};
 use shiku_server::gateway::shiku::proto::{
     AuthMessage, AuthRespMessageProBuf, ChatMessage, MessageHead, MessageReceiptStatusProBuf,
@@ -330,30 +331,167 @@ async fn live_pushes_arrive_in_each_sessions_unit() {
     assert_eq!(m.message_head.unwrap().message_id, "enc-1");
     assert_eq!(m.time_send, sent_s);
 
-    // History keeps each message as its sender sent it.
-    let jq_token = app.login("13710000002", "secret-1").await;
-    let token = jq_token["data"]["access_token"]
+    // History in the deployment's unit (default: seconds, what the stock client reads).
+    let token = app.login("13710000002", "secret-1").await["data"]["access_token"]
         .as_str()
         .unwrap()
         .to_string();
+    let rows = shiku_msgs(&app, &token, vue).await;
+    let row = by_id(&rows, "vue-to-jq");
+    assert_eq!(row["timeSend"], sent_ms / 1000);
+    assert_eq!(body_time(row, "body"), json!(sent_ms / 1000));
+    assert_eq!(body_time(row, "message"), json!(sent_ms / 1000));
+    assert_eq!(body_time(by_id(&rows, "jq-to-vue"), "body"), json!(sent_s));
+    assert_eq!(body_time(by_id(&rows, "enc-1"), "body"), json!(sent_s));
+}
+
+async fn shiku_msgs(app: &TestApp, token: &str, peer: i64) -> Vec<Value> {
     let h = app
         .get(
             "/tigase/shiku_msgs",
             &[
-                ("access_token", token.as_str()),
-                ("receiver", &vue.to_string()),
+                ("access_token", token),
+                ("receiver", &peer.to_string()),
                 ("pageSize", "10"),
             ],
         )
         .await;
-    let rows = h["data"].as_array().expect("rows");
-    let stored = |id: &str| -> Value {
-        let row = rows
+    h["data"].as_array().expect("rows").clone()
+}
+
+fn by_id<'a>(rows: &'a [Value], id: &str) -> &'a Value {
+    rows.iter()
+        .find(|r| r["messageId"] == id)
+        .unwrap_or_else(|| panic!("{id} in {rows:?}"))
+}
+
+/// `timeSend` inside a row's `body` or `message` JSON text.
+fn body_time(row: &Value, field: &str) -> Value {
+    let text = row[field].as_str().expect("JSON text");
+    serde_json::from_str::<Value>(text).expect("JSON")["timeSend"].clone()
+}
+
+/// Every history endpoint gives `timeSend` in the configured unit: the server's own messages
+/// (907 room notices, made in ms) and a client's (sent in seconds), stored as sent.
+#[tokio::test]
+async fn history_follows_the_deployment_setting() {
+    for (setting, expect) in [
+        (HistoryTimeUnit::Seconds, "s"),
+        (HistoryTimeUnit::Ms, "ms"),
+        (HistoryTimeUnit::AsSent, "as sent"),
+    ] {
+        let app = common::spawn_with(|c| c.client.history_time_unit = setting).await;
+        let (owner, owner_token) = user(&app, "13720000001").await;
+        let (member, member_token) = user(&app, "13720000002").await;
+        let jid = uuid32();
+        let v = app
+            .get(
+                "/room/add",
+                &[
+                    ("access_token", &owner_token),
+                    ("jid", &jid),
+                    ("name", "h"),
+                    ("desc", "d"),
+                    ("text", &serde_json::to_string(&[member]).unwrap()),
+                ],
+            )
+            .await;
+        assert_eq!(v["resultCode"], 1, "{v}");
+        // A client's 1:1 message, sent in seconds (`/tigase/push` takes the message path).
+        let v = app
+            .get(
+                "/tigase/push",
+                &[
+                    ("access_token", &owner_token),
+                    ("text", &format!("[{member}]")),
+                    (
+                        "body",
+                        &json!({"type": 1, "content": "s", "messageId": "cli-s",
+                                "timeSend": now_secs()})
+                        .to_string(),
+                    ),
+                ],
+            )
+            .await;
+        assert_eq!(v["resultCode"], 1, "{v}");
+        let check = |v: i64, what: &str, made_ms: bool| match expect {
+            "s" => assert_now_seconds(v, what),
+            "ms" => assert_now_millis(v, what),
+            _ if made_ms => assert_now_millis(v, what),
+            _ => assert_now_seconds(v, what),
+        };
+        // shiku_muc_msgs: the 907 notices.
+        let muc = app
+            .get(
+                "/tigase/shiku_muc_msgs",
+                &[
+                    ("access_token", &member_token),
+                    ("roomId", &jid),
+                    ("pageSize", "20"),
+                ],
+            )
+            .await;
+        let rows = muc["data"].as_array().expect("rows").clone();
+        let notice = rows
             .iter()
-            .find(|r| r["messageId"] == id)
-            .unwrap_or_else(|| panic!("{id} in {h}"));
-        serde_json::from_str::<Value>(row["body"].as_str().unwrap()).unwrap()["timeSend"].clone()
-    };
-    assert_eq!(stored("vue-to-jq"), json!(sent_ms));
-    assert_eq!(stored("jq-to-vue"), json!(sent_s));
+            .find(|r| r["contentType"] == 907)
+            .unwrap_or_else(|| panic!("a 907 in {muc}"));
+        check(
+            notice["timeSend"].as_i64().unwrap(),
+            "shiku_muc_msgs row",
+            true,
+        );
+        for field in ["body", "message"] {
+            check(
+                body_time(notice, field).as_i64().unwrap(),
+                "shiku_muc_msgs body",
+                true,
+            );
+        }
+        // getMessage type 2 of the same notice.
+        let one = app
+            .get(
+                "/tigase/getMessage",
+                &[
+                    ("access_token", &member_token),
+                    ("type", "2"),
+                    ("roomJid", &jid),
+                    ("messageId", notice["messageId"].as_str().unwrap()),
+                ],
+            )
+            .await;
+        check(
+            one["data"]["timeSend"].as_i64().unwrap(),
+            "getMessage type 2",
+            true,
+        );
+        // getLastChatList: the room's row shows its last (server-made) message.
+        let list = app
+            .get(
+                "/tigase/getLastChatList",
+                &[("access_token", &member_token)],
+            )
+            .await;
+        let room_row = list["data"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .find(|r| r["jid"] == jid.as_str())
+            .unwrap_or_else(|| panic!("the room in {list}"))
+            .clone();
+        check(
+            room_row["timeSend"].as_i64().unwrap(),
+            "getLastChatList",
+            true,
+        );
+        // shiku_msgs: the client's message (sent in seconds).
+        let rows = shiku_msgs(&app, &member_token, owner).await;
+        let row = by_id(&rows, "cli-s");
+        check(row["timeSend"].as_i64().unwrap(), "shiku_msgs row", false);
+        check(
+            body_time(row, "body").as_i64().unwrap(),
+            "shiku_msgs body",
+            false,
+        );
+    }
 }

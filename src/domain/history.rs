@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::{Error, Result};
 use super::messages::{self, Outgoing, Target};
+use super::times::{self, TimeUnit};
 use super::util::now_secs;
 use super::view::to_map;
 use super::{rooms, users, Ctx};
@@ -89,17 +90,34 @@ fn body_json(row: &MsgRow) -> &str {
 /// A history row as clients read it (seed 002 2.5): the stored fields, with `body` and
 /// `message` both holding the message JSON (the jQuery client parses `body`, the Vue clients
 /// `message`).
-pub fn row_view(row: &MsgRow) -> Value {
-    let json_text = body_json(row).to_string();
+/// `timeSend` is given in `unit` (None: as sent; `domain::times`).
+pub fn row_view(row: &MsgRow, unit: Option<TimeUnit>) -> Value {
+    let text = body_json(row);
+    let json_text = match unit {
+        Some(u) => times::body_for(text, u).into_owned(),
+        None => text.to_string(),
+    };
     let mut m = to_map(row);
+    if let Some(u) = unit {
+        times::convert_row(&mut m, u, row.is_encrypt || times::body_encrypted(text));
+    }
     m.insert("message".into(), json!(json_text));
     m.insert("body".into(), json!(json_text));
     Value::Object(m)
 }
 
-/// A conversation-list row as clients read it (seed 002 1.4).
-pub fn last_chat_view(row: &LastChat) -> Value {
-    Value::Object(to_map(row))
+/// A conversation-list row as clients read it (seed 002 1.4), `timeSend` in `unit`.
+pub fn last_chat_view(row: &LastChat, unit: Option<TimeUnit>) -> Value {
+    let mut m = to_map(row);
+    if let Some(u) = unit {
+        times::convert_row(&mut m, u, row.is_encrypt);
+    }
+    Value::Object(m)
+}
+
+/// The unit this deployment's history answers give `timeSend` in.
+fn history_unit(ctx: &Ctx) -> Option<TimeUnit> {
+    times::history_unit(ctx.config.client.history_time_unit)
 }
 
 /// `/tigase/shiku_msgs` parameters.
@@ -130,7 +148,11 @@ pub async fn history(ctx: &Ctx, me: i32, r: &HistoryRequest) -> Result<Value> {
         limit,
     };
     let rows = ctx.store.messages.history(&q).await?;
-    Ok(Value::Array(rows.iter().map(row_view).collect()))
+    Ok(Value::Array(
+        rows.iter()
+            .map(|r| row_view(r, history_unit(ctx)))
+            .collect(),
+    ))
 }
 
 /// The jids of the rooms `me` belongs to, whose shared conversation rows join my list.
@@ -140,13 +162,17 @@ async fn my_room_jids(ctx: &Ctx, me: i32) -> Result<Vec<String>> {
 
 /// A group-history row as clients read it (seed 002 1.6): the stored fields with `body` and
 /// `message` both holding the message JSON, without the repo generation's `room_jid_id`.
-pub fn muc_view(row: &MucRow) -> Value {
+/// `timeSend` is given in `unit` (None: as sent).
+pub fn muc_view(row: &MucRow, unit: Option<TimeUnit>) -> Value {
     let is_object = |s: &str| s.trim_start().starts_with('{');
-    let text = [row.message.as_str(), row.body.as_str()]
+    let stored = [row.message.as_str(), row.body.as_str()]
         .into_iter()
         .find(|s| is_object(s))
-        .unwrap_or(row.message.as_str())
-        .to_string();
+        .unwrap_or(row.message.as_str());
+    let text = match unit {
+        Some(u) => times::body_for(stored, u).into_owned(),
+        None => stored.to_string(),
+    };
     // Rebuilt in the stored field order (the seed's), `body` after `message`.
     let mut m = Map::new();
     for (k, v) in to_map(row) {
@@ -162,6 +188,9 @@ pub fn muc_view(row: &MucRow) -> Value {
                 m.insert(k, v);
             }
         }
+    }
+    if let Some(u) = unit {
+        times::convert_row(&mut m, u, times::body_encrypted(stored));
     }
     Value::Object(m)
 }
@@ -197,7 +226,11 @@ pub async fn muc_history(ctx: &Ctx, me: i32, r: &MucHistoryRequest) -> Result<Va
         limit,
     };
     let rows = ctx.store.rooms.muc_history(&q).await?;
-    Ok(Value::Array(rows.iter().map(muc_view).collect()))
+    Ok(Value::Array(
+        rows.iter()
+            .map(|r| muc_view(r, history_unit(ctx)))
+            .collect(),
+    ))
 }
 
 /// `/tigase/deleteMsg` for group chat: `delete` 1 hides the messages for me only; 2 recalls them
@@ -316,7 +349,7 @@ pub async fn last_chat_list(
                 continue;
             }
         }
-        out.push(last_chat_view(row));
+        out.push(last_chat_view(row, history_unit(ctx)));
     }
     Ok(Value::Array(out))
 }
@@ -332,7 +365,7 @@ pub async fn get_message(ctx: &Ctx, me: i32, chat_type: i32, message_id: &str) -
                 .find_copy(me, message_id)
                 .await?
                 .ok_or_else(|| Error::failure("消息不存在 (no such message)"))?;
-            Ok(row_view(&row))
+            Ok(row_view(&row, history_unit(ctx)))
         }
         // Group messages are looked up by room (`get_group_message`); without one there is
         // no message to find.
@@ -353,7 +386,7 @@ pub async fn get_group_message(ctx: &Ctx, me: i32, jid: &str, message_id: &str) 
         .find_muc(jid, message_id)
         .await?
         .ok_or_else(|| Error::failure("消息不存在 (no such message)"))?;
-    Ok(muc_view(&row))
+    Ok(muc_view(&row, history_unit(ctx)))
 }
 
 /// `/tigase/deleteMsg` for single chat. `delete` 1 removes my copies; 2 recalls messages I sent
@@ -519,7 +552,10 @@ pub async fn search(ctx: &Ctx, me: i32, content: &str) -> Result<Value> {
         .messages
         .search_copies(me, needle, SEARCH_LIMIT)
         .await?;
-    let msgs: Vec<Value> = rows.iter().map(row_view).collect();
+    let msgs: Vec<Value> = rows
+        .iter()
+        .map(|r| row_view(r, history_unit(ctx)))
+        .collect();
 
     // My friends whose nickname (the relation's `toNickname`, kept in step with the user's
     // nickname) or my remark for them contains the text.
@@ -595,7 +631,7 @@ pub async fn search(ctx: &Ctx, me: i32, content: &str) -> Result<Value> {
             if hidden[&jid].contains(&row.message_id) {
                 continue;
             }
-            mucmsgs.push(muc_view(&row));
+            mucmsgs.push(muc_view(&row, history_unit(ctx)));
         }
     }
     Ok(json!({
@@ -829,13 +865,13 @@ mod tests {
 
     #[test]
     fn rows_carry_the_json_in_body_and_message() {
-        let v = row_view(&row("{\"a\":1}", ""));
+        let v = row_view(&row("{\"a\":1}", ""), None);
         assert_eq!(v["body"], v["message"]);
         assert_eq!(v["body"], "{\"a\":1}");
-        let v = row_view(&row("", "{\"b\":1}"));
+        let v = row_view(&row("", "{\"b\":1}"), None);
         assert_eq!(v["message"], "{\"b\":1}");
         // Tigase generation: XML stanza in `message`, JSON in `body`.
-        let v = row_view(&row("<message><body>x</body></message>", "{\"c\":1}"));
+        let v = row_view(&row("<message><body>x</body></message>", "{\"c\":1}"), None);
         assert_eq!(v["message"], "{\"c\":1}");
         assert_eq!(v["_id"], "60346c7b1bb77153b4e8bc67");
     }

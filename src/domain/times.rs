@@ -13,6 +13,8 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
+use crate::config::HistoryTimeUnit;
+
 /// The unit a reader reads `timeSend` in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeUnit {
@@ -58,6 +60,34 @@ impl TimeUnit {
             }
             _ => n.clone(),
         }
+    }
+}
+
+/// The unit history answers give, from the deployment's setting (None: as sent).
+pub fn history_unit(setting: HistoryTimeUnit) -> Option<TimeUnit> {
+    match setting {
+        HistoryTimeUnit::Seconds => Some(TimeUnit::Seconds),
+        HistoryTimeUnit::Ms => Some(TimeUnit::Millis),
+        HistoryTimeUnit::AsSent => None,
+    }
+}
+
+/// Whether a body JSON text is encrypted (a quick look first: most bodies never mention it).
+pub fn body_encrypted(body: &str) -> bool {
+    if !body.contains("\"isEncrypt\"") {
+        return false;
+    }
+    matches!(serde_json::from_str::<Value>(body), Ok(Value::Object(m)) if encrypted(&m))
+}
+
+/// Converts a history row's own `timeSend` field (beside the body's) unless it is encrypted.
+pub fn convert_row(row: &mut Map<String, Value>, unit: TimeUnit, encrypted: bool) {
+    if encrypted {
+        return;
+    }
+    if let Some(Value::Number(n)) = row.get("timeSend") {
+        let converted = unit.convert(n);
+        row.insert("timeSend".into(), Value::Number(converted));
     }
 }
 
