@@ -30,6 +30,8 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 const SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
 const BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
 const FRAMING: &str = "urn:ietf:params:xml:ns:xmpp-framing";
+/// The task-management system's key (`/console/oneSendOne`).
+const KEY: &str = "units-integration-key";
 const AUTH_REQ: i8 = 5;
 const AUTH_RESP: i8 = 6;
 const CHAT: i8 = 10;
@@ -67,6 +69,14 @@ struct Xmpp {
 
 impl Xmpp {
     async fn login(addr: SocketAddr, uid: i64, md5_password: &str) -> Xmpp {
+        let mut x = Xmpp::login_quietly(addr, uid, md5_password).await;
+        x.ping("p0").await;
+        x
+    }
+
+    /// Logs in and sends the initial presence without waiting for anything after it (what the
+    /// server flushes from the offline queue stays unread).
+    async fn login_quietly(addr: SocketAddr, uid: i64, md5_password: &str) -> Xmpp {
         let mut req = format!("ws://{addr}/ws").into_client_request().unwrap();
         req.headers_mut()
             .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("xmpp"));
@@ -87,7 +97,6 @@ impl Xmpp {
         .await;
         x.recv_until(|e| e.get_attr("id") == Some("b1")).await;
         x.send(r#"<presence xmlns="jabber:client"/>"#).await;
-        x.ping("p0").await;
         x
     }
 
@@ -254,13 +263,34 @@ impl Bin {
     }
 }
 
+/// Waits until the server has seen a user's last session go.
+async fn wait_offline(app: &TestApp, token: &str, uid: i64) {
+    for _ in 0..100 {
+        let v = app
+            .get(
+                "/user/getOnLine",
+                &[("access_token", token), ("userId", &uid.to_string())],
+            )
+            .await;
+        if v["data"] == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("user {uid} still online");
+}
+
 async fn user(app: &TestApp, phone: &str) -> (i64, String) {
     app.register(phone, "secret-1", phone).await
 }
 
 #[tokio::test]
 async fn live_pushes_arrive_in_each_sessions_unit() {
-    let (app, bin_addr, x) = common::spawn_shiku(|c| c.client.xmpp_domain = DOMAIN.into()).await;
+    let (app, bin_addr, x) = common::spawn_shiku(|c| {
+        c.client.xmpp_domain = DOMAIN.into();
+        c.integration_key = KEY.into();
+    })
+    .await;
     let ws = x.websocket.expect("XMPP listener");
     let pw = md5_hex("secret-1");
     let (owner, owner_token) = user(&app, "13710000001").await;
@@ -295,6 +325,7 @@ async fn live_pushes_arrive_in_each_sessions_unit() {
         )
         .await;
     assert_eq!(v["resultCode"], 1, "{v}");
+    let room_id = v["data"]["id"].as_str().expect("room id").to_string();
     let n = x_jq.body_of_type(907).await;
     assert_now_seconds(n["timeSend"].as_i64().unwrap(), "907 to the jQuery session");
     let n = x_app.body_of_type(907).await;
@@ -306,6 +337,72 @@ async fn live_pushes_arrive_in_each_sessions_unit() {
     assert_now_millis(n.time_send, "907 to the xiaoshifeifei session");
     let n = b_new.chat_of_type(907).await;
     assert_now_seconds(n.time_send, "907 to the newchat session");
+
+    // Another room event (902, renamed) and the task system's message (`oneSendOne`, made by
+    // the server in ms).
+    let v = app
+        .get(
+            "/room/update",
+            &[
+                ("access_token", &owner_token),
+                ("roomId", &room_id),
+                ("roomName", "renamed"),
+            ],
+        )
+        .await;
+    assert_eq!(v["resultCode"], 1, "{v}");
+    let n = x_jq.body_of_type(902).await;
+    assert_now_seconds(n["timeSend"].as_i64().unwrap(), "902 to the jQuery session");
+    let n = b_vue.chat_of_type(902).await;
+    assert_now_millis(n.time_send, "902 to the xiaoshifeifei session");
+    for to_phone in ["13710000002", "13710000004"] {
+        let v = app
+            .get(
+                "/console/oneSendOne",
+                &[
+                    ("access_token", KEY),
+                    ("type", "1"),
+                    ("content", "task"),
+                    ("sendPhone", "13710000001"),
+                    ("toUserPhone", to_phone),
+                ],
+            )
+            .await;
+        assert_eq!(v["resultCode"], 1, "{v}");
+    }
+    let n = x_jq.body_of_type(1).await;
+    assert_eq!(n["content"], "task");
+    assert_now_seconds(
+        n["timeSend"].as_i64().unwrap(),
+        "oneSendOne to the jQuery session",
+    );
+    let n = b_vue.chat_of_type(1).await;
+    assert_eq!(n.content, "task");
+    assert_now_millis(n.time_send, "oneSendOne to the xiaoshifeifei session");
+
+    // Offline delivery: queued while away, flushed at login in the new session's unit.
+    drop(x_app);
+    wait_offline(&app, &owner_token, app_user).await;
+    let v = app
+        .get(
+            "/console/oneSendOne",
+            &[
+                ("access_token", KEY),
+                ("type", "1"),
+                ("content", "while away"),
+                ("sendPhone", "13710000001"),
+                ("toUserPhone", "13710000003"),
+            ],
+        )
+        .await;
+    assert_eq!(v["resultCode"], 1, "{v}");
+    let mut x_back = Xmpp::login_quietly(ws, app_user, &pw).await;
+    let n = x_back.body_of_type(1).await;
+    assert_eq!(n["content"], "while away");
+    assert_now_seconds(
+        n["timeSend"].as_i64().unwrap(),
+        "offline flush to a new XMPP session",
+    );
 
     // What another generation's client sent: converted for the reader, stored as sent.
     let sent_ms = shiku_server::domain::util::now_millis();
