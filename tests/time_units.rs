@@ -380,6 +380,22 @@ async fn live_pushes_arrive_in_each_sessions_unit() {
     assert_eq!(n.content, "task");
     assert_now_millis(n.time_send, "oneSendOne to the xiaoshifeifei session");
 
+    // A friend event (510: the owner made friends with both directly).
+    let v = app
+        .get(
+            "/friends/attention/batchAdd",
+            &[
+                ("access_token", &owner_token),
+                ("toUserIds", &format!("{jq},{vue}")),
+            ],
+        )
+        .await;
+    assert_eq!(v["resultCode"], 1, "{v}");
+    let n = x_jq.body_of_type(510).await;
+    assert_now_seconds(n["timeSend"].as_i64().unwrap(), "510 to the jQuery session");
+    let n = b_vue.chat_of_type(510).await;
+    assert_now_millis(n.time_send, "510 to the xiaoshifeifei session");
+
     // Offline delivery: queued while away, flushed at login in the new session's unit.
     drop(x_app);
     wait_offline(&app, &owner_token, app_user).await;
