@@ -15,6 +15,7 @@ use shiku_server::config::HistoryTimeUnit;
 use shiku_server::domain::util::{md5_hex, uuid32};
 use shiku_server::gateway::shiku::proto::{
     AuthMessage, AuthRespMessageProBuf, ChatMessage, MessageHead, MessageReceiptStatusProBuf,
+    PullMessageHistoryRecordReqProBuf, PullMessageHistoryRecordRespProBuf,
 };
 use shiku_server::gateway::xmpp::xml::{parse_fragment, Element};
 use tokio::net::TcpStream;
@@ -36,6 +37,8 @@ const AUTH_REQ: i8 = 5;
 const AUTH_RESP: i8 = 6;
 const CHAT: i8 = 10;
 const RECEIPT: i8 = 11;
+const PULL_REQ: i8 = 12;
+const PULL_RESP: i8 = 13;
 
 type Stream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -395,6 +398,33 @@ async fn live_pushes_arrive_in_each_sessions_unit() {
     assert_now_seconds(n["timeSend"].as_i64().unwrap(), "510 to the jQuery session");
     let n = b_vue.chat_of_type(510).await;
     assert_now_millis(n.time_send, "510 to the xiaoshifeifei session");
+
+    // The binary protocol's history pull, in the session's unit (the deployment's is seconds).
+    b_vue
+        .send(
+            PULL_REQ,
+            &PullMessageHistoryRecordReqProBuf {
+                message_head: head(&b_vue.me.clone(), "server", "pull-room", 2),
+                jid: jid.clone(),
+                size: 20,
+                start_time: 0,
+                end_time: 0,
+            },
+        )
+        .await;
+    let r: PullMessageHistoryRecordRespProBuf = b_vue.recv(PULL_RESP).await;
+    let notices: Vec<&ChatMessage> = r
+        .message_list
+        .iter()
+        .filter(|m| m.r#type == 907 || m.r#type == 902)
+        .collect();
+    assert!(!notices.is_empty(), "{r:?}");
+    for m in notices {
+        assert_now_millis(
+            m.time_send,
+            "a room notice pulled by the xiaoshifeifei session",
+        );
+    }
 
     // Offline delivery: queued while away, flushed at login in the new session's unit.
     drop(x_app);
