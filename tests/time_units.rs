@@ -12,6 +12,7 @@ use base64::Engine;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use shiku_server::config::HistoryTimeUnit;
+use shiku_server::documents::UserRole;
 use shiku_server::domain::util::{md5_hex, uuid32};
 use shiku_server::gateway::shiku::proto::{
     AuthMessage, AuthRespMessageProBuf, ChatMessage, MessageHead, MessageReceiptStatusProBuf,
@@ -426,6 +427,81 @@ async fn live_pushes_arrive_in_each_sessions_unit() {
         );
     }
 
+    // The other room events, each read by both generations.
+    let later = (now_secs() + 3600).to_string();
+    let nc = newchat.to_string();
+    let events: Vec<(&str, Vec<(&str, &str)>, i64)> = vec![
+        ("/room/update", vec![("notice", "公告")], 905),
+        ("/room/update", vec![("showRead", "1")], 915),
+        ("/room/update", vec![("isNeedVerify", "1")], 916),
+        ("/room/update", vec![("talkTime", &later)], 920),
+        (
+            "/room/member/update",
+            vec![("userId", &nc), ("talkTime", &later)],
+            906,
+        ),
+        (
+            "/room/set/admin",
+            vec![("touserId", &nc), ("type", "2")],
+            913,
+        ),
+        ("/room/member/delete", vec![("userId", &nc)], 904),
+        ("/room/delete", vec![], 903),
+    ];
+    for (path, extra, ty) in events {
+        let mut pairs = vec![("access_token", owner_token.as_str()), ("roomId", &room_id)];
+        pairs.extend(extra);
+        let v = app.get(path, &pairs).await;
+        assert_eq!(v["resultCode"], 1, "{path}: {v}");
+        let n = x_jq.body_of_type(ty).await;
+        assert_now_seconds(n["timeSend"].as_i64().unwrap(), &format!("{ty} to jQuery"));
+        let n = b_vue.chat_of_type(ty as i32).await;
+        assert_now_millis(n.time_send, &format!("{ty} to xiaoshifeifei"));
+    }
+
+    // The console's push to every user (made by the server in ms), from an admin.
+    app.app
+        .store
+        .users
+        .insert_role(&UserRole {
+            user_id: owner as i32,
+            phone: None,
+            role: 5,
+            status: 1,
+            create_time: now_secs(),
+            last_login_time: 0,
+        })
+        .await
+        .unwrap();
+    let v = app
+        .post(
+            "/console/login",
+            &[
+                ("account", "13710000001"),
+                ("password", &md5_hex("secret-1")),
+                ("areaCode", "86"),
+            ],
+        )
+        .await;
+    let console_token = v["data"]["access_Token"].as_str().expect("console token");
+    let v = app
+        .post(
+            "/console/pushToAll",
+            &[
+                ("access_token", console_token),
+                ("fromUserId", &owner.to_string()),
+                ("body", r#"{"type":1,"content":"全员通知"}"#),
+            ],
+        )
+        .await;
+    assert_eq!(v["resultCode"], 1, "{v}");
+    let n = x_jq.body_of_type(1).await;
+    assert_eq!(n["content"], "全员通知");
+    assert_now_seconds(n["timeSend"].as_i64().unwrap(), "pushToAll to jQuery");
+    let n = b_vue.chat_of_type(1).await;
+    assert_eq!(n.content, "全员通知");
+    assert_now_millis(n.time_send, "pushToAll to xiaoshifeifei");
+
     // Offline delivery: queued while away, flushed at login in the new session's unit.
     drop(x_app);
     wait_offline(&app, &owner_token, app_user).await;
@@ -443,8 +519,12 @@ async fn live_pushes_arrive_in_each_sessions_unit() {
         .await;
     assert_eq!(v["resultCode"], 1, "{v}");
     let mut x_back = Xmpp::login_quietly(ws, app_user, &pw).await;
-    let n = x_back.body_of_type(1).await;
-    assert_eq!(n["content"], "while away");
+    let n = loop {
+        let n = x_back.body_of_type(1).await;
+        if n["content"] == "while away" {
+            break n;
+        }
+    };
     assert_now_seconds(
         n["timeSend"].as_i64().unwrap(),
         "offline flush to a new XMPP session",
