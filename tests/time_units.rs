@@ -43,6 +43,10 @@ const PULL_RESP: i8 = 13;
 
 type Stream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// A REST call of the room owner that makes the server send a room event: path, parameters,
+/// the event's type.
+type RoomEvent<'a> = (&'static str, Vec<(&'static str, &'a str)>, i64);
+
 /// Which unit a value is in, as the clients would read it.
 fn is_seconds(v: i64) -> bool {
     v > 0 && v < 100_000_000_000
@@ -430,7 +434,7 @@ async fn live_pushes_arrive_in_each_sessions_unit() {
     // The other room events, each read by both generations.
     let later = (now_secs() + 3600).to_string();
     let nc = newchat.to_string();
-    let events: Vec<(&str, Vec<(&str, &str)>, i64)> = vec![
+    let events: Vec<RoomEvent> = vec![
         ("/room/update", vec![("notice", "公告")], 905),
         ("/room/update", vec![("showRead", "1")], 915),
         ("/room/update", vec![("isNeedVerify", "1")], 916),
