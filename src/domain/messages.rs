@@ -6,6 +6,7 @@
 use serde_json::{json, Map, Value};
 
 use super::error::{Code, Error, Result};
+use super::times::TimeUnit;
 use super::util::{now_millis, now_secs, uuid32};
 use super::view::sorted;
 use super::{Ctx, SYSTEM_SENDER_ID};
@@ -112,28 +113,23 @@ fn type_and_id(body: &Map<String, Value>) -> Result<(i32, String)> {
     Ok((msg_type, message_id))
 }
 
-/// A stored `timeSend` in ms (seconds are told apart by magnitude).
+/// A stored `timeSend` in ms (seconds are told apart by magnitude, `domain::times`).
 pub fn time_send_millis(n: &serde_json::Number) -> i64 {
-    let f = n.as_f64().unwrap_or(0.0);
-    if f > 0.0 && f < 1e11 {
-        (f * 1000.0) as i64
-    } else {
-        f as i64
+    millis(n.as_f64().unwrap_or(0.0))
+}
+
+/// A `timeSend` value in ms, whichever unit it is in.
+fn millis(f: f64) -> i64 {
+    match TimeUnit::of(f) {
+        Some(TimeUnit::Seconds) => (f * 1000.0) as i64,
+        _ => f as i64,
     }
 }
 
 /// A `timeSend` as sent, and its value in ms (seconds are told apart by magnitude).
 fn time_send(body: &Map<String, Value>, now_ms: i64) -> (serde_json::Number, i64) {
     match body.get("timeSend") {
-        Some(Value::Number(n)) => {
-            let f = n.as_f64().unwrap_or(0.0);
-            let ms = if f > 0.0 && f < 1e11 {
-                (f * 1000.0) as i64
-            } else {
-                f as i64
-            };
-            (n.clone(), ms)
-        }
+        Some(Value::Number(n)) => (n.clone(), time_send_millis(n)),
         Some(Value::String(s)) => match s.trim().parse::<f64>() {
             Ok(f) if f.is_finite() => {
                 let n = if f.fract() == 0.0 {
@@ -141,12 +137,7 @@ fn time_send(body: &Map<String, Value>, now_ms: i64) -> (serde_json::Number, i64
                 } else {
                     serde_json::Number::from_f64(f).unwrap_or_else(|| now_ms.into())
                 };
-                let ms = if f < 1e11 {
-                    (f * 1000.0) as i64
-                } else {
-                    f as i64
-                };
-                (n, ms)
+                (n, millis(f))
             }
             _ => (now_ms.into(), now_ms),
         },
