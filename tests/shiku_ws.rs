@@ -69,8 +69,14 @@ async fn user(app: &TestApp, phone: &str, nickname: &str) -> U {
     U { id, token }
 }
 
+/// A deployment of the binary protocol's clients (xiaoshifeifei: `timeSend` in ms, so history
+/// answers in ms too; README "Times").
 async fn server() -> (TestApp, SocketAddr, Option<SocketAddr>) {
-    let (app, bin, x) = common::spawn_shiku(|c| c.client.xmpp_domain = DOMAIN.into()).await;
+    let (app, bin, x) = common::spawn_shiku(|c| {
+        c.client.xmpp_domain = DOMAIN.into();
+        c.client.history_time_unit = shiku_server::config::HistoryTimeUnit::Ms;
+    })
+    .await;
     (app, bin, x.websocket)
 }
 
