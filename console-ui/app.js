@@ -179,6 +179,7 @@ const screens = {
   messages: { title: '消息推送', render: renderMessages },
   admins: { title: '管理员', render: renderAdmins },
   config: { title: '系统配置', render: renderConfig },
+  logins: { title: '登录保护', render: renderLoginBlocks },
 };
 
 async function renderDashboard(main) {
@@ -748,6 +749,39 @@ async function renderConfig(main) {
         .filter(([, x]) => x.input.value !== x.initial)
         .map(([k, x]) => [k, x.input.value]))),
     })));
+}
+
+// ---- login protection
+
+/** Accounts and addresses the login limiter counts failed password attempts for. */
+async function renderLoginBlocks(main) {
+  const rows = await run(() => api('/console/loginBlocks'));
+  if (!rows) return;
+  async function clear(params, done) {
+    const r = await run(() => api('/console/loginBlocks/clear', params));
+    if (r) {
+      toast(done);
+      main.replaceChildren();
+      await renderLoginBlocks(main);
+    }
+  }
+  const body = rows.length
+    ? rows.map((b) => h('tr', {},
+      h('td', {}, h('code', { text: b.key })),
+      h('td', { text: b.userId == null ? '' : String(b.userId) }),
+      h('td', { text: String(b.failures) }),
+      h('td', {}, b.blocked
+        ? h('span', { class: 'badge bad', text: `限制中（${b.retrySecs} 秒）` })
+        : h('span', { class: 'muted', text: '未限制' })),
+      h('td', { text: `${b.lastSecsAgo} 秒前` }),
+      h('td', {}, btn('解除', () => clear({ key: b.key }, '已解除')))))
+    : [h('tr', {}, h('td', { colspan: 6, class: 'muted', text: '没有失败的登录尝试' }))];
+  main.append(
+    h('p', { class: 'muted', text: '密码连续错误后，账号或来源地址的下一次尝试需等待逐次加倍的时间（自动结束，不会永久锁定）。此处可提前解除。' }),
+    h('div', { class: 'table-wrap' }, h('table', { id: 'login-blocks' },
+      h('thead', {}, h('tr', {}, ['对象', '用户ID', '失败次数', '状态', '最近一次', ''].map((t) => h('th', { text: t })))),
+      h('tbody', {}, body))),
+    toolbar(btn('全部解除', () => clear({}, '已全部解除'), 'danger')));
 }
 
 // ---------------------------------------------------------------- navigation and login

@@ -55,6 +55,11 @@ pub struct Config {
     pub store: StoreKind,
     pub mongodb: MongoConfig,
     pub auth: AuthConfig,
+    /// Password checks: the hashing pool, the repeat-login verifiers and the guessing limiter.
+    pub passwords: PasswordConfig,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` names the client; from anyone else the
+    /// socket's peer is the client's address (login limits and logs count it).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Values served by `/config` and used for new users.
     pub client: ClientConfig,
     pub limits: Limits,
@@ -115,6 +120,74 @@ pub struct AuthConfig {
     pub jwt_secret: String,
     /// Token lifetime, seconds (the reference's `expires_in`).
     pub token_ttl_secs: i64,
+}
+
+/// Password checks (README "Logins"): every check runs through one bounded argon2 pool and one
+/// limiter of failed attempts.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordConfig {
+    /// Hashes computed at once; 0 = the number of cores.
+    pub hash_workers: usize,
+    /// Checks waiting for a worker; beyond it a check is refused as busy.
+    pub hash_queue: usize,
+    /// Longest a check waits for a worker before it is refused as busy, milliseconds.
+    pub hash_wait_ms: u64,
+    /// argon2id memory for new hashes, KiB (stored hashes keep their own parameters).
+    pub argon2_memory_kib: u32,
+    /// argon2id passes for new hashes.
+    pub argon2_iterations: u32,
+    /// argon2id lanes for new hashes.
+    pub argon2_parallelism: u32,
+    /// How long a successful check lets the same password back in without hashing, seconds
+    /// (0 = always hash).
+    pub verifier_ttl_secs: u64,
+    /// Users whose last successful check is remembered (in memory only).
+    pub verifier_entries: u64,
+    /// Failed checks of one account within `window_secs` before the back-off starts.
+    pub account_free_failures: u32,
+    /// Failed checks from one address within `window_secs` before the back-off starts.
+    pub source_free_failures: u32,
+    /// How long a failure counts, seconds.
+    pub window_secs: u64,
+    /// The first back-off delay, seconds; each further failure doubles it.
+    pub first_delay_secs: u64,
+    /// The longest back-off delay, seconds (a block always ends).
+    pub max_delay_secs: u64,
+    /// Accounts and addresses whose failures are tracked (in memory).
+    pub tracked_entries: u64,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        // argon2id m=19 MiB, t=2, p=1: the OWASP minimum and the argon2 crate's default.
+        PasswordConfig {
+            hash_workers: 0,
+            hash_queue: 1024,
+            hash_wait_ms: 10_000,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            verifier_ttl_secs: 86_400,
+            verifier_entries: 200_000,
+            account_free_failures: 5,
+            source_free_failures: 20,
+            window_secs: 900,
+            first_delay_secs: 2,
+            max_delay_secs: 300,
+            tracked_entries: 100_000,
+        }
+    }
+}
+
+impl PasswordConfig {
+    /// `hash_workers` with 0 resolved to the number of cores.
+    pub fn workers(&self) -> usize {
+        match self.hash_workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        }
+    }
 }
 
 /// The system configuration clients read through `/config` (reference `config` document).
@@ -337,6 +410,11 @@ impl Default for Config {
             store: StoreKind::Sqlite,
             mongodb: MongoConfig::default(),
             auth: AuthConfig::default(),
+            passwords: PasswordConfig::default(),
+            trusted_proxies: vec![
+                std::net::IpAddr::from([127, 0, 0, 1]),
+                std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+            ],
             client: ClientConfig::default(),
             limits: Limits::default(),
             rooms: RoomConfig::default(),
@@ -570,6 +648,14 @@ fn env_value(v: &str, default: Option<&toml::Value>) -> Result<toml::Value, Stri
         Some(toml::Value::Boolean(_)) => {
             toml::Value::Boolean(v.parse().map_err(|_| format!("{v:?} is not true/false"))?)
         }
+        // Lists (`trusted_proxies`) as comma-separated text.
+        Some(toml::Value::Array(_)) => toml::Value::Array(
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_string()))
+                .collect(),
+        ),
         _ => toml::Value::String(v.to_string()),
     })
 }

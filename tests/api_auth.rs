@@ -452,15 +452,11 @@ async fn login_with_and_without_area_code() {
     assert_eq!(login("61234567", Some("852")).await["data"]["userId"], hk);
     assert_eq!(login("13500000002", Some("86")).await["data"]["userId"], cn);
     // A wrong areaCode does not find the user.
-    assert_code(
-        &login("61234567", Some("86")).await,
-        0,
-        "帐号不存在, 请注册!",
-    );
+    assert_code(&login("61234567", Some("86")).await, 0, "帐号或密码错误");
     assert_code(
         &login("13500000002", Some("852")).await,
         0,
-        "帐号不存在, 请注册!",
+        "帐号或密码错误",
     );
     // GET works the same.
     let v = app
@@ -519,7 +515,7 @@ async fn login_by_md5_account_and_by_user_id() {
             &[("userId", "99999"), ("password", &md5_hex("pw"))],
         )
         .await;
-    assert_code(&v, 0, "帐号不存在, 请注册!");
+    assert_code(&v, 0, "帐号或密码错误");
 }
 
 #[tokio::test]
@@ -534,7 +530,7 @@ async fn login_errors() {
     assert_code(
         &app.login("13500000099", "right").await,
         0,
-        "帐号不存在, 请注册!",
+        "帐号或密码错误",
     );
     // Missing or non-md5 credentials are parameter errors naming the parameter.
     for (pairs, name) in [

@@ -596,11 +596,7 @@ async fn phone_change_moves_the_login_key() {
         )
         .await;
     assert_eq!(v["data"]["userId"], uid, "{v}");
-    assert_code(
-        &app.login("13100000010", "pw").await,
-        0,
-        "帐号不存在, 请注册!",
-    );
+    assert_code(&app.login("13100000010", "pw").await, 0, "帐号或密码错误");
     // The old number is free again, the new one taken.
     let v = app
         .post("/verify/telephone", &[("telephone", "13100000010")])

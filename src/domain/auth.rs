@@ -1,12 +1,8 @@
-//! Identity: password hashes, access tokens and the reference's request signature.
+//! Identity: access tokens and the reference's request signature (passwords: `passwords.rs`).
 //!
-//! Clients send `md5(password)`; we keep an argon2 hash of that md5 and still accept legacy rows
-//! holding the bare md5 (existing Shiku data), upgrading them at the next login. Tokens are HS256
-//! JWTs carrying the userId and a per-user version: bumping the version (logout, password change)
+//! Tokens are HS256 JWTs carrying the userId and a per-user version: bumping the version (logout, password change)
 //! revokes every device's token, as the reference's single shared token did.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, SaltString};
-use argon2::{Argon2, PasswordVerifier};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -16,64 +12,6 @@ use crate::store::Store;
 
 /// Audience of user access tokens (console tokens get their own).
 pub const USER_AUDIENCE: &str = "shiku-user";
-
-/// Hashes the client's md5 password for storage (argon2id, random salt).
-pub async fn hash_password(client_md5: &str) -> Result<String> {
-    let input = client_md5.to_ascii_lowercase();
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(input.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| Error::Internal(format!("argon2: {e}")))
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("hash task: {e}")))?
-}
-
-/// Outcome of a password check.
-#[derive(Debug, PartialEq, Eq)]
-pub enum PasswordCheck {
-    /// Wrong password.
-    Mismatch,
-    /// Right password, stored as argon2.
-    Ok,
-    /// Right password, stored as a legacy bare md5: rehash and store.
-    OkLegacy,
-}
-
-/// Checks the client's md5 password against a stored value (argon2 or legacy md5).
-pub async fn verify_password(stored: &str, client_md5: &str) -> Result<PasswordCheck> {
-    let input = client_md5.to_ascii_lowercase();
-    if stored.starts_with("$argon2") {
-        let stored = stored.to_string();
-        return tokio::task::spawn_blocking(move || {
-            let parsed = PasswordHash::new(&stored)
-                .map_err(|e| Error::Internal(format!("stored hash: {e}")))?;
-            Ok(
-                match Argon2::default().verify_password(input.as_bytes(), &parsed) {
-                    Ok(()) => PasswordCheck::Ok,
-                    Err(_) => PasswordCheck::Mismatch,
-                },
-            )
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("verify task: {e}")))?;
-    }
-    // Legacy Shiku rows: the md5 itself. Compare without early exit.
-    let a = stored.to_ascii_lowercase();
-    let same = a.len() == input.len()
-        && !stored.is_empty()
-        && a.bytes()
-            .zip(input.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0;
-    Ok(if same {
-        PasswordCheck::OkLegacy
-    } else {
-        PasswordCheck::Mismatch
-    })
-}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -186,26 +124,6 @@ pub fn time_in_window(time: i64, window: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn argon2_and_legacy_md5() {
-        let md5 = md5_hex("secret");
-        let h = hash_password(&md5).await.unwrap();
-        assert!(h.starts_with("$argon2id$"));
-        assert_eq!(verify_password(&h, &md5).await.unwrap(), PasswordCheck::Ok);
-        assert_eq!(
-            verify_password(&h, &md5_hex("other")).await.unwrap(),
-            PasswordCheck::Mismatch
-        );
-        assert_eq!(
-            verify_password(&md5, &md5.to_uppercase()).await.unwrap(),
-            PasswordCheck::OkLegacy
-        );
-        assert_eq!(
-            verify_password("", "").await.unwrap(),
-            PasswordCheck::Mismatch
-        );
-    }
 
     #[test]
     fn signatures_match_the_client_rule() {

@@ -13,8 +13,8 @@ use std::sync::{Arc, Weak};
 
 use serde_json::{json, Map, Value};
 
-use super::auth::{self, PasswordCheck};
 use super::client_settings::{Kind, OVERRIDES_KEY, SETTABLE};
+use super::credentials;
 use super::error::{Code, Error, Result};
 use super::messages::{self, Notice, Outgoing, Target};
 use super::users::{self, Registration};
@@ -329,6 +329,8 @@ pub struct LoginRequest {
     pub area_code: String,
     /// The TOTP code (`googlecode`), needed when the admin enabled the second factor.
     pub code: Option<String>,
+    /// The client's address (the login limiter counts it).
+    pub source: Option<std::net::IpAddr>,
 }
 
 /// `/console/login`: password first, then role, then the second factor, so that nobody can
@@ -350,26 +352,14 @@ pub async fn login(ctx: &Ctx, r: LoginRequest) -> Result<Value> {
         r.area_code.trim()
     };
     let wrong = || Error::failure("帐号或密码错误！");
-    let user = match ctx
-        .store
-        .users
-        .find_by_telephone(&format!("{area}{account}"))
-        .await?
-    {
-        Some(u) => u,
-        None => return Err(wrong()),
+    let phone = format!("{area}{account}");
+    let user = ctx.store.users.find_by_telephone(&phone).await?;
+    let right =
+        credentials::check_password(ctx, user.as_ref(), &phone, r.source, r.password.trim())
+            .await?;
+    let Some(user) = user.filter(|_| right) else {
+        return Err(wrong());
     };
-    match auth::verify_password(&user.password, r.password.trim()).await? {
-        PasswordCheck::Mismatch => return Err(wrong()),
-        PasswordCheck::Ok => {}
-        PasswordCheck::OkLegacy => {
-            let upgraded = auth::hash_password(r.password.trim()).await?;
-            ctx.store
-                .users
-                .update_user(user.user_id, &Patch::new().set("password", upgraded))
-                .await?;
-        }
-    }
     if user.status == -1 {
         return Err(Error::failure("您的账号已被禁用"));
     }
@@ -697,7 +687,7 @@ pub async fn update_user(ctx: &Ctx, user: &User, f: &UserFields) -> Result<()> {
         }
     }
     if let Some(p) = f.password.as_deref().filter(|p| !p.is_empty()) {
-        patch.push_set("password", auth::hash_password(&md5_hex(p)).await?);
+        patch.push_set("password", ctx.passwords.hash(&md5_hex(p)).await?);
         revoke = true;
     }
     if patch.is_empty() {
@@ -725,7 +715,7 @@ pub async fn update_user(ctx: &Ctx, user: &User, f: &UserFields) -> Result<()> {
             .await?;
     }
     if revoke {
-        ctx.tokens.revoke_all(&ctx.store, user.user_id).await?;
+        credentials::revoke_all(ctx, user.user_id).await?;
         ctx.router.kick(user.user_id, None, None);
     }
     Ok(())
@@ -816,7 +806,7 @@ async fn has_console_role(ctx: &Ctx, user_id: i32) -> Result<bool> {
 /// Ends every session of a user: tokens (every device, via the token version) and live
 /// connections on this node (the XMPP gateway answers a `conflict` stream error).
 async fn end_user_sessions(ctx: &Ctx, user_id: i32) -> Result<()> {
-    ctx.tokens.revoke_all(&ctx.store, user_id).await?;
+    credentials::revoke_all(ctx, user_id).await?;
     ctx.router.kick(user_id, None, None);
     Ok(())
 }
@@ -929,7 +919,7 @@ pub async fn reset_password(
     refuse_system(u.user_id)?;
     guard_admin_target(ctx, actor, u.user_id).await?;
     let plain = password.filter(|p| !p.is_empty()).unwrap_or("123456");
-    let hash = auth::hash_password(&md5_hex(plain)).await?;
+    let hash = ctx.passwords.hash(&md5_hex(plain)).await?;
     ctx.store
         .users
         .update_user(
@@ -941,6 +931,46 @@ pub async fn reset_password(
         .await?;
     end_user_sessions(ctx, u.user_id).await?;
     Ok(u.user_id)
+}
+
+/// `/console/loginBlocks`: accounts and addresses with failed password attempts counted by the
+/// login limiter, most recent first; `retrySecs` > 0 means attempts are refused that long.
+pub fn login_blocks(ctx: &Ctx) -> Value {
+    let rows: Vec<Value> = ctx
+        .passwords
+        .guard()
+        .blocks()
+        .into_iter()
+        .map(|b| {
+            let user_id = b
+                .key
+                .strip_prefix("account:user:")
+                .and_then(|id| id.parse::<i32>().ok());
+            json!({
+                "key": b.key,
+                "userId": user_id,
+                "failures": b.failures,
+                "retrySecs": b.retry_secs,
+                "blocked": b.retry_secs > 0,
+                "lastSecsAgo": b.last_secs_ago,
+            })
+        })
+        .collect();
+    json!(rows)
+}
+
+/// `/console/loginBlocks/clear`: forgets the counted attempts of one key (as listed), of a
+/// user's account, or of everything; answers how many were cleared (all: -1).
+pub fn clear_login_blocks(ctx: &Ctx, key: Option<&str>, user_id: Option<i32>) -> Result<i64> {
+    let guard = ctx.passwords.guard();
+    match (key.filter(|k| !k.is_empty()), user_id) {
+        (Some(k), _) => Ok(i64::from(guard.clear(k))),
+        (None, Some(id)) => Ok(i64::from(guard.clear(&format!("account:user:{id}")))),
+        (None, None) => {
+            guard.clear_all();
+            Ok(-1)
+        }
+    }
 }
 
 /// `/console/initSysUser`: (re)creates the system users 10000 and 10005 when missing. Other

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::auth::Tokens;
 use super::client_settings::ClientOverrides;
+use super::passwords::Passwords;
 use super::profiles::Profiles;
 use crate::config::Config;
 use crate::delivery::Router;
@@ -14,6 +15,8 @@ use crate::store::Store;
 pub struct Ctx {
     pub store: Store,
     pub tokens: Tokens,
+    /// Password hashing, repeat-login verifiers and the guessing limiter.
+    pub passwords: Passwords,
     pub config: Arc<Config>,
     /// Live sessions on this node.
     pub router: Arc<Router>,

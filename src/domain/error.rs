@@ -21,6 +21,9 @@ pub enum Code {
     OldPasswordIsWrong = 1040103,
     VerifyCodeErrOrExpired = 1040104,
     SendMsgFail = 1040105,
+    /// The reference's "wait {0} seconds, then retry" (ManySedMsg); also password checks that
+    /// are throttled or find the server busy.
+    TooFrequent = 1040106,
     PhoneRegistered = 1040107,
     NullImgCode = 1040215,
     ImgCodeError = 1040216,
@@ -53,6 +56,7 @@ impl Code {
             Code::OldPasswordIsWrong => "原密码错误",
             Code::VerifyCodeErrOrExpired => "短信验证码错误或已过期",
             Code::SendMsgFail => "发送验证码失败,请重发!",
+            Code::TooFrequent => "请求过于频繁，请稍后再试",
             Code::PhoneRegistered => "手机号码已注册!",
             Code::NullImgCode => "请输入图形验证码",
             Code::ImgCodeError => "图形验证码错误",
@@ -81,6 +85,12 @@ pub enum Error {
     /// The request body is larger than allowed (HTTP 413).
     #[error("{}: 请求体超过 {limit} 字节", Code::ParamsAuthFail.text())]
     TooLarge { limit: usize },
+    /// Every password worker is taken and the queue is full or too slow: retry shortly.
+    #[error("服务器繁忙，请稍后重试 (busy, retry)")]
+    Busy,
+    /// Too many failed password checks for this account or address: retry after the delay.
+    #[error("登录失败次数过多，请 {retry_secs} 秒后再试 (too many failed attempts, retry in {retry_secs} s)")]
+    TooManyAttempts { retry_secs: u64 },
     /// Something broke on our side (1020101). The detail is logged, not sent.
     #[error("{}", Code::InternalError.text())]
     Internal(String),
@@ -114,6 +124,7 @@ impl Error {
             Error::Param { .. } | Error::TooLarge { .. } => Code::ParamsAuthFail.value(),
             Error::Code(c) | Error::CodeMsg { code: c, .. } => c.value(),
             Error::Failure(_) => Code::Failure.value(),
+            Error::Busy | Error::TooManyAttempts { .. } => Code::TooFrequent.value(),
             Error::Internal(_) => Code::InternalError.value(),
         }
     }

@@ -8,13 +8,18 @@ pub mod auth;
 pub mod client_config;
 pub mod client_settings;
 pub mod console;
+pub mod credentials;
 pub mod ctx;
 pub mod error;
 pub mod files;
 pub mod friends;
 pub mod history;
+pub mod login_guard;
 pub mod messages;
 pub mod org;
+pub mod password_pool;
+pub mod passwords;
+pub mod peer;
 pub mod presence;
 pub mod profiles;
 pub mod rooms;
@@ -47,6 +52,7 @@ impl Ctx {
         let ctx = Ctx {
             store,
             tokens,
+            passwords: passwords::Passwords::start(&config.passwords).await?,
             config,
             router: Router::new(),
             profiles: profiles::Profiles::default(),

@@ -2,8 +2,11 @@
 //! REST `access_token`), and the online state the REST API shows (`onlinestate`, the login log's
 //! `offlineTime` and device map) as resources come and go.
 
-use super::auth::{self, PasswordCheck, USER_AUDIENCE};
-use super::error::Result;
+use std::net::IpAddr;
+
+use super::auth::USER_AUDIENCE;
+use super::credentials;
+use super::error::{Error, Result};
 use super::util::{is_md5_hex, now_secs};
 use super::Ctx;
 use crate::store::Patch;
@@ -15,6 +18,9 @@ pub enum Refusal {
     NotAuthorized(String),
     /// The account is locked (`status` -1).
     Disabled,
+    /// Not checked now: too many failed attempts, or every password worker busy. The text
+    /// says when to retry.
+    RetryLater(String),
 }
 
 /// The userId an authentication identity names: `userId` or `userId@domain` (any domain the
@@ -34,34 +40,36 @@ fn user_id_of(authcid: &str, domain: &str) -> Option<i32> {
     local.parse::<i32>().ok().filter(|id| *id > 0)
 }
 
-/// Checks a live-channel login: `authcid` is `userId` or `userId@domain`, `secret` the md5 the
-/// client sends to `/user/login` or the user's current access token. Returns the userId.
+/// Checks a live-channel login from `source`: `authcid` is `userId` or `userId@domain`,
+/// `secret` the md5 the client sends to `/user/login` or the user's current access token.
+/// Returns the userId. An md5 goes through the one password check (limiter, bounded pool), and
+/// an unknown user is refused exactly like a wrong password.
 pub async fn authenticate(
     ctx: &Ctx,
     authcid: &str,
     secret: &str,
+    source: Option<IpAddr>,
 ) -> Result<std::result::Result<i32, Refusal>> {
     let refused = |why: &str| Ok(Err(Refusal::NotAuthorized(why.to_string())));
-    let Some(user_id) = user_id_of(authcid, &ctx.config.client.xmpp_domain) else {
-        return refused("unknown user");
-    };
-    let Some(user) = ctx.store.users.get_user(user_id).await? else {
-        return refused("unknown user");
+    let user = match user_id_of(authcid, &ctx.config.client.xmpp_domain) {
+        Some(id) => ctx.store.users.get_user(id).await?,
+        None => None,
     };
     if is_md5_hex(secret) {
-        match auth::verify_password(&user.password, secret).await? {
-            PasswordCheck::Mismatch => return refused("wrong password"),
-            PasswordCheck::Ok => {}
-            PasswordCheck::OkLegacy => {
-                // Same upgrade as `/user/login`: legacy bare-md5 rows become argon2.
-                let upgraded = auth::hash_password(secret).await?;
-                ctx.store
-                    .users
-                    .update_user(user_id, &Patch::new().set("password", upgraded))
-                    .await?;
+        match credentials::check_password(ctx, user.as_ref(), authcid, source, secret).await {
+            Ok(true) => {}
+            Ok(false) => return refused("wrong user or password"),
+            Err(e @ (Error::Busy | Error::TooManyAttempts { .. })) => {
+                return Ok(Err(Refusal::RetryLater(e.to_string())))
             }
+            Err(e) => return Err(e),
         }
-    } else {
+    }
+    let Some(user) = user else {
+        return refused("unknown user");
+    };
+    let user_id = user.user_id;
+    if !is_md5_hex(secret) {
         // Not an md5: the REST access token (checked cheaply, no password hash involved).
         match ctx.tokens.check(&ctx.store, secret, USER_AUDIENCE).await? {
             Ok(uid) if uid == user_id => {}

@@ -4,7 +4,8 @@
 use rand::Rng;
 use serde_json::{json, Map, Value};
 
-use super::auth::{self, PasswordCheck, TokenProblem, USER_AUDIENCE};
+use super::auth::{TokenProblem, USER_AUDIENCE};
+use super::credentials;
 use super::error::{Code, Error, Result};
 use super::util::{is_md5_hex, md5_hex, now_secs};
 use super::view::{java_double, sorted, to_map};
@@ -69,6 +70,8 @@ pub struct LoginRequest {
     pub password: String,
     pub login_type: i32,
     pub device: DeviceReport,
+    /// The client's address (the login limiter counts it).
+    pub source: Option<std::net::IpAddr>,
 }
 
 /// `/user/update` input: only the present, non-empty fields are applied.
@@ -443,7 +446,7 @@ async fn register_with(ctx: &Ctx, r: Registration, gated: bool) -> Result<Value>
         ));
     }
     let telephone = format!("{area_code}{}", r.telephone);
-    let password = auth::hash_password(&r.password).await?;
+    let password = ctx.passwords.hash(&r.password).await?;
     let nickname = if nickname.trim().is_empty() {
         r.telephone.clone()
     } else {
@@ -569,22 +572,19 @@ pub async fn login(ctx: &Ctx, r: LoginRequest) -> Result<Value> {
             },
         }
     };
-    let Some(user) = user else {
-        return Err(Error::failure("帐号不存在, 请注册!"));
+    // Unknown account and wrong password answer alike, after a check of the same cost; the
+    // lock is told only to someone who knows the password.
+    let typed = match r.user_id {
+        0 => r.telephone.clone().unwrap_or_default(),
+        id => id.to_string(),
+    };
+    let right =
+        credentials::check_password(ctx, user.as_ref(), &typed, r.source, &r.password).await?;
+    let Some(user) = user.filter(|_| right) else {
+        return Err(Error::failure("帐号或密码错误"));
     };
     if user.status == -1 {
         return Err(Error::failure("您的账号已被锁定"));
-    }
-    match auth::verify_password(&user.password, &r.password).await? {
-        PasswordCheck::Mismatch => return Err(Error::failure("帐号或密码错误")),
-        PasswordCheck::Ok => {}
-        PasswordCheck::OkLegacy => {
-            let upgraded = auth::hash_password(&r.password).await?;
-            ctx.store
-                .users
-                .update_user(user.user_id, &Patch::new().set("password", upgraded))
-                .await?;
-        }
     }
     let now = now_secs();
     let previous = ctx.store.users.get_login_log(user.user_id).await?;
@@ -770,7 +770,7 @@ pub async fn logout(ctx: &Ctx, me: i32, device_key: Option<&str>) -> Result<()> 
         patch.push_set(&format!("deviceMap.{dk}.online"), 0);
     }
     ctx.store.users.update_login_log(me, &patch).await?;
-    ctx.tokens.revoke_all(&ctx.store, me).await
+    credentials::revoke_all(ctx, me).await
 }
 
 /// `/user/outtime`: records the offline time.
@@ -1153,14 +1153,20 @@ pub async fn update_settings(ctx: &Ctx, me: i32, s: SettingsUpdate) -> Result<Va
 }
 
 /// `/user/password/update`: checks the old md5, stores the new one and logs out every device.
-pub async fn update_password(ctx: &Ctx, me: i32, old: &str, new: &str) -> Result<()> {
+pub async fn update_password(
+    ctx: &Ctx,
+    me: i32,
+    old: &str,
+    new: &str,
+    source: Option<std::net::IpAddr>,
+) -> Result<()> {
     check_md5("oldPassword", old)?;
     check_md5("newPassword", new)?;
     let user = caller_user(ctx, me).await?;
-    if auth::verify_password(&user.password, old).await? == PasswordCheck::Mismatch {
+    if !credentials::check_password(ctx, Some(&user), "", source, old).await? {
         return Err(Error::failure("旧密码错误"));
     }
-    let hash = auth::hash_password(new).await?;
+    let hash = ctx.passwords.hash(new).await?;
     ctx.store
         .users
         .update_user(
@@ -1170,7 +1176,7 @@ pub async fn update_password(ctx: &Ctx, me: i32, old: &str, new: &str) -> Result
                 .set("modifyTime", now_secs()),
         )
         .await?;
-    ctx.tokens.revoke_all(&ctx.store, me).await
+    credentials::revoke_all(ctx, me).await
 }
 
 /// `/user/query` filter as sent.

@@ -13,7 +13,7 @@
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{error::CapacityError, Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
-use crate::domain::Ctx;
+use crate::domain::{peer, Ctx};
 
 /// Bytes the dedicated listener reads from a socket at a time; also the read buffer an idle
 /// session keeps. Login frames and most stanzas fit; a bigger frame grows the buffer to its
@@ -282,44 +282,36 @@ pub fn offers_subprotocol<'a>(headers: impl IntoIterator<Item = &'a str>, protoc
         .any(|p| p.trim().eq_ignore_ascii_case(protocol))
 }
 
-/// The client's address as actix-web's `realip_remote_addr` gives it on the API port: the
-/// first `for=` of `Forwarded`, else the first `X-Forwarded-For` entry, else the socket's peer
-/// (the same precedence, so a session's IP does not depend on the listener it came through).
-pub fn real_ip(headers: &HeaderMap, peer: SocketAddr) -> String {
-    let forwarded = headers
-        .get_all(header::FORWARDED)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split([';', ',']))
-        .filter_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            name.trim()
-                .eq_ignore_ascii_case("for")
-                .then(|| bare_address(value.trim().trim_matches('"')))
-        })
-        .next();
-    let x_forwarded_for = || {
-        headers
-            .get("x-forwarded-for")?
-            .to_str()
-            .ok()?
-            .split(',')
-            .next()
-            .map(str::trim)
+/// The client's address of a request on the API port's routes (`domain::peer`'s rule).
+pub fn actix_client_ip(req: &actix_web::HttpRequest, trusted: &[IpAddr]) -> Option<String> {
+    let peer = req.peer_addr()?;
+    let values = |name| {
+        req.headers()
+            .get_all(name)
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
     };
-    match forwarded.or_else(x_forwarded_for) {
-        Some(ip) => ip.to_string(),
-        None => peer.ip().to_string(),
-    }
+    Some(
+        peer::client_ip(
+            trusted,
+            peer.ip(),
+            values(actix_web::http::header::FORWARDED),
+            values(actix_web::http::header::X_FORWARDED_FOR),
+        )
+        .to_string(),
+    )
 }
 
-/// `host[:port]` or `[v6]:port` without the port (as actix-web strips it from `Forwarded`).
-fn bare_address(value: &str) -> &str {
-    if let Some(v6) = value.strip_prefix('[') {
-        v6.split(']').next().unwrap_or(v6)
-    } else {
-        value.split(':').next().unwrap_or(value)
-    }
+/// The client's address of an upgrade request from `peer` (`domain::peer`'s rule).
+pub fn real_ip(headers: &HeaderMap, peer: SocketAddr, trusted: &[IpAddr]) -> String {
+    let values = |name| headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+    peer::client_ip(
+        trusted,
+        peer.ip(),
+        values(header::FORWARDED),
+        values(header::HeaderName::from_static("x-forwarded-for")),
+    )
+    .to_string()
 }
 
 /// The tungstenite settings of a dedicated listener: small buffers, the frame limit.
@@ -366,7 +358,8 @@ where
                 tokio::spawn(async move {
                     // The session gets a task of its own once upgraded: an idle session then
                     // holds only its loop's state, not room for the handshake beside it.
-                    match accept(sock, peer, upgrade).await {
+                    let trusted = &ctx.config.trusted_proxies;
+                    match accept(sock, peer, trusted, upgrade).await {
                         Ok((socket, ip)) => drop(tokio::spawn(session(ctx, socket, ip))),
                         Err(e) => tracing::debug!("WebSocket upgrade from {peer} failed: {e}"),
                     }
@@ -386,13 +379,14 @@ where
 async fn accept(
     mut sock: TcpStream,
     peer: SocketAddr,
+    trusted: &[IpAddr],
     upgrade: Upgrade,
 ) -> Result<(TungSocket, String), String> {
     let mut ip = None;
     // The signature is tungstenite's `Callback`; the large error is its HTTP response.
     #[allow(clippy::result_large_err)]
     let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
-        ip = Some(real_ip(req.headers(), peer));
+        ip = Some(real_ip(req.headers(), peer, trusted));
         if let Some(protocol) = upgrade.subprotocol {
             let offered = req
                 .headers()
@@ -463,36 +457,17 @@ mod tests {
     }
 
     #[test]
-    fn real_ip_follows_actix_precedence() {
+    fn real_ip_trusts_only_configured_proxies() {
         let peer: SocketAddr = "10.0.0.9:5555".parse().unwrap();
-        assert_eq!(real_ip(&headers(&[]), peer), "10.0.0.9");
+        let xff = headers(&[("x-forwarded-for", "1.2.3.4, 5.6.7.8")]);
+        assert_eq!(real_ip(&headers(&[]), peer, &[]), "10.0.0.9");
+        assert_eq!(real_ip(&xff, peer, &[]), "10.0.0.9");
+        assert_eq!(real_ip(&xff, peer, &[peer.ip()]), "5.6.7.8");
+        let fwd = headers(&[("forwarded", "proto=http;for=7.7.7.7:80")]);
+        assert_eq!(real_ip(&fwd, peer, &[peer.ip()]), "7.7.7.7");
+        // X-Real-IP is not consulted.
         assert_eq!(
-            real_ip(&headers(&[("x-forwarded-for", "1.2.3.4, 5.6.7.8")]), peer),
-            "1.2.3.4"
-        );
-        assert_eq!(
-            real_ip(
-                &headers(&[
-                    (
-                        "forwarded",
-                        "for=\"[2001:db8::1]:4711\";proto=https, for=9.9.9.9"
-                    ),
-                    ("x-forwarded-for", "1.2.3.4"),
-                ]),
-                peer
-            ),
-            "2001:db8::1"
-        );
-        assert_eq!(
-            real_ip(
-                &headers(&[("forwarded", "proto=http;for=7.7.7.7:80")]),
-                peer
-            ),
-            "7.7.7.7"
-        );
-        // X-Real-IP is not consulted on the API port either.
-        assert_eq!(
-            real_ip(&headers(&[("x-real-ip", "3.3.3.3")]), peer),
+            real_ip(&headers(&[("x-real-ip", "3.3.3.3")]), peer, &[peer.ip()]),
             "10.0.0.9"
         );
     }

@@ -212,6 +212,27 @@ pub const DOCS: &[EndpointDoc] = &[
         data: "{userId}",
     },
     EndpointDoc {
+        path: "/console/loginBlocks",
+        tag: "console",
+        summary: "Accounts and addresses with failed password attempts counted by the login limiter, most recent first (role 5/6)",
+        access: Access::Console,
+        params: &[],
+        codes: &[],
+        data: "[{key (account:user:<id> | account:unknown:<typed> | address:<ip>), userId, failures, retrySecs, blocked, lastSecsAgo}]",
+    },
+    EndpointDoc {
+        path: "/console/loginBlocks/clear",
+        tag: "console",
+        summary: "Clears the login limiter's count of one key, of a user's account, or (neither given) of everything (role 5/6)",
+        access: Access::Console,
+        params: &[
+            p("key", "string", false, "a key as /console/loginBlocks lists it"),
+            p("userId", "integer", false, "the user whose account count is cleared"),
+        ],
+        codes: &[],
+        data: "{cleared: 1 | 0 (no such key) | -1 (everything)}",
+    },
+    EndpointDoc {
         path: "/console/initSysUser",
         tag: "console",
         summary: "Recreates the missing system users 10000 and 10005 (role 5/6)",
@@ -519,6 +540,8 @@ pub fn routes(r: &mut Routes) {
     r.add("/console/deleteUser", delete_user);
     r.add("/console/changeStatus", change_status);
     r.add("/console/restPwd", reset_password);
+    r.add("/console/loginBlocks", login_blocks);
+    r.add("/console/loginBlocks/clear", clear_login_blocks);
     r.add("/console/initSysUser", init_sys_user);
     r.add("/console/roomList", room_list);
     r.add("/console/getRoomMember", get_room_member);
@@ -711,6 +734,7 @@ async fn login(req: HttpRequest, state: web::Data<AppState>, p: Params) -> ApiRe
         password: p.required("password")?.to_string(),
         area_code: area_code(&p)?,
         code: p.string("googlecode").or_else(|| p.string("code")),
+        source: p.source(),
     };
     Ok(Reply::data(rules::login(&state.ctx, r).await?))
 }
@@ -850,6 +874,22 @@ async fn reset_password(state: web::Data<AppState>, p: Params) -> ApiResult {
     let r = required_user_ref(&p)?;
     let uid = rules::reset_password(ctx, &a, &r, p.str("password")).await?;
     Ok(Reply::data(json!({ "userId": uid })))
+}
+
+async fn login_blocks(state: web::Data<AppState>, p: Params) -> ApiResult {
+    let ctx = &state.ctx;
+    actor(ctx, &p, Need::Manage).await?;
+    Ok(Reply::data(rules::login_blocks(ctx)))
+}
+
+async fn clear_login_blocks(state: web::Data<AppState>, p: Params) -> ApiResult {
+    let ctx = &state.ctx;
+    let a = actor(ctx, &p, Need::Manage).await?;
+    let key = p.str("key");
+    let user_id = p.i32("userId")?;
+    let cleared = rules::clear_login_blocks(ctx, key, user_id)?;
+    tracing::info!(?a, key, user_id, cleared, "console loginBlocks/clear");
+    Ok(Reply::data(json!({ "cleared": cleared })))
 }
 
 async fn init_sys_user(state: web::Data<AppState>, p: Params) -> ApiResult {

@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use super::caller::{self, Caller, Credentials};
 use super::AppState;
 use crate::domain::view::Page;
-use crate::domain::Error;
+use crate::domain::{peer, Error};
 
 /// Every parameter of a request, in order (query first, then body), and who sent it.
 #[derive(Debug, Clone)]
@@ -128,11 +128,21 @@ impl FromRequest for Params {
                 let body = read_limited(&mut payload, limit).await?;
                 pairs.extend(decode_form(&body)?);
             }
-            let peer_ip = req
-                .connection_info()
-                .realip_remote_addr()
-                .unwrap_or("")
-                .to_string();
+            let peer_ip = req.peer_addr().map_or(String::new(), |peer| {
+                let values = |name| {
+                    req.headers()
+                        .get_all(name)
+                        .filter_map(|v| v.to_str().ok())
+                        .collect::<Vec<_>>()
+                };
+                peer::client_ip(
+                    &state.ctx.config.trusted_proxies,
+                    peer.ip(),
+                    values(actix_web::http::header::FORWARDED),
+                    values(actix_web::http::header::X_FORWARDED_FOR),
+                )
+                .to_string()
+            });
             let mut params = Params {
                 pairs,
                 caller: Caller::Anonymous,
@@ -283,6 +293,11 @@ impl Params {
     /// The client's address (for `/config`'s `ipAddress`).
     pub fn peer_ip(&self) -> &str {
         &self.peer_ip
+    }
+
+    /// The client's address, for the login limiter.
+    pub fn source(&self) -> Option<std::net::IpAddr> {
+        self.peer_ip.parse().ok()
     }
 }
 

@@ -303,6 +303,7 @@ async fn login(state: web::Data<AppState>, p: Params) -> ApiResult {
         password: p.required("password")?.to_string(),
         login_type: p.i32_or("loginType", 0)?,
         device: device(&p)?,
+        source: p.source(),
     };
     if r.user_id == 0 && r.telephone.is_none() {
         return Err(Error::missing("telephone"));
@@ -409,6 +410,7 @@ async fn update_password(state: web::Data<AppState>, p: Params) -> ApiResult {
         p.me()?,
         p.required("oldPassword")?,
         p.required("newPassword")?,
+        p.source(),
     )
     .await?;
     Ok(Reply::ok())

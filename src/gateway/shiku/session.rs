@@ -22,6 +22,7 @@ use super::proto::{
     PullMessageHistoryRecordRespProBuf,
 };
 use crate::delivery::{ChatType, Delivery, Push, PushSender, SessionId};
+use crate::domain::credentials;
 use crate::domain::history::{self, HistoryRequest, MucHistoryRequest};
 use crate::domain::messages::{self, Outgoing, Target};
 use crate::domain::presence::{self, Refusal};
@@ -47,6 +48,9 @@ const MAX_BATCH_ROOMS: usize = 200;
 const MAX_BATCH_MESSAGES: u64 = 100;
 /// Error code of a frame the server cannot read (unknown command, bad protobuf).
 pub const CODE_MALFORMED: i32 = -1;
+/// Error-frame code of a login not checked now (too many failed attempts, or the server busy):
+/// retry after the time the text gives. -2 is the sensitive-word code.
+pub const CODE_RETRY_LATER: i32 = -3;
 /// Content types the clients never send a receipt for (spec 5.3 item 6): not kept as unacked.
 const NO_RECEIPT_TYPES: std::ops::RangeInclusive<i64> = 86..=93;
 
@@ -286,10 +290,18 @@ impl ShikuSession {
         if secret.is_empty() {
             return self.auth_failed(&h.from, &h.message_id, "token missing");
         }
-        let user_id = match presence::authenticate(&self.ctx, uid_text, secret).await {
+        let source = credentials::source(self.peer_ip.as_deref());
+        let user_id = match presence::authenticate(&self.ctx, uid_text, secret, source).await {
             Ok(Ok(uid)) => uid,
             Ok(Err(Refusal::Disabled)) => {
                 return self.auth_failed(&h.from, &h.message_id, "account locked");
+            }
+            Ok(Err(Refusal::RetryLater(text))) => {
+                // The error frame says why; the AuthResp still ends the client's wait.
+                return vec![
+                    self.error(&h.message_id, CODE_RETRY_LATER, text.clone()),
+                    self.auth_resp(&h.from, &h.message_id, 0, &text),
+                ];
             }
             Ok(Err(Refusal::NotAuthorized(why))) => {
                 tracing::debug!(uid_text, ip = ?self.peer_ip, why, "binary-protocol login refused");

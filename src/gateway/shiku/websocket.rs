@@ -32,10 +32,7 @@ pub async fn handler(
     // Frames are capped at the stanza limit XMPP uses: a client cannot make the server buffer
     // more than one message's worth.
     let socket = ActixSocket::new(session, stream, ctx.config.xmpp.max_stanza_bytes);
-    let peer_ip = req
-        .connection_info()
-        .realip_remote_addr()
-        .map(|s| s.to_string());
+    let peer_ip = ws::actix_client_ip(&req, &ctx.config.trusted_proxies);
     // The message stream borrows actix's request payload (not `Send`): run on this worker.
     actix_web::rt::spawn(run(ctx, peer_ip, socket));
     Ok(response)

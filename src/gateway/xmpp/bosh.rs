@@ -23,6 +23,7 @@ use super::xml::{self, Element};
 use super::{ns, Out, StreamError, Transport};
 use crate::delivery::Push;
 use crate::domain::Ctx;
+use crate::gateway::ws;
 
 /// The BOSH protocol version this connection manager speaks.
 const BOSH_VERSION: &str = "1.6";
@@ -109,10 +110,7 @@ pub async fn handler(
     };
     let table = table.into_inner();
     let Some(sid) = body.get_attr("sid").map(str::to_string) else {
-        let peer_ip = req
-            .connection_info()
-            .realip_remote_addr()
-            .map(|s| s.to_string());
+        let peer_ip = ws::actix_client_ip(&req, &ctx.config.trusted_proxies);
         return respond(create(ctx, table, &body, rid, peer_ip));
     };
     let Some(tx) = table.get(&sid) else {

@@ -16,6 +16,7 @@ use super::muc::{self, HistoryRequest};
 use super::xml::Element;
 use super::{ns, Out, StreamError, StreamOpen, Transport};
 use crate::delivery::{ChatType, Delivery, Push, PushSender, SessionId};
+use crate::domain::credentials;
 use crate::domain::messages::{self, Outgoing, Target};
 use crate::domain::presence::{self, Refusal};
 use crate::domain::times::{self, TimeUnit};
@@ -151,6 +152,8 @@ fn domain_error(e: &Error) -> (&'static str, String) {
         // Shiku refusals are coded 0 with a text; the "does not exist" family is a missing item.
         Error::Failure(msg) if msg.contains("不存在") => "item-not-found",
         Error::Failure(_) => "forbidden",
+        // RFC 6120 8.3.3.13: a temporary condition, retry later.
+        Error::Busy | Error::TooManyAttempts { .. } => "resource-constraint",
         Error::Internal(detail) => {
             tracing::error!(error = %detail, "message path failed");
             "internal-server-error"
@@ -409,11 +412,16 @@ impl XmppSession {
         else {
             return self.auth_failed("malformed-request", "expected authzid\\0authcid\\0password");
         };
-        let result = presence::authenticate(&self.ctx, authcid, password).await;
+        let source = credentials::source(self.peer_ip.as_deref());
+        let result = presence::authenticate(&self.ctx, authcid, password, source).await;
         let user_id = match result {
             Ok(Ok(uid)) => uid,
             Ok(Err(Refusal::Disabled)) => {
                 return self.auth_failed("account-disabled", "account locked");
+            }
+            Ok(Err(Refusal::RetryLater(text))) => {
+                // RFC 6120 6.5.12: a temporary condition; the client may retry later.
+                return vec![self.sasl_failure("temporary-auth-failure", Some(&text))];
             }
             Ok(Err(Refusal::NotAuthorized(why))) => {
                 tracing::debug!(authcid, ip = ?self.peer_ip, why, "XMPP login refused");
