@@ -1629,3 +1629,49 @@ async fn system_users_are_recreated_but_never_with_a_default_password() {
         .await;
     assert_code(&v, 0);
 }
+
+/// `/console/login` goes through the login limiter; the console lists the counted account and
+/// clears it, after which the right password works at once.
+#[tokio::test]
+async fn console_login_is_throttled_and_the_console_shows_and_clears_blocks() {
+    let app = common::spawn_with(|c| {
+        c.passwords.account_free_failures = 2;
+        c.passwords.first_delay_secs = 60;
+    })
+    .await;
+    let (_, token) = admin(&app, "13900000051", 6).await;
+    let (uid, _) = app.register("13900000052", "secret-pw", "victim").await;
+    grant(&app, uid, 5, 1).await;
+    for _ in 0..2 {
+        let v = console_login(&app, "13900000052", "wrong").await;
+        assert_eq!(v["resultMsg"], "帐号或密码错误！", "{v}");
+    }
+    let v = console_login(&app, "13900000052", "secret-pw").await;
+    assert_eq!(v["resultCode"], 1040106, "{v}");
+    assert!(v["resultMsg"].as_str().unwrap().contains("60"), "{v}");
+    let v = call(&app, "/console/loginBlocks", &token, &[]).await;
+    let rows = ok(&v).as_array().unwrap().clone();
+    let row = rows
+        .iter()
+        .find(|r| r["userId"] == uid)
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(row["key"], format!("account:user:{uid}"));
+    assert_eq!(row["failures"], 2);
+    assert_eq!(row["blocked"], true);
+    assert!(row["retrySecs"].as_u64().unwrap() > 50, "{row}");
+    let v = call(
+        &app,
+        "/console/loginBlocks/clear",
+        &token,
+        &[("userId", &uid.to_string())],
+    )
+    .await;
+    assert_eq!(ok(&v)["cleared"], 1);
+    ok(&console_login(&app, "13900000052", "secret-pw").await);
+    // Only managers see and clear blocks.
+    let (_, reader) = admin(&app, "13900000053", 1).await;
+    assert_eq!(
+        call(&app, "/console/loginBlocks", &reader, &[]).await["resultCode"],
+        1030103
+    );
+}

@@ -424,3 +424,34 @@ async fn cors_preflight_and_the_separate_any_path_listener() {
     let (_, b) = Bosh::create(&format!("http://{}/any/where", addrs.bosh.unwrap()), 1).await;
     assert!(b.find("features").is_some());
 }
+
+/// SASL PLAIN over BOSH goes through the login limiter: after the free failures the next attempt
+/// is `temporary-auth-failure` (no hash run); the back-off ends by itself.
+#[tokio::test]
+async fn password_guessing_is_throttled_on_bosh() {
+    let (app, _) = server(|c| {
+        c.passwords.account_free_failures = 2;
+        c.passwords.first_delay_secs = 1;
+        c.passwords.max_delay_secs = 1;
+    })
+    .await;
+    let (uid, pw) = user(&app, "13500000042").await;
+    let auth = |secret: &str| {
+        let creds = base64::engine::general_purpose::STANDARD.encode(format!("\0{uid}\0{secret}"));
+        format!(r#"<auth xmlns="{SASL}" mechanism="PLAIN">{creds}</auth>"#)
+    };
+    let (mut b, _) = Bosh::create(&main_url(&app), 1).await;
+    for _ in 0..2 {
+        let f = b.send("", &auth(&md5_hex("wrong"))).await;
+        assert!(f.to_xml().contains("<not-authorized"), "{}", f.to_xml());
+    }
+    let f = b.send("", &auth(&pw)).await;
+    assert!(
+        f.to_xml().contains("<temporary-auth-failure"),
+        "{}",
+        f.to_xml()
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (mut b, _) = Bosh::create(&main_url(&app), 1).await;
+    b.login(uid, &pw, "web").await;
+}

@@ -563,3 +563,43 @@ async fn pipelined_stanzas_and_a_conflicting_login() {
     first.expect_stream_error("conflict").await;
     assert_eq!(app.app.router.resources(a), ["android"]);
 }
+
+/// SASL PLAIN over TCP goes through the login limiter: after the free failures the next attempt
+/// is `temporary-auth-failure` (no hash run), unknown and wrong answer alike, and the right
+/// password works once the back-off has passed.
+#[tokio::test]
+async fn password_guessing_is_throttled_on_tcp() {
+    let (app, addr) = spawn(|c| {
+        c.passwords.account_free_failures = 2;
+        c.passwords.first_delay_secs = 1;
+        c.passwords.max_delay_secs = 1;
+    })
+    .await;
+    let d = domain(&app);
+    let (uid, pw) = user(&app, "13800000031").await;
+    let mut plain = Client::connect(addr).await;
+    plain.open(&d).await;
+    let mut c = plain.starttls(&app).await;
+    c.open(&d).await;
+    let wrong = c.auth(&uid.to_string(), &md5_hex("nope")).await;
+    let unknown = c.auth("99999999", &md5_hex("nope")).await;
+    assert!(wrong.to_xml().contains("<not-authorized"), "{wrong:?}");
+    assert_eq!(
+        wrong.to_xml(),
+        unknown.to_xml(),
+        "unknown and wrong answer alike"
+    );
+    let mut c2 = {
+        let mut p = Client::connect(addr).await;
+        p.open(&d).await;
+        p.starttls(&app).await
+    };
+    c2.open(&d).await;
+    c2.auth(&uid.to_string(), &md5_hex("nope2")).await;
+    // Third attempt on the account: refused without a check, even with the right password.
+    let r = c2.auth(&uid.to_string(), &pw).await;
+    assert!(r.to_xml().contains("<temporary-auth-failure"), "{r:?}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = c2.auth(&uid.to_string(), &pw).await;
+    assert!(r.is("success", ns::SASL), "{r:?}");
+}

@@ -582,3 +582,37 @@ async fn xmppjs_chats_with_receipts_over_the_separate_listener() {
         assert_eq!(got, 1, "{peer} got {id} {got} times: {r}");
     }
 }
+
+/// SASL PLAIN over WebSocket goes through the login limiter: after the free failures the next
+/// attempt is `temporary-auth-failure` (no hash run); the back-off ends by itself.
+#[tokio::test]
+async fn password_guessing_is_throttled_on_websocket() {
+    let (app, _) = server(|c| {
+        c.passwords.account_free_failures = 2;
+        c.passwords.first_delay_secs = 1;
+        c.passwords.max_delay_secs = 1;
+    })
+    .await;
+    let (uid, pw) = user(&app, "13500000041").await;
+    let mut ws = Ws::connect(&main_url(&app)).await;
+    ws.open().await;
+    let auth = |secret: String| {
+        let creds = base64::engine::general_purpose::STANDARD.encode(format!("\0{uid}\0{secret}"));
+        format!(r#"<auth xmlns="{SASL}" mechanism="PLAIN">{creds}</auth>"#)
+    };
+    for _ in 0..2 {
+        ws.send(&auth(md5_hex("wrong"))).await;
+        let f = ws.recv().await;
+        assert!(f.to_xml().contains("<not-authorized"), "{}", f.to_xml());
+    }
+    ws.send(&auth(pw.clone())).await;
+    let f = ws.recv().await;
+    assert!(
+        f.to_xml().contains("<temporary-auth-failure"),
+        "{}",
+        f.to_xml()
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut ws = Ws::connect(&main_url(&app)).await;
+    ws.login(uid, &pw, "web").await;
+}

@@ -103,6 +103,13 @@ impl Passwords {
         }
     }
 
+    /// Whether a successful check of the user is remembered (the console and tests ask).
+    pub fn remembers(&self, user_id: i32) -> bool {
+        self.verifiers
+            .as_ref()
+            .is_some_and(|v| v.contains_key(&user_id))
+    }
+
     /// Checks the client's md5 against the stored value of `user` (`(userId, password)`), or
     /// against the dummy when there is no such user.
     pub async fn verify(
