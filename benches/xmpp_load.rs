@@ -22,6 +22,15 @@
 //! port's route (`/xmpp-websocket`, `/im-websocket`). Needs about `sessions + idle + 100` file
 //! descriptors (`ulimit -n`).
 //!
+//! Logins (README "Logins"): `--login token|password` what the idle sessions log in with
+//! (default token; `password` is the md5 the stock clients send, so every first login costs an
+//! argon2 hash); `--storm` then cuts every idle session at once and reconnects them all, reporting
+//! the time until all are back and the server's peak and final memory; `--wrong N` then runs N
+//! concurrent wrong-password logins (N users, each client from its own address) and reports the
+//! server's peak memory above what it held before, `/getCurrentTime` latency of a logged-in user
+//! and the login time of other users meanwhile. Every client connects with its own address in
+//! `X-Forwarded-For` (the server trusts loopback as a proxy), as clients of a real deployment.
+//!
 //! Measured: delivered msgs/s (first deliveries over the time from the first send to the last
 //! delivery), sender-to-receiver latency p50/p99/max (the send time travels in the body),
 //! receipt round trip p99, losses (receipted but never delivered), duplicates (delivered twice),
@@ -56,6 +65,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 const DOMAIN: &str = "load.shiku.test";
+/// Every generated user's password (the clients send its md5).
+const PASSWORD: &str = "load-pw";
 /// Longest any login step or the drain after a run may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(20);
 /// Resource of the messaging sessions.
@@ -102,6 +113,22 @@ struct Opts {
     hold: f64,
     concurrency: usize,
     server: PathBuf,
+    /// What the idle sessions log in with.
+    cred: Cred,
+    /// After the idle sessions: cut them all at once and measure their reconnection.
+    storm: bool,
+    /// Then: this many concurrent wrong-password logins, with REST calls and other logins
+    /// measured beside them.
+    wrong: usize,
+}
+
+impl Opts {
+    fn how(&self, cred: Cred) -> How {
+        How {
+            protocol: self.protocol,
+            cred,
+        }
+    }
 }
 
 fn parse_opts() -> Result<Opts, String> {
@@ -116,6 +143,9 @@ fn parse_opts() -> Result<Opts, String> {
         hold: 0.0,
         concurrency: 50,
         server: PathBuf::from(env!("CARGO_BIN_EXE_shiku-server")),
+        cred: Cred::Token,
+        storm: false,
+        wrong: 0,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -162,6 +192,15 @@ fn parse_opts() -> Result<Opts, String> {
                 o.hold = v.parse().map_err(|e| format!("--hold {v}: {e}"))?;
             }
             "--concurrency" => o.concurrency = num(value()?)?.max(1),
+            "--login" => {
+                o.cred = match value()?.as_str() {
+                    "token" => Cred::Token,
+                    "password" => Cred::Password,
+                    other => return Err(format!("--login {other}: token or password")),
+                }
+            }
+            "--storm" => o.storm = true,
+            "--wrong" => o.wrong = num(value()?)?,
             // Absolute, as the server runs in its data directory.
             "--server" => {
                 let v = value()?;
@@ -171,7 +210,7 @@ fn parse_opts() -> Result<Opts, String> {
                 return Err("usage: cargo bench --bench xmpp_load -- [--sessions N] \
                      [--rate R[,R..]] [--seconds S] [--window W] [--idle I] [--hold S] \
                      [--concurrency C] [--server PATH] [--protocol xmpp|shiku] \
-                     [--endpoint dedicated|api]"
+                     [--endpoint dedicated|api] [--login token|password] [--storm] [--wrong N]"
                     .into())
             }
             other => return Err(format!("unknown option {other} (try --help)")),
@@ -315,7 +354,7 @@ struct User {
 /// Registers `n` users over REST (argon2 makes this the slow part, so a few at a time).
 async fn register(base: &str, n: usize) -> Result<Vec<User>, Error> {
     let http = reqwest::Client::new();
-    let password = md5_hex("load-pw");
+    let password = md5_hex(PASSWORD);
     let results: Vec<Result<User, Error>> = futures_util::stream::iter(0..n)
         .map(|i| {
             let http = http.clone();
@@ -377,11 +416,58 @@ async fn until(ws: &mut Ws, what: &str, pred: impl Fn(&str) -> bool) -> Result<S
     }
 }
 
-/// One token login in `protocol`; returns the authenticated connection.
-async fn login(url: &str, u: &User, resource: &str, protocol: Protocol) -> Result<Ws, Error> {
-    match protocol {
-        Protocol::Xmpp => login_xmpp(url, u, resource).await,
-        Protocol::Shiku => login_shiku(url, u, resource).await,
+/// What a login presents.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cred {
+    /// The REST access token.
+    Token,
+    /// The md5 password, as the stock clients log in.
+    Password,
+    /// A wrong md5 password.
+    Wrong,
+}
+
+/// How the sessions log in.
+#[derive(Clone, Copy)]
+struct How {
+    protocol: Protocol,
+    cred: Cred,
+}
+
+impl How {
+    fn secret(&self, u: &User) -> String {
+        match self.cred {
+            Cred::Token => u.token.clone(),
+            Cred::Password => md5_hex(PASSWORD),
+            Cred::Wrong => md5_hex("not-the-password"),
+        }
+    }
+}
+
+/// The address user `id`'s client connects from, told to the server (which trusts loopback as a
+/// proxy) in `X-Forwarded-For`: every client its own, as in a real deployment, so the login
+/// limiter's per-address count sees what it would there.
+fn client_address(id: i64) -> String {
+    format!("10.{}.{}.{}", (id >> 16) & 255, (id >> 8) & 255, id & 255)
+}
+
+/// A WebSocket request to `url` from user `id`'s address.
+fn ws_request(
+    url: &str,
+    id: i64,
+) -> Result<tokio_tungstenite::tungstenite::handshake::client::Request, Error> {
+    let mut req = url.into_client_request()?;
+    req.headers_mut()
+        .insert("X-Forwarded-For", client_address(id).parse()?);
+    Ok(req)
+}
+
+/// One login in `how`; returns the authenticated connection.
+async fn login(url: &str, u: &User, resource: &str, how: How) -> Result<Ws, Error> {
+    let secret = how.secret(u);
+    match how.protocol {
+        Protocol::Xmpp => login_xmpp(url, u, resource, &secret).await,
+        Protocol::Shiku => login_shiku(url, u, resource, &secret, how.cred).await,
     }
 }
 
@@ -415,15 +501,30 @@ fn shiku_head(from: &str, to: &str, message_id: &str, chat_type: i32) -> Option<
 
 /// One token login as the Shiku H5/Vue clients do it on the binary protocol: WebSocket, cmd 5
 /// AUTH_REQ with the REST access token, cmd 6 AUTH_RESP with status 1.
-async fn login_shiku(url: &str, u: &User, resource: &str) -> Result<Ws, Error> {
-    let req = url.into_client_request()?;
+async fn login_shiku(
+    url: &str,
+    u: &User,
+    resource: &str,
+    secret: &str,
+    cred: Cred,
+) -> Result<Ws, Error> {
+    let req = ws_request(url, u.id)?;
     // TCP_NODELAY as in the XMPP mode (browsers set it).
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true).await?;
     let from = format!("{}/{resource}", u.id);
     let auth = AuthMessage {
         message_head: shiku_head(&from, "server", &format!("auth-{}", u.id), chat_type::AUTH),
-        token: u.token.clone(),
-        password: String::new(),
+        // Older builds sent the md5 password in `password` instead of the token.
+        token: if cred == Cred::Token {
+            secret.to_string()
+        } else {
+            String::new()
+        },
+        password: if cred == Cred::Token {
+            String::new()
+        } else {
+            secret.to_string()
+        },
         device_id: format!("load-{}", u.id),
     };
     ws.send(Message::binary(shiku_frame::encode(cmd::AUTH_REQ, &auth)))
@@ -451,8 +552,8 @@ async fn login_shiku(url: &str, u: &User, resource: &str) -> Result<Ws, Error> {
 
 /// One token login as a Shiku XMPP client does it: WebSocket, open, SASL PLAIN, open, bind,
 /// presence. Returns the authenticated connection.
-async fn login_xmpp(url: &str, u: &User, resource: &str) -> Result<Ws, Error> {
-    let mut req = url.into_client_request()?;
+async fn login_xmpp(url: &str, u: &User, resource: &str, secret: &str) -> Result<Ws, Error> {
+    let mut req = ws_request(url, u.id)?;
     req.headers_mut()
         .insert("Sec-WebSocket-Protocol", "xmpp".parse()?);
     // TCP_NODELAY as browsers set it: with Nagle on, a small frame waits for the server's
@@ -463,7 +564,7 @@ async fn login_xmpp(url: &str, u: &User, resource: &str) -> Result<Ws, Error> {
     );
     ws.send(Message::text(open.clone())).await?;
     until(&mut ws, "SASL features", |f| f.contains("mechanisms")).await?;
-    let creds = format!("\0{}\0{}", u.id, u.token);
+    let creds = format!("\0{}\0{secret}", u.id);
     let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, creds);
     ws.send(Message::text(format!(
         r#"<auth xmlns="urn:ietf:params:xml:ns:xmpp-sasl" mechanism="PLAIN">{b64}</auth>"#
@@ -499,11 +600,11 @@ async fn login_all(
     users: &[User],
     resource: &str,
     concurrency: usize,
-    protocol: Protocol,
+    how: How,
 ) -> Result<(Vec<Ws>, Duration), Error> {
     let start = Instant::now();
     let results: Vec<Result<Ws, Error>> = futures_util::stream::iter(users.iter())
-        .map(|u| login(url, u, resource, protocol))
+        .map(|u| login(url, u, resource, how))
         // In order: session i is user i.
         .buffered(concurrency)
         .collect()
@@ -910,7 +1011,7 @@ async fn run_messages(
     opts: &Opts,
 ) -> Result<RunResult, Error> {
     let (sessions, _) =
-        login_all(url, users, RUN_RESOURCE, opts.concurrency, opts.protocol).await?;
+        login_all(url, users, RUN_RESOURCE, opts.concurrency, opts.how(Cred::Token)).await?;
     let progress = Arc::new(Progress::default());
     let n = sessions.len();
     let interval = if rate == 0 {
@@ -1050,6 +1151,136 @@ async fn run_messages(
     Ok(r)
 }
 
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1_048_576.0
+}
+
+/// The server's highest RSS while a phase runs, sampled every 10 ms.
+struct PeakRss {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<u64>,
+}
+
+impl PeakRss {
+    fn start(pid: u32) -> PeakRss {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut peak = 0;
+            loop {
+                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+                let kb = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                    .unwrap_or(0);
+                peak = peak.max(kb * 1024);
+                if flag.load(Ordering::Relaxed) {
+                    return peak;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        PeakRss { stop, task }
+    }
+
+    async fn finish(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await.unwrap_or(0)
+    }
+}
+
+/// `--wrong N`: N concurrent wrong-password logins (N users, each from its own address, as a
+/// distributed guesser would), while one logged-in user calls `/getCurrentTime` in a loop and
+/// other users log in with their password. Reports the server's memory and both latencies.
+async fn wrong_logins(
+    server: &Server,
+    url: &str,
+    users: &[User],
+    opts: &Opts,
+) -> Result<Vec<String>, Error> {
+    let n = opts.wrong.min(users.len());
+    let others = &users[n..users.len().min(n + 20)];
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = server.rss()?;
+    let peak = PeakRss::start(server.pid());
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let rest = {
+        let (done, base, token) = (done.clone(), server.base.clone(), users[0].token.clone());
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut lat = Vec::new();
+            while !done.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let ok = http
+                    .get(format!("http://{base}/getCurrentTime"))
+                    .query(&[("access_token", token.as_str())])
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if ok {
+                    lat.push(t.elapsed().as_micros() as u64);
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            lat
+        })
+    };
+    let start = Instant::now();
+    let how = opts.how(Cred::Wrong);
+    let attempts = futures_util::future::join_all(
+        users[..n]
+            .iter()
+            .map(|u| async move { login(url, u, "wrong", how).await.is_err() }),
+    );
+    let logins = async {
+        let mut lat = Vec::new();
+        let mut failed = 0;
+        for u in others {
+            let t = Instant::now();
+            match login(url, u, "other", opts.how(Cred::Password)).await {
+                Ok(ws) => {
+                    lat.push(t.elapsed().as_micros() as u64);
+                    drop(ws);
+                }
+                Err(_) => failed += 1,
+            }
+        }
+        (lat, failed)
+    };
+    let (refused, (mut login_lat, login_failed)) = tokio::join!(attempts, logins);
+    let took = start.elapsed();
+    done.store(true, Ordering::Relaxed);
+    let mut rest_lat = rest.await.unwrap_or_default();
+    let peak = peak.finish().await;
+    rest_lat.sort_unstable();
+    login_lat.sort_unstable();
+    Ok(vec![
+        format!(
+            "{n} concurrent wrong-password logins   {:.3} s, {} refused; RSS {:.1} MB before, peak {:.1} MB (+{:.1} MB)",
+            took.as_secs_f64(),
+            refused.iter().filter(|r| **r).count(),
+            mb(before),
+            mb(peak),
+            mb(peak.saturating_sub(before))
+        ),
+        format!(
+            "  meanwhile /getCurrentTime      {} calls, p50 {} ms, p99 {} ms, max {} ms",
+            rest_lat.len(),
+            ms(pct(&rest_lat, 0.50)),
+            ms(pct(&rest_lat, 0.99)),
+            ms(rest_lat.last().copied().unwrap_or(0))
+        ),
+        format!(
+            "  meanwhile {} password logins  one after another: p50 {} ms, max {} ms, {} failed",
+            others.len(),
+            ms(pct(&login_lat, 0.50)),
+            ms(login_lat.last().copied().unwrap_or(0)),
+            login_failed
+        ),
+    ])
+}
+
 fn ms(us: u64) -> String {
     format!("{:.2}", us as f64 / 1000.0)
 }
@@ -1082,23 +1313,31 @@ async fn bench(opts: Opts) -> Result<(), Error> {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let before = server.rss()?;
         let (anon_before, file_before) = server.rss_parts()?;
-        let (idle, took) = login_all(
+        let peak = PeakRss::start(server.pid());
+        let (mut idle, took) = login_all(
             &url,
             &users[..opts.idle],
             "idle",
             opts.concurrency,
-            opts.protocol,
+            opts.how(opts.cred),
         )
         .await?;
+        let peak = peak.finish().await;
         tokio::time::sleep(Duration::from_secs(1)).await;
         let after = server.rss()?;
         let (anon_after, file_after) = server.rss_parts()?;
+        let kind = if opts.cred == Cred::Token {
+            "token"
+        } else {
+            "password"
+        };
         summary.push(format!(
-            "{} token logins ({} in flight)   {:.3} s  ({:.0} logins/s)",
+            "{} {kind} logins ({} in flight)   {:.3} s  ({:.0} logins/s; peak RSS {:.1} MB)",
             opts.idle,
             opts.concurrency,
             took.as_secs_f64(),
-            opts.idle as f64 / took.as_secs_f64()
+            opts.idle as f64 / took.as_secs_f64(),
+            mb(peak)
         ));
         summary.push(format!(
             "idle memory per session         {:.1} kB  (server RSS {:.1} MB -> {:.1} MB, {} sessions)",
@@ -1113,6 +1352,34 @@ async fn bench(opts: Opts) -> Result<(), Error> {
             per(anon_after, anon_before),
             per(file_after, file_before)
         ));
+        if opts.storm {
+            // Every connection cut at once (no close), then every client back at once.
+            drop(idle);
+            let cut = Instant::now();
+            let peak = PeakRss::start(server.pid());
+            let (again, took) = login_all(
+                &url,
+                &users[..opts.idle],
+                "idle",
+                opts.concurrency,
+                opts.how(opts.cred),
+            )
+            .await?;
+            let peak = peak.finish().await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            summary.push(format!(
+                "reconnect storm: {} {kind} logins   all back in {:.3} s ({:.3} s after the cut); peak RSS {:.1} MB, 1 s later {:.1} MB",
+                opts.idle,
+                took.as_secs_f64(),
+                cut.elapsed().as_secs_f64() - 1.0,
+                mb(peak),
+                mb(server.rss()?)
+            ));
+            idle = again;
+        }
+        if opts.wrong > 0 {
+            summary.extend(wrong_logins(&server, &url, &users, &opts).await?);
+        }
         if opts.hold > 0.0 {
             eprintln!("holding {} idle sessions for {} s...", opts.idle, opts.hold);
             tokio::time::sleep(Duration::from_secs_f64(opts.hold)).await;

@@ -131,7 +131,7 @@ impl LoginGuard {
 
     fn add(&self, key: Key, delta: i64, now: Instant) {
         let window = self.window;
-        self.counts.entry(key).and_upsert_with(|old| {
+        let entry = self.counts.entry(key.clone()).and_upsert_with(|old| {
             let old = old
                 .map(|e| e.into_value())
                 .filter(|c| now.duration_since(c.last) <= window);
@@ -146,6 +146,11 @@ impl LoginGuard {
                 },
             }
         });
+        // A refunded count of nothing is not kept (every successful login would leave one).
+        // An attempt counted in between may be lost with it: at most one per success.
+        if delta < 0 && entry.into_value().attempts == 0 {
+            self.counts.invalidate(&key);
+        }
     }
 
     /// Admits a password attempt on `account` from `source`, or refuses it with the seconds to
