@@ -1010,8 +1010,14 @@ async fn run_messages(
     run: u64,
     opts: &Opts,
 ) -> Result<RunResult, Error> {
-    let (sessions, _) =
-        login_all(url, users, RUN_RESOURCE, opts.concurrency, opts.how(Cred::Token)).await?;
+    let (sessions, _) = login_all(
+        url,
+        users,
+        RUN_RESOURCE,
+        opts.concurrency,
+        opts.how(Cred::Token),
+    )
+    .await?;
     let progress = Arc::new(Progress::default());
     let n = sessions.len();
     let interval = if rate == 0 {
@@ -1168,7 +1174,8 @@ impl PeakRss {
         let task = tokio::spawn(async move {
             let mut peak = 0;
             loop {
-                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+                let status =
+                    std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
                 let kb = status
                     .lines()
                     .find_map(|l| l.strip_prefix("VmRSS:"))
