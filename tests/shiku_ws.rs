@@ -975,3 +975,47 @@ async fn an_independent_protobufjs_client_chats_pulls_and_pings() {
     assert_eq!(body["location_x"], 1.25, "{body}");
     assert_eq!(body["timeSend"], 1_613_789_795_464i64, "{body}");
 }
+
+/// A password login on the binary protocol goes through the login limiter: after the free
+/// failures the next attempt gets the error frame (code -3, "retry in N s") and a status-0
+/// AuthResp, without a check; the back-off ends by itself.
+#[tokio::test]
+async fn password_guessing_is_throttled_on_the_binary_protocol() {
+    let (app, bin, _) = common::spawn_shiku(|c| {
+        c.client.xmpp_domain = DOMAIN.into();
+        c.passwords.account_free_failures = 2;
+        c.passwords.first_delay_secs = 1;
+        c.passwords.max_delay_secs = 1;
+    })
+    .await;
+    let u = user(&app, "13600000071", "pw").await;
+    let mut c = Bin::at(bin).await;
+    for _ in 0..2 {
+        let r = c.auth_raw(u.id, &md5_hex("wrong"), "web").await;
+        assert_eq!(r.status, 0, "{r:?}");
+    }
+    let mut c = Bin::at(bin).await;
+    let from = format!("{}/web", u.id);
+    c.send(
+        AUTH_REQ,
+        &AuthMessage {
+            message_head: head(&from, "server", "auth-3", 5),
+            token: md5_hex("secret-1"),
+            password: String::new(),
+            device_id: "dev-1".into(),
+        },
+    )
+    .await;
+    let e: CommonErrorProBuf = c.recv(ERROR).await;
+    assert_eq!(
+        e.code,
+        shiku_server::gateway::shiku::session::CODE_RETRY_LATER
+    );
+    assert!(e.arg.contains("retry in 1 s"), "{e:?}");
+    let r: AuthRespMessageProBuf = c.recv(AUTH_RESP).await;
+    assert_eq!(r.status, 0);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut c = Bin::at(bin).await;
+    let r = c.auth_raw(u.id, &md5_hex("secret-1"), "web").await;
+    assert_eq!(r.status, 1, "{r:?}");
+}

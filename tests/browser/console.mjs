@@ -230,7 +230,7 @@ try {
   });
 
   await step('every screen renders', async () => {
-    for (const [view, selector] of [['messages', '#push-text'], ['admins', '#admin-table tbody tr'], ['config', '#config-table tbody tr']]) {
+    for (const [view, selector] of [['messages', '#push-text'], ['admins', '#admin-table tbody tr'], ['config', '#config-table tbody tr'], ['logins', '#login-blocks tbody tr']]) {
       await page.click(`nav button[data-view="${view}"]`);
       await page.locator(selector).first().waitFor();
       await shot(view);
