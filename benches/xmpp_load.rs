@@ -315,13 +315,7 @@ impl Server {
 
     /// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `RssAnon`, `RssFile`, `RssShmem`), bytes.
     fn status_bytes(&self, field: &str) -> Result<u64, Error> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
-        let kb = status
-            .lines()
-            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .ok_or_else(|| format!("no {field} in /proc/<pid>/status"))?;
-        Ok(kb * 1024)
+        status_bytes(self.pid(), field)
     }
 
     /// Anonymous (heap, stacks) and file-backed/shared (SQLite's mapped files) resident bytes.
@@ -1161,6 +1155,17 @@ fn mb(bytes: u64) -> f64 {
     bytes as f64 / 1_048_576.0
 }
 
+/// A `kB` field of `/proc/<pid>/status`, bytes.
+fn status_bytes(pid: u32, field: &str) -> Result<u64, Error> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .ok_or_else(|| format!("no {field} in /proc/<pid>/status"))?;
+    Ok(kb * 1024)
+}
+
 /// The server's highest RSS while a phase runs, sampled every 10 ms.
 struct PeakRss {
     stop: Arc<std::sync::atomic::AtomicBool>,
@@ -1174,14 +1179,7 @@ impl PeakRss {
         let task = tokio::spawn(async move {
             let mut peak = 0;
             loop {
-                let status =
-                    std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-                let kb = status
-                    .lines()
-                    .find_map(|l| l.strip_prefix("VmRSS:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-                    .unwrap_or(0);
-                peak = peak.max(kb * 1024);
+                peak = peak.max(status_bytes(pid, "VmRSS").unwrap_or(0));
                 if flag.load(Ordering::Relaxed) {
                     return peak;
                 }
