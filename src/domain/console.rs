@@ -933,13 +933,18 @@ pub async fn reset_password(
     Ok(u.user_id)
 }
 
+/// Rows `/console/loginBlocks` answers at most.
+const LOGIN_BLOCKS_SHOWN: usize = 1000;
+
 /// `/console/loginBlocks`: accounts and addresses with failed password attempts counted by the
 /// login limiter, most recent first; `retrySecs` > 0 means attempts are refused that long.
 pub fn login_blocks(ctx: &Ctx) -> Value {
     let rows: Vec<Value> = ctx
         .passwords
         .guard()
-        .blocks()
+        // A flood of guessers can be counted by the hundred thousand; the console shows the
+        // most recent ones.
+        .blocks(LOGIN_BLOCKS_SHOWN)
         .into_iter()
         .map(|b| {
             let user_id = b

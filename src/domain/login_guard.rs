@@ -182,8 +182,8 @@ impl LoginGuard {
         })
     }
 
-    /// The accounts and addresses with counted attempts, most recent first.
-    pub fn blocks(&self) -> Vec<Block> {
+    /// The accounts and addresses with counted attempts, most recent first, at most `limit`.
+    pub fn blocks(&self, limit: usize) -> Vec<Block> {
         let now = Instant::now();
         let mut out: Vec<(Instant, Block)> = self
             .counts
@@ -204,7 +204,7 @@ impl LoginGuard {
             })
             .collect();
         out.sort_by_key(|b| std::cmp::Reverse(b.0));
-        out.into_iter().map(|(_, b)| b).collect()
+        out.into_iter().take(limit).map(|(_, b)| b).collect()
     }
 
     /// Forgets the counted attempts of `key` (as [`Block::key`] names it); false when unknown.
@@ -291,13 +291,16 @@ mod tests {
         // Another account from the same address is still admitted (the address has 3 of 5).
         g.admit("user:2", ip("10.0.0.1")).unwrap().failed();
         assert!(g
-            .blocks()
+            .blocks(usize::MAX)
             .iter()
             .any(|b| b.key == "address:10.0.0.1" && b.failures == 4 && b.retry_secs == 0));
         assert!(g.clear("account:user:1"));
         let t = g.admit("user:1", ip("10.0.0.1")).unwrap();
         t.succeeded();
-        assert!(g.blocks().iter().all(|b| b.key != "account:user:1"));
+        assert!(g
+            .blocks(usize::MAX)
+            .iter()
+            .all(|b| b.key != "account:user:1"));
     }
 
     #[test]

@@ -214,7 +214,7 @@ pub const DOCS: &[EndpointDoc] = &[
     EndpointDoc {
         path: "/console/loginBlocks",
         tag: "console",
-        summary: "Accounts and addresses with failed password attempts counted by the login limiter, most recent first (role 5/6)",
+        summary: "Accounts and addresses with failed password attempts counted by the login limiter, the 1,000 most recent first (role 5/6)",
         access: Access::Console,
         params: &[],
         codes: &[],
