@@ -317,6 +317,23 @@ pub struct FilesConfig {
     /// Refuse uploads without a valid `access_token` (the reference's upload service has no
     /// authentication and the web clients post their forms without one, hence off by default).
     pub require_token: bool,
+    /// Largest number of parts (files and text fields) in one upload form.
+    pub max_parts: usize,
+    /// Largest image decoded (width × height); larger images are refused before decoding.
+    pub max_image_pixels: u64,
+    /// Images decoded at once in the whole process (each may take `max_image_pixels` × 4 bytes).
+    pub image_decoders: usize,
+    /// Decodes waiting for a decoder; beyond it an image is refused as busy.
+    pub image_queue: usize,
+    /// Longest an image waits for a decoder, milliseconds.
+    pub image_wait_ms: u64,
+    /// Longest side of a stored avatar, pixels (larger ones are scaled down).
+    pub avatar_max_side: u32,
+    /// Days until an anonymous upload (no token, and not from an address its `userId` logged
+    /// in from) expires; 0 = never.
+    pub anonymous_valid_days: f64,
+    /// Anonymous upload requests one address may make per minute.
+    pub anonymous_uploads_per_minute: u32,
 }
 
 impl Default for FilesConfig {
@@ -328,6 +345,14 @@ impl Default for FilesConfig {
             public_url: String::new(),
             expiry_interval_secs: 12 * 3600,
             require_token: false,
+            max_parts: 32,
+            max_image_pixels: 40_000_000,
+            image_decoders: 1,
+            image_queue: 32,
+            image_wait_ms: 30_000,
+            avatar_max_side: 1080,
+            anonymous_valid_days: 30.0,
+            anonymous_uploads_per_minute: 30,
         }
     }
 }

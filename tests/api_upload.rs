@@ -101,6 +101,8 @@ fn month() -> String {
 #[tokio::test]
 async fn upload_servlet_answers_the_reference_shape_for_every_kind() {
     let app = spawn().await;
+    // Registered from this address: its tokenless uploads are filed under its userId.
+    let (uid, _) = app.register("13800000071", "pw", "up").await;
     let png = image_bytes(400, 200, ImageFormat::Png);
     let jpg = image_bytes(300, 600, ImageFormat::Jpeg);
     let gif = image_bytes(150, 150, ImageFormat::Gif);
@@ -109,7 +111,7 @@ async fn upload_servlet_answers_the_reference_shape_for_every_kind() {
     let mp4 = mp4_bytes(5000);
     let txt = b"plain text document".to_vec();
     let form = Form::new()
-        .text("userId", "100100")
+        .text("userId", uid.to_string())
         .text("validTime", "0")
         .part("file", part(png.clone(), "首页.png"))
         .part("file", part(jpg.clone(), "photo.JPG"))
@@ -156,7 +158,7 @@ async fn upload_servlet_answers_the_reference_shape_for_every_kind() {
     assert_eq!(broken["message"], "文件异常，请上传正确有效格式的文件");
     assert!(broken.get("oUrl").is_none());
 
-    let prefix = format!("{}/u/100/100100/{}/", app.base, month());
+    let prefix = format!("{}/u/{}/{uid}/{}/", app.base, uid % 10000, month());
     for (name, bytes, thumb) in [
         ("首页.png", &png, (100, 50)),
         ("photo.JPG", &jpg, (50, 100)),
@@ -270,6 +272,7 @@ async fn clients_variants_uploadify_voice_and_kept_names() {
 #[tokio::test]
 async fn form_errors_and_hostile_names() {
     let app = spawn().await;
+    let (uid, _) = app.register("13800000072", "pw", "up").await;
     let (_, v) = app
         .upload("/upload/UploadServlet", Form::new().text("userId", "1"))
         .await;
@@ -299,7 +302,7 @@ async fn form_errors_and_hostile_names() {
         .upload(
             "/upload/UploadServlet",
             Form::new()
-                .text("userId", "5")
+                .text("userId", uid.to_string())
                 .part("file", part(b"one".to_vec(), "../../../../tmp/evil.sh"))
                 .part("file", part(b"two".to_vec(), "..\\..\\win.bat"))
                 .part("file", part(b"three".to_vec(), "a\tb.txt"))
@@ -310,7 +313,12 @@ async fn form_errors_and_hostile_names() {
     for item in v["data"]["others"].as_array().unwrap() {
         let url = item["oUrl"].as_str().unwrap();
         assert!(
-            url.starts_with(&format!("{}/u/5/5/{}/", app.base, month())),
+            url.starts_with(&format!(
+                "{}/u/{}/{uid}/{}/",
+                app.base,
+                uid % 10000,
+                month()
+            )),
             "{url}"
         );
         assert!(!url.contains(".."), "{url}");
@@ -380,7 +388,8 @@ async fn size_limits_are_enforced_while_streaming() {
     assert_eq!(status, 413, "{v}");
     assert_eq!(v["resultCode"], 1010101, "{v}");
     // The parts read before the limit was hit were not kept.
-    let dir = app.data_dir.path().join("files/u/9/9").join(month());
+    // Anonymous uploads are nobody's: filed under user 0 whatever userId claims.
+    let dir = app.data_dir.path().join("files/u/0/0").join(month());
     let kept = std::fs::read_dir(&dir).unwrap().count();
     assert_eq!(kept, 1, "only the first request's small file stays");
     let tmp = app.data_dir.path().join("files/.tmp");
@@ -655,10 +664,10 @@ async fn delete_and_copy_respect_ownership() {
     assert!(c.get("currentTime").is_some(), "the API envelope: {c}");
     let copy = c["data"]["url"].as_str().unwrap().to_string();
     assert_ne!(copy, o);
+    // The copy is Bob's, in Bob's own directory: nothing is written among Alice's files.
     assert_eq!(
         copy.rsplit_once('/').unwrap().0,
-        o.rsplit_once('/').unwrap().0,
-        "same directory"
+        format!("{}/u/{}/{bob_id}/{}/o", app.base, bob_id % 10000, month()),
     );
     assert_eq!(app.fetch(&copy).await, (200, png.clone()));
     let copy_thumb = copy.replace("/o/", "/t/");
@@ -973,4 +982,188 @@ async fn recalled_file_messages_take_their_own_files_only() {
         .await;
     assert_eq!(v["resultCode"], 1, "{v}");
     assert_eq!(app.fetch(&kept).await.0, 200);
+}
+
+/// An upload posted from another address (loopback is a trusted proxy by default, so the
+/// server takes the client's address from `X-Forwarded-For`).
+async fn upload_from(app: &TestApp, ip: &str, path: &str, form: Form) -> (u16, Value) {
+    let r = app
+        .client
+        .post(format!("{}{}", app.base, path))
+        .header("X-Forwarded-For", ip)
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload sent");
+    let status = r.status().as_u16();
+    let text = r.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
+    )
+}
+
+#[tokio::test]
+async fn text_only_forms_are_held_to_the_limits() {
+    let app = spawn_with(|c| c.files.max_request_bytes = 1_000_000).await;
+    // 40 text fields of 60 KB: 2.4 MB without a single file (each field is under the old
+    // per-field cap, so before the fix the whole body was read and buffered).
+    let mut form = Form::new().text("userId", "9");
+    for i in 0..40 {
+        form = form.text(format!("f{i}"), "x".repeat(60_000));
+    }
+    let (status, v) = app.upload("/upload/UploadServlet", form).await;
+    assert_eq!(status, 413, "{v}");
+    assert_eq!(v["resultCode"], 1010101, "{v}");
+    // More parts than `files.max_parts`, however small.
+    let mut form = Form::new();
+    for i in 0..40 {
+        form = form.text(format!("f{i}"), "1");
+    }
+    let (_, v) = app.upload("/upload/UploadServlet", form).await;
+    assert_eq!(v["resultCode"], 1010101, "{v}");
+    assert!(v["resultMsg"].as_str().unwrap().contains("32"), "{v}");
+    // The server still answers.
+    let (_, v) = app
+        .upload(
+            "/upload/UploadServlet",
+            Form::new().part("file", part(b"ok".to_vec(), "a.txt")),
+        )
+        .await;
+    assert_eq!(v["success"], 1, "{v}");
+}
+
+#[tokio::test]
+async fn image_bombs_are_refused_before_decoding() {
+    let app = spawn_with(|c| c.files.max_image_pixels = 1_000_000).await;
+    let (uid, token) = app.register("13800000051", "pw", "bomb").await;
+    // 2000 x 1000 of one grey: a few KB of PNG declaring 2 MP, over the 1 MP cap.
+    let mut bomb = Vec::new();
+    DynamicImage::ImageLuma8(image::GrayImage::new(2000, 1000))
+        .write_to(&mut Cursor::new(&mut bomb), ImageFormat::Png)
+        .unwrap();
+    assert!(bomb.len() < 64 * 1024);
+    let mut form = Form::new().text("access_token", token.clone());
+    for i in 0..4 {
+        form = form.part("file", part(bomb.clone(), &format!("b{i}.png")));
+    }
+    form = form.part(
+        "file",
+        part(image_bytes(600, 400, ImageFormat::Png), "ok.png"),
+    );
+    let (_, v) = app.upload("/upload/UploadServlet", form).await;
+    assert_eq!(
+        (v["success"].clone(), v["failure"].clone()),
+        (1.into(), 4.into()),
+        "{v}"
+    );
+    let images = v["data"]["images"].as_array().unwrap();
+    let refused = images.iter().find(|i| i["oFileName"] == "b0.png").unwrap();
+    assert_eq!(refused["status"], 0);
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("图片尺寸超过限制"),
+        "{refused}"
+    );
+    // An avatar is refused the same way, and a large one that passes is scaled down.
+    let (_, v) = app
+        .upload(
+            "/upload/UploadAvatarServlet",
+            Form::new()
+                .text("userId", uid.to_string())
+                .text("access_token", token.clone())
+                .part("file", part(bomb, "a.png")),
+        )
+        .await;
+    assert_eq!(v["resultCode"], 0, "{v}");
+    let (_, v) = app
+        .upload(
+            "/upload/UploadAvatarServlet",
+            Form::new()
+                .text("userId", uid.to_string())
+                .text("access_token", token)
+                .part(
+                    "file",
+                    part(image_bytes(1200, 600, ImageFormat::Png), "a.png"),
+                ),
+        )
+        .await;
+    assert_eq!(v["resultCode"], 1, "{v}");
+    let o = v["data"]["oUrl"].as_str().unwrap();
+    assert_eq!(dims(&app.fetch(o).await.1), (1080, 540));
+}
+
+#[tokio::test]
+async fn anonymous_uploads_never_act_for_someone_else() {
+    let app = spawn_with(|c| c.files.anonymous_uploads_per_minute = 3).await;
+    let (uid, token) = app.register("13800000061", "pw", "victim").await;
+    let jid = "b1b2c3d4e5f60718293a4b5c6d7e8f91";
+    make_room(&app, &token, jid).await;
+    let stranger = "203.0.113.9";
+    // No token, from an address the victim never logged in from: neither their avatar nor
+    // their room's.
+    let (_, v) = upload_from(
+        &app,
+        stranger,
+        "/upload/UploadifyAvatarServlet",
+        Form::new()
+            .text("userId", uid.to_string())
+            .part("file", part(image_bytes(50, 50, ImageFormat::Png), "x.png")),
+    )
+    .await;
+    assert_eq!(v["resultCode"], 1030103, "{v}");
+    let (_, v) = upload_from(
+        &app,
+        stranger,
+        "/upload/GroupAvatarServlet",
+        Form::new()
+            .text("jid", jid)
+            .part("file", part(image_bytes(50, 50, ImageFormat::Png), "x.png")),
+    )
+    .await;
+    assert_eq!(v["resultCode"], 1030103, "{v}");
+    // A plain anonymous upload claiming the victim is filed under nobody, and expires.
+    let (_, v) = upload_from(
+        &app,
+        stranger,
+        "/upload/UploadServlet",
+        Form::new()
+            .text("userId", uid.to_string())
+            .part("file", part(b"spam".to_vec(), "s.txt")),
+    )
+    .await;
+    let url = v["data"]["others"][0]["oUrl"].as_str().unwrap().to_string();
+    assert!(url.contains("/u/0/0/"), "{url}");
+    assert!(!url.contains(&uid.to_string()), "{url}");
+    // The per-address quota (3 a minute) is used up.
+    let (_, v) = upload_from(
+        &app,
+        stranger,
+        "/upload/UploadServlet",
+        Form::new().part("file", part(b"spam".to_vec(), "s.txt")),
+    )
+    .await;
+    assert_eq!(v["resultCode"], 1040106, "{v}");
+    // From the address the victim registered from (the jQuery client's tokenless form), the
+    // avatar and the room avatar are theirs to set.
+    let (_, v) = app
+        .upload(
+            "/upload/UploadifyAvatarServlet",
+            Form::new()
+                .text("userId", uid.to_string())
+                .part("file", part(image_bytes(50, 50, ImageFormat::Png), "x.png")),
+        )
+        .await;
+    assert_eq!(v["resultCode"], 1, "{v}");
+    let (_, v) = app
+        .upload(
+            "/upload/GroupAvatarServlet",
+            Form::new()
+                .text("jid", jid)
+                .part("file", part(image_bytes(50, 50, ImageFormat::Png), "x.png")),
+        )
+        .await;
+    assert_eq!(v["resultCode"], 1, "{v}");
 }

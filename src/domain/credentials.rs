@@ -22,7 +22,7 @@ pub async fn check_password(
     client_md5: &str,
 ) -> Result<bool> {
     let account = match user {
-        Some(u) => format!("user:{}", u.user_id),
+        Some(u) => super::login_guard::account_key(u.user_id),
         // Bounded: what the client typed is only a key here.
         None => format!("unknown:{}", typed.chars().take(64).collect::<String>()),
     };

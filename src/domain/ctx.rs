@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::auth::Tokens;
 use super::client_settings::ClientOverrides;
+use super::files::Files;
 use super::passwords::Passwords;
 use super::profiles::Profiles;
 use crate::config::Config;
@@ -20,6 +21,8 @@ pub struct Ctx {
     pub config: Arc<Config>,
     /// Live sessions on this node.
     pub router: Arc<Router>,
+    /// Uploads and their one image-decoding pool.
+    pub files: Files,
     /// Users the message path reads for every message, cached for a second.
     pub profiles: Profiles,
     /// The `/config` values set in the admin console (applied without a restart).

@@ -9,19 +9,24 @@
 //! `avatar/o|t/<|hash(jid)| % 10000>/<|hash(jid)| % 20000>/<jid>.jpg`.
 
 use std::io;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::quota::Quota;
 use super::util::{now_secs, uuid32};
 use super::{Code, Error, Result};
 use crate::config::Config;
 use crate::documents::{Resource, RESOURCE_LOCAL};
+use crate::files::thumb::{ImageLimits, ImagePool};
 use crate::files::{path, thumb, Kind, LocalDir, RelPath, Storage};
 use crate::store::Store;
 
 /// The reference's message for an image that does not decode.
 pub const BAD_IMAGE: &str = "文件异常，请上传正确有效格式的文件";
+/// The answer to an image larger than `files.max_image_pixels`.
+pub const IMAGE_TOO_LARGE: &str = "图片尺寸超过限制 (image has too many pixels)";
 /// Records handled per expiry round trip.
 const EXPIRY_BATCH: u32 = 500;
 
@@ -58,6 +63,10 @@ pub struct UploadItem {
 #[derive(Clone)]
 pub struct Files {
     storage: Arc<dyn Storage>,
+    /// Every image decode of the process (one pool per `Ctx`).
+    images: Arc<ImagePool>,
+    /// Anonymous upload requests per address.
+    anonymous: Arc<Quota<IpAddr>>,
     store: Store,
     /// `files.public_url` without its trailing slash (empty: per request).
     public_url: String,
@@ -115,6 +124,16 @@ pub fn end_time(create: i64, valid_days: f64) -> i64 {
     }
 }
 
+/// The answer to an image that was not decoded.
+fn image_refusal(e: thumb::ImageError) -> Error {
+    match e {
+        thumb::ImageError::Undecodable(_) => Error::failure(BAD_IMAGE),
+        thumb::ImageError::TooLarge(_) => Error::failure(IMAGE_TOO_LARGE),
+        thumb::ImageError::Busy => Error::Busy,
+        thumb::ImageError::Io(m) => Error::Internal(m),
+    }
+}
+
 fn io_error(e: io::Error) -> Error {
     Error::Internal(format!("file storage: {e}"))
 }
@@ -123,17 +142,42 @@ impl Files {
     /// The service of `config` over `store`: the local directory `files.root`.
     pub fn new(config: &Config, store: &Store) -> Files {
         let root = config.files.root_dir(&config.data_dir);
-        Files::with_storage(
+        let f = &config.files;
+        let images = ImagePool::new(
+            f.image_decoders,
+            f.image_queue,
+            Duration::from_millis(f.image_wait_ms),
+            ImageLimits {
+                max_pixels: f.max_image_pixels,
+                avatar_side: f.avatar_max_side,
+            },
+        );
+        let mut files = Files::with_storage(
             Arc::new(LocalDir::new(root)),
+            Arc::new(images),
             store,
-            &config.files.public_url,
-        )
+            &f.public_url,
+        );
+        files.anonymous = Arc::new(Quota::per_minute(f.anonymous_uploads_per_minute));
+        files
+    }
+
+    /// Takes one anonymous upload request of `source` from its quota; false when used up.
+    pub fn admit_anonymous(&self, source: Option<IpAddr>) -> bool {
+        source.is_none_or(|ip| self.anonymous.take(ip))
     }
 
     /// The service over any storage adapter.
-    pub fn with_storage(storage: Arc<dyn Storage>, store: &Store, public_url: &str) -> Files {
+    pub fn with_storage(
+        storage: Arc<dyn Storage>,
+        images: Arc<ImagePool>,
+        store: &Store,
+        public_url: &str,
+    ) -> Files {
         Files {
             storage,
+            images,
+            anonymous: Arc::new(Quota::per_minute(0)),
             store: store.clone(),
             public_url: public_url.trim_end_matches('/').to_string(),
         }
@@ -253,15 +297,13 @@ impl Files {
         let thumb_temp = if kind == Kind::Image {
             let t = self.storage.temp_file().await.map_err(|e| failed(&e))?;
             let (src, dst) = (temp.to_path_buf(), t.clone());
-            let made = tokio::task::spawn_blocking(move || thumb::make_thumbnail(&src, &dst))
-                .await
-                .map_err(|e| failed(&e))?;
+            let made = self
+                .images
+                .run(move |limits| thumb::make_thumbnail(&src, &dst, limits))
+                .await;
             if let Err(e) = made {
                 let _ = tokio::fs::remove_file(&t).await;
-                return Err(match e {
-                    thumb::ImageError::Undecodable(_) => BAD_IMAGE.to_string(),
-                    thumb::ImageError::Io(m) => m,
-                });
+                return Err(image_refusal(e).to_string());
             }
             Some(t)
         } else {
@@ -373,9 +415,10 @@ impl Files {
         let o_temp = self.storage.temp_file().await.map_err(io_error)?;
         let t_temp = self.storage.temp_file().await.map_err(io_error)?;
         let (src, o, t) = (temp.to_path_buf(), o_temp.clone(), t_temp.clone());
-        let made = tokio::task::spawn_blocking(move || thumb::make_avatar(&src, &o, &t))
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        let made = self
+            .images
+            .run(move |limits| thumb::make_avatar(&src, &o, &t, limits))
+            .await;
         let placed = match made {
             Ok(()) => match self.storage.put(&o_temp, &orel, true).await {
                 Ok(()) => self
@@ -385,8 +428,7 @@ impl Files {
                     .map_err(io_error),
                 Err(e) => Err(io_error(e)),
             },
-            Err(thumb::ImageError::Undecodable(_)) => Err(Error::failure(BAD_IMAGE)),
-            Err(thumb::ImageError::Io(m)) => Err(Error::Internal(m)),
+            Err(e) => Err(image_refusal(e)),
         };
         for t in [&o_temp, &t_temp] {
             let _ = tokio::fs::remove_file(t).await;
@@ -438,8 +480,9 @@ impl Files {
         Ok(any)
     }
 
-    /// Copies the file a URL names to a new `<uuid>.<ext>` in the same directory (with its
-    /// thumbnail), recorded as `owner`'s with `valid_days`; returns `(new path, new URL)`.
+    /// Copies the file a URL names to a new `<uuid>.<ext>` (with its thumbnail) in `owner`'s
+    /// month directory (the system's copies stay beside the source), recorded as `owner`'s
+    /// with `valid_days`; returns `(new path, new URL)`.
     /// "源文件不存在" when the source is not a stored file.
     pub async fn copy_url(
         &self,
@@ -457,7 +500,26 @@ impl Files {
             Some(e) => format!("{}.{e}", uuid32()),
             None => uuid32(),
         };
-        let new = rel.with_file_name(&name).ok_or_else(missing)?;
+        // The copy is the caller's: it goes into their own month directory, never into the
+        // source owner's (whose files they could otherwise fill or shadow).
+        let new = match owner {
+            Some(uid) => {
+                let mut segs = vec![
+                    "u".to_string(),
+                    (uid % 10_000).to_string(),
+                    uid.to_string(),
+                    chrono::Utc::now().format("%Y%m").to_string(),
+                ];
+                if Kind::of(rel.extension().as_deref()) == Kind::Image && rel.thumbnail().is_some()
+                {
+                    segs.push("o".into());
+                }
+                segs.push(name);
+                RelPath::from_segments(&segs)
+            }
+            None => rel.with_file_name(&name),
+        }
+        .ok_or_else(missing)?;
         self.storage.copy(&rel, &new).await.map_err(io_error)?;
         let create = now_secs();
         let end = end_time(create, valid_days);

@@ -222,10 +222,26 @@ impl LoginGuard {
         self.counts.remove(&k).is_some()
     }
 
+    /// Whether user `user_id` logged in with a password from `ip` within the trusted period
+    /// (an anonymous upload from there may act for them).
+    pub fn trusts(&self, user_id: i32, ip: IpAddr) -> bool {
+        self.trusted.contains_key(&(account_key(user_id), ip))
+    }
+
+    /// Records that user `user_id` set or proved their password from `ip` (registration).
+    pub fn trust(&self, user_id: i32, ip: IpAddr) {
+        self.trusted.insert((account_key(user_id), ip), ());
+    }
+
     /// Forgets every counted attempt.
     pub fn clear_all(&self) {
         self.counts.invalidate_all();
     }
+}
+
+/// The limiter's account key of a known user (`credentials::check_password` uses it).
+pub fn account_key(user_id: i32) -> String {
+    format!("user:{user_id}")
 }
 
 impl Ticket {

@@ -22,6 +22,7 @@ pub mod passwords;
 pub mod peer;
 pub mod presence;
 pub mod profiles;
+pub mod quota;
 pub mod rooms;
 pub mod times;
 pub mod users;
@@ -49,14 +50,16 @@ impl Ctx {
             config.auth.jwt_secret.clone()
         };
         let tokens = auth::Tokens::new(secret.as_bytes(), config.auth.token_ttl_secs);
+        let files = files::Files::new(&config, &store);
         let ctx = Ctx {
             store,
             tokens,
             passwords: passwords::Passwords::start(&config.passwords).await?,
-            config,
             router: Router::new(),
+            files,
             profiles: profiles::Profiles::default(),
             console: client_settings::ClientOverrides::default(),
+            config,
         };
         console::reload_overrides(&ctx).await?;
         users::ensure_system_users(&ctx).await?;

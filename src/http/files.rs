@@ -17,7 +17,6 @@ use actix_web::{mime, web, HttpRequest, HttpResponse};
 
 use super::envelope::not_found;
 use super::AppState;
-use crate::domain::files::Files;
 use crate::files::{media_type, RelPath};
 
 /// `Cache-Control` of stored files: 4 days, as the reference's nginx `expires 4d`.
@@ -31,7 +30,7 @@ pub async fn serve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     let Some(rel) = RelPath::from_url_path(req.path()) else {
         return not_found(req).await;
     };
-    let files = Files::new(&state.ctx.config, &state.ctx.store);
+    let files = &state.ctx.files;
     let Some(path) = files.storage().local_file(&rel).await else {
         return not_found(req).await;
     };

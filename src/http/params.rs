@@ -128,21 +128,8 @@ impl FromRequest for Params {
                 let body = read_limited(&mut payload, limit).await?;
                 pairs.extend(decode_form(&body)?);
             }
-            let peer_ip = req.peer_addr().map_or(String::new(), |peer| {
-                let values = |name| {
-                    req.headers()
-                        .get_all(name)
-                        .filter_map(|v| v.to_str().ok())
-                        .collect::<Vec<_>>()
-                };
-                peer::client_ip(
-                    &state.ctx.config.trusted_proxies,
-                    peer.ip(),
-                    values(actix_web::http::header::FORWARDED),
-                    values(actix_web::http::header::X_FORWARDED_FOR),
-                )
-                .to_string()
-            });
+            let peer_ip = client_addr(&req, &state.ctx.config.trusted_proxies)
+                .map_or(String::new(), |ip| ip.to_string());
             let mut params = Params {
                 pairs,
                 caller: Caller::Anonymous,
@@ -153,6 +140,24 @@ impl FromRequest for Params {
             Ok(params)
         })
     }
+}
+
+/// The client's address of an API-port request: the socket's peer, or what a trusted proxy
+/// says it forwarded (`domain::peer`'s rule).
+pub fn client_addr(req: &HttpRequest, trusted: &[std::net::IpAddr]) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr()?;
+    let values = |name| {
+        req.headers()
+            .get_all(name)
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+    };
+    Some(peer::client_ip(
+        trusted,
+        peer.ip(),
+        values(actix_web::http::header::FORWARDED),
+        values(actix_web::http::header::X_FORWARDED_FOR),
+    ))
 }
 
 fn parse<T: std::str::FromStr>(name: &str, v: &str, what: &str) -> Result<T, Error> {

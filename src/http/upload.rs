@@ -21,7 +21,7 @@ use tokio::io::AsyncWriteExt;
 use super::caller::{self, Caller};
 use super::docs::{p, Access, EndpointDoc, ParamDoc, Routes};
 use super::envelope::{ApiResult, Reply};
-use super::params::{decode_form, Params};
+use super::params::{client_addr, decode_form, Params};
 use super::AppState;
 use crate::domain::files::{base_name, Actor, Files, Incoming, UploadItem};
 use crate::domain::rooms::{ROLE_ADMIN, ROLE_OWNER};
@@ -301,26 +301,46 @@ async fn read_form(
         }
         Err(e)
     };
+    let mut parts = 0usize;
+    let mut text_bytes = 0usize;
     while let Some(field) = form.next().await {
         let Ok(mut field) = field else {
             return fail(out, form_parse_failed()).await;
         };
+        parts += 1;
+        if parts > limits.max_parts {
+            return fail(
+                out,
+                Error::invalid("file", format!("表单最多 {} 项", limits.max_parts)),
+            )
+            .await;
+        }
         let name = field.name().unwrap_or_default().to_string();
         let file_name = field
             .content_disposition()
             .and_then(|cd| cd.get_filename())
             .map(base_name);
         let Some(file_name) = file_name else {
+            // Text fields count toward the request's size, and all of them together are held
+            // to the small-form limit: only files stream to disk.
             let mut value = Vec::new();
             while let Some(chunk) = field.next().await {
                 let Ok(chunk) = chunk else {
                     return fail(out, form_parse_failed()).await;
                 };
                 total += chunk.len() as u64;
-                value.extend_from_slice(&chunk);
-                if value.len() > MAX_TEXT_FIELD {
-                    return fail(out, form_parse_failed()).await;
+                text_bytes += chunk.len();
+                if value.len() + chunk.len() > MAX_TEXT_FIELD || text_bytes > MAX_SMALL_FORM {
+                    drain(field, form, MAX_SMALL_FORM as u64).await;
+                    return fail(
+                        out,
+                        Error::TooLarge {
+                            limit: MAX_SMALL_FORM,
+                        },
+                    )
+                    .await;
                 }
+                value.extend_from_slice(&chunk);
             }
             match String::from_utf8(value) {
                 Ok(v) => pairs.push((name, v)),
@@ -400,22 +420,58 @@ async fn read_form(
     Ok(Form { pairs, files: out })
 }
 
+/// Who an upload comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Uploader {
+    /// A valid `access_token`'s user.
+    Token(i32),
+    /// No token, from an address `userId` logged in from with a password (the jQuery client
+    /// posts its forms without one).
+    Vouched(i32),
+    /// No token and nothing vouching for the claimed `userId`.
+    Anonymous,
+}
+
+impl Uploader {
+    /// The user this upload may act for, if any.
+    fn user(self) -> Option<i32> {
+        match self {
+            Uploader::Token(u) | Uploader::Vouched(u) => Some(u),
+            Uploader::Anonymous => None,
+        }
+    }
+}
+
 /// The caller of an upload: the token's user when a token is sent (checked like any API
-/// call), None when none is sent and anonymous uploads are allowed.
-async fn identify(ctx: &Ctx, path: &str, params: &Params) -> Result<Option<i32>, Error> {
-    if params.str("access_token").is_some() {
-        return match caller::authorize(ctx, path, &params.credentials()).await? {
-            Caller::User(id) => Ok(Some(id)),
+/// call); without one, the claimed `userId` when the client's address is one that user logged
+/// in from, else anonymous (within the per-address quota, unless `files.require_token`).
+async fn identify(ctx: &Ctx, req: &HttpRequest, params: &Params) -> Result<Uploader, Error> {
+    if params.str("access_token").is_some_and(|t| !t.is_empty()) {
+        return match caller::authorize(ctx, req.path(), &params.credentials()).await? {
+            Caller::User(id) => Ok(Uploader::Token(id)),
             _ => Err(Error::Code(Code::TokenInvalid)),
         };
     }
     if ctx.config.files.require_token {
         return Err(Error::Code(Code::TokenMissing));
     }
-    Ok(None)
+    let source = client_addr(req, &ctx.config.trusted_proxies);
+    let claimed = params
+        .str("userId")
+        .and_then(|v| v.trim().parse::<i32>().ok())
+        .filter(|u| *u > 0);
+    if let (Some(uid), Some(ip)) = (claimed, source) {
+        if ctx.passwords.guard().trusts(uid, ip) {
+            return Ok(Uploader::Vouched(uid));
+        }
+    }
+    if !ctx.files.admit_anonymous(source) {
+        return Err(Error::Code(Code::TooFrequent));
+    }
+    Ok(Uploader::Anonymous)
 }
 
-/// `userId` of an upload: the parameter (default 0, or the token's user); a token's user may
+/// `userId` of an upload: the parameter (default 0, or the caller's user); a known caller may
 /// only upload as themself.
 fn upload_user(params: &Params, me: Option<i32>, required: bool) -> Result<i64, Error> {
     let given = match params.str("userId") {
@@ -437,11 +493,18 @@ fn upload_user(params: &Params, me: Option<i32>, required: bool) -> Result<i64, 
     }
 }
 
-/// `validTime` in days: absent → 0, unparsable → -1 (both permanent), as the reference.
-fn valid_days(params: &Params) -> f64 {
-    match params.str("validTime") {
+/// `validTime` in days: absent → 0, unparsable → -1 (both permanent), as the reference. An
+/// anonymous upload lives `files.anonymous_valid_days` at most.
+fn valid_days(params: &Params, uploader: Uploader, ctx: &Ctx) -> f64 {
+    let asked = match params.str("validTime") {
         None => 0.0,
         Some(v) => v.trim().parse::<f64>().unwrap_or(-1.0),
+    };
+    let cap = ctx.config.files.anonymous_valid_days;
+    if uploader == Uploader::Anonymous && cap > 0.0 && !(asked > 0.0 && asked < cap) {
+        cap
+    } else {
+        asked
     }
 }
 
@@ -502,15 +565,22 @@ async fn handle_upload(
 ) -> Result<(Vec<UploadItem>, Instant), Error> {
     let started = Instant::now();
     let ctx = state_ctx(state);
-    let files = Files::new(&ctx.config, &ctx.store);
-    let form = read_form(req, payload, ctx, &files).await?;
-    let params = Params::from_pairs(form.pairs.clone());
+    let files = &ctx.files;
+    let mut form = read_form(req, payload, ctx, files).await?;
+    let params = Params::from_pairs(std::mem::take(&mut form.pairs));
     let checked = async {
-        let me = identify(ctx, req.path(), &params).await?;
-        upload_user(&params, me, false)
+        let uploader = identify(ctx, req, &params).await?;
+        let claimed = upload_user(&params, uploader.user(), false)?;
+        // An anonymous upload is nobody's: it is filed under user 0, never the claimed user.
+        let owner = if uploader == Uploader::Anonymous {
+            0
+        } else {
+            claimed
+        };
+        Ok::<_, Error>((uploader, owner))
     }
     .await;
-    let user_id = match checked {
+    let (uploader, user_id) = match checked {
         Ok(u) => u,
         Err(e) => {
             form.discard().await;
@@ -520,15 +590,14 @@ async fn handle_upload(
     if form.files.is_empty() {
         return Err(no_file());
     }
-    let days = valid_days(&params);
+    let days = valid_days(&params, uploader, ctx);
     let base = files.base_url(&request_base(req));
-    // Files of one request are placed concurrently (image decoding runs on the blocking pool).
-    let items = futures_util::future::join_all(
-        form.files
-            .into_iter()
-            .map(|inc| files.store_upload(inc, user_id, days, &base)),
-    )
-    .await;
+    // One file after another: each image decode waits for the process's decoder pool, so a
+    // request of many large images never holds more than one decode's memory at a time.
+    let mut items = Vec::with_capacity(form.files.len());
+    for inc in form.files {
+        items.push(files.store_upload(inc, user_id, days, &base).await);
+    }
     Ok((items, started))
 }
 
@@ -574,9 +643,9 @@ async fn handle_avatar(
     target: AvatarTarget,
 ) -> Result<(String, String), Error> {
     let ctx = state_ctx(state);
-    let files = Files::new(&ctx.config, &ctx.store);
-    let mut form = read_form(req, payload, ctx, &files).await?;
-    let params = Params::from_pairs(form.pairs.clone());
+    let files = &ctx.files;
+    let mut form = read_form(req, payload, ctx, files).await?;
+    let params = Params::from_pairs(std::mem::take(&mut form.pairs));
     let base = files.base_url(&request_base(req));
     let chosen = if form.files.is_empty() {
         None
@@ -584,9 +653,17 @@ async fn handle_avatar(
         Some(form.files.remove(0))
     };
     let result = async {
-        let me = identify(ctx, req.path(), &params).await?;
+        let uploader = identify(ctx, req, &params).await?;
         let target_name = match target {
-            AvatarTarget::User => Some(upload_user(&params, me, true)?),
+            AvatarTarget::User => {
+                // Nobody writes under another user's name: an avatar needs its user's token,
+                // or an address that user logged in from.
+                let uid = upload_user(&params, uploader.user(), true)?;
+                if uploader == Uploader::Anonymous {
+                    return Err(Error::Code(Code::AuthFailed));
+                }
+                Some(uid)
+            }
             AvatarTarget::Room => None,
         };
         let jid = match target {
@@ -605,8 +682,10 @@ async fn handle_avatar(
                 if !plain {
                     return Err(Error::invalid("jid", "不是有效的群 jid"));
                 }
-                if let Some(me) = me {
-                    check_room_manager(ctx, &jid, me).await?;
+                match uploader {
+                    Uploader::Token(me) => check_room_manager(ctx, &jid, me).await?,
+                    // Without a token: from an address the room's owner logged in from.
+                    _ => check_room_owner_source(ctx, req, &jid).await?,
                 }
                 Some(jid)
             }
@@ -644,6 +723,22 @@ async fn check_room_manager(ctx: &Ctx, jid: &str, me: i32) -> Result<(), Error> 
         Ok(())
     } else {
         Err(Error::failure("权限不足!"))
+    }
+}
+
+/// An anonymous room-avatar upload must come from an address the room's owner logged in from.
+async fn check_room_owner_source(ctx: &Ctx, req: &HttpRequest, jid: &str) -> Result<(), Error> {
+    let room = ctx
+        .store
+        .rooms
+        .get_room_by_jid(jid)
+        .await?
+        .ok_or_else(|| Error::failure("群组不存在"))?;
+    let source = client_addr(req, &ctx.config.trusted_proxies);
+    if source.is_some_and(|ip| ctx.passwords.guard().trusts(room.user_id, ip)) {
+        Ok(())
+    } else {
+        Err(Error::Code(Code::AuthFailed))
     }
 }
 
@@ -780,7 +875,7 @@ async fn delete_servlet(
         if paths.is_empty() {
             return Err(Error::missing("paths"));
         }
-        let files = Files::new(&ctx.config, &ctx.store);
+        let files = &ctx.files;
         let mut success = 0usize;
         for p in &paths {
             match files.delete_url(p, Actor::User(me)).await {
@@ -820,7 +915,7 @@ async fn copy_servlet(
         let me = servlet_user(ctx, req.path(), &params).await?;
         let source = params.required("paths")?;
         let days = params.f64("validTime")?.unwrap_or(-1.0);
-        let files = Files::new(&ctx.config, &ctx.store);
+        let files = &ctx.files;
         let base = files.base_url(&request_base(&req));
         files.copy_url(source, days, Some(me), &base).await
     }
@@ -847,7 +942,7 @@ async fn copy_file(req: HttpRequest, params: Params, state: web::Data<AppState>)
         return Err(Error::failure("源文件不存在"));
     }
     let days = params.f64("validTime")?.unwrap_or(-1.0);
-    let files = Files::new(&ctx.config, &ctx.store);
+    let files = &ctx.files;
     let base = files.base_url(&request_base(&req));
     let (_, url) = files.copy_url(&source, days, Some(me), &base).await?;
     Ok(Reply::data(json!({ "url": url })))

@@ -292,7 +292,15 @@ async fn register(state: web::Data<AppState>, p: Params) -> ApiResult {
         is_sms_register: p.i32_or("isSmsRegister", 0)?,
         device: device(&p)?,
     };
-    Ok(Reply::data(users::register(&state.ctx, r).await?))
+    let data = users::register(&state.ctx, r).await?;
+    // The new user set their password from here: their anonymous uploads from this address
+    // (the jQuery client's avatar form) act for them, as after a password login.
+    if let (Some(uid), Some(ip)) = (data["userId"].as_i64(), p.source()) {
+        if let Ok(uid) = i32::try_from(uid) {
+            state.ctx.passwords.guard().trust(uid, ip);
+        }
+    }
+    Ok(Reply::data(data))
 }
 
 async fn login(state: web::Data<AppState>, p: Params) -> ApiResult {
