@@ -278,6 +278,13 @@ pub struct XmppConfig {
     pub bosh_inactivity_secs: u64,
     /// Offline messages written per batch at login.
     pub offline_batch: u32,
+    /// Bytes of messages queued for one session (any protocol) before it is ended as too slow;
+    /// what did not fit goes to the offline queue.
+    pub session_queue_bytes: usize,
+    /// Bytes of written, unconfirmed 1:1 messages one session may hold (besides 5,000 of them).
+    pub max_unacked_bytes: usize,
+    /// A client that does not take a write for this long is disconnected, seconds.
+    pub write_timeout_secs: u64,
 }
 
 impl Default for XmppConfig {
@@ -294,6 +301,9 @@ impl Default for XmppConfig {
             bosh_max_wait_secs: 60,
             bosh_inactivity_secs: 60,
             offline_batch: 100,
+            session_queue_bytes: 4 << 20,
+            max_unacked_bytes: 8 << 20,
+            write_timeout_secs: 30,
         }
     }
 }

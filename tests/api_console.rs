@@ -740,7 +740,7 @@ async fn locking_a_user_ends_tokens_and_live_sessions() {
     let app = spawn().await;
     let (_, token) = admin(&app, "13900000071", 5).await;
     let (uid, user_token) = app.register("13800000071", "pw", "锁").await;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, mut rx) = shiku_server::delivery::push_channel(usize::MAX);
     app.app.router.register(uid as i32, "web", tx);
     // By phone, with the integration key (the task system's way).
     let v = call(
@@ -825,7 +825,7 @@ async fn deleting_a_user_really_deletes_and_tells_friends_with_512() {
         )
         .await;
     let owned_room = ok(&v)["id"].as_str().unwrap().to_string();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, mut rx) = shiku_server::delivery::push_channel(usize::MAX);
     app.app.router.register(b as i32, "web", tx);
 
     let v = call(
@@ -837,7 +837,7 @@ async fn deleting_a_user_really_deletes_and_tells_friends_with_512() {
     .await;
     assert_eq!(ok(&v)["deleted"], json!([a]));
     let mut types = Vec::new();
-    while let Ok(Push::Message(d)) = rx.try_recv() {
+    while let Some(Push::Message(d)) = rx.try_recv() {
         let body: Value = serde_json::from_str(&d.body).unwrap();
         types.push(body["type"].as_i64().unwrap());
         if body["type"] == 512 {

@@ -1713,7 +1713,7 @@ async fn a_thousand_member_room() {
         "群人数快到上限  最多还可以邀请  0人",
     );
     // One message, stored once, fanned out to every member's live session.
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, mut rx) = shiku_server::delivery::push_channel(usize::MAX);
     app.app.router.register(a.id as i32, "web", tx.clone());
     for id in &ids {
         app.app.router.register(*id, "android", tx.clone());
@@ -1735,7 +1735,7 @@ async fn a_thousand_member_room() {
     .unwrap();
     assert_eq!(sent.delivered, 1000);
     let mut got = 0;
-    while let Ok(push) = rx.try_recv() {
+    while let Some(push) = rx.try_recv() {
         let shiku_server::delivery::Push::Message(d) = push else {
             panic!("unexpected push {push:?}");
         };

@@ -7,14 +7,13 @@ mod common;
 use base64::Engine;
 use common::TestApp;
 use serde_json::{json, Value};
-use shiku_server::delivery::Push;
+use shiku_server::delivery::PushReceiver;
 use shiku_server::domain::messages;
 use shiku_server::domain::util::{md5_hex, uuid32};
 use shiku_server::gateway::xmpp::session::XmppSession;
 use shiku_server::gateway::xmpp::xml::Element;
 use shiku_server::gateway::xmpp::{ns, Out, Transport};
 use shiku_server::store::Patch;
-use tokio::sync::mpsc::UnboundedReceiver;
 
 /// A registered user.
 #[derive(Clone)]
@@ -86,7 +85,7 @@ fn body_json(e: &Element) -> Value {
 /// A client session driven directly.
 struct Client {
     s: XmppSession,
-    rx: UnboundedReceiver<Push>,
+    rx: PushReceiver,
     uid: i32,
     jid: String,
 }
@@ -95,7 +94,7 @@ impl Client {
     /// Everything the router pushed so far, rendered.
     async fn pushed(&mut self) -> Vec<Out> {
         let mut out = Vec::new();
-        while let Ok(p) = self.rx.try_recv() {
+        while let Some(p) = self.rx.try_recv() {
             out.extend(self.s.push(p).await);
         }
         out

@@ -616,3 +616,80 @@ async fn password_guessing_is_throttled_on_websocket() {
     let mut ws = Ws::connect(&main_url(&app)).await;
     ws.login(uid, &pw, "web").await;
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_ended_and_loses_nothing() {
+    let (app, addrs) = server(|c| {
+        c.xmpp.session_queue_bytes = 256 * 1024;
+        c.xmpp.write_timeout_secs = 2;
+    })
+    .await;
+    for (n, url) in endpoints(&app, &addrs).into_iter().enumerate() {
+        let (a, apw) = user(&app, &format!("1350000031{n}")).await;
+        let (b, bpw) = user(&app, &format!("1350000032{n}")).await;
+        let mut wa = Ws::connect(&url).await;
+        wa.login(a, &apw, "web").await;
+        let mut wb = Ws::connect(&url).await;
+        wb.login(b, &bpw, "web").await;
+        wb.send(r#"<iq xmlns="jabber:client" type="set" id="ack1"><enable xmlns="xmpp:shiku:ack"/></iq>"#)
+            .await;
+        wb.recv_until(|e| e.get_attr("id") == Some("ack1")).await;
+        // From here `wb` reads nothing. 400 messages of 50 KB (20 MB) are more than the
+        // socket buffers and the session's queue hold.
+        let filler = "x".repeat(50_000);
+        let total = 400;
+        for i in 0..total {
+            let body = json!({"messageId": format!("slow{n}_{i}"), "fromUserId": a.to_string(),
+                "toUserId": b.to_string(), "content": filler, "type": 1});
+            let msg = Element::new("message")
+                .attr("xmlns", "jabber:client")
+                .attr("to", format!("{b}@{DOMAIN}"))
+                .attr("type", "chat")
+                .attr("id", format!("slow{n}_{i}"))
+                .child(Element::new("body").text(body.to_string()));
+            wa.send(&msg.to_xml()).await;
+            if i % 50 == 49 {
+                // The sender is never held back by the slow receiver.
+                tokio::time::timeout(Duration::from_secs(30), wa.ping(&format!("p{i}")))
+                    .await
+                    .expect("the sender's session keeps answering");
+            }
+        }
+        // The slow session is ended (queue full, or a write timed out) well within the idle
+        // timeout (300 s).
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !app.app.router.resources(b as i32).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{url}: the slow session is still registered"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        drop(wb);
+        // Nothing is lost: what the slow session never confirmed went back to the offline
+        // queue, what came after went there directly; the next login flushes it.
+        // (The session requeues after it unregisters: wait for it to finish.)
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let ids = loop {
+            let queued = app
+                .app
+                .store
+                .messages
+                .peek_offline(b as i32, 10_000)
+                .await
+                .unwrap();
+            let ids: std::collections::HashSet<String> = queued
+                .iter()
+                .filter_map(|q| {
+                    let v: Value = serde_json::from_str(&q.payload).ok()?;
+                    Some(v["message_id"].as_str()?.to_string())
+                })
+                .collect();
+            if ids.len() >= total || std::time::Instant::now() > deadline {
+                break ids;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert_eq!(ids.len(), total, "{url}: {} of {total} queued", ids.len());
+    }
+}

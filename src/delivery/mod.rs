@@ -3,7 +3,7 @@
 //! protocol; the gateways (XMPP, Shiku's binary WebSocket) translate.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
@@ -47,6 +47,10 @@ pub enum Push {
     Conflict,
     /// The server is stopping: the session tells its client (XMPP `system-shutdown`) and closes.
     Shutdown,
+    /// The session's queue outgrew `xmpp.session_queue_bytes` (its client does not read fast
+    /// enough); the session is already unregistered and must close. Messages that did not fit
+    /// were not counted as delivered, so they went to the offline queue.
+    Overflow,
 }
 
 impl Push {
@@ -56,8 +60,154 @@ impl Push {
     }
 }
 
-/// The sending half a session registers with.
-pub type PushSender = mpsc::UnboundedSender<Push>;
+impl Push {
+    /// Bytes this push holds while queued (messages only; control pushes are not counted).
+    fn queued_bytes(&self) -> usize {
+        match self {
+            Push::Message(d) => {
+                // The fixed part of a delivery and its strings.
+                128 + d.body.len() + d.from.len() + d.to.len() + d.message_id.len()
+            }
+            _ => 0,
+        }
+    }
+}
+
+/// 1:1 deliveries a session wrote and its client has not confirmed yet (XMPP stream
+/// management, Shiku receipts), counted and sized: a session that holds more than its limits
+/// is ended and they go back to the offline queue.
+#[derive(Debug, Default)]
+pub struct Unacked {
+    items: std::collections::VecDeque<Delivery>,
+    bytes: usize,
+}
+
+impl Unacked {
+    /// Remembers `d` until it is confirmed.
+    pub fn push(&mut self, d: Delivery) {
+        self.bytes += d.body.len();
+        self.items.push_back(d);
+    }
+
+    /// Forgets the deliveries whose messageId is in `ids`.
+    pub fn confirm(&mut self, ids: &std::collections::HashSet<&str>) {
+        self.items.retain(|d| !ids.contains(d.message_id.as_str()));
+        self.bytes = self.items.iter().map(|d| d.body.len()).sum();
+    }
+
+    /// Whether more than `count` deliveries or `bytes` of bodies wait.
+    pub fn over(&self, count: usize, bytes: usize) -> bool {
+        self.items.len() > count || self.bytes > bytes
+    }
+
+    /// Everything still unconfirmed, oldest first.
+    pub fn take(&mut self) -> Vec<Delivery> {
+        self.bytes = 0;
+        std::mem::take(&mut self.items).into()
+    }
+}
+
+/// What the two halves of a session's channel share.
+struct Queue {
+    /// Bytes of messages sent and not yet received.
+    bytes: AtomicUsize,
+    /// Set once a message did not fit: nothing more is accepted.
+    overflowed: AtomicBool,
+    limit: usize,
+}
+
+/// Why a push was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// The session is gone.
+    Closed,
+    /// The session's queue is full (its client is too slow); it has been told to close.
+    Full,
+}
+
+/// The sending half a session registers with: queues pushes up to a number of bytes.
+#[derive(Clone)]
+pub struct PushSender {
+    tx: mpsc::UnboundedSender<Push>,
+    queue: Arc<Queue>,
+}
+
+/// The receiving half a session reads its pushes from.
+pub struct PushReceiver {
+    rx: mpsc::UnboundedReceiver<Push>,
+    queue: Arc<Queue>,
+}
+
+/// A session's push channel holding at most `limit_bytes` of undelivered messages.
+pub fn push_channel(limit_bytes: usize) -> (PushSender, PushReceiver) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let queue = Arc::new(Queue {
+        bytes: AtomicUsize::new(0),
+        overflowed: AtomicBool::new(false),
+        limit: limit_bytes,
+    });
+    (
+        PushSender {
+            tx,
+            queue: queue.clone(),
+        },
+        PushReceiver { rx, queue },
+    )
+}
+
+impl PushSender {
+    /// Queues `push`. A message that would take the queue over its limit is refused, and the
+    /// session is sent [`Push::Overflow`] instead (once); control pushes always go through.
+    pub fn send(&self, push: Push) -> Result<(), SendError> {
+        let size = push.queued_bytes();
+        if size > 0 {
+            if self.queue.overflowed.load(Ordering::Acquire) {
+                return Err(SendError::Full);
+            }
+            let before = self.queue.bytes.fetch_add(size, Ordering::AcqRel);
+            if before + size > self.queue.limit {
+                self.queue.bytes.fetch_sub(size, Ordering::AcqRel);
+                if !self.queue.overflowed.swap(true, Ordering::AcqRel) {
+                    let _ = self.tx.send(Push::Overflow);
+                }
+                return Err(SendError::Full);
+            }
+        }
+        self.tx.send(push).map_err(|e| {
+            self.queue
+                .bytes
+                .fetch_sub(e.0.queued_bytes(), Ordering::AcqRel);
+            SendError::Closed
+        })
+    }
+}
+
+impl PushReceiver {
+    /// The next push; `None` once every sender is gone (or after [`PushReceiver::close`]).
+    pub async fn recv(&mut self) -> Option<Push> {
+        let p = self.rx.recv().await?;
+        self.taken(&p);
+        Some(p)
+    }
+
+    /// The next push if one is queued.
+    pub fn try_recv(&mut self) -> Option<Push> {
+        let p = self.rx.try_recv().ok()?;
+        self.taken(&p);
+        Some(p)
+    }
+
+    /// Refuses further pushes; those already queued can still be taken.
+    pub fn close(&mut self) {
+        self.rx.close();
+    }
+
+    fn taken(&self, p: &Push) {
+        self.queue
+            .bytes
+            .fetch_sub(p.queued_bytes(), Ordering::AcqRel);
+    }
+}
 
 struct Session {
     id: SessionId,
@@ -110,16 +260,20 @@ impl Router {
     }
 
     /// Hands `d` to every live session of `user_id` except `except`; returns how many took it.
-    /// Sessions whose channel is closed are dropped.
+    /// Sessions whose channel is closed, or full (a client that stopped reading), are dropped:
+    /// what they did not take is not counted, so a 1:1 message goes to the offline queue.
     pub fn deliver(&self, user_id: i32, d: &Delivery, except: Option<SessionId>) -> usize {
         let mut dead = Vec::new();
         let mut n = 0;
         if let Some(list) = self.sessions.read().expect("router lock").get(&user_id) {
             for s in list.iter().filter(|s| Some(s.id) != except) {
-                if s.tx.send(Push::Message(Box::new(d.clone()))).is_ok() {
-                    n += 1;
-                } else {
-                    dead.push(s.id);
+                match s.tx.send(Push::Message(Box::new(d.clone()))) {
+                    Ok(()) => n += 1,
+                    Err(SendError::Full) => {
+                        tracing::info!(user_id, resource = %s.resource, "session too slow: closed");
+                        dead.push(s.id);
+                    }
+                    Err(SendError::Closed) => dead.push(s.id),
                 }
             }
         }
@@ -212,12 +366,12 @@ mod tests {
     #[test]
     fn delivers_to_every_resource_but_the_origin() {
         let r = Router::new();
-        let (tx1, mut rx1) = mpsc::unbounded_channel();
-        let (tx2, mut rx2) = mpsc::unbounded_channel();
+        let (tx1, mut rx1) = push_channel(usize::MAX);
+        let (tx2, mut rx2) = push_channel(usize::MAX);
         let a = r.register(2, "web", tx1);
         r.register(2, "android", tx2);
         assert_eq!(r.deliver(2, &d(), Some(a)), 1);
-        assert!(rx1.try_recv().is_err());
+        assert!(rx1.try_recv().is_none());
         assert_eq!(rx2.try_recv().unwrap(), Push::Message(Box::new(d())));
         assert_eq!(r.deliver(3, &d(), None), 0);
         assert_eq!(r.resources(2).len(), 2);
@@ -229,17 +383,34 @@ mod tests {
     }
 
     #[test]
+    fn a_full_queue_drops_the_session_and_counts_nothing() {
+        let r = Router::new();
+        let size = Push::Message(Box::new(d())).queued_bytes();
+        let (tx, mut rx) = push_channel(size * 2);
+        r.register(2, "web", tx);
+        assert_eq!(r.deliver(2, &d(), None), 1);
+        assert_eq!(r.deliver(2, &d(), None), 1);
+        // The third does not fit: not delivered, the session is unregistered and told.
+        assert_eq!(r.deliver(2, &d(), None), 0);
+        assert!(!r.is_online(2));
+        assert!(matches!(rx.try_recv(), Some(Push::Message(_))));
+        assert!(matches!(rx.try_recv(), Some(Push::Message(_))));
+        assert_eq!(rx.try_recv(), Some(Push::Overflow));
+        assert_eq!(rx.try_recv(), None);
+    }
+
+    #[test]
     fn kick_ends_the_named_resource_or_all() {
         let r = Router::new();
-        let (tx1, mut rx1) = mpsc::unbounded_channel();
-        let (tx2, mut rx2) = mpsc::unbounded_channel();
-        let (tx3, mut rx3) = mpsc::unbounded_channel();
+        let (tx1, mut rx1) = push_channel(usize::MAX);
+        let (tx2, mut rx2) = push_channel(usize::MAX);
+        let (tx3, mut rx3) = push_channel(usize::MAX);
         r.register(2, "web", tx1);
         r.register(2, "android", tx2);
         let c = r.register(2, "web", tx3);
         assert_eq!(r.kick(2, Some("web"), Some(c)), 1);
         assert_eq!(rx1.try_recv().unwrap(), Push::Conflict);
-        assert!(rx3.try_recv().is_err());
+        assert!(rx3.try_recv().is_none());
         assert_eq!(r.kick(2, None, Some(c)), 1);
         assert_eq!(rx2.try_recv().unwrap(), Push::Conflict);
         assert_eq!(r.resources(2), vec!["web".to_string()]);

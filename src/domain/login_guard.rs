@@ -54,6 +54,8 @@ pub struct Block {
 pub struct LoginGuard {
     counts: Cache<Key, Count>,
     trusted: Cache<(String, IpAddr), ()>,
+    /// Where accounts were registered from: vouches for tokenless uploads (not for logins).
+    registered: Cache<(String, IpAddr), ()>,
     account_free: u32,
     source_free: u32,
     window: Duration,
@@ -81,6 +83,10 @@ impl LoginGuard {
                 .time_to_idle(window + max_delay)
                 .build(),
             trusted: Cache::builder()
+                .max_capacity(cfg.tracked_entries)
+                .time_to_live(TRUSTED_FOR)
+                .build(),
+            registered: Cache::builder()
                 .max_capacity(cfg.tracked_entries)
                 .time_to_live(TRUSTED_FOR)
                 .build(),
@@ -222,15 +228,17 @@ impl LoginGuard {
         self.counts.remove(&k).is_some()
     }
 
-    /// Whether user `user_id` logged in with a password from `ip` within the trusted period
-    /// (an anonymous upload from there may act for them).
+    /// Whether user `user_id` logged in with a password, or registered, from `ip` within the
+    /// trusted period (a tokenless upload from there may act for them).
     pub fn trusts(&self, user_id: i32, ip: IpAddr) -> bool {
-        self.trusted.contains_key(&(account_key(user_id), ip))
+        let key = (account_key(user_id), ip);
+        self.trusted.contains_key(&key) || self.registered.contains_key(&key)
     }
 
-    /// Records that user `user_id` set or proved their password from `ip` (registration).
-    pub fn trust(&self, user_id: i32, ip: IpAddr) {
-        self.trusted.insert((account_key(user_id), ip), ());
+    /// Records that user `user_id` registered from `ip` (vouches for uploads; the login delay
+    /// still applies there).
+    pub fn registered_from(&self, user_id: i32, ip: IpAddr) {
+        self.registered.insert((account_key(user_id), ip), ());
     }
 
     /// Forgets every counted attempt.

@@ -38,8 +38,8 @@ pub const READ_BUFFER: usize = 256;
 /// as it is queued, so the output buffer an idle session keeps is one frame, not a batch (the
 /// loops queue one or two frames per step anyway).
 const WRITE_BUFFER: usize = 0;
-/// A client that does not take our output for this long is dropped (it must not hold
-/// undelivered pushes forever), as on XMPP TCP.
+/// Bounds writes before a session exists (refusals, the close); sessions use
+/// `xmpp.write_timeout_secs`.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest WebSocket upgrade request on the dedicated listeners (actix's default too).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -104,6 +104,9 @@ pub trait Socket {
 pub struct ActixSocket {
     session: actix_ws::Session,
     stream: actix_ws::AggregatedMessageStream,
+    /// A client that does not take a frame for this long is dropped: its loop must not block
+    /// in a write while pushes pile up and the idle deadline goes unchecked.
+    write_timeout: Duration,
 }
 
 impl ActixSocket {
@@ -113,12 +116,25 @@ impl ActixSocket {
         session: actix_ws::Session,
         stream: actix_ws::MessageStream,
         limit: usize,
+        write_timeout: Duration,
     ) -> ActixSocket {
         let stream = stream
             .max_frame_size(limit)
             .aggregate_continuations()
             .max_continuation_size(limit);
-        ActixSocket { session, stream }
+        ActixSocket {
+            session,
+            stream,
+            write_timeout,
+        }
+    }
+
+    /// Runs an actix-ws write within the write timeout.
+    async fn timed<T, E>(&self, f: impl Future<Output = Result<T, E>>) -> Result<T, Closed> {
+        match tokio::time::timeout(self.write_timeout, f).await {
+            Ok(Ok(v)) => Ok(v),
+            _ => Err(Closed),
+        }
     }
 }
 
@@ -146,15 +162,18 @@ impl Socket for ActixSocket {
     }
 
     async fn text(&mut self, text: String) -> Result<(), Closed> {
-        self.session.text(text).await.map_err(|_| Closed)
+        let mut session = self.session.clone();
+        self.timed(session.text(text)).await
     }
 
     async fn binary(&mut self, data: Vec<u8>) -> Result<(), Closed> {
-        self.session.binary(data).await.map_err(|_| Closed)
+        let mut session = self.session.clone();
+        self.timed(session.binary(data)).await
     }
 
     async fn pong(&mut self, data: Bytes) -> Result<(), Closed> {
-        self.session.pong(&data).await.map_err(|_| Closed)
+        let mut session = self.session.clone();
+        self.timed(session.pong(&data)).await
     }
 
     async fn flush(&mut self) -> Result<(), Closed> {
@@ -163,10 +182,12 @@ impl Socket for ActixSocket {
     }
 
     async fn close(self) {
-        let _ = self
-            .session
-            .close(Some(CloseReason::from(CloseCode::Normal)))
-            .await;
+        let _ = tokio::time::timeout(
+            self.write_timeout,
+            self.session
+                .close(Some(CloseReason::from(CloseCode::Normal))),
+        )
+        .await;
     }
 }
 
@@ -175,6 +196,8 @@ impl Socket for ActixSocket {
 /// A WebSocket accepted by [`serve`] on a dedicated listener.
 pub struct TungSocket {
     ws: WebSocketStream<TcpStream>,
+    /// A client that does not take our output for this long is dropped.
+    write_timeout: Duration,
 }
 
 /// Maps tungstenite's read errors; `None` when the connection is simply gone.
@@ -196,8 +219,11 @@ fn tung_error(e: WsError) -> Option<RecvError> {
 
 impl TungSocket {
     /// Writes with the write timeout; any failure means the connection is unusable.
-    async fn timed<F: Future<Output = Result<(), WsError>>>(f: F) -> Result<(), Closed> {
-        match tokio::time::timeout(WRITE_TIMEOUT, f).await {
+    async fn timed<F: Future<Output = Result<(), WsError>>>(
+        limit: Duration,
+        f: F,
+    ) -> Result<(), Closed> {
+        match tokio::time::timeout(limit, f).await {
             Ok(Ok(())) => Ok(()),
             _ => Err(Closed),
         }
@@ -221,26 +247,26 @@ impl Socket for TungSocket {
     }
 
     async fn text(&mut self, text: String) -> Result<(), Closed> {
-        Self::timed(self.ws.feed(Message::text(text))).await
+        Self::timed(self.write_timeout, self.ws.feed(Message::text(text))).await
     }
 
     async fn binary(&mut self, data: Vec<u8>) -> Result<(), Closed> {
-        Self::timed(self.ws.feed(Message::binary(data))).await
+        Self::timed(self.write_timeout, self.ws.feed(Message::binary(data))).await
     }
 
     async fn pong(&mut self, _data: Bytes) -> Result<(), Closed> {
         // tungstenite queued the pong when it read the ping; it only needs writing.
-        Self::timed(self.ws.flush()).await
+        Self::timed(self.write_timeout, self.ws.flush()).await
     }
 
     async fn flush(&mut self) -> Result<(), Closed> {
-        Self::timed(self.ws.flush()).await
+        Self::timed(self.write_timeout, self.ws.flush()).await
     }
 
     async fn close(mut self) {
-        let _ = Self::timed(self.ws.close(None)).await;
+        let _ = Self::timed(self.write_timeout, self.ws.close(None)).await;
         // RFC 6455 7.1.1: the server closes TCP first; the FIN also ends a client that waits.
-        let _ = tokio::time::timeout(WRITE_TIMEOUT, self.ws.get_mut().shutdown()).await;
+        let _ = tokio::time::timeout(self.write_timeout, self.ws.get_mut().shutdown()).await;
         linger(self.ws.get_mut()).await;
     }
 }
@@ -271,6 +297,8 @@ pub struct Upgrade {
     pub refusal: &'static str,
     /// Frames and messages over this many bytes end the connection.
     pub limit: usize,
+    /// A client that does not take a write for this long is dropped.
+    pub write_timeout: Duration,
 }
 
 /// Whether `headers` offer `protocol` (`Sec-WebSocket-Protocol` is a comma-separated list and
@@ -432,7 +460,10 @@ async fn accept(
     let ws =
         WebSocketStream::from_raw_socket(sock, Role::Server, Some(ws_config(upgrade.limit))).await;
     Ok((
-        TungSocket { ws },
+        TungSocket {
+            ws,
+            write_timeout: upgrade.write_timeout,
+        },
         ip.unwrap_or_else(|| peer.ip().to_string()),
     ))
 }

@@ -297,7 +297,7 @@ async fn register(state: web::Data<AppState>, p: Params) -> ApiResult {
     // (the jQuery client's avatar form) act for them, as after a password login.
     if let (Some(uid), Some(ip)) = (data["userId"].as_i64(), p.source()) {
         if let Ok(uid) = i32::try_from(uid) {
-            state.ctx.passwords.guard().trust(uid, ip);
+            state.ctx.passwords.guard().registered_from(uid, ip);
         }
     }
     Ok(Reply::data(data))

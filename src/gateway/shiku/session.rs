@@ -6,11 +6,10 @@
 //! A session is owned by its transport's task (no lock is held across I/O); the router reaches
 //! it through the [`Push`] channel returned by [`ShikuSession::new`].
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 use super::body;
 use super::frame::{self, chat_type, cmd};
@@ -21,7 +20,9 @@ use super::proto::{
     PullGroupMessageRespProBuf, PullMessageHistoryRecordReqProBuf,
     PullMessageHistoryRecordRespProBuf,
 };
-use crate::delivery::{ChatType, Delivery, Push, PushSender, SessionId};
+use crate::delivery::{
+    push_channel, ChatType, Delivery, Push, PushReceiver, PushSender, SessionId, Unacked,
+};
 use crate::domain::credentials;
 use crate::domain::history::{self, HistoryRequest, MucHistoryRequest};
 use crate::domain::messages::{self, Outgoing, Target};
@@ -82,7 +83,7 @@ pub struct ShikuSession {
     session_id: Option<SessionId>,
     /// 1:1 deliveries to this user written but not yet confirmed by a status-2 receipt, in
     /// order; requeued when the session ends.
-    unacked: VecDeque<Delivery>,
+    unacked: Unacked,
     /// The unit this client reads `timeSend` in (`domain::times`): milliseconds when its login
     /// carries a `deviceId` (xiaoshifeifei), else seconds (newchat and the jQuery socket SDK),
     /// until the client's own messages show otherwise.
@@ -115,11 +116,8 @@ fn body_type(body: &str) -> Option<i64> {
 
 impl ShikuSession {
     /// A new, unauthenticated session; what the router pushes to it arrives on the receiver.
-    pub fn new(
-        ctx: Arc<Ctx>,
-        peer_ip: Option<String>,
-    ) -> (ShikuSession, mpsc::UnboundedReceiver<Push>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+    pub fn new(ctx: Arc<Ctx>, peer_ip: Option<String>) -> (ShikuSession, PushReceiver) {
+        let (tx, rx) = push_channel(ctx.config.xmpp.session_queue_bytes);
         (
             ShikuSession {
                 ctx,
@@ -130,7 +128,7 @@ impl ShikuSession {
                 user_id: 0,
                 resource: String::new(),
                 session_id: None,
-                unacked: VecDeque::new(),
+                unacked: Unacked::default(),
                 time_unit: TimeUnit::Seconds,
             },
             rx,
@@ -463,8 +461,7 @@ impl ShikuSession {
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .collect();
-            self.unacked
-                .retain(|d| !ids.contains(d.message_id.as_str()));
+            self.unacked.confirm(&ids);
         }
         Vec::new()
     }
@@ -702,7 +699,7 @@ impl ShikuSession {
         let bytes = self.render(&d);
         let receipted = !body_type(&d.body).is_some_and(|t| NO_RECEIPT_TYPES.contains(&t));
         if d.chat_type == ChatType::Single && d.to == self.user_id.to_string() && receipted {
-            self.unacked.push_back(d);
+            self.unacked.push(d);
         }
         Out::Frame(bytes)
     }
@@ -724,10 +721,17 @@ impl ShikuSession {
             // The binary protocol has no shutdown notice: the client sees the close and
             // reconnects.
             Push::Shutdown => vec![Out::Close],
+            Push::Overflow => vec![
+                self.error("", CODE_MALFORMED, "too many messages waiting"),
+                Out::Close,
+            ],
             Push::Message(_) if self.stage != Stage::Authenticated => Vec::new(),
             Push::Message(d) => {
                 let mut out = vec![self.deliver(*d)];
-                if self.unacked.len() > MAX_UNACKED {
+                if self
+                    .unacked
+                    .over(MAX_UNACKED, self.ctx.config.xmpp.max_unacked_bytes)
+                {
                     out.push(self.error("", CODE_MALFORMED, "too many messages without receipt"));
                     out.push(Out::Close);
                 }
@@ -739,7 +743,7 @@ impl ShikuSession {
     /// The connection ended (for any reason): called exactly once by the transport. What the
     /// router pushed but the transport never wrote, and 1:1 messages the client never
     /// confirmed, go back to the offline queue.
-    pub async fn closed_with(&mut self, rx: &mut mpsc::UnboundedReceiver<Push>) {
+    pub async fn closed_with(&mut self, rx: &mut PushReceiver) {
         rx.close();
         if self.stage != Stage::Authenticated {
             self.stage = Stage::Closed;
@@ -747,10 +751,10 @@ impl ShikuSession {
         }
         self.stage = Stage::Closed;
         let me = self.user_id.to_string();
-        while let Ok(push) = rx.try_recv() {
+        while let Some(push) = rx.try_recv() {
             if let Push::Message(d) = push {
                 if d.chat_type == ChatType::Single && d.to == me {
-                    self.unacked.push_back(*d);
+                    self.unacked.push(*d);
                 }
             }
         }
@@ -760,7 +764,7 @@ impl ShikuSession {
             None => true,
         };
         // 1:1 deliveries the client never receipted go back to the queue for the next login.
-        messages::requeue(&self.ctx, uid, std::mem::take(&mut self.unacked).into()).await;
+        messages::requeue(&self.ctx, uid, self.unacked.take()).await;
         // A newer session on the same resource (a conflict) owns the device entry now.
         if self.ctx.router.resources(uid).contains(&self.resource) {
             return;

@@ -31,7 +31,12 @@ pub async fn handler(
     let ctx = ctx.into_inner();
     // Frames are capped at the stanza limit XMPP uses: a client cannot make the server buffer
     // more than one message's worth.
-    let socket = ActixSocket::new(session, stream, ctx.config.xmpp.max_stanza_bytes);
+    let socket = ActixSocket::new(
+        session,
+        stream,
+        ctx.config.xmpp.max_stanza_bytes,
+        Duration::from_secs(ctx.config.xmpp.write_timeout_secs),
+    );
     let peer_ip = ws::actix_client_ip(&req, &ctx.config.trusted_proxies);
     // The message stream borrows actix's request payload (not `Send`): run on this worker.
     actix_web::rt::spawn(run(ctx, peer_ip, socket));
@@ -45,6 +50,7 @@ pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>) {
         subprotocol: None,
         refusal: "",
         limit: ctx.config.xmpp.max_stanza_bytes,
+        write_timeout: Duration::from_secs(ctx.config.xmpp.write_timeout_secs),
     };
     ws::serve(listener, ctx, upgrade, |ctx, socket, ip| {
         run(ctx, Some(ip), socket)

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use super::session::XmppSession;
 use super::xml::{self, Element};
 use super::{ns, Out, StreamError, Transport};
-use crate::delivery::Push;
+use crate::delivery::PushReceiver;
 use crate::domain::Ctx;
 use crate::gateway::ws;
 
@@ -271,7 +271,7 @@ struct Task {
     sid: String,
     session: XmppSession,
     /// What the router pushes to the session (taken back into the queue when it closes).
-    pushes: mpsc::UnboundedReceiver<Push>,
+    pushes: PushReceiver,
     table: Arc<BoshSessions>,
     wait: Duration,
     hold: usize,
@@ -313,7 +313,9 @@ impl Task {
                     Some(r) => self.request(r).await,
                     None => break,
                 },
-                p = self.pushes.recv(), if pushes_open && self.ended.is_none() => match p {
+                // Pushes are taken only while a request can carry them: until then they wait in the
+                // session's byte-bounded queue, not here.
+                p = self.pushes.recv(), if pushes_open && self.ended.is_none() && !self.held.is_empty() => match p {
                     Some(p) => {
                         let outs = self.session.push(p).await;
                         self.apply(outs).await;

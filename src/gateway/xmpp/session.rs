@@ -10,12 +10,13 @@ use std::sync::Arc;
 
 use base64::Engine;
 use serde_json::{Map, Value};
-use tokio::sync::mpsc;
 
 use super::muc::{self, HistoryRequest};
 use super::xml::Element;
 use super::{ns, Out, StreamError, StreamOpen, Transport};
-use crate::delivery::{ChatType, Delivery, Push, PushSender, SessionId};
+use crate::delivery::{
+    push_channel, ChatType, Delivery, Push, PushReceiver, PushSender, SessionId, Unacked,
+};
 use crate::domain::credentials;
 use crate::domain::messages::{self, Outgoing, Target};
 use crate::domain::presence::{self, Refusal};
@@ -70,7 +71,7 @@ pub struct XmppSession {
     ack_enabled: bool,
     /// Live 1:1 deliveries to this user not yet acked (shiku-ack), in push order; requeued
     /// when the session ends.
-    unacked: VecDeque<Delivery>,
+    unacked: Unacked,
     /// Offline items written and waiting for acks (shiku-ack), in queue order.
     pending_offline: VecDeque<PendingOffline>,
     /// Highest offline `seq` handed to the client.
@@ -188,8 +189,8 @@ impl XmppSession {
         ctx: Arc<Ctx>,
         transport: Transport,
         peer_ip: Option<String>,
-    ) -> (XmppSession, mpsc::UnboundedReceiver<Push>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+    ) -> (XmppSession, PushReceiver) {
+        let (tx, rx) = push_channel(ctx.config.xmpp.session_queue_bytes);
         (
             XmppSession {
                 ctx,
@@ -204,7 +205,7 @@ impl XmppSession {
                 session_id: None,
                 available: false,
                 ack_enabled: false,
-                unacked: VecDeque::new(),
+                unacked: Unacked::default(),
                 pending_offline: VecDeque::new(),
                 offline_sent: 0,
                 creating: HashSet::new(),
@@ -748,8 +749,7 @@ impl XmppSession {
         if ids.is_empty() {
             return Vec::new();
         }
-        self.unacked
-            .retain(|d| !ids.contains(d.message_id.as_str()));
+        self.unacked.confirm(&ids);
         for p in self.pending_offline.iter_mut() {
             if ids.contains(p.message_id.as_str()) {
                 p.acked = true;
@@ -1146,7 +1146,7 @@ impl XmppSession {
             ids.push_back(d.message_id.clone());
         }
         if self.ack_enabled && d.chat_type == ChatType::Single && d.to == self.user_id.to_string() {
-            self.unacked.push_back(d);
+            self.unacked.push(d);
         }
         Out::Stanza(stanza)
     }
@@ -1162,12 +1162,19 @@ impl XmppSession {
                 "system-shutdown",
                 "The server is stopping",
             ))],
+            Push::Overflow => vec![Out::Error(StreamError::new(
+                "policy-violation",
+                "too many messages waiting: the client does not read fast enough",
+            ))],
             Push::Message(_) if self.stage == Stage::Closed => Vec::new(),
             // Live messages go out at once, even before the first presence: a client that
             // never announces itself still gets what it is sent.
             Push::Message(d) => {
                 let mut out = vec![self.deliver(*d)];
-                if self.unacked.len() > MAX_UNACKED {
+                if self
+                    .unacked
+                    .over(MAX_UNACKED, self.ctx.config.xmpp.max_unacked_bytes)
+                {
                     out.push(Out::Error(StreamError::new(
                         "policy-violation",
                         "too many unacknowledged messages",
@@ -1181,16 +1188,16 @@ impl XmppSession {
     /// Like [`XmppSession::closed`], and first takes back what the router pushed but the
     /// transport never wrote: those 1:1 messages go back to the offline queue instead of being
     /// dropped with the channel. Transports should prefer this to `closed`.
-    pub async fn closed_with(&mut self, rx: &mut mpsc::UnboundedReceiver<Push>) {
+    pub async fn closed_with(&mut self, rx: &mut PushReceiver) {
         rx.close();
         if self.stage == Stage::Closed {
             return;
         }
         let me = self.user_id.to_string();
-        while let Ok(push) = rx.try_recv() {
+        while let Some(push) = rx.try_recv() {
             if let Push::Message(d) = push {
                 if d.chat_type == ChatType::Single && d.to == me {
-                    self.unacked.push_back(*d);
+                    self.unacked.push(*d);
                 }
             }
         }
@@ -1213,7 +1220,7 @@ impl XmppSession {
             None => true,
         };
         // 1:1 deliveries the client never confirmed go back to the queue for the next login.
-        messages::requeue(&self.ctx, uid, std::mem::take(&mut self.unacked).into()).await;
+        messages::requeue(&self.ctx, uid, self.unacked.take()).await;
         self.pending_offline.clear();
         // A newer session on the same resource (a conflict) owns the device entry now.
         if self.ctx.router.resources(uid).contains(&self.resource) {

@@ -18,7 +18,6 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::ServerConfig;
@@ -29,7 +28,7 @@ use super::session::XmppSession;
 use super::xml::{escape_into, write_element, Element, StreamEvent, StreamParser};
 use super::{ns, Out, StreamError, Transport};
 use crate::config::Config;
-use crate::delivery::Push;
+use crate::delivery::{Push, PushReceiver};
 use crate::domain::Ctx;
 
 /// Bytes read from the socket per poll (a stack buffer, never kept while idle).
@@ -313,7 +312,7 @@ struct Connection {
     conn: Conn,
     parser: StreamParser,
     session: XmppSession,
-    rx: mpsc::UnboundedReceiver<Push>,
+    rx: PushReceiver,
     tls: Option<TlsAcceptor>,
     /// Output of the current batch, written and released at its end.
     out: String,

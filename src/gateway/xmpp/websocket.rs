@@ -50,7 +50,12 @@ pub async fn handler(
         HeaderValue::from_static(SUBPROTOCOL),
     );
     let ctx = ctx.into_inner();
-    let socket = ActixSocket::new(session, stream, ctx.config.xmpp.max_stanza_bytes);
+    let socket = ActixSocket::new(
+        session,
+        stream,
+        ctx.config.xmpp.max_stanza_bytes,
+        Duration::from_secs(ctx.config.xmpp.write_timeout_secs),
+    );
     let peer_ip = ws::actix_client_ip(&req, &ctx.config.trusted_proxies);
     // The message stream borrows actix's request payload (not `Send`): run on this worker.
     actix_web::rt::spawn(run(ctx, peer_ip, socket));
@@ -64,6 +69,7 @@ pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>) {
         subprotocol: Some(SUBPROTOCOL),
         refusal: REFUSAL,
         limit: ctx.config.xmpp.max_stanza_bytes,
+        write_timeout: Duration::from_secs(ctx.config.xmpp.write_timeout_secs),
     };
     ws::serve(listener, ctx, upgrade, |ctx, socket, ip| {
         run(ctx, Some(ip), socket)
