@@ -285,6 +285,11 @@ pub struct XmppConfig {
     pub max_unacked_bytes: usize,
     /// A client that does not take a write for this long is disconnected, seconds.
     pub write_timeout_secs: u64,
+    /// XMPP TCP clients must STARTTLS before SASL (the password never crosses in clear text);
+    /// `false` also offers PLAIN on the unencrypted stream.
+    pub require_tls: bool,
+    /// An XMPP TCP connection that has not authenticated within this many seconds is closed.
+    pub auth_timeout_secs: u64,
 }
 
 impl Default for XmppConfig {
@@ -304,6 +309,8 @@ impl Default for XmppConfig {
             session_queue_bytes: 4 << 20,
             max_unacked_bytes: 8 << 20,
             write_timeout_secs: 30,
+            require_tls: true,
+            auth_timeout_secs: 30,
         }
     }
 }

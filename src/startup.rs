@@ -115,6 +115,7 @@ impl Application {
         let ctx_data: web::Data<Ctx> = web::Data::from(ctx.clone());
         let bosh_table: web::Data<BoshSessions> = web::Data::from(BoshSessions::new());
         let (main_ctx, main_bosh) = (ctx_data.clone(), bosh_table.clone());
+        let trusted = config.trusted_proxies.clone();
         let mut server = HttpServer::new(move || {
             // `/xmpp-websocket` and `/http-bind` are transports, not REST endpoints: they are
             // registered here rather than through `docs::Routes`.
@@ -123,7 +124,7 @@ impl Application {
                 .app_data(main_ctx.clone())
                 .app_data(main_bosh.clone())
                 .wrap(from_fn(http::cors))
-                .wrap(tracing_actix())
+                .wrap(tracing_actix(trusted.clone()))
                 .route("/xmpp-websocket", web::get().to(websocket::handler))
                 .configure(http::console_ui::configure)
                 .route("/im-websocket", web::get().to(shiku::websocket::handler))
@@ -294,6 +295,20 @@ async fn close_sessions(ctx: &Ctx) {
     }
 }
 
-fn tracing_actix() -> actix_web::middleware::Logger {
-    actix_web::middleware::Logger::new("%a \"%r\" %s %b %Dms")
+/// The access log: the client's address (the socket's peer unless a trusted proxy names
+/// another), the method and path with secret parameters redacted, status, size and time. Never
+/// the raw request line: GET `/user/login` carries the md5 password, every GET its token.
+fn tracing_actix(trusted: Vec<std::net::IpAddr>) -> actix_web::middleware::Logger {
+    actix_web::middleware::Logger::new("%{client}xi \"%{request}xi\" %s %b %Dms")
+        .custom_request_replace("client", move |req| {
+            http::params::client_addr(req.request(), &trusted)
+                .map_or_else(|| "-".to_string(), |ip| ip.to_string())
+        })
+        .custom_request_replace("request", |req| {
+            format!(
+                "{} {}",
+                req.method(),
+                http::params::redacted_target(req.path(), req.query_string())
+            )
+        })
 }

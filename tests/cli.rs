@@ -154,3 +154,85 @@ fn import_loads_fixtures_and_openapi_prints() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["openapi"], "3.0.3");
 }
+
+/// The access log names the method and path, never a password, token or key, and the client
+/// address a proxy claims only when that proxy is trusted.
+#[tokio::test]
+async fn the_access_log_holds_no_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("RUST_LOG", "info")
+        // No trusted proxy: a forwarded address is not believed.
+        .env("SHIKU_TRUSTED_PROXIES", "")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    let out = child.stdout.take().unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let port = loop {
+        if let Some(l) = lines
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains("listening on"))
+        {
+            break port_of(l);
+        }
+        assert!(Instant::now() < deadline, "no start-up line");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let md5 = "e10adc3949ba59abbe56e057f20f883e";
+    let client = reqwest::Client::new();
+    client
+        .get(format!(
+            "http://127.0.0.1:{port}/user/login?telephone=13800000000&password={md5}&access_token=tok-SECRET-1"
+        ))
+        .header("X-Forwarded-For", "9.9.9.9")
+        .send()
+        .await
+        .unwrap();
+    client
+        .post(format!(
+            "http://127.0.0.1:{port}/config?secret=sig-SECRET-2"
+        ))
+        .form(&[("access_token", "body-SECRET-3")])
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !lines.lock().unwrap().iter().any(|l| l.contains("/config")) {
+        assert!(Instant::now() < deadline, "no access log line");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(stop(child, "TERM").success());
+    let log = lines.lock().unwrap().join("\n");
+    for secret in [
+        md5,
+        "tok-SECRET-1",
+        "sig-SECRET-2",
+        "body-SECRET-3",
+        "9.9.9.9",
+    ] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
+    assert!(
+        log.contains("GET /user/login?telephone=13800000000&password=***&access_token=***"),
+        "{log}"
+    );
+    assert!(
+        log.contains("127.0.0.1 \"POST /config?secret=***\""),
+        "{log}"
+    );
+}

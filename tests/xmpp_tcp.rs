@@ -242,17 +242,22 @@ async fn starttls_login_and_chat_both_ways_with_receipts() {
     let (a, pa) = user(&app, "13800000001").await;
     let (b, pb) = user(&app, "13800000002").await;
 
-    // Plain stream: STARTTLS and PLAIN offered.
+    // Plain stream: STARTTLS required, no SASL offered; PLAIN is refused before TLS (the
+    // password would cross in clear text).
     let mut plain = Client::connect(addr).await;
     let (header, features) = plain.open(&d).await;
     assert_eq!(header.get_attr("from"), Some(d.as_str()));
     assert_eq!(header.get_attr("version"), Some("1.0"));
     assert!(header.get_attr("id").is_some_and(|i| !i.is_empty()));
-    assert!(
-        features.find_ns("starttls", ns::TLS).is_some(),
-        "{features:?}"
-    );
-    assert!(features.find_ns("mechanisms", ns::SASL).is_some());
+    let starttls = features
+        .find_ns("starttls", ns::TLS)
+        .expect("STARTTLS offered");
+    assert!(starttls.find("required").is_some(), "{features:?}");
+    assert!(features.find_ns("mechanisms", ns::SASL).is_none());
+    let mut early = Client::connect(addr).await;
+    early.open(&d).await;
+    let r = early.auth(&a.to_string(), &pa).await;
+    assert!(r.find("encryption-required").is_some(), "{r:?}");
 
     // After STARTTLS the features no longer offer it.
     let mut ca = plain.starttls(&app).await;
@@ -311,7 +316,7 @@ async fn starttls_login_and_chat_both_ways_with_receipts() {
 
 #[tokio::test]
 async fn bad_credentials_fail_and_token_login_works_in_plaintext() {
-    let (app, addr) = spawn(|_| {}).await;
+    let (app, addr) = spawn(|c| c.xmpp.require_tls = false).await;
     let d = domain(&app);
     let (id, token) = app.register("13800000011", "secret", "tok").await;
     let mut c = Client::connect(addr).await;
@@ -326,7 +331,7 @@ async fn bad_credentials_fail_and_token_login_works_in_plaintext() {
 
 #[tokio::test]
 async fn wrong_host_and_namespace_get_stream_errors() {
-    let (app, addr) = spawn(|_| {}).await;
+    let (app, addr) = spawn(|c| c.xmpp.require_tls = false).await;
     let mut c = Client::connect(addr).await;
     c.send(
         "<stream:stream to='elsewhere.example' xmlns='jabber:client' \
@@ -349,7 +354,11 @@ async fn wrong_host_and_namespace_get_stream_errors() {
 
 #[tokio::test]
 async fn bad_xml_gets_stream_errors_while_others_keep_chatting() {
-    let (app, addr) = spawn(|c| c.xmpp.max_stanza_bytes = 8 * 1024).await;
+    let (app, addr) = spawn(|c| {
+        c.xmpp.max_stanza_bytes = 8 * 1024;
+        c.xmpp.require_tls = false;
+    })
+    .await;
     let d = domain(&app);
     let (a, pa) = user(&app, "13800000021").await;
     let (b, pb) = user(&app, "13800000022").await;
@@ -404,7 +413,7 @@ async fn bad_xml_gets_stream_errors_while_others_keep_chatting() {
 
 #[tokio::test]
 async fn a_client_vanishing_mid_stanza_goes_offline_and_gets_its_messages_later() {
-    let (app, addr) = spawn(|_| {}).await;
+    let (app, addr) = spawn(|c| c.xmpp.require_tls = false).await;
     let d = domain(&app);
     let (a, pa) = user(&app, "13800000031").await;
     let (b, pb) = user(&app, "13800000032").await;
@@ -479,6 +488,24 @@ async fn idle_sessions_time_out() {
 }
 
 #[tokio::test]
+async fn an_unauthenticated_connection_gets_a_short_absolute_limit() {
+    let (app, addr) = spawn(|c| c.xmpp.auth_timeout_secs = 1).await;
+    let mut c = Client::connect(addr).await;
+    let started = tokio::time::Instant::now();
+    c.open(&domain(&app)).await;
+    // Keepalives do not extend the time to authenticate (the idle limit is 300 s).
+    let drip = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            c.send(" ").await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(1500), drip).await;
+    c.expect_stream_error("connection-timeout").await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
 async fn the_generated_certificate_is_kept_and_bad_files_are_explained() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config {
@@ -526,7 +553,7 @@ async fn the_generated_certificate_is_kept_and_bad_files_are_explained() {
 
 #[tokio::test]
 async fn pipelined_stanzas_and_a_conflicting_login() {
-    let (app, addr) = spawn(|_| {}).await;
+    let (app, addr) = spawn(|c| c.xmpp.require_tls = false).await;
     let d = domain(&app);
     let (a, pa) = user(&app, "13800000041").await;
     let mut first = Client::connect(addr).await;

@@ -135,6 +135,11 @@ impl ShikuSession {
         )
     }
 
+    /// Whether the client has logged in.
+    pub fn is_authenticated(&self) -> bool {
+        self.stage == Stage::Authenticated
+    }
+
     /// `<userId>/<resource>` once logged in.
     pub fn full_id(&self) -> Option<String> {
         (!self.resource.is_empty()).then(|| format!("{}/{}", self.user_id, self.resource))

@@ -71,10 +71,18 @@ fn run<S: Socket>(ctx: Arc<Ctx>, peer_ip: Option<String>, ws: S) -> impl Future<
     let (mut session, mut push_rx) = ShikuSession::new(ctx.clone(), peer_ip);
     let idle = Duration::from_secs(ctx.config.xmpp.idle_timeout_secs.max(1));
     let mut ws = ws;
+    let auth_deadline =
+        Instant::now() + Duration::from_secs(ctx.config.xmpp.auth_timeout_secs.max(1));
     async move {
         let mut deadline = Instant::now() + idle;
         let mut pushes_open = true;
         loop {
+            // Before authentication the connection also has an absolute limit.
+            let wake_at = if session.is_authenticated() {
+                deadline
+            } else {
+                deadline.min(auth_deadline)
+            };
             // Pushes first: a client sending flat out must not delay what it is being sent (each
             // of its messages waits for its commit before the next frame is read). The protocol
             // step is boxed so an idle session's task stays small.
@@ -116,7 +124,7 @@ fn run<S: Socket>(ctx: Arc<Ctx>, peer_ip: Option<String>, ws: S) -> impl Future<
                         }
                     }
                 }
-                _ = tokio::time::sleep_until(deadline) => {
+                _ = tokio::time::sleep_until(wake_at) => {
                     let _ = ws.binary(error_frame(&format!(
                         "no traffic for {} seconds", idle.as_secs()
                     ))).await;

@@ -217,6 +217,24 @@ impl XmppSession {
         )
     }
 
+    /// Whether this stream must STARTTLS before authenticating (`xmpp.require_tls` on a TCP
+    /// stream that can still upgrade).
+    fn tls_required(&self) -> bool {
+        self.ctx.config.xmpp.require_tls
+            && matches!(
+                self.transport,
+                Transport::Tcp {
+                    tls: false,
+                    tls_available: true
+                }
+            )
+    }
+
+    /// How long the transport waits for authentication (`xmpp.auth_timeout_secs`).
+    pub fn auth_timeout_secs(&self) -> u64 {
+        self.ctx.config.xmpp.auth_timeout_secs
+    }
+
     /// STARTTLS completed on a TCP transport.
     pub fn set_tls(&mut self) {
         if let Transport::Tcp { tls, .. } = &mut self.transport {
@@ -259,13 +277,20 @@ impl XmppSession {
                     tls_available: true,
                 } = self.transport
                 {
-                    features.push(Element::new("starttls").attr("xmlns", ns::TLS));
+                    let mut starttls = Element::new("starttls").attr("xmlns", ns::TLS);
+                    if self.tls_required() {
+                        starttls.push(Element::new("required"));
+                    }
+                    features.push(starttls);
                 }
-                features.push(
-                    Element::new("mechanisms")
-                        .attr("xmlns", ns::SASL)
-                        .child(Element::new("mechanism").text("PLAIN")),
-                );
+                // PLAIN carries the password: offered only where it cannot be read in transit.
+                if !self.tls_required() {
+                    features.push(
+                        Element::new("mechanisms")
+                            .attr("xmlns", ns::SASL)
+                            .child(Element::new("mechanism").text("PLAIN")),
+                    );
+                }
             }
             Stage::Authenticated => {
                 features.push(Element::new("bind").attr("xmlns", ns::BIND));
@@ -337,6 +362,17 @@ impl XmppSession {
                     Out::Close,
                 ],
             };
+        }
+        if e.ns() == Some(ns::SASL) && self.tls_required() {
+            // RFC 6120 6.4.2: no SASL on a stream that must be encrypted first.
+            return vec![
+                Out::Stanza(
+                    Element::new("failure")
+                        .attr("xmlns", ns::SASL)
+                        .child(Element::new("encryption-required")),
+                ),
+                Out::Close,
+            ];
         }
         if e.ns() == Some(ns::SASL) {
             return match e.local_name() {

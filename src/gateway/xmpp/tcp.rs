@@ -332,6 +332,10 @@ impl Connection {
         };
         let timer = tokio::time::sleep(idle);
         tokio::pin!(timer);
+        // Before authentication a connection gets a short, absolute limit: trickling bytes
+        // does not extend it.
+        let auth_deadline =
+            Instant::now() + Duration::from_secs(self.session.auth_timeout_secs().max(1));
         loop {
             // Pushes first: a client sending flat out must not delay what it is being sent
             // (each of its messages waits for its commit before the next is read).
@@ -340,6 +344,9 @@ impl Connection {
                 Some(p) = self.rx.recv() => Wake::Push(p),
                 r = read_into(&mut self.conn, &mut self.parser) => Wake::Read(r),
                 _ = &mut timer => Wake::Idle,
+                _ = tokio::time::sleep_until(auth_deadline), if !self.session.is_authenticated() => {
+                    Wake::Idle
+                }
             };
             let flow = match wake {
                 Wake::Read(Ok(0)) | Wake::Read(Err(_)) => return, // the client went away

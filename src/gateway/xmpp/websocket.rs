@@ -104,6 +104,8 @@ fn run<S: Socket>(ctx: Arc<Ctx>, peer_ip: Option<String>, ws: S) -> impl Future<
         ctx,
         open: false,
     };
+    let auth_deadline =
+        Instant::now() + Duration::from_secs(conn.ctx.config.xmpp.auth_timeout_secs.max(1));
     async move {
         let mut deadline = Instant::now() + idle;
         let mut pushes_open = true;
@@ -112,6 +114,12 @@ fn run<S: Socket>(ctx: Arc<Ctx>, peer_ip: Option<String>, ws: S) -> impl Future<
         loop {
             // Pushes first: a client sending flat out must not delay what it is being sent (each
             // of its messages waits for its commit before the next frame is read).
+            // Before authentication the connection also has an absolute limit.
+            let wake_at = if conn.session.is_authenticated() {
+                deadline
+            } else {
+                deadline.min(auth_deadline)
+            };
             let next = tokio::select! {
                 biased;
                 push = push_rx.recv(), if pushes_open => match push {
@@ -133,10 +141,14 @@ fn run<S: Socket>(ctx: Arc<Ctx>, peer_ip: Option<String>, ws: S) -> impl Future<
                         None => Next::Close,
                     }
                 }
-                _ = tokio::time::sleep_until(deadline) => {
+                _ = tokio::time::sleep_until(wake_at) => {
                     Box::pin(conn.error(StreamError::new(
                         "connection-timeout",
-                        format!("no traffic for {} seconds", idle.as_secs()),
+                        if wake_at < deadline {
+                            "not authenticated in time".to_string()
+                        } else {
+                            format!("no traffic for {} seconds", idle.as_secs())
+                        },
                     )))
                     .await
                 }
