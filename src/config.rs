@@ -391,6 +391,9 @@ impl FilesConfig {
 pub struct Limits {
     /// Largest form or query body accepted, bytes.
     pub max_form_bytes: usize,
+    /// Message bytes one history page (`shiku_msgs`, `shiku_muc_msgs`, `getLastChatList`, the
+    /// binary protocol's pulls) carries at most; a page stops early rather than exceed it.
+    pub max_page_bytes: usize,
 }
 
 /// Room flags imposed on every new room (`/room/add`), as the reference takes them from its
@@ -550,6 +553,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_form_bytes: 1024 * 1024,
+            max_page_bytes: 8 << 20,
         }
     }
 }

@@ -1150,3 +1150,44 @@ async fn seed_messages_read_back_as_the_seed_shows_them() {
     assert_eq!(list[0]["timeSend"], 1614048376311i64);
     assert_eq!(list[0]["from"], "100164/web");
 }
+
+/// One history page is bounded in bytes as well as rows: a page of large messages stops early
+/// (the newest first), never a gigabyte answer; the conversation list and room history too.
+#[tokio::test]
+async fn pages_of_large_messages_are_bounded_in_bytes() {
+    let app = common::spawn_with(|c| {
+        c.integration_key = KEY.into();
+        c.limits.max_page_bytes = 600_000;
+    })
+    .await;
+    let a = user(&app, "13800000001", "甲").await;
+    let b = user(&app, "13800000002", "乙").await;
+    let big = "大".repeat(20_000); // 60 KB of UTF-8
+    let mut sent = Vec::new();
+    for _ in 0..12 {
+        sent.push(console_text(&app, &a, &b, &big).await);
+    }
+    let newest_first: Vec<String> = sent.iter().rev().cloned().collect();
+    let r = app
+        .client
+        .get(format!("{}/tigase/shiku_msgs", app.base))
+        .query(&[
+            ("access_token", a.token.as_str()),
+            ("receiver", &b.sid()),
+            ("pageSize", "5000"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    // Each row carries the text three times (`content`, and the JSON in `body` and
+    // `message`): about 180 KB a row here.
+    assert!(text.len() < 800_000, "{} bytes", text.len());
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let rows = ok(&v).as_array().unwrap();
+    assert!((1..12).contains(&rows.len()), "{} rows", rows.len());
+    assert_eq!(ids(rows), newest_first[..rows.len()]);
+    // Small pages still page exactly.
+    let v = history_with(&app, &a, &b, &[("pageIndex", "1"), ("pageSize", "2")]).await;
+    assert_eq!(ids(ok(&v).as_array().unwrap()), newest_first[2..4]);
+}

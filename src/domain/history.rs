@@ -24,6 +24,8 @@ use crate::store::{FriendQuery, HistoryQuery, MucQuery, Patch, RoomQuery};
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
 /// Largest `pageSize` honoured: clients "load more" by asking for ever bigger pages.
 pub const MAX_PAGE_SIZE: u64 = 5000;
+/// Rows read from the store at a time while a page is filled within its byte budget.
+const PAGE_CHUNK: u64 = 50;
 /// Most messageIds one `/tigase/deleteMsg` or `/tigase/changeRead` call may name.
 pub const MAX_IDS: usize = 1000;
 /// Most recipients of one `/tigase/push`.
@@ -138,7 +140,7 @@ pub struct HistoryRequest {
 /// hold both directions (`direction` 0 sent, 1 received).
 pub async fn history(ctx: &Ctx, me: i32, r: &HistoryRequest) -> Result<Value> {
     let limit = r.page_size.clamp(1, MAX_PAGE_SIZE);
-    let q = HistoryQuery {
+    let mut q = HistoryQuery {
         owner: me,
         peer: r.receiver,
         start_ms: ms_bound(r.start_time, false),
@@ -147,12 +149,75 @@ pub async fn history(ctx: &Ctx, me: i32, r: &HistoryRequest) -> Result<Value> {
         skip: r.page_index.saturating_mul(limit),
         limit,
     };
-    let rows = ctx.store.messages.history(&q).await?;
-    Ok(Value::Array(
-        rows.iter()
-            .map(|r| row_view(r, history_unit(ctx)))
-            .collect(),
-    ))
+    let mut page = Page::new(ctx, limit);
+    while let Some(n) = page.next_chunk() {
+        q.limit = n;
+        let rows = ctx.store.messages.history(&q).await?;
+        q.skip += rows.len() as u64;
+        let last = (rows.len() as u64) < n;
+        for row in &rows {
+            if !page.push(row_view(row, history_unit(ctx))) {
+                break;
+            }
+        }
+        if last {
+            break;
+        }
+    }
+    Ok(page.into_value())
+}
+
+/// A history page being filled: at most `rows` rows and `limits.max_page_bytes` of message
+/// text (counted twice: every row carries it in `body` and `message`), read from the store
+/// a chunk at a time so a page of large messages never sits in memory whole.
+struct Page {
+    rows: Vec<Value>,
+    wanted: u64,
+    bytes: usize,
+    budget: usize,
+    full: bool,
+}
+
+impl Page {
+    fn new(ctx: &Ctx, wanted: u64) -> Page {
+        Page {
+            rows: Vec::new(),
+            wanted,
+            bytes: 0,
+            budget: ctx.config.limits.max_page_bytes,
+            full: false,
+        }
+    }
+
+    /// How many rows to read next; None once the page is full.
+    fn next_chunk(&self) -> Option<u64> {
+        let left = self.wanted - self.rows.len() as u64;
+        (!self.full && left > 0).then(|| left.min(PAGE_CHUNK))
+    }
+
+    /// Adds a row unless the byte budget is spent (the first row always fits); false when the
+    /// page is full.
+    fn push(&mut self, row: Value) -> bool {
+        let size = row_bytes(&row);
+        if !self.rows.is_empty() && self.bytes + size > self.budget {
+            self.full = true;
+            return false;
+        }
+        self.bytes += size;
+        self.rows.push(row);
+        true
+    }
+
+    fn into_value(self) -> Value {
+        Value::Array(self.rows)
+    }
+}
+
+/// The bytes a history row costs in an answer: its message text (in `body` and `message`) and
+/// its content, plus the small fields.
+fn row_bytes(row: &Value) -> usize {
+    let text = |k: &str| row.get(k).and_then(Value::as_str).map_or(0, str::len);
+    256 + text("body") + text("message") + text("content")
 }
 
 /// The jids of the rooms `me` belongs to, whose shared conversation rows join my list.
@@ -216,7 +281,7 @@ pub async fn muc_history(ctx: &Ctx, me: i32, r: &MucHistoryRequest) -> Result<Va
     let (_, member) = rooms::member_room_by_jid(ctx, me, jid).await?;
     let limit = r.page_size.clamp(1, MAX_PAGE_SIZE);
     let start = ms_bound(r.start_time, false).map(|s| s.max(member.create_time * 1000));
-    let q = MucQuery {
+    let mut q = MucQuery {
         jid: jid.to_string(),
         start_ms: start,
         end_ms: ms_bound(r.end_time, true),
@@ -225,12 +290,22 @@ pub async fn muc_history(ctx: &Ctx, me: i32, r: &MucHistoryRequest) -> Result<Va
         skip: r.page_index.saturating_mul(limit),
         limit,
     };
-    let rows = ctx.store.rooms.muc_history(&q).await?;
-    Ok(Value::Array(
-        rows.iter()
-            .map(|r| muc_view(r, history_unit(ctx)))
-            .collect(),
-    ))
+    let mut page = Page::new(ctx, limit);
+    while let Some(n) = page.next_chunk() {
+        q.limit = n;
+        let rows = ctx.store.rooms.muc_history(&q).await?;
+        q.skip += rows.len() as u64;
+        let last = (rows.len() as u64) < n;
+        for row in &rows {
+            if !page.push(muc_view(row, history_unit(ctx))) {
+                break;
+            }
+        }
+        if last {
+            break;
+        }
+    }
+    Ok(page.into_value())
 }
 
 /// `/tigase/deleteMsg` for group chat: `delete` 1 hides the messages for me only; 2 recalls them
@@ -336,12 +411,17 @@ pub async fn last_chat_list(
             &rooms,
             ms_bound(start_time, false),
             ms_bound(end_time, true),
-            page_size,
+            // 0 asks for every conversation: at most a full page of them.
+            if page_size == 0 {
+                MAX_PAGE_SIZE
+            } else {
+                page_size.min(MAX_PAGE_SIZE)
+            },
         )
         .await?;
     // A room row showing a message I hid (deleted for me, or the whole conversation removed
     // with `/tigase/delLastChatList`) is not mine to see.
-    let mut out = Vec::with_capacity(rows.len());
+    let mut page = Page::new(ctx, rows.len() as u64);
     for row in &rows {
         if row.is_room == 1 {
             let hidden = ctx.store.rooms.hidden_muc(me, &row.jid).await?;
@@ -349,9 +429,11 @@ pub async fn last_chat_list(
                 continue;
             }
         }
-        out.push(last_chat_view(row, history_unit(ctx)));
+        if !page.push(last_chat_view(row, history_unit(ctx))) {
+            break;
+        }
     }
-    Ok(Value::Array(out))
+    Ok(page.into_value())
 }
 
 /// `/tigase/getMessage`: my copy of a single-chat message (type 1). The reference may return
