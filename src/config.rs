@@ -278,6 +278,11 @@ pub struct XmppConfig {
     pub bosh_inactivity_secs: u64,
     /// Offline messages written per batch at login.
     pub offline_batch: u32,
+    /// Items one user's offline queue holds at most; beyond, the oldest are dropped (archived
+    /// messages stay in history, where clients page them).
+    pub offline_max_messages: u64,
+    /// Payload bytes one user's offline queue holds at most (oldest dropped beyond).
+    pub offline_max_bytes: u64,
     /// Bytes of messages queued for one session (any protocol) before it is ended as too slow;
     /// what did not fit goes to the offline queue.
     pub session_queue_bytes: usize,
@@ -306,6 +311,8 @@ impl Default for XmppConfig {
             bosh_max_wait_secs: 60,
             bosh_inactivity_secs: 60,
             offline_batch: 100,
+            offline_max_messages: 10_000,
+            offline_max_bytes: 64 << 20,
             session_queue_bytes: 4 << 20,
             max_unacked_bytes: 8 << 20,
             write_timeout_secs: 30,

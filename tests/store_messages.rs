@@ -523,6 +523,29 @@ async fn run(store: Store) {
         [item(q1, B, "q1", 2)]
     );
     assert!(ms.peek_offline(C, 10).await.unwrap().is_empty());
+
+    // The queue's caps: the oldest beyond the newest N items, or beyond N bytes, go.
+    for i in 0..30 {
+        ms.enqueue_offline(C, &format!("payload-{i:02}"), i)
+            .await
+            .unwrap();
+    }
+    ms.enqueue_offline(B, "other", 0).await.unwrap();
+    assert_eq!(ms.trim_offline(C, 20, u64::MAX).await.unwrap(), 10);
+    let kept = ms.peek_offline(C, 100).await.unwrap();
+    assert_eq!(kept.len(), 20);
+    assert_eq!(kept[0].payload, "payload-10");
+    assert_eq!(ms.trim_offline(C, 20, u64::MAX).await.unwrap(), 0);
+    // Each payload is 10 bytes: 55 bytes keep the newest five.
+    assert_eq!(ms.trim_offline(C, 100, 55).await.unwrap(), 15);
+    let kept = ms.peek_offline(C, 100).await.unwrap();
+    assert_eq!(kept.len(), 5);
+    assert_eq!(kept[0].payload, "payload-25");
+    // Other users' queues are untouched.
+    assert_eq!(ms.peek_offline(B, 10).await.unwrap().len(), 2);
+    ms.ack_offline(C, i64::MAX).await.unwrap();
+    ms.ack_offline(B, i64::MAX).await.unwrap();
+    ms.enqueue_offline(B, "q1", 2).await.unwrap();
     let p4 = ms.enqueue_offline(A, "p4", 5).await.unwrap();
     assert!(p4 > p3);
 

@@ -672,7 +672,9 @@ async fn offline_messages_arrive_in_order_with_delay_then_leave_the_queue() {
     let mut cb = connect(&app, &b, "web").await;
     // Nothing before the first presence.
     assert!(cb.pushed().await.is_empty());
-    let out = cb.presence().await;
+    let mut out = cb.presence().await;
+    // The batch leaves the queue once written: the session's reminder comes after the write.
+    out.extend(cb.pushed().await);
     let got = messages_of(&out, "chat");
     let ids: Vec<&str> = got.iter().filter_map(|m| m.get_attr("id")).collect();
     assert_eq!(ids, ["off-1", "off-2", "off-3"]);
@@ -1115,14 +1117,28 @@ async fn offline_queue_is_flushed_in_batches() {
         ca.send(ca.chat(&app, b.id, &format!("batch-{i}"), "x"))
             .await;
     }
-    // Without shiku-ack: every batch at once, and the queue is empty.
+    // Without shiku-ack: one batch per step, each leaving the queue only after it was
+    // written (the session's reminder follows the write), until the queue is empty.
     let mut cb = connect(&app, &b, "web").await;
     let out = cb.presence().await;
-    let ids: Vec<&str> = messages_of(&out, "chat")
+    let first: Vec<&str> = messages_of(&out, "chat")
         .iter()
         .filter_map(|m| m.get_attr("id"))
         .collect();
-    assert_eq!(ids, ["batch-1", "batch-2", "batch-3", "batch-4", "batch-5"]);
+    assert_eq!(first, ["batch-1", "batch-2"]);
+    assert_eq!(
+        messages::offline_queue(&app.app, b.id, 10)
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+    let rest = cb.pushed().await;
+    let ids: Vec<&str> = messages_of(&rest, "chat")
+        .iter()
+        .filter_map(|m| m.get_attr("id"))
+        .collect();
+    assert_eq!(ids, ["batch-3", "batch-4", "batch-5"]);
     assert!(messages::offline_queue(&app.app, b.id, 10)
         .await
         .unwrap()

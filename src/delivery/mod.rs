@@ -47,6 +47,9 @@ pub enum Push {
     Conflict,
     /// The server is stopping: the session tells its client (XMPP `system-shutdown`) and closes.
     Shutdown,
+    /// A session's own reminder to write the next batch of its offline queue: it arrives after
+    /// the previous batch was written, so that batch can leave the queue.
+    OfflineNext,
     /// The session's queue outgrew `xmpp.session_queue_bytes` (its client does not read fast
     /// enough); the session is already unregistered and must close. Messages that did not fit
     /// were not counted as delivered, so they went to the offline queue.
@@ -56,7 +59,7 @@ pub enum Push {
 impl Push {
     /// Whether the session must close after writing this.
     pub fn ends_session(&self) -> bool {
-        !matches!(self, Push::Message(_))
+        !matches!(self, Push::Message(_) | Push::OfflineNext)
     }
 }
 

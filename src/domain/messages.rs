@@ -348,6 +348,10 @@ async fn send_single(ctx: &Ctx, out: Outgoing, to: i32) -> Result<Sent> {
                 ts: now_ms,
             });
         }
+        if queued {
+            // The queue item was written with the message: its seq is not known here.
+            bound_offline(ctx, to, i64::from(rand::random::<u8>())).await;
+        }
         stored = true;
     }
 
@@ -358,10 +362,12 @@ async fn send_single(ctx: &Ctx, out: Outgoing, to: i32) -> Result<Sent> {
     if !queued && delivered == 0 && queueable {
         // Not archived (receipts, friend events), or the recipient's sessions went away.
         let item = offline_entry(to, &delivery)?;
-        ctx.store
+        let seq = ctx
+            .store
             .messages
             .enqueue_offline(item.user_id, &item.payload, item.ts)
             .await?;
+        bound_offline(ctx, to, seq).await;
         queued = true;
     }
     if from != to && !system {
@@ -801,14 +807,45 @@ pub async fn requeue(ctx: &Ctx, user_id: i32, deliveries: Vec<Delivery>) {
                 continue;
             }
         };
-        if let Err(e) = ctx
+        match ctx
             .store
             .messages
             .enqueue_offline(item.user_id, &item.payload, item.ts)
             .await
         {
-            tracing::error!(error = %e, message_id = d.message_id, "message not requeued");
+            Ok(seq) => bound_offline(ctx, user_id, seq).await,
+            Err(e) => {
+                tracing::error!(error = %e, message_id = d.message_id, "message not requeued")
+            }
         }
+    }
+}
+
+/// Enqueues at which the recipient's offline queue is checked against its caps: one in
+/// `TRIM_EVERY` (by the global `seq`), so a flood pays for the check, not every message.
+const TRIM_EVERY: i64 = 16;
+
+/// Holds a user's offline queue to `xmpp.offline_max_messages` and `offline_max_bytes` after
+/// an enqueue of `seq`: the oldest items go (archived messages stay in history, where clients
+/// read them). Failures are logged: the message itself is queued.
+async fn bound_offline(ctx: &Ctx, user_id: i32, seq: i64) {
+    if seq % TRIM_EVERY != 0 {
+        return;
+    }
+    let x = &ctx.config.xmpp;
+    match ctx
+        .store
+        .messages
+        .trim_offline(user_id, x.offline_max_messages, x.offline_max_bytes)
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            user_id,
+            dropped = n,
+            "offline queue over its cap: oldest dropped"
+        ),
+        Err(e) => tracing::warn!(user_id, error = %e, "offline queue not trimmed"),
     }
 }
 

@@ -112,6 +112,9 @@ pub trait MessageStore: Send + Sync {
     async fn peek_offline(&self, user_id: i32, limit: u64) -> StoreResult<Vec<OfflineItem>>;
     /// Removes a user's queued items up to and including `seq`.
     async fn ack_offline(&self, user_id: i32, seq: i64) -> StoreResult<()>;
+    /// Removes a user's oldest queued items beyond the newest `max_items`, and beyond the
+    /// newest that together hold at most `max_bytes` of payload; returns how many went.
+    async fn trim_offline(&self, user_id: i32, max_items: u64, max_bytes: u64) -> StoreResult<u64>;
 
     /// Inserts or replaces the friend event of the pair (`userId`, `toUserId`).
     async fn put_new_friend(&self, event: &NewFriend) -> StoreResult<()>;

@@ -84,6 +84,8 @@ pub struct ShikuSession {
     /// 1:1 deliveries to this user written but not yet confirmed by a status-2 receipt, in
     /// order; requeued when the session ends.
     unacked: Unacked,
+    /// The last `seq` of the offline batch being written, acked at the next step.
+    offline_unwritten: Option<i64>,
     /// The unit this client reads `timeSend` in (`domain::times`): milliseconds when its login
     /// carries a `deviceId` (xiaoshifeifei), else seconds (newchat and the jQuery socket SDK),
     /// until the client's own messages show otherwise.
@@ -129,6 +131,7 @@ impl ShikuSession {
                 resource: String::new(),
                 session_id: None,
                 unacked: Unacked::default(),
+                offline_unwritten: None,
                 time_unit: TimeUnit::Seconds,
             },
             rx,
@@ -347,30 +350,33 @@ impl ShikuSession {
         out
     }
 
-    /// Writes every queued offline item (flagged `offline`), acknowledging each batch once it
-    /// is handed to the transport; 1:1 ones wait for the client's receipt like live ones.
+    /// Writes the next batch of queued offline items (flagged `offline`); 1:1 ones wait for the
+    /// client's receipt like live ones. A batch leaves the queue once it was written: the
+    /// session reminds itself ([`Push::OfflineNext`]) after handing a batch to the transport,
+    /// and that reminder arrives after the write. One batch is in memory at a time.
     async fn flush_offline(&mut self, out: &mut Vec<Out>) {
-        loop {
-            let items = match messages::offline_queue(&self.ctx, self.user_id, OFFLINE_BATCH).await
-            {
-                Ok(items) => items,
-                Err(e) => {
-                    tracing::error!(error = %e, "offline queue not readable");
-                    return;
-                }
-            };
-            let Some(last) = items.last().map(|(seq, _)| *seq) else {
-                return;
-            };
-            for (_, mut d) in items {
-                d.offline = true;
-                out.push(self.deliver(d));
-            }
-            if let Err(e) = messages::ack_offline(&self.ctx, self.user_id, last).await {
+        if let Some(seq) = self.offline_unwritten.take() {
+            if let Err(e) = messages::ack_offline(&self.ctx, self.user_id, seq).await {
                 tracing::error!(error = %e, "offline ack failed");
                 return;
             }
         }
+        let items = match messages::offline_queue(&self.ctx, self.user_id, OFFLINE_BATCH).await {
+            Ok(items) => items,
+            Err(e) => {
+                tracing::error!(error = %e, "offline queue not readable");
+                return;
+            }
+        };
+        let Some(last) = items.last().map(|(seq, _)| *seq) else {
+            return;
+        };
+        for (_, mut d) in items {
+            d.offline = true;
+            out.push(self.deliver(d));
+        }
+        self.offline_unwritten = Some(last);
+        let _ = self.tx.send(Push::OfflineNext);
     }
 
     // ---- messages -------------------------------------------------------------------------
@@ -710,7 +716,7 @@ impl ShikuSession {
     }
 
     /// Renders what the router pushed to this session.
-    pub fn push(&mut self, push: Push) -> Vec<Out> {
+    pub async fn push(&mut self, push: Push) -> Vec<Out> {
         match push {
             Push::Conflict => {
                 let e = CommonErrorProBuf {
@@ -726,6 +732,12 @@ impl ShikuSession {
             // The binary protocol has no shutdown notice: the client sees the close and
             // reconnects.
             Push::Shutdown => vec![Out::Close],
+            Push::OfflineNext if self.stage == Stage::Authenticated => {
+                let mut out = Vec::new();
+                self.flush_offline(&mut out).await;
+                out
+            }
+            Push::OfflineNext => Vec::new(),
             Push::Overflow => vec![
                 self.error("", CODE_MALFORMED, "too many messages waiting"),
                 Out::Close,

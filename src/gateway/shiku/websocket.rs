@@ -91,7 +91,7 @@ fn run<S: Socket>(ctx: Arc<Ctx>, peer_ip: Option<String>, ws: S) -> impl Future<
                 push = push_rx.recv(), if pushes_open => match push {
                     Some(p) => {
                         let ends = p.ends_session();
-                        let outs = session.push(p);
+                        let outs = Box::pin(session.push(p)).await;
                         let next = write_outs(&mut ws, outs).await;
                         if ends { Next::Close } else { next }
                     }

@@ -76,6 +76,8 @@ pub struct XmppSession {
     pending_offline: VecDeque<PendingOffline>,
     /// Highest offline `seq` handed to the client.
     offline_sent: i64,
+    /// Without shiku-ack: the last `seq` of the batch being written, acked at the next step.
+    offline_unwritten: Option<i64>,
     /// Room jids this session is creating (joined before they exist, awaiting `/room/add`).
     creating: HashSet<String>,
     /// Rooms this session joined (MUC presence).
@@ -208,6 +210,7 @@ impl XmppSession {
                 unacked: Unacked::default(),
                 pending_offline: VecDeque::new(),
                 offline_sent: 0,
+                offline_unwritten: None,
                 creating: HashSet::new(),
                 joined: HashSet::new(),
                 live_unjoined: HashMap::new(),
@@ -867,47 +870,50 @@ impl XmppSession {
         out
     }
 
-    /// Writes queued offline items: everything at once without shiku-ack (handing them to the
-    /// transport acknowledges them), one batch at a time with it (each leaves the queue when
-    /// the client acks it).
+    /// Writes the next batch of queued offline items (`xmpp.offline_batch`). With shiku-ack
+    /// each leaves the queue when the client acks it; without, a batch leaves the queue once
+    /// it was written: the session reminds itself ([`Push::OfflineNext`]) after handing a batch
+    /// to the transport, and that reminder arrives after the write. One batch is in memory at
+    /// a time, and a connection lost mid-way loses nothing.
     async fn flush_offline(&mut self, out: &mut Vec<Out>) {
-        let batch = self.ctx.config.xmpp.offline_batch.max(1) as u64;
-        loop {
-            // With shiku-ack, items already handed out stay queued until acked: skip them.
-            let limit = batch + self.pending_offline.len() as u64;
-            let items = match messages::offline_queue(&self.ctx, self.user_id, limit).await {
-                Ok(items) => items,
-                Err(e) => {
-                    tracing::error!(error = %e, "offline queue not readable");
-                    return;
-                }
-            };
-            let fresh: Vec<(i64, Delivery)> = items
-                .into_iter()
-                .filter(|(seq, _)| *seq > self.offline_sent)
-                .collect();
-            let Some(last) = fresh.last().map(|(seq, _)| *seq) else {
-                return;
-            };
-            for (seq, mut d) in fresh {
-                d.offline = true;
-                if self.ack_enabled {
-                    self.pending_offline.push_back(PendingOffline {
-                        seq,
-                        message_id: d.message_id.clone(),
-                        acked: false,
-                    });
-                }
-                out.push(Out::Stanza(self.render(&d)));
-            }
-            self.offline_sent = last;
-            if self.ack_enabled {
-                return;
-            }
-            if let Err(e) = messages::ack_offline(&self.ctx, self.user_id, last).await {
+        if let Some(seq) = self.offline_unwritten.take() {
+            if let Err(e) = messages::ack_offline(&self.ctx, self.user_id, seq).await {
                 tracing::error!(error = %e, "offline ack failed");
                 return;
             }
+        }
+        let batch = self.ctx.config.xmpp.offline_batch.max(1) as u64;
+        // With shiku-ack, items already handed out stay queued until acked: skip them.
+        let limit = batch + self.pending_offline.len() as u64;
+        let items = match messages::offline_queue(&self.ctx, self.user_id, limit).await {
+            Ok(items) => items,
+            Err(e) => {
+                tracing::error!(error = %e, "offline queue not readable");
+                return;
+            }
+        };
+        let fresh: Vec<(i64, Delivery)> = items
+            .into_iter()
+            .filter(|(seq, _)| *seq > self.offline_sent)
+            .collect();
+        let Some(last) = fresh.last().map(|(seq, _)| *seq) else {
+            return;
+        };
+        for (seq, mut d) in fresh {
+            d.offline = true;
+            if self.ack_enabled {
+                self.pending_offline.push_back(PendingOffline {
+                    seq,
+                    message_id: d.message_id.clone(),
+                    acked: false,
+                });
+            }
+            out.push(Out::Stanza(self.render(&d)));
+        }
+        self.offline_sent = last;
+        if !self.ack_enabled {
+            self.offline_unwritten = Some(last);
+            let _ = self.tx.send(Push::OfflineNext);
         }
     }
 
@@ -1198,6 +1204,12 @@ impl XmppSession {
                 "system-shutdown",
                 "The server is stopping",
             ))],
+            Push::OfflineNext if self.stage == Stage::Bound => {
+                let mut out = Vec::new();
+                self.flush_offline(&mut out).await;
+                out
+            }
+            Push::OfflineNext => Vec::new(),
             Push::Overflow => vec![Out::Error(StreamError::new(
                 "policy-violation",
                 "too many messages waiting: the client does not read fast enough",

@@ -936,6 +936,42 @@ impl MessageStore for MongoStore {
         Ok(())
     }
 
+    async fn trim_offline(&self, user_id: i32, max_items: u64, max_bytes: u64) -> StoreResult<u64> {
+        // Newest first, only ids and sizes: the first item that no longer fits marks the cut.
+        let mut cursor = self
+            .offline()
+            .aggregate(vec![
+                doc! { "$match": { "userId": user_id } },
+                doc! { "$sort": { "_id": -1 } },
+                doc! { "$project": { "_id": 1, "size": { "$strLenBytes": "$payload" } } },
+            ])
+            .await
+            .map_err(backend)?;
+        let (mut n, mut bytes) = (0u64, 0u64);
+        let mut cut = None;
+        while let Some(d) = cursor.try_next().await.map_err(backend)? {
+            n += 1;
+            bytes += d
+                .get("size")
+                .and_then(|v| v.as_i32().map(i64::from).or_else(|| v.as_i64()))
+                .unwrap_or(0)
+                .max(0) as u64;
+            if n > max_items || bytes > max_bytes {
+                cut = d.get("_id").and_then(bson_to_i64);
+                break;
+            }
+        }
+        let Some(cut) = cut else {
+            return Ok(0);
+        };
+        let r = self
+            .offline()
+            .delete_many(doc! { "userId": user_id, "_id": { "$lte": cut } })
+            .await
+            .map_err(write_error)?;
+        Ok(r.deleted_count)
+    }
+
     async fn put_new_friend(&self, event: &NewFriend) -> StoreResult<()> {
         let doc = insert_doc(NEW_FRIENDS, event)?;
         let filter = doc! { "userId": event.user_id, "toUserId": event.to_user_id };

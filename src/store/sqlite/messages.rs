@@ -21,7 +21,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use rusqlite::{OpenFlags, TransactionBehavior};
+use rusqlite::{OpenFlags, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use super::vfs;
@@ -860,6 +860,33 @@ impl MessageStore for SqliteStore {
                 )
                 .map_err(backend)?;
                 Ok(())
+            })
+            .await
+    }
+
+    async fn trim_offline(&self, user_id: i32, max_items: u64, max_bytes: u64) -> StoreResult<u64> {
+        self.writer
+            .write(move |c| {
+                // The newest item that no longer fits, by count or by the running payload size
+                // (newest first); it and everything older go.
+                let cut: Option<i64> = c
+                    .query_row(
+                        "SELECT seq FROM (SELECT seq,                              ROW_NUMBER() OVER (ORDER BY seq DESC) AS n,                              SUM(length(payload)) OVER (ORDER BY seq DESC) AS bytes                            FROM offline_queue WHERE user_id = ?1)                          WHERE n > ?2 OR bytes > ?3 ORDER BY seq DESC LIMIT 1",
+                        params![user_id, sql_int(max_items), sql_int(max_bytes)],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(backend)?;
+                let Some(cut) = cut else {
+                    return Ok(0);
+                };
+                let n = c
+                    .execute(
+                        "DELETE FROM offline_queue WHERE user_id = ?1 AND seq <= ?2",
+                        params![user_id, cut],
+                    )
+                    .map_err(backend)?;
+                Ok(n as u64)
             })
             .await
     }
