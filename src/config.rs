@@ -401,6 +401,16 @@ pub struct Limits {
     /// Message bytes one history page (`shiku_msgs`, `shiku_muc_msgs`, `getLastChatList`, the
     /// binary protocol's pulls) carries at most; a page stops early rather than exceed it.
     pub max_page_bytes: usize,
+    /// Connections (dedicated listeners) plus HTTP requests in flight one client address may
+    /// hold at once; trusted proxies are not counted (their clients are, by the address they
+    /// forward). 0 = unlimited.
+    pub max_connections_per_address: u32,
+    /// Longest a form body may take to arrive, seconds.
+    pub body_timeout_secs: u64,
+    /// Uploads: longest pause between two pieces of the body, seconds.
+    pub upload_idle_secs: u64,
+    /// Uploads: the average rate a body must keep after its first `upload_idle_secs`, bytes/s.
+    pub upload_min_rate: u64,
 }
 
 /// Room flags imposed on every new room (`/room/add`), as the reference takes them from its
@@ -561,6 +571,10 @@ impl Default for Limits {
         Limits {
             max_form_bytes: 1024 * 1024,
             max_page_bytes: 8 << 20,
+            max_connections_per_address: 1000,
+            body_timeout_secs: 30,
+            upload_idle_secs: 30,
+            upload_min_rate: 8 * 1024,
         }
     }
 }

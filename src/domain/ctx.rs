@@ -23,6 +23,9 @@ pub struct Ctx {
     pub router: Arc<Router>,
     /// Uploads and their one image-decoding pool.
     pub files: Files,
+    /// What each client address holds at once: connections on the dedicated listeners and
+    /// requests in flight on HTTP (`limits.max_connections_per_address`).
+    pub connections: Arc<super::quota::Slots>,
     /// Users the message path reads for every message, cached for a second.
     pub profiles: Profiles,
     /// The `/config` values set in the admin console (applied without a restart).

@@ -57,6 +57,7 @@ impl Ctx {
             passwords: passwords::Passwords::start(&config.passwords).await?,
             router: Router::new(),
             files,
+            connections: quota::Slots::new(config.limits.max_connections_per_address),
             profiles: profiles::Profiles::default(),
             console: client_settings::ClientOverrides::default(),
             config,

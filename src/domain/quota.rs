@@ -1,10 +1,13 @@
-//! The one per-key rate limiter (README "Limits"): a GCRA limiter (`governor`) per key, the keys
-//! kept in a bounded in-memory table so a flood of new addresses costs a fixed amount of memory.
-//! Used for what anonymous callers may do (uploads) and per-address connection attempts.
+//! Per-address limits (README "Limits"): [`Quota`], the one rate limiter (a GCRA limiter from
+//! `governor` per key, the keys in a bounded table so a flood of new addresses costs a fixed
+//! amount of memory), used for anonymous uploads; and [`Slots`], the one cap on what one
+//! address holds at once (connections on the dedicated listeners, requests in flight on HTTP).
 
+use std::collections::HashMap;
 use std::hash::Hash;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota as Rate, RateLimiter};
@@ -44,9 +47,82 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Quota<K> {
     }
 }
 
+/// At most `max` connections (or requests in flight) per address at once.
+pub struct Slots {
+    held: Mutex<HashMap<IpAddr, u32>>,
+    max: u32,
+}
+
+/// One held slot; given back when dropped.
+pub struct Slot {
+    slots: Arc<Slots>,
+    ip: IpAddr,
+}
+
+impl Slots {
+    /// `max` per address; 0 = unlimited.
+    pub fn new(max: u32) -> Arc<Slots> {
+        Arc::new(Slots {
+            held: Mutex::new(HashMap::new()),
+            max,
+        })
+    }
+
+    /// Takes a slot of `ip`; None when it holds `max` already.
+    pub fn acquire(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
+        let mut held = self.held.lock().expect("slots lock");
+        let n = held.entry(ip).or_insert(0);
+        if self.max > 0 && *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            slots: self.clone(),
+            ip,
+        })
+    }
+
+    /// Slots `ip` holds now.
+    pub fn held(&self, ip: IpAddr) -> u32 {
+        self.held
+            .lock()
+            .expect("slots lock")
+            .get(&ip)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut held = self.slots.held.lock().expect("slots lock");
+        if let Some(n) = held.get_mut(&self.ip) {
+            *n -= 1;
+            // The table holds only addresses with something open.
+            if *n == 0 {
+                held.remove(&self.ip);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slots_are_capped_per_address_and_given_back() {
+        let s = Slots::new(2);
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let x = s.acquire(a).unwrap();
+        let _y = s.acquire(a).unwrap();
+        assert!(s.acquire(a).is_none());
+        assert!(s.acquire(b).is_some());
+        drop(x);
+        assert_eq!(s.held(a), 1);
+        assert!(s.acquire(a).is_some());
+    }
 
     #[test]
     fn counts_per_key() {

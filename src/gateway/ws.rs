@@ -28,6 +28,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{error::CapacityError, Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
+use crate::domain::quota::Slot;
 use crate::domain::{peer, Ctx};
 
 /// Bytes the dedicated listener reads from a socket at a time; also the read buffer an idle
@@ -330,6 +331,26 @@ pub fn actix_client_ip(req: &actix_web::HttpRequest, trusted: &[IpAddr]) -> Opti
     )
 }
 
+/// A connection from an address that holds `limits.max_connections_per_address` already.
+#[derive(Debug)]
+pub struct TooManyConnections;
+
+/// Admits a new connection of a dedicated listener from `ip`: its slot (given back when the
+/// connection ends), none for a trusted proxy (its clients are many), or a refusal; a refused
+/// socket is simply closed.
+pub fn admit(ctx: &Ctx, ip: IpAddr) -> Result<Option<Slot>, TooManyConnections> {
+    if ctx.config.trusted_proxies.contains(&ip) {
+        return Ok(None);
+    }
+    match ctx.connections.acquire(ip) {
+        Some(slot) => Ok(Some(slot)),
+        None => {
+            tracing::debug!(%ip, "connection refused: too many from this address");
+            Err(TooManyConnections)
+        }
+    }
+}
+
 /// The client's address of an upgrade request from `peer` (`domain::peer`'s rule).
 pub fn real_ip(headers: &HeaderMap, peer: SocketAddr, trusted: &[IpAddr]) -> String {
     let values = |name| headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
@@ -381,6 +402,9 @@ where
             Ok((sock, peer)) => {
                 // Frames are small and latency-bound: Nagle would hold each behind the
                 // client's delayed ACK (~40 ms).
+                let Ok(slot) = admit(&ctx, peer.ip()) else {
+                    continue;
+                };
                 let _ = sock.set_nodelay(true);
                 let (ctx, session) = (ctx.clone(), session.clone());
                 tokio::spawn(async move {
@@ -388,7 +412,10 @@ where
                     // holds only its loop's state, not room for the handshake beside it.
                     let trusted = &ctx.config.trusted_proxies;
                     match accept(sock, peer, trusted, upgrade).await {
-                        Ok((socket, ip)) => drop(tokio::spawn(session(ctx, socket, ip))),
+                        Ok((socket, ip)) => drop(tokio::spawn(async move {
+                            session(ctx, socket, ip).await;
+                            drop(slot);
+                        })),
                         Err(e) => tracing::debug!("WebSocket upgrade from {peer} failed: {e}"),
                     }
                 });

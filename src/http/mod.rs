@@ -74,6 +74,39 @@ pub fn openapi() -> Value {
     docs::openapi(&all_docs())
 }
 
+/// Holds each client address to `limits.max_connections_per_address` requests in flight (a
+/// client trickling many slow bodies costs only itself); beyond, 1040106 at once.
+pub async fn per_address(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let ctx = req.app_data::<web::Data<crate::domain::Ctx>>().cloned();
+    let slot = match ctx.as_ref().and_then(|ctx| {
+        params::client_addr(req.request(), &ctx.config.trusted_proxies).map(|ip| (ctx, ip))
+    }) {
+        Some((ctx, ip)) => match ctx.connections.acquire(ip) {
+            Some(slot) => Some(slot),
+            None => {
+                let body = envelope::body(
+                    crate::domain::Code::TooFrequent.value(),
+                    Some("请求过于频繁，请稍后再试 (too many requests from this address)"),
+                    None,
+                )
+                .to_string();
+                return Ok(req.into_response(
+                    HttpResponse::TooManyRequests()
+                        .content_type("application/json; charset=UTF-8")
+                        .body(body),
+                ));
+            }
+        },
+        None => None,
+    };
+    let res = next.call(req).await?.map_into_boxed_body();
+    drop(slot);
+    Ok(res)
+}
+
 /// CORS as the reference sends it on every response; `OPTIONS` pre-flights are answered here.
 pub async fn cors(
     req: ServiceRequest,

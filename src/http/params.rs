@@ -120,12 +120,24 @@ impl FromRequest for Params {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_ascii_lowercase();
+            // A body trickled in byte by byte would hold the request (and its memory) for
+            // ever: the whole form must arrive within `limits.body_timeout_secs`.
+            let deadline =
+                std::time::Duration::from_secs(state.ctx.config.limits.body_timeout_secs.max(1));
+            let slow = || Error::invalid("body", "请求体传输超时 (the body arrived too slowly)");
             if content_type.starts_with("multipart/form-data") {
-                pairs.extend(read_multipart(&req, payload, limit).await?);
+                let read = read_multipart(&req, payload, limit);
+                pairs.extend(
+                    tokio::time::timeout(deadline, read)
+                        .await
+                        .map_err(|_| slow())??,
+                );
             } else if content_type.starts_with("application/x-www-form-urlencoded")
                 || content_type.starts_with("text/plain")
             {
-                let body = read_limited(&mut payload, limit).await?;
+                let body = tokio::time::timeout(deadline, read_limited(&mut payload, limit))
+                    .await
+                    .map_err(|_| slow())??;
                 pairs.extend(decode_form(&body)?);
             }
             let peer_ip = client_addr(&req, &state.ctx.config.trusted_proxies)

@@ -283,6 +283,42 @@ async fn drain(
     }
 }
 
+/// How fast an upload body must arrive: no pause longer than `limits.upload_idle_secs`, and
+/// after that long at least `limits.upload_min_rate` bytes/s on average (a body trickled in
+/// byte by byte is cut off, a slow mobile link is not).
+struct Pace {
+    started: Instant,
+    idle: std::time::Duration,
+    min_rate: u64,
+}
+
+impl Pace {
+    fn new(limits: &crate::config::Limits) -> Pace {
+        Pace {
+            started: Instant::now(),
+            idle: std::time::Duration::from_secs(limits.upload_idle_secs.max(1)),
+            min_rate: limits.upload_min_rate,
+        }
+    }
+
+    /// The stream's next item, `total` bytes having arrived so far.
+    async fn next<S: futures_util::Stream + Unpin>(
+        &self,
+        s: &mut S,
+        total: u64,
+    ) -> Result<Option<S::Item>, Error> {
+        let slow = || Error::invalid("file", "上传过慢 (the upload arrived too slowly)");
+        let item = tokio::time::timeout(self.idle, s.next())
+            .await
+            .map_err(|_| slow())?;
+        let late = self.started.elapsed().saturating_sub(self.idle).as_secs();
+        if total < late.saturating_mul(self.min_rate) {
+            return Err(slow());
+        }
+        Ok(item)
+    }
+}
+
 /// Streams a multipart body into temporary files, enforcing the limits while reading.
 async fn read_form(
     req: &HttpRequest,
@@ -303,7 +339,13 @@ async fn read_form(
     };
     let mut parts = 0usize;
     let mut text_bytes = 0usize;
-    while let Some(field) = form.next().await {
+    let pace = Pace::new(&ctx.config.limits);
+    loop {
+        let field = match pace.next(&mut form, total).await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return fail(out, e).await,
+        };
         let Ok(mut field) = field else {
             return fail(out, form_parse_failed()).await;
         };
@@ -324,9 +366,12 @@ async fn read_form(
             // Text fields count toward the request's size, and all of them together are held
             // to the small-form limit: only files stream to disk.
             let mut value = Vec::new();
-            while let Some(chunk) = field.next().await {
-                let Ok(chunk) = chunk else {
-                    return fail(out, form_parse_failed()).await;
+            loop {
+                let chunk = match pace.next(&mut field, total).await {
+                    Ok(Some(Ok(c))) => c,
+                    Ok(None) => break,
+                    Ok(Some(Err(_))) => return fail(out, form_parse_failed()).await,
+                    Err(e) => return fail(out, e).await,
                 };
                 total += chunk.len() as u64;
                 text_bytes += chunk.len();
@@ -364,10 +409,18 @@ async fn read_form(
         };
         let mut size = 0u64;
         let mut refused = None;
-        while let Some(chunk) = field.next().await {
-            let Ok(chunk) = chunk else {
-                let _ = tokio::fs::remove_file(&temp).await;
-                return fail(out, form_parse_failed()).await;
+        loop {
+            let chunk = match pace.next(&mut field, total).await {
+                Ok(Some(Ok(c))) => c,
+                Ok(None) => break,
+                Ok(Some(Err(_))) => {
+                    let _ = tokio::fs::remove_file(&temp).await;
+                    return fail(out, form_parse_failed()).await;
+                }
+                Err(e) => {
+                    let _ = tokio::fs::remove_file(&temp).await;
+                    return fail(out, e).await;
+                }
             };
             size += chunk.len() as u64;
             total += chunk.len() as u64;

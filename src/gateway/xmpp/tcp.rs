@@ -163,8 +163,15 @@ pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, tls: Option<Arc<ServerC
     loop {
         match listener.accept().await {
             Ok((sock, peer)) => {
+                let Ok(slot) = crate::gateway::ws::admit(&ctx, peer.ip()) else {
+                    continue;
+                };
                 let _ = sock.set_nodelay(true);
-                tokio::spawn(connection(sock, peer, ctx.clone(), acceptor.clone()));
+                let conn = connection(sock, peer, ctx.clone(), acceptor.clone());
+                tokio::spawn(async move {
+                    conn.await;
+                    drop(slot);
+                });
             }
             Err(e) => {
                 tracing::warn!("XMPP TCP accept failed: {e}");
