@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::{Code, Error, Result};
 use super::messages::{notify_user, Notice};
-use super::users::{caller_user, user_view};
+use super::users::{caller_user, user_view, SEARCH_FLOOR};
 use super::util::{md5_hex, now_secs};
 use super::view::{sorted, to_map};
 use super::{Ctx, SYSTEM_PUBLIC_ID, SYSTEM_SENDER_ID};
@@ -34,8 +34,6 @@ pub use super::view::{page_vo, Page};
 
 /// How many users a search looks at at most (its `total` is capped there).
 const MAX_SEARCH_RESULTS: usize = 500;
-/// Users below this id are system accounts the search never shows (reference: `_id > 100050`).
-const SEARCH_FLOOR: i32 = 100051;
 /// Longest remark name accepted (characters).
 const MAX_REMARK: usize = 64;
 /// Longest description accepted (characters).
