@@ -278,8 +278,51 @@ async fn notify_my_devices(ctx: &Ctx, me: &User, to: i32, to_nickname: &str) {
     }
 }
 
-/// `/friends/add`: makes both directions friends at once (no verification, no notification:
-/// clients send type 508 themselves).
+/// Friend-event types of the clients' handshake (spec clients.md 4): 500 "say hello" (a
+/// request), 501 "pass verification" (its acceptance), 502 a reply within the request.
+pub const HELLO: i32 = 500;
+/// See [`HELLO`].
+pub const PASS: i32 = 501;
+/// See [`HELLO`].
+pub const FEEDBACK: i32 = 502;
+
+/// resultMsg of `/friends/add` towards a user who verifies friends and has not asked.
+pub const NEEDS_VERIFICATION_MSG: &str = "对方开启了好友验证，请先发送好友申请";
+
+/// The requester of the handshake `me` and `peer` are in, if any: the user whose 500 the
+/// latest event (a 500, or a 502/501 answering it) belongs to. Read from my copy of the events.
+pub async fn requester(ctx: &Ctx, me: i32, peer: i32) -> Result<Option<i32>> {
+    let event = ctx.store.messages.get_new_friend(me, peer).await?;
+    Ok(event
+        .filter(|e| matches!(e.msg_type, HELLO | PASS | FEEDBACK))
+        .and_then(|e| e.from))
+}
+
+/// Whether `peer` asked `me` to be friends (its follow awaits my verification, or its 500 is
+/// the open request between us), so that I may accept.
+pub async fn peer_asked(ctx: &Ctx, me: i32, peer: i32) -> Result<bool> {
+    let follows = ctx
+        .store
+        .friends
+        .get_friend(peer, me)
+        .await?
+        .is_some_and(|f| f.status == ATTENTION && f.blacklist == 0);
+    Ok(follows || requester(ctx, me, peer).await? == Some(peer))
+}
+
+/// Whether `to` consented to `me` adding it: it asked me, or it passed my request (its 501).
+async fn consented(ctx: &Ctx, me: i32, to: i32) -> Result<bool> {
+    if peer_asked(ctx, me, to).await? {
+        return Ok(true);
+    }
+    let event = ctx.store.messages.get_new_friend(me, to).await?;
+    Ok(event.is_some_and(|e| e.msg_type == PASS && e.direction == 1 && e.from == Some(me)))
+}
+
+/// `/friends/add`: makes both directions friends at once (no notification: clients send 508
+/// or 501 themselves). Unlike the reference, only with the target's consent: it needs no
+/// verification (and `friendFromList` allows some way to add it), or the 500/501 handshake
+/// (or its follow) shows it wants the friendship.
 pub async fn add(ctx: &Ctx, me: i32, to: i32) -> Result<()> {
     if me == to {
         return Err(Error::failure("不能添加自己"));
@@ -298,6 +341,15 @@ pub async fn add(ctx: &Ctx, me: i32, to: i32) -> Result<()> {
     }
     let mine = party(ctx, caller_user(ctx, me).await?).await?;
     let theirs = party(ctx, target).await?;
+    if !consented(ctx, me, to).await? {
+        let needs_verify = theirs.user.settings.friends_verify == 1 && theirs.user_type != 2;
+        if needs_verify {
+            return Err(Error::failure(NEEDS_VERIFICATION_MSG));
+        }
+        if let Some(msg) = from_list_refusal(&theirs.user.settings.friend_from_list, 0) {
+            return Err(Error::failure(msg));
+        }
+    }
     let now = now_secs();
     befriend_direction(ctx, &mine, &theirs, None, 4, now).await?;
     befriend_direction(ctx, &theirs, &mine, ba.as_ref(), 4, now).await?;
