@@ -60,7 +60,10 @@ async fn console_token(app: &TestApp, user_id: i64, role: i32, status: i32) -> S
         )
         .await;
     assert_eq!(v["resultCode"], 1, "{v}");
-    let token = v["data"]["access_Token"].as_str().expect("token").to_string();
+    let token = v["data"]["access_Token"]
+        .as_str()
+        .expect("token")
+        .to_string();
     if status != 1 {
         app.app
             .store
