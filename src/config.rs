@@ -557,7 +557,8 @@ impl Default for ClientConfig {
             telephone_search_user: 1,
             roaming_time: -2.0,
             show_last_login_time: 1,
-            show_telephone: 1,
+            // Friends only: a stranger sees no phone number unless its owner opens it.
+            show_telephone: 2,
             default_telephones: String::new(),
             xmpp_url: String::new(),
             history_time_unit: HistoryTimeUnit::Seconds,

@@ -802,8 +802,15 @@ async fn deleting_a_user_really_deletes_and_tells_friends_with_512() {
     let app = spawn().await;
     let (_, token) = admin(&app, "13900000081", 6).await;
     let (a, ta) = app.register("13800000081", "pw", "被删").await;
-    let (b, _) = app.register("13800000082", "pw", "朋友").await;
+    let (b, tb) = app.register("13800000082", "pw", "朋友").await;
     let (c, _) = app.register("13800000083", "pw", "另一个").await;
+    // b verifies nobody: a adds it directly.
+    ok(&app
+        .post(
+            "/user/settings/update",
+            &[("access_token", &tb), ("friendsVerify", "0")],
+        )
+        .await);
     let v = app
         .post(
             "/friends/add",

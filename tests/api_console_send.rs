@@ -8,7 +8,7 @@ use serde_json::Value;
 use shiku_server::config::SignatureMode;
 use shiku_server::documents::UserRole;
 use shiku_server::domain::auth::token_secret;
-use shiku_server::domain::util::now_secs;
+use shiku_server::domain::util::{md5_hex, now_secs};
 use shiku_server::store::Patch;
 
 use common::TestApp;
@@ -19,8 +19,7 @@ async fn spawn() -> TestApp {
     common::spawn_with(|c| c.integration_key = KEY.into()).await
 }
 
-/// Grants `role` (with `status`) to a user and mints a console token for it.
-async fn console_token(app: &TestApp, user_id: i64, role: i32, status: i32) -> String {
+async fn grant(app: &TestApp, user_id: i64, role: i32, status: i32) {
     app.app
         .store
         .users
@@ -34,11 +33,47 @@ async fn console_token(app: &TestApp, user_id: i64, role: i32, status: i32) -> S
         })
         .await
         .unwrap();
-    app.app
-        .tokens
-        .issue(&app.app.store, user_id as i32, "shiku-console")
+}
+
+/// Grants `role` (with `status`) to a user (registered with the password "pw") and logs it in
+/// to the console: a console token is only good with the session its login opened. A disabled
+/// role is disabled after the login.
+async fn console_token(app: &TestApp, user_id: i64, role: i32, status: i32) -> String {
+    grant(app, user_id, role, 1).await;
+    let phone = app
+        .app
+        .store
+        .users
+        .get_user(user_id as i32)
         .await
         .unwrap()
+        .expect("user")
+        .phone;
+    let v = app
+        .post(
+            "/console/login",
+            &[
+                ("account", phone.as_str()),
+                ("password", &md5_hex("pw")),
+                ("areaCode", "86"),
+            ],
+        )
+        .await;
+    assert_eq!(v["resultCode"], 1, "{v}");
+    let token = v["data"]["access_Token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    if status != 1 {
+        app.app
+            .store
+            .console
+            .delete_roles(user_id as i32, &[role])
+            .await
+            .unwrap();
+        grant(app, user_id, role, status).await;
+    }
+    token
 }
 
 async fn one_send_one(app: &TestApp, token: &str, extra: &[(&str, &str)]) -> Value {

@@ -107,11 +107,22 @@ fn of_type(bodies: &[Value], t: i64) -> Vec<Value> {
     bodies.iter().filter(|b| b["type"] == t).cloned().collect()
 }
 
+/// `a` and `b` become friends the way clients do it: `b` asks (a follow awaiting `a`'s
+/// verification, or friends at once when `a` verifies nobody), then `a` adds `b`.
 async fn befriend(app: &TestApp, a: &U, b: &U) {
+    let v = call(app, "/friends/attention/add", b, &[("toUserId", &a.sid())]).await;
+    if ok(&v)["type"] == 2 {
+        return;
+    }
     ok_msg(
         &call(app, "/friends/add", a, &[("toUserId", &b.sid())]).await,
         "加好友成功",
     );
+}
+
+/// `u` turns friend verification off (anyone may add it directly).
+async fn no_verification(app: &TestApp, u: &U) {
+    set(app, u, Patch::new().set("settings.friendsVerify", 0)).await;
 }
 
 fn keys(v: &Value) -> Vec<String> {
@@ -160,6 +171,7 @@ async fn add_makes_both_directions_friends() {
     let app = common::spawn().await;
     let a = user(&app, "13700000001", "甲").await;
     let b = user(&app, "13700000002", "乙").await;
+    no_verification(&app, &b).await;
 
     let v = call(&app, "/friends/add", &a, &[("toUserId", &b.sid())]).await;
     // Seed 002 shows no resultMsg, the repo "加好友成功"; clients only test resultCode.
@@ -230,6 +242,7 @@ async fn add_makes_both_directions_friends() {
 
     // GET works as POST (seed 002 documents GET).
     let e = user(&app, "13700000005", "戊").await;
+    no_verification(&app, &e).await;
     ok(&get(&app, "/friends/add", &a, &[("toUserId", &e.sid())]).await);
     assert_eq!(rel(&app, &e, &a).await.unwrap().status, 2);
 }

@@ -325,6 +325,8 @@ async fn get_shows_members_by_role_with_my_remarks_and_notices() {
     let (room_id, _) = room(&app, &a, "g", &[&b, &c]).await;
 
     // b's remark for c replaces c's remarkName in b's view only.
+    // c verifies nobody: b adds it directly.
+    ok(&call(&app, "/user/settings/update", &c, &[("friendsVerify", "0")]).await);
     ok(&call(&app, "/friends/add", &b, &[("toUserId", &c.sid())]).await);
     ok(&call(
         &app,
@@ -815,6 +817,8 @@ async fn invite_rules_and_907_per_new_member() {
     };
     // A member may invite a single user only if they are friends.
     refused(&invite(&b, &[&c]).await, "不是好友不能邀请!");
+    // c verifies nobody: b adds it directly.
+    ok(&call(&app, "/user/settings/update", &c, &[("friendsVerify", "0")]).await);
     ok(&call(&app, "/friends/add", &b, &[("toUserId", &c.sid())]).await);
     ok(&invite(&b, &[&c]).await);
     let rows = muc(&app, &a, &jid).await;

@@ -748,7 +748,7 @@ async fn settings_of_a_new_user_and_of_others() {
             "isKeepalive": 1, "isOpenPrivacyPosition": 1, "isShowMsgState": 1,
             "isSkidRemoveHistoryMsg": 1, "isTyping": 0, "isUseGoogleMap": 0, "isVibration": 0,
             "multipleDevices": 1, "nameSearch": 1, "openService": 0, "phoneSearch": 1,
-            "showLastLoginTime": 1, "showTelephone": 1
+            "showLastLoginTime": 1, "showTelephone": 2
         })
     );
     assert_sorted(&v["data"]);
@@ -957,24 +957,35 @@ async fn query_ids(app: &common::TestApp, token: &str, pairs: &[(&str, &str)]) -
 #[tokio::test]
 async fn query_pages_by_user_id_cursor_descending() {
     let (app, t) = fixture_app().await;
-    let all = query_ids(&app, &t[1], &[]).await;
-    assert!(all.len() <= 10, "default pageSize 10");
-    assert_eq!(&all[..5], [100174, 100164, 100159, 100158, 100102]);
-    assert!(all.windows(2).all(|w| w[0] > w[1]), "descending: {all:?}");
+    // Not a directory: without a nickname nobody is listed.
+    assert!(query_ids(&app, &t[1], &[]).await.is_empty());
+    assert!(query_ids(&app, &t[1], &[("sex", "1")]).await.is_empty());
+    let all = query_ids(&app, &t[1], &[("nickname", "0")]).await;
+    assert_eq!(all, [100174, 100159, 100158, 100102]);
 
-    let page1 = query_ids(&app, &t[1], &[("pageSize", "2")]).await;
-    assert_eq!(page1, [100174, 100164]);
+    let page1 = query_ids(&app, &t[1], &[("pageSize", "2"), ("nickname", "0")]).await;
+    assert_eq!(page1, [100174, 100159]);
     let cursor = page1.last().unwrap().to_string();
-    let page2 = query_ids(&app, &t[1], &[("pageSize", "2"), ("userId", &cursor)]).await;
-    assert_eq!(page2, [100159, 100158]);
+    let page2 = query_ids(
+        &app,
+        &t[1],
+        &[("pageSize", "2"), ("userId", &cursor), ("nickname", "0")],
+    )
+    .await;
+    assert_eq!(page2, [100158, 100102]);
 
     let by_name = query_ids(&app, &t[1], &[("nickname", "测试")]).await;
     assert_eq!(by_name, [100174, 100158]);
-    let by_sex = query_ids(&app, &t[1], &[("sex", "1"), ("userId", "100160")]).await;
+    let by_sex = query_ids(
+        &app,
+        &t[1],
+        &[("sex", "1"), ("userId", "100160"), ("nickname", "0")],
+    )
+    .await;
     assert_eq!(by_sex, [100159, 100158, 100102]);
-    // Every fixture user has sex 1; only the system users have 0.
-    let by_sex = query_ids(&app, &t[1], &[("sex", "0")]).await;
-    assert_eq!(by_sex, [10005, 10000]);
+    // Every fixture user has sex 1; the system users (sex 0) are never listed.
+    let by_sex = query_ids(&app, &t[1], &[("sex", "0"), ("nickname", "0")]).await;
+    assert!(by_sex.is_empty(), "{by_sex:?}");
 
     // Rows are what other users may see: privacy applies.
     let v = app

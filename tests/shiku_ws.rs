@@ -1019,3 +1019,40 @@ async fn password_guessing_is_throttled_on_the_binary_protocol() {
     let r = c.auth_raw(u.id, &md5_hex("secret-1"), "web").await;
     assert_eq!(r.status, 1, "{r:?}");
 }
+
+/// Issue 17 item 11: a member's 903 "room dissolved" or recall of another member's message is
+/// answered with an error frame and neither stored nor relayed.
+#[tokio::test]
+async fn reserved_types_and_others_recalls_are_error_frames() {
+    let (app, bin, _) = server().await;
+    let a = user(&app, "13600000091", "a").await;
+    let b = user(&app, "13600000092", "b").await;
+    let c = user(&app, "13600000093", "c").await;
+    let jid = room(&app, &a, &[&b, &c]).await;
+    let mut cb = Bin::at(bin).await;
+    let mut cc = Bin::at(bin).await;
+    cb.auth(&b, "web").await;
+    cc.auth(&c, "web").await;
+
+    // c's message, then b tries to dissolve the room and to recall c's message.
+    let m = cc.chat(&jid, 2, "c-said", "mine");
+    cc.send(CHAT, &m).await;
+    let _echo: ChatMessage = cc.chat_msg().await;
+    let got: ChatMessage = cb.chat_msg().await;
+    assert_eq!(got.content, "mine");
+    for (id, t, content) in [("fake-903", 903, jid.as_str()), ("fake-202", 202, "c-said")] {
+        let mut m = cb.chat(&jid, 2, id, content);
+        m.r#type = t;
+        cb.send(CHAT, &m).await;
+        let e = cb.expect_error().await;
+        assert_eq!(e.message_head.as_ref().unwrap().message_id, id, "{e:?}");
+    }
+    // c's own recall goes through; c receives nothing of b's attempts before it.
+    let mut m = cc.chat(&jid, 2, "c-recall", "c-said");
+    m.r#type = 202;
+    cc.send(CHAT, &m).await;
+    let echo: ChatMessage = cc.chat_msg().await;
+    assert_eq!(echo.message_head.unwrap().message_id, "c-recall");
+    let got: ChatMessage = cb.chat_msg().await;
+    assert_eq!(got.message_head.unwrap().message_id, "c-recall");
+}

@@ -72,7 +72,7 @@ pub struct NewFriend {
     pub user_id: i32,
     #[serde(rename = "toUserId", deserialize_with = "lenient::i32")]
     pub to_user_id: i32,
-    /// Only for type 500 (the greeting's sender).
+    /// The requester of the handshake: on its 500 and on the 501/502 answering it.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",

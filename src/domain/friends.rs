@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::{Code, Error, Result};
 use super::messages::{notify_user, Notice};
-use super::users::{caller_user, user_view};
+use super::users::{caller_user, user_view, SEARCH_FLOOR};
 use super::util::{md5_hex, now_secs};
 use super::view::{sorted, to_map};
 use super::{Ctx, SYSTEM_PUBLIC_ID, SYSTEM_SENDER_ID};
@@ -34,8 +34,6 @@ pub use super::view::{page_vo, Page};
 
 /// How many users a search looks at at most (its `total` is capped there).
 const MAX_SEARCH_RESULTS: usize = 500;
-/// Users below this id are system accounts the search never shows (reference: `_id > 100050`).
-const SEARCH_FLOOR: i32 = 100051;
 /// Longest remark name accepted (characters).
 const MAX_REMARK: usize = 64;
 /// Longest description accepted (characters).
@@ -280,8 +278,51 @@ async fn notify_my_devices(ctx: &Ctx, me: &User, to: i32, to_nickname: &str) {
     }
 }
 
-/// `/friends/add`: makes both directions friends at once (no verification, no notification:
-/// clients send type 508 themselves).
+/// Friend-event types of the clients' handshake (spec clients.md 4): 500 "say hello" (a
+/// request), 501 "pass verification" (its acceptance), 502 a reply within the request.
+pub const HELLO: i32 = 500;
+/// See [`HELLO`].
+pub const PASS: i32 = 501;
+/// See [`HELLO`].
+pub const FEEDBACK: i32 = 502;
+
+/// resultMsg of `/friends/add` towards a user who verifies friends and has not asked.
+pub const NEEDS_VERIFICATION_MSG: &str = "对方开启了好友验证，请先发送好友申请";
+
+/// The requester of the handshake `me` and `peer` are in, if any: the user whose 500 the
+/// latest event (a 500, or a 502/501 answering it) belongs to. Read from my copy of the events.
+pub async fn requester(ctx: &Ctx, me: i32, peer: i32) -> Result<Option<i32>> {
+    let event = ctx.store.messages.get_new_friend(me, peer).await?;
+    Ok(event
+        .filter(|e| matches!(e.msg_type, HELLO | PASS | FEEDBACK))
+        .and_then(|e| e.from))
+}
+
+/// Whether `peer` asked `me` to be friends (its follow awaits my verification, or its 500 is
+/// the open request between us), so that I may accept.
+pub async fn peer_asked(ctx: &Ctx, me: i32, peer: i32) -> Result<bool> {
+    let follows = ctx
+        .store
+        .friends
+        .get_friend(peer, me)
+        .await?
+        .is_some_and(|f| f.status == ATTENTION && f.blacklist == 0);
+    Ok(follows || requester(ctx, me, peer).await? == Some(peer))
+}
+
+/// Whether `to` consented to `me` adding it: it asked me, or it passed my request (its 501).
+async fn consented(ctx: &Ctx, me: i32, to: i32) -> Result<bool> {
+    if peer_asked(ctx, me, to).await? {
+        return Ok(true);
+    }
+    let event = ctx.store.messages.get_new_friend(me, to).await?;
+    Ok(event.is_some_and(|e| e.msg_type == PASS && e.direction == 1 && e.from == Some(me)))
+}
+
+/// `/friends/add`: makes both directions friends at once (no notification: clients send 508
+/// or 501 themselves). Unlike the reference, only with the target's consent: it needs no
+/// verification (and `friendFromList` allows some way to add it), or the 500/501 handshake
+/// (or its follow) shows it wants the friendship.
 pub async fn add(ctx: &Ctx, me: i32, to: i32) -> Result<()> {
     if me == to {
         return Err(Error::failure("不能添加自己"));
@@ -300,6 +341,15 @@ pub async fn add(ctx: &Ctx, me: i32, to: i32) -> Result<()> {
     }
     let mine = party(ctx, caller_user(ctx, me).await?).await?;
     let theirs = party(ctx, target).await?;
+    if !consented(ctx, me, to).await? {
+        let needs_verify = theirs.user.settings.friends_verify == 1 && theirs.user_type != 2;
+        if needs_verify {
+            return Err(Error::failure(NEEDS_VERIFICATION_MSG));
+        }
+        if let Some(msg) = from_list_refusal(&theirs.user.settings.friend_from_list, 0) {
+            return Err(Error::failure(msg));
+        }
+    }
     let now = now_secs();
     befriend_direction(ctx, &mine, &theirs, None, 4, now).await?;
     befriend_direction(ctx, &theirs, &mine, ba.as_ref(), 4, now).await?;

@@ -520,7 +520,8 @@ pub async fn delete_messages(ctx: &Ctx, me: i32, delete: i32, ids: &[String]) ->
                 .map(|r| r.message_id.clone())
                 .collect();
             if peer != me {
-                ctx.store.messages.delete_copies(peer, &mine).await?;
+                // Only what the peer received from me: its own message may share the id.
+                ctx.store.messages.delete_received(peer, me, &mine).await?;
                 messages::refresh_last_chat(ctx, peer, me).await?;
             }
         }

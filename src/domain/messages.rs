@@ -9,7 +9,7 @@ use super::error::{Code, Error, Result};
 use super::times::TimeUnit;
 use super::util::{now_millis, now_secs, uuid32};
 use super::view::sorted;
-use super::{Ctx, SYSTEM_SENDER_ID};
+use super::{friends, rooms, Ctx, SYSTEM_SENDER_ID};
 use crate::delivery::{ChatType, Delivery, SessionId};
 use crate::documents::{LastChat, MsgRow, MucRow, NewFriend};
 use crate::store::{ChatWrite, OfflineEntry};
@@ -158,6 +158,94 @@ fn offline_entry(to: i32, delivery: &Delivery) -> Result<OfflineEntry> {
     })
 }
 
+/// Whether a client may send this content type at all: not the server's notices (80x
+/// multi-device sync, 9xx room control), and of the friend events only the handshakes clients
+/// send (500–509, spec clients.md 4), never into a room.
+fn client_may_send(msg_type: i32, group: bool) -> bool {
+    match msg_type {
+        800..=999 => false,
+        500..=599 => !group && msg_type <= 509,
+        _ => true,
+    }
+}
+
+fn reserved_type(msg_type: i32) -> Error {
+    Error::failure(format!(
+        "客户端不能发送该类型的消息 (type {msg_type} is reserved to the server)"
+    ))
+}
+
+fn not_your_message(id: &str) -> Error {
+    Error::failure(format!(
+        "只能撤回自己发送的消息 (only messages you sent can be recalled): {id}"
+    ))
+}
+
+/// The messageId a 202 recall names (its `content`).
+fn recalled_id(body: &Map<String, Value>) -> Result<String> {
+    let id = content_text(body);
+    if id.is_empty() || id.len() > MAX_MESSAGE_ID {
+        return Err(Error::invalid("content", "应为撤回的 messageId"));
+    }
+    Ok(id)
+}
+
+/// What a user may send to another user, by type: no server notices; a recall (202) only of
+/// a message it sent (never one the peer holds as sent by the peer); a 501 "pass" only to a
+/// user who asked it to be friends.
+async fn accept_single(
+    ctx: &Ctx,
+    from: i32,
+    to: i32,
+    msg_type: i32,
+    body: &Map<String, Value>,
+) -> Result<()> {
+    if !client_may_send(msg_type, false) {
+        return Err(reserved_type(msg_type));
+    }
+    if msg_type == 202 && from != to {
+        let id = recalled_id(body)?;
+        // The recall itself was often done first (`/tigase/deleteMsg`): a message nobody
+        // holds any more may be announced.
+        let (mine, theirs) = tokio::join!(
+            ctx.store.messages.find_copy(from, &id),
+            ctx.store.messages.find_copy(to, &id)
+        );
+        if mine?.is_some_and(|r| r.direction != 0) || theirs?.is_some_and(|r| r.direction == 0) {
+            return Err(not_your_message(&id));
+        }
+    }
+    if msg_type == friends::PASS && !friends::peer_asked(ctx, from, to).await? {
+        return Err(Error::failure(
+            "对方没有向你发送好友申请 (no friend request from this user to pass)",
+        ));
+    }
+    Ok(())
+}
+
+/// What a member may send into a room, by type: no server notices or friend events; a recall
+/// (202) of its own message, or of anyone's for the owner and admins.
+async fn accept_group(
+    ctx: &Ctx,
+    from: i32,
+    jid: &str,
+    role: i32,
+    msg_type: i32,
+    body: &Map<String, Value>,
+) -> Result<()> {
+    if !client_may_send(msg_type, true) {
+        return Err(reserved_type(msg_type));
+    }
+    if msg_type == 202 && role != rooms::ROLE_OWNER && role != rooms::ROLE_ADMIN {
+        let id = recalled_id(body)?;
+        let row = ctx.store.rooms.find_muc(jid, &id).await?;
+        if row.is_some_and(|r| r.sender != from.to_string()) {
+            return Err(not_your_message(&id));
+        }
+    }
+    Ok(())
+}
+
 /// Sends a message through the path. See the module documentation.
 pub async fn send(ctx: &Ctx, out: Outgoing) -> Result<Sent> {
     match out.target.clone() {
@@ -197,6 +285,9 @@ async fn send_single(ctx: &Ctx, out: Outgoing, to: i32) -> Result<Sent> {
     let receiver = receiver?.ok_or_else(|| Error::failure("该用户不存在!"))?;
     if refused? {
         return Err(Error::failure("你已被对方拉黑，消息发送失败"));
+    }
+    if !system {
+        accept_single(ctx, from, to, msg_type, &body).await?;
     }
     let now_ms = now_millis();
     let (time_send, _time_send_ms) = time_send(&body, now_ms);
@@ -264,13 +355,21 @@ async fn send_single(ctx: &Ctx, out: Outgoing, to: i32) -> Result<Sent> {
             .await?;
     } else if (500..600).contains(&msg_type) && from != to {
         let now = now_secs();
+        // Who asked, carried through the handshake so that `/friends/add` can tell consent.
+        let asked_by = match msg_type {
+            friends::HELLO => Some(from),
+            // Accepted above only when the peer asked.
+            friends::PASS if !system => Some(to),
+            friends::PASS | friends::FEEDBACK => friends::requester(ctx, from, to).await?,
+            _ => None,
+        };
         for (owner, peer, direction) in [(from, to, 0), (to, from, 1)] {
             ctx.store
                 .messages
                 .put_new_friend(&NewFriend {
                     user_id: owner,
                     to_user_id: peer,
-                    from: (msg_type == 500).then_some(from),
+                    from: asked_by,
                     direction,
                     msg_type,
                     content: content.clone(),
@@ -435,6 +534,7 @@ async fn send_group(ctx: &Ctx, out: Outgoing, jid: &str) -> Result<Sent> {
         if room.talk_time > now && member.role > 2 {
             return Err(Error::failure("全员禁言中，只有群主和管理员可以发言"));
         }
+        accept_group(ctx, from, jid, member.role, msg_type, &body).await?;
         body.insert("fromUserId".into(), json!(from.to_string()));
         let name = if member.nickname.is_empty() {
             sender.nickname

@@ -17,6 +17,8 @@ use crate::store::{Patch, StoreError, UserQuery};
 
 /// Longest nickname accepted (characters).
 const MAX_NICKNAME: usize = 64;
+/// Users below this id are system accounts no search lists (reference: `_id > 100050`).
+pub const SEARCH_FLOOR: i32 = 100051;
 /// Longest free-text profile field accepted (characters).
 const MAX_TEXT: usize = 1024;
 
@@ -120,6 +122,8 @@ pub struct SettingsUpdate {
     pub phone_search: i32,
     pub name_search: i32,
     pub friend_from_list: Option<String>,
+    /// Location services for me (1 on, 0 off: nobody sees my position); -1 unchanged.
+    pub is_open_privacy_position: i32,
 }
 
 impl Default for SettingsUpdate {
@@ -143,6 +147,7 @@ impl Default for SettingsUpdate {
             phone_search: -1,
             name_search: -1,
             friend_from_list: None,
+            is_open_privacy_position: -1,
         }
     }
 }
@@ -800,10 +805,44 @@ async fn find_user(ctx: &Ctx, key: &str) -> Result<Option<User>> {
 fn privacy_allows(setting: i32, relation: Option<&Friend>) -> bool {
     match setting {
         -1 => false,
-        2 => relation.is_some_and(|f| f.status == 2),
+        2 => is_friend(relation),
         // Phone contacts: there is no address book on this server yet, so nobody qualifies.
         3 => false,
         _ => true,
+    }
+}
+
+/// Whether the viewer's relation to the shown user is a friendship (not blacklisted).
+fn is_friend(relation: Option<&Friend>) -> bool {
+    relation.is_some_and(|f| f.status == 2 && f.blacklist == 0 && f.is_been_black == 0)
+}
+
+/// The user's `isOpenPrivacyPosition` (1: location services on, shown to friends; 0: off).
+/// Stored by the newer generation only; absent means on, as the clients assume.
+fn position_open(u: &User) -> bool {
+    u.settings
+        .extra
+        .get("isOpenPrivacyPosition")
+        .and_then(Value::as_i64)
+        .is_none_or(|v| v != 0)
+}
+
+/// Hides what `u` shares with friends only from a viewer who is not one: the exact position
+/// (unless the owner turned location services on, friends do not see it either), the real
+/// name, and the phone numbers as `showTelephone` says. Blanked, not removed: clients read
+/// these fields.
+fn apply_privacy(m: &mut Map<String, Value>, u: &User, relation: Option<&Friend>) {
+    let friend = is_friend(relation);
+    if !(friend && position_open(u)) {
+        m.insert("loc".into(), json!({"lat": 0.0, "lng": 0.0}));
+    }
+    if !friend {
+        m.insert("name".into(), json!(""));
+    }
+    if !privacy_allows(u.settings.show_telephone, relation) {
+        for k in ["areaCode", "telephone", "phone"] {
+            m.insert(k.into(), json!(""));
+        }
     }
 }
 
@@ -883,11 +922,7 @@ pub async fn user_view(ctx: &Ctx, viewer: i32, u: &User) -> Result<Value> {
         }
         m.insert("totalRecharge".into(), json!(0.0));
         m.insert("totalConsume".into(), json!(0.0));
-        if !privacy_allows(u.settings.show_telephone, relation.as_ref()) {
-            for k in ["areaCode", "telephone", "phone"] {
-                m.insert(k.into(), json!(""));
-            }
-        }
+        apply_privacy(&mut m, u, relation.as_ref());
         if privacy_allows(u.settings.show_last_login_time, relation.as_ref()) {
             m.insert("showLastLoginTime".into(), json!(last_login));
         }
@@ -1115,6 +1150,7 @@ pub async fn update_settings(ctx: &Ctx, me: i32, s: SettingsUpdate) -> Result<Va
         ("settings.isEncrypt", s.is_encrypt),
         ("settings.isTyping", s.is_typing),
         ("settings.isVibration", s.is_vibration),
+        ("settings.isOpenPrivacyPosition", s.is_open_privacy_position),
     ] {
         if v != -1 {
             p.push_set(path, v);
@@ -1190,26 +1226,40 @@ pub struct QueryRequest {
     pub end_time: Option<i64>,
 }
 
-/// `/user/query`: users below a userId cursor, `userId` descending, as others see them.
+/// Most rows of one `/user/query` page (the reference takes any `pageSize`).
+const MAX_QUERY_PAGE: u32 = 20;
+
+/// `/user/query`: users below a userId cursor, `userId` descending, as others see them. Not a
+/// directory: a nickname is required, matched as the server's `nicknameSearchUser` says (0
+/// nobody, 1 exactly, else a substring), users who turned `nameSearch` off and system
+/// accounts are never listed, and a page holds at most [`MAX_QUERY_PAGE`] users.
 pub async fn query(ctx: &Ctx, me: i32, q: QueryRequest) -> Result<Value> {
-    if let Some(n) = &q.nickname {
-        check_len("nickname", n, MAX_NICKNAME)?;
+    let nickname = q.nickname.as_deref().map(str::trim).unwrap_or_default();
+    check_len("nickname", nickname, MAX_NICKNAME)?;
+    let mode = ctx.config.client.nickname_search_user;
+    if nickname.is_empty() || mode == 0 {
+        return Ok(Value::Array(Vec::new()));
     }
     let users = ctx
         .store
         .users
         .query_users(&UserQuery {
             before: q.user_id.filter(|id| *id > 0),
-            nickname: q.nickname.filter(|n| !n.is_empty()),
+            nickname: Some(nickname.to_string()),
             sex: q.sex,
             birthday_from: q.start_time,
             birthday_to: q.end_time,
-            min_user_id: 0,
-            limit: q.page_size.clamp(1, 100),
+            min_user_id: ctx.config.first_user_id.min(SEARCH_FLOOR),
+            limit: q.page_size.clamp(1, MAX_QUERY_PAGE),
         })
         .await?;
     let mut out = Vec::with_capacity(users.len());
     for u in &users {
+        let listed = u.user_id == me
+            || (u.settings.name_search != 0 && (mode != 1 || u.nickname == nickname));
+        if !listed || u.user_id == SYSTEM_PUBLIC_ID || u.user_id == SYSTEM_SENDER_ID {
+            continue;
+        }
         let mut v = user_view(ctx, me, u).await?;
         // The reference strips these from every row, the caller's own included.
         if let Some(o) = v.as_object_mut() {

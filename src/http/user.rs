@@ -187,6 +187,7 @@ pub const DOCS: &[EndpointDoc] = &[
             p("phoneSearch", "integer", false, "-1 unchanged"),
             p("nameSearch", "integer", false, "-1 unchanged"),
             p("friendFromList", "string", false, "comma list of allowed fromAddTypes"),
+            p("isOpenPrivacyPosition", "integer", false, "-1 unchanged; 0 hides my position from friends too"),
         ],
         codes: &[0],
         data: "User object (updated)",
@@ -206,12 +207,12 @@ pub const DOCS: &[EndpointDoc] = &[
     EndpointDoc {
         path: "/user/query",
         tag: "user",
-        summary: "Search users below a userId cursor, userId descending",
+        summary: "Find users by nickname below a userId cursor, userId descending; honours nameSearch and the owners' privacy (phone, name, position)",
         access: Access::User,
         params: &[
             p("userId", "integer", false, "cursor: users with a smaller userId"),
-            p("pageSize", "integer", false, "default 10, at most 100"),
-            p("nickname", "string", false, "substring"),
+            p("pageSize", "integer", false, "default 10, at most 20"),
+            p("nickname", "string", false, "required to find anyone; substring or exact as nicknameSearchUser says"),
             p("sex", "integer", false, ""),
             p("startTime", "long", false, "birthday from (s)"),
             p("endTime", "long", false, "birthday to (s)"),
@@ -406,6 +407,7 @@ async fn update_settings(state: web::Data<AppState>, p: Params) -> ApiResult {
         phone_search: p.i32_or("phoneSearch", d.phone_search)?,
         name_search: p.i32_or("nameSearch", d.name_search)?,
         friend_from_list: p.get("friendFromList").map(str::to_string),
+        is_open_privacy_position: p.i32_or("isOpenPrivacyPosition", d.is_open_privacy_position)?,
     };
     Ok(Reply::data(
         users::update_settings(&state.ctx, p.me()?, s).await?,

@@ -72,6 +72,14 @@ pub trait MessageStore: Send + Sync {
     async fn mark_read(&self, reader: i32, message_ids: &[String]) -> StoreResult<u64>;
     /// Deletes `owner`'s copies of these messages; returns how many were deleted.
     async fn delete_copies(&self, owner: i32, message_ids: &[String]) -> StoreResult<u64>;
+    /// Deletes the copies `owner` received from `peer` of these messages (a recall reaches no
+    /// message the owner sent); returns how many were deleted.
+    async fn delete_received(
+        &self,
+        owner: i32,
+        peer: i32,
+        message_ids: &[String],
+    ) -> StoreResult<u64>;
     /// Deletes all of `owner`'s copies, or only those with `peer`; returns how many.
     async fn clear_copies(&self, owner: i32, peer: Option<i32>) -> StoreResult<u64>;
     /// Deletes `owner`'s read copies whose `deleteTime` is in (0, now_secs); returns the peers
@@ -118,6 +126,9 @@ pub trait MessageStore: Send + Sync {
 
     /// Inserts or replaces the friend event of the pair (`userId`, `toUserId`).
     async fn put_new_friend(&self, event: &NewFriend) -> StoreResult<()>;
+    /// The friend event of the pair (`userId`, `toUserId`): the latest of their handshake.
+    async fn get_new_friend(&self, user_id: i32, to_user_id: i32)
+        -> StoreResult<Option<NewFriend>>;
     /// A user's friend events, `modifyTime` descending.
     async fn new_friends(&self, user_id: i32, skip: u64, limit: u64)
         -> StoreResult<Vec<NewFriend>>;

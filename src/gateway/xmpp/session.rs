@@ -95,6 +95,8 @@ pub struct XmppSession {
 const LIVE_UNJOINED_PER_ROOM: usize = 256;
 /// Unjoined rooms remembered at most.
 const LIVE_UNJOINED_ROOMS: usize = 1024;
+/// Rooms one session may have in creation at once (joined over XMPP, awaiting `/room/add`).
+const MAX_CREATING: usize = 16;
 
 /// A parsed JID.
 struct Jid<'a> {
@@ -930,6 +932,14 @@ impl XmppSession {
             // The client creates the room over XMPP before `/room/add`: it becomes its owner.
             if crate::domain::rooms::check_room_jid(room).is_err() {
                 return vec![self.presence_error(p, "jid-malformed", Some("invalid room jid"))];
+            }
+            if self.creating.len() >= MAX_CREATING && !self.creating.contains(room) {
+                // Each pending creation is kept until `/room/add`: bounded per session.
+                return vec![self.presence_error(
+                    p,
+                    "resource-constraint",
+                    Some("too many rooms being created; finish them with /room/add first"),
+                )];
             }
             self.creating.insert(room.to_string());
             let me = self.reply("presence", Some(&occupant)).child(muc::user_x(

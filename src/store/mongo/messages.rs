@@ -742,6 +742,28 @@ impl MessageStore for MongoStore {
         Ok(r.deleted_count)
     }
 
+    async fn delete_received(
+        &self,
+        owner: i32,
+        peer: i32,
+        message_ids: &[String],
+    ) -> StoreResult<u64> {
+        if message_ids.is_empty() {
+            return Ok(0);
+        }
+        let coll = self.msgs_of(&owner.to_string()).await?;
+        let r = coll
+            .delete_many(doc! {
+                "sender": id_forms(i64::from(owner)),
+                "receiver": id_forms(i64::from(peer)),
+                "direction": 1,
+                "messageId": { "$in": string_list(message_ids) },
+            })
+            .await
+            .map_err(write_error)?;
+        Ok(r.deleted_count)
+    }
+
     async fn clear_copies(&self, owner: i32, peer: Option<i32>) -> StoreResult<u64> {
         let coll = self.msgs_of(&owner.to_string()).await?;
         let mut filter = doc! { "sender": id_forms(i64::from(owner)) };
@@ -988,6 +1010,25 @@ impl MessageStore for MongoStore {
             }
         }
         unreachable!("the loop returns")
+    }
+
+    async fn get_new_friend(
+        &self,
+        user_id: i32,
+        to_user_id: i32,
+    ) -> StoreResult<Option<NewFriend>> {
+        let coll = self.coll(NEW_FRIENDS);
+        let rows: Vec<NewFriend> = self
+            .find_rows(
+                &coll,
+                NEW_FRIENDS,
+                doc! { "userId": user_id, "toUserId": to_user_id },
+                doc! { "modifyTime": -1 },
+                0,
+                1,
+            )
+            .await?;
+        Ok(rows.into_iter().next())
     }
 
     async fn new_friends(

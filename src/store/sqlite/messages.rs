@@ -646,6 +646,30 @@ impl MessageStore for SqliteStore {
             .await
     }
 
+    async fn delete_received(
+        &self,
+        owner: i32,
+        peer: i32,
+        message_ids: &[String],
+    ) -> StoreResult<u64> {
+        if message_ids.is_empty() {
+            return Ok(0);
+        }
+        let ids = json_list(message_ids)?;
+        self.writer
+            .write(move |c| {
+                let n = c
+                    .execute(
+                        "DELETE FROM shiku_msgs WHERE sender = ?1 AND receiver = ?2 \
+                         AND direction = 1 AND message_id IN (SELECT value FROM json_each(?3))",
+                        params![owner.to_string(), peer.to_string(), ids],
+                    )
+                    .map_err(backend)?;
+                Ok(n as u64)
+            })
+            .await
+    }
+
     async fn clear_copies(&self, owner: i32, peer: Option<i32>) -> StoreResult<u64> {
         self.writer
             .write(move |c| {
@@ -905,6 +929,23 @@ impl MessageStore for SqliteStore {
                 Ok(())
             })
             .await
+    }
+
+    async fn get_new_friend(
+        &self,
+        user_id: i32,
+        to_user_id: i32,
+    ) -> StoreResult<Option<NewFriend>> {
+        self.run(move |c| {
+            docs(
+                c,
+                NEW_FRIENDS,
+                "SELECT doc FROM new_friends WHERE user_id = ?1 AND to_user_id = ?2",
+                params![user_id, to_user_id],
+            )
+        })
+        .await
+        .map(|rows: Vec<NewFriend>| rows.into_iter().next())
     }
 
     async fn new_friends(
