@@ -61,12 +61,14 @@ async fn main() {
     let conc = env("BENCH_CONCURRENCY", 4).max(1);
     let images = env("BENCH_IMAGES", 8);
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = Config {
+    let mut config = Config {
         listen: "127.0.0.1:0".into(),
         data_dir: dir.path().to_path_buf(),
         log: "warn".into(),
         ..Config::default()
     };
+    // Throughput, not the per-address quota of tokenless uploads (README "Limits").
+    config.files.anonymous_uploads_per_minute = 0;
     let app = Application::build(config).await.expect("server builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run());
