@@ -187,6 +187,9 @@ pub const MAX_DEPTH: usize = 32;
 /// Longest single start tag (name and attributes) any parser accepts.
 pub const MAX_TAG_BYTES: usize = 16 * 1024;
 
+/// Longest reference (`&` and name, before `;`) waited for; none that is allowed comes close.
+const MAX_REF_BYTES: usize = 32;
+
 /// Default cap on attributes per element (a BOSH session request, the largest real tag, has
 /// about 15).
 pub const DEFAULT_MAX_ATTRIBUTES: usize = 64;
@@ -334,6 +337,10 @@ fn element_from_start(e: &BytesStart<'_>, max_attributes: usize) -> Result<Eleme
 /// The text a general reference stands for: one of the five predefined entities or a
 /// character reference.
 fn resolve_ref(r: &BytesRef<'_>) -> Result<String, XmlError> {
+    // The stream parser refuses a longer one before its ';' arrives: the same everywhere.
+    if r.len() >= MAX_REF_BYTES {
+        return Err(XmlError::not_well_formed("unterminated reference"));
+    }
     match r.resolve_char_ref() {
         Ok(Some(c)) => {
             let mut s = String::new();
@@ -343,6 +350,7 @@ fn resolve_ref(r: &BytesRef<'_>) -> Result<String, XmlError> {
         }
         Ok(None) => {
             let name = utf8(r)?;
+            check_name(name)?;
             match resolve_predefined_entity(name) {
                 Some(v) => Ok(v.to_string()),
                 None => Err(XmlError::restricted(format!(
@@ -812,10 +820,17 @@ impl StreamParser {
                 self.wait_for = Some(wait);
                 Ok(None)
             }
+            // Whatever it turns out to be, a reference between stanzas is refused.
+            QxError::IllFormed(IllFormedError::UnclosedReference) if self.builder.is_empty() => {
+                Err(XmlError::new(
+                    "bad-format",
+                    "character data between stanzas",
+                ))
+            }
             QxError::IllFormed(IllFormedError::UnclosedReference)
                 if !tail[1..].iter().any(|b| matches!(b, b';' | b'&' | b'<')) =>
             {
-                if tail.len() > 32 {
+                if tail.len() > MAX_REF_BYTES {
                     return Err(XmlError::not_well_formed("unterminated reference"));
                 }
                 self.wait_for = Some(Wait::AnyOf(b";&<"));
@@ -1444,6 +1459,30 @@ mod tests {
         assert!(matches!(p.next(), Ok(Some(StreamEvent::Stanza(_)))));
         assert_eq!(p.next(), Ok(None));
         assert_eq!(p.buf.capacity(), 0);
+    }
+
+    #[test]
+    fn references_fail_alike_however_the_input_is_cut() {
+        // Found by the xml_stream fuzz target: a long reference was not-well-formed when its
+        // ';' came in a later read but restricted-xml in one read.
+        let long = "x".repeat(40);
+        for (input, condition) in [
+            (format!("{HEADER}<a>&{long};</a>"), "not-well-formed"),
+            (format!("{HEADER}<a>&a b;</a>"), "not-well-formed"),
+            (format!("{HEADER}<a>&lol;</a>"), "restricted-xml"),
+            (format!("{HEADER}&{long};"), "bad-format"),
+            (format!("{HEADER}&amp;"), "bad-format"),
+            ("<?xml version='1.0'?>&s'/&#x4e2d".to_string(), "bad-format"),
+        ] {
+            for chunk in [1, 5, 33, 10_000] {
+                let (_, err) = run(input.as_bytes(), chunk, 1024);
+                assert_eq!(
+                    err.map(|e| e.condition),
+                    Some(condition),
+                    "{input:?} chunk {chunk}"
+                );
+            }
+        }
     }
 
     #[test]
