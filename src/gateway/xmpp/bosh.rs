@@ -541,3 +541,44 @@ impl Task {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_bodies_are_parsed_or_refused_with_a_condition() {
+        let ok = format!(
+            r#"<body xmlns="{}" rid=" 42 " sid="s"><presence/></body>"#,
+            ns::HTTPBIND
+        );
+        let (body, rid) = parse_body(ok.as_bytes(), 1024, 64).expect("parses");
+        assert_eq!((rid, body.get_attr("sid")), (42, Some("s")));
+        assert_eq!(body.elements().count(), 1);
+        let attrs: String = (0..65).map(|i| format!(" a{i}=''")).collect();
+        for (bad, condition) in [
+            (b"\xff<body/>".to_vec(), "bad-request"),
+            (b"<body xmlns='wrong' rid='1'/>".to_vec(), "bad-request"),
+            (
+                format!("<body xmlns='{}' rid='x'/>", ns::HTTPBIND).into_bytes(),
+                "bad-request",
+            ),
+            (
+                format!("<body xmlns='{}'/>", ns::HTTPBIND).into_bytes(),
+                "bad-request",
+            ),
+            (ok.repeat(100).into_bytes(), "policy-violation"),
+            (
+                format!("<body xmlns='{}' rid='1'{attrs}/>", ns::HTTPBIND).into_bytes(),
+                "policy-violation",
+            ),
+        ] {
+            assert_eq!(
+                parse_body(&bad, 1024, 64).map(|_| ()),
+                Err(condition),
+                "{}",
+                String::from_utf8_lossy(&bad)
+            );
+        }
+    }
+}

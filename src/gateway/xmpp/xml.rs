@@ -1,7 +1,8 @@
 //! XML for XMPP: a small element tree, a writer, and the parsers the transports use — an
 //! incremental stream parser for TCP ([`StreamParser`]) and a one-shot fragment parser for
 //! WebSocket frames and BOSH bodies ([`parse_fragment`]). Limits are enforced while parsing:
-//! no DTDs, no entities beyond the five predefined ones, bounded size and depth.
+//! no DTDs, no entities beyond the five predefined ones, bounded size, depth, tag length and
+//! attributes per element.
 
 /// One node of an element's content.
 #[derive(Debug, Clone, PartialEq)]
@@ -802,11 +803,11 @@ impl StreamParser {
                 {
                     return Err(XmlError::not_well_formed("invalid markup after '<!'"));
                 }
-                // An unfinished tag is re-scanned whenever a '>' arrives: its length is bounded
-                // (checked by `check_limits`) so that the work is too.
+                // An unfinished tag's length is bounded (checked by `check_limits`).
                 self.waiting_tag = !tail.starts_with(b"<!") && !tail.starts_with(b"<?");
-                // Each wait tracks its terminator across reads as quick-xml finds it, so that a
-                // long CDATA section or tag full of '>' is not re-scanned on every read.
+                // The token is parsed again only once its end may have come: each wait tracks
+                // the terminator across reads as quick-xml finds it, so that a long CDATA
+                // section or tag full of '>' is not re-scanned on every read.
                 let mut wait = if let Some(body) = tail.strip_prefix(b"<![CDATA[") {
                     Wait::CdataEnd(0).fed(body)
                 } else if self.waiting_tag && tail.len() > 1 && !tail.starts_with(b"</") {
