@@ -272,6 +272,8 @@ pub struct XmppConfig {
     pub idle_timeout_secs: u64,
     /// Largest stanza (or WebSocket frame, or BOSH body) accepted, bytes.
     pub max_stanza_bytes: usize,
+    /// Most attributes one XML element may carry; more is a `policy-violation` stream error.
+    pub max_attributes: usize,
     /// Longest `wait` a BOSH client may ask for, seconds.
     pub bosh_max_wait_secs: u64,
     /// A BOSH session with no request pending for this long is ended, seconds.
@@ -308,6 +310,7 @@ impl Default for XmppConfig {
             tls_key: String::new(),
             idle_timeout_secs: 300,
             max_stanza_bytes: 256 * 1024,
+            max_attributes: crate::gateway::xmpp::xml::DEFAULT_MAX_ATTRIBUTES,
             bosh_max_wait_secs: 60,
             bosh_inactivity_secs: 60,
             offline_batch: 100,

@@ -342,6 +342,27 @@ async fn unknown_sid_bad_and_oversized_bodies_are_terminated_with_a_condition() 
 }
 
 #[tokio::test]
+async fn bodies_with_too_many_attributes_are_a_policy_violation() {
+    // Issue 17 item 6: attributes per element are capped before any per-attribute work.
+    let (app, _) = server(|_| {}).await;
+    let client = reqwest::Client::new();
+    let url = main_url(&app);
+    for extra in [100, 10_000] {
+        let attrs: String = (0..extra).map(|i| format!(" a{i}=\"\"")).collect();
+        let b = post(
+            &client,
+            &url,
+            format!(r#"<body xmlns="{HTTPBIND}" rid="1"{attrs}/>"#),
+        )
+        .await;
+        assert_eq!(b.get_attr("type"), Some("terminate"), "{extra}");
+        assert_eq!(b.get_attr("condition"), Some("policy-violation"), "{extra}");
+    }
+    let (_, b) = Bosh::create(&url, 1).await;
+    assert!(b.get_attr("sid").is_some());
+}
+
+#[tokio::test]
 async fn a_second_login_kicks_the_bosh_session_with_remote_stream_error_conflict() {
     let (app, _) = server(|_| {}).await;
     let (uid, pw) = user(&app, "13600000021").await;

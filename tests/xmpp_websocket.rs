@@ -424,6 +424,55 @@ async fn oversized_garbage_and_binary_frames_end_only_their_own_stream() {
     }
 }
 
+/// `<open/>` carrying `extra` throwaway attributes besides its own three.
+fn open_with_attrs(extra: usize) -> String {
+    let attrs: String = (0..extra).map(|i| format!(" a{i}=\"\"")).collect();
+    format!(r#"<open xmlns="{FRAMING}" to="{DOMAIN}" version="1.0"{attrs}/>"#)
+}
+
+#[tokio::test]
+async fn an_open_with_thousands_of_attributes_is_refused_before_authentication() {
+    // Issue 17 item 6: such an <open> was parsed (quadratically) and answered.
+    let (app, addrs) = server(|_| {}).await;
+    let (a, apw) = user(&app, "13500000031").await;
+    let [api, own] = endpoints(&app, &addrs);
+    let mut bystander = Ws::connect(&api).await;
+    bystander.login(a, &apw, "web").await;
+    for url in [&api, &own] {
+        // 10,000 attributes (118 KB, under max_stanza_bytes): the tag is too long.
+        let started = std::time::Instant::now();
+        let mut flood = Ws::connect(url).await;
+        flood.send(&open_with_attrs(10_000)).await;
+        flood.expect_stream_error("policy-violation").await;
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "refused after {:?}",
+            started.elapsed()
+        );
+        // A short tag over the attribute cap (64 by default).
+        let mut many = Ws::connect(url).await;
+        many.send(&open_with_attrs(100)).await;
+        many.expect_stream_error("policy-violation").await;
+        // Within the cap an <open> with extra attributes is still fine.
+        let mut fine = Ws::connect(url).await;
+        fine.send(&open_with_attrs(20)).await;
+        assert!(fine.recv().await.is("open", FRAMING));
+        bystander.ping("still-alive").await;
+    }
+}
+
+#[tokio::test]
+async fn max_attributes_comes_from_the_configuration() {
+    let (app, addrs) = server(|c| c.xmpp.max_attributes = 3).await;
+    for url in endpoints(&app, &addrs) {
+        let mut ws = Ws::connect(&url).await;
+        ws.open().await;
+        ws.send(r#"<presence xmlns="jabber:client" a="1" b="2" c="3"/>"#)
+            .await;
+        ws.expect_stream_error("policy-violation").await;
+    }
+}
+
 #[tokio::test]
 async fn ping_frames_are_answered_and_idle_sessions_time_out() {
     let (app, addrs) = server(|c| c.xmpp.idle_timeout_secs = 1).await;

@@ -91,22 +91,13 @@ pub async fn handler(
     }
     let ctx = ctx.into_inner();
     let limit = ctx.config.xmpp.max_stanza_bytes;
-    let text = match read_body(payload, limit).await {
-        Ok(t) => t,
+    let parsed = match read_body(payload, limit).await {
+        Ok(bytes) => parse_body(&bytes, limit, ctx.config.xmpp.max_attributes),
+        Err(condition) => Err(condition),
+    };
+    let (body, rid) = match parsed {
+        Ok(b) => b,
         Err(condition) => return respond(terminate(condition, Vec::new()).to_xml()),
-    };
-    let body = match xml::parse_fragment(&text, limit) {
-        Ok(b) if b.is("body", ns::HTTPBIND) => b,
-        Err(e) if e.condition == "policy-violation" => {
-            return respond(terminate("policy-violation", Vec::new()).to_xml())
-        }
-        Ok(_) | Err(_) => return respond(terminate("bad-request", Vec::new()).to_xml()),
-    };
-    let Some(rid) = body
-        .get_attr("rid")
-        .and_then(|r| r.trim().parse::<u64>().ok())
-    else {
-        return respond(terminate("bad-request", Vec::new()).to_xml());
     };
     let table = table.into_inner();
     let Some(sid) = body.get_attr("sid").map(str::to_string) else {
@@ -127,8 +118,8 @@ pub async fn handler(
     }
 }
 
-/// Reads the request body up to `limit` bytes as UTF-8, or the BOSH condition to end with.
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<String, &'static str> {
+/// Reads the request body up to `limit` bytes, or the BOSH condition to end with.
+async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, &'static str> {
     let mut buf = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| "bad-request")?;
@@ -137,7 +128,26 @@ async fn read_body(mut payload: web::Payload, limit: usize) -> Result<String, &'
         }
         buf.extend_from_slice(&chunk);
     }
-    String::from_utf8(buf).map_err(|_| "bad-request")
+    Ok(buf)
+}
+
+/// A request's `<body/>` wrapper and its `rid`, or the BOSH condition to terminate with.
+pub fn parse_body(
+    bytes: &[u8],
+    max_bytes: usize,
+    max_attributes: usize,
+) -> Result<(Element, u64), &'static str> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "bad-request")?;
+    let body = match xml::parse_fragment_with(text, max_bytes, max_attributes) {
+        Ok(b) if b.is("body", ns::HTTPBIND) => b,
+        Err(e) if e.condition == "policy-violation" => return Err("policy-violation"),
+        Ok(_) | Err(_) => return Err("bad-request"),
+    };
+    let rid = body
+        .get_attr("rid")
+        .and_then(|r| r.trim().parse::<u64>().ok())
+        .ok_or("bad-request")?;
+    Ok((body, rid))
 }
 
 fn with_cors(mut b: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
@@ -530,6 +540,47 @@ impl Task {
         let _ = reply.send(text);
         if self.held.is_empty() {
             self.idle_since = Instant::now();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_bodies_are_parsed_or_refused_with_a_condition() {
+        let ok = format!(
+            r#"<body xmlns="{}" rid=" 42 " sid="s"><presence/></body>"#,
+            ns::HTTPBIND
+        );
+        let (body, rid) = parse_body(ok.as_bytes(), 1024, 64).expect("parses");
+        assert_eq!((rid, body.get_attr("sid")), (42, Some("s")));
+        assert_eq!(body.elements().count(), 1);
+        let attrs: String = (0..65).map(|i| format!(" a{i}=''")).collect();
+        for (bad, condition) in [
+            (b"\xff<body/>".to_vec(), "bad-request"),
+            (b"<body xmlns='wrong' rid='1'/>".to_vec(), "bad-request"),
+            (
+                format!("<body xmlns='{}' rid='x'/>", ns::HTTPBIND).into_bytes(),
+                "bad-request",
+            ),
+            (
+                format!("<body xmlns='{}'/>", ns::HTTPBIND).into_bytes(),
+                "bad-request",
+            ),
+            (ok.repeat(100).into_bytes(), "policy-violation"),
+            (
+                format!("<body xmlns='{}' rid='1'{attrs}/>", ns::HTTPBIND).into_bytes(),
+                "policy-violation",
+            ),
+        ] {
+            assert_eq!(
+                parse_body(&bad, 1024, 64).map(|_| ()),
+                Err(condition),
+                "{}",
+                String::from_utf8_lossy(&bad)
+            );
         }
     }
 }

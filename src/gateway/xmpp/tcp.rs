@@ -265,7 +265,10 @@ async fn connection(sock: TcpStream, peer: SocketAddr, ctx: Arc<Ctx>, tls: Optio
     let (session, rx) = XmppSession::new(ctx.clone(), transport, Some(peer.ip().to_string()));
     let mut c = Connection {
         conn: Conn::Plain(sock),
-        parser: StreamParser::new(ctx.config.xmpp.max_stanza_bytes),
+        parser: StreamParser::with_limits(
+            ctx.config.xmpp.max_stanza_bytes,
+            ctx.config.xmpp.max_attributes,
+        ),
         session,
         rx,
         tls,

@@ -223,10 +223,11 @@ impl<S: Socket> Conn<S> {
         if text.trim().is_empty() {
             return Next::Continue;
         }
-        let element = match xml::parse_fragment(text, limit) {
-            Ok(e) => e,
-            Err(e) => return self.error(StreamError::from(e)).await,
-        };
+        let element =
+            match xml::parse_fragment_with(text, limit, self.ctx.config.xmpp.max_attributes) {
+                Ok(e) => e,
+                Err(e) => return self.error(StreamError::from(e)).await,
+            };
         if element.is("open", ns::FRAMING) {
             return self.open(&element).await;
         }

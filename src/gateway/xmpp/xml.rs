@@ -1,7 +1,8 @@
 //! XML for XMPP: a small element tree, a writer, and the parsers the transports use — an
 //! incremental stream parser for TCP ([`StreamParser`]) and a one-shot fragment parser for
 //! WebSocket frames and BOSH bodies ([`parse_fragment`]). Limits are enforced while parsing:
-//! no DTDs, no entities beyond the five predefined ones, bounded size and depth.
+//! no DTDs, no entities beyond the five predefined ones, bounded size, depth, tag length and
+//! attributes per element.
 
 /// One node of an element's content.
 #[derive(Debug, Clone, PartialEq)]
@@ -176,6 +177,7 @@ pub fn escape_into(s: &str, out: &mut String, attr: bool) {
 use quick_xml::errors::{Error as QxError, IllFormedError, SyntaxError};
 use quick_xml::escape::{resolve_predefined_entity, unescape_with, EscapeError};
 use quick_xml::events::{BytesDecl, BytesRef, BytesStart, Event};
+use quick_xml::parser::{ElementParser, Parser as _};
 use quick_xml::Reader;
 
 use super::ns;
@@ -183,8 +185,15 @@ use super::ns;
 /// Deepest element nesting accepted inside a stanza (the stanza itself is depth 1).
 pub const MAX_DEPTH: usize = 32;
 
-/// Longest single start tag (name and attributes) the stream parser waits for.
+/// Longest single start tag (name and attributes) any parser accepts.
 pub const MAX_TAG_BYTES: usize = 16 * 1024;
+
+/// Longest reference (`&` and name, before `;`) waited for; none that is allowed comes close.
+const MAX_REF_BYTES: usize = 32;
+
+/// Default cap on attributes per element (a BOSH session request, the largest real tag, has
+/// about 15).
+pub const DEFAULT_MAX_ATTRIBUTES: usize = 64;
 
 /// A parse failure, with the RFC 6120 stream-error condition it maps to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,13 +288,26 @@ fn utf8(bytes: &[u8]) -> Result<&str, XmlError> {
     std::str::from_utf8(bytes).map_err(|_| XmlError::not_well_formed("invalid UTF-8"))
 }
 
-/// An element with its attributes (no children) from a start tag.
-fn element_from_start(e: &BytesStart<'_>) -> Result<Element, XmlError> {
+/// An element with its attributes (no children) from a start tag. The tag's length and its
+/// attribute count are capped first: quick-xml's duplicate check is quadratic in the count.
+fn element_from_start(e: &BytesStart<'_>, max_attributes: usize) -> Result<Element, XmlError> {
+    if e.len() > MAX_TAG_BYTES {
+        return Err(XmlError::new(
+            "policy-violation",
+            format!("tag longer than {MAX_TAG_BYTES} bytes"),
+        ));
+    }
     let qname = e.name();
     let name = utf8(qname.as_ref())?;
     check_name(name)?;
     let mut el = Element::new(name);
-    for attr in e.attributes().with_checks(true) {
+    for (i, attr) in e.attributes().with_checks(true).enumerate() {
+        if i >= max_attributes {
+            return Err(XmlError::new(
+                "policy-violation",
+                format!("more than {max_attributes} attributes on <{name}>"),
+            ));
+        }
         let attr = attr.map_err(|e| XmlError::not_well_formed(e.to_string()))?;
         let key = utf8(attr.key.as_ref())?;
         check_name(key)?;
@@ -316,6 +338,10 @@ fn element_from_start(e: &BytesStart<'_>) -> Result<Element, XmlError> {
 /// The text a general reference stands for: one of the five predefined entities or a
 /// character reference.
 fn resolve_ref(r: &BytesRef<'_>) -> Result<String, XmlError> {
+    // The stream parser refuses a longer one before its ';' arrives: the same everywhere.
+    if r.len() >= MAX_REF_BYTES {
+        return Err(XmlError::not_well_formed("unterminated reference"));
+    }
     match r.resolve_char_ref() {
         Ok(Some(c)) => {
             let mut s = String::new();
@@ -325,6 +351,7 @@ fn resolve_ref(r: &BytesRef<'_>) -> Result<String, XmlError> {
         }
         Ok(None) => {
             let name = utf8(r)?;
+            check_name(name)?;
             match resolve_predefined_entity(name) {
                 Some(v) => Ok(v.to_string()),
                 None => Err(XmlError::restricted(format!(
@@ -476,6 +503,50 @@ fn reader(bytes: &[u8]) -> Reader<&[u8]> {
     r
 }
 
+/// What an incomplete token needs before parsing it again can succeed.
+#[derive(Debug, Clone, Copy)]
+enum Wait {
+    /// Any of these bytes.
+    AnyOf(&'static [u8]),
+    /// A `>` outside quotes: the end of a start tag.
+    TagEnd(ElementParser),
+    /// `]]>`; how many `]` ended the input so far (0 to 2).
+    CdataEnd(u8),
+    /// The terminator arrived.
+    Done,
+}
+
+impl Wait {
+    /// Whether the terminator is in `bytes` (the input that follows what was seen so far).
+    fn ends_in(&mut self, bytes: &[u8]) -> bool {
+        *self = self.fed(bytes);
+        matches!(self, Wait::Done)
+    }
+
+    /// The state after `bytes`.
+    fn fed(self, bytes: &[u8]) -> Wait {
+        match self {
+            Wait::Done => Wait::Done,
+            Wait::AnyOf(ends) if bytes.iter().any(|b| ends.contains(b)) => Wait::Done,
+            Wait::AnyOf(_) => self,
+            Wait::TagEnd(mut p) => match p.feed(bytes) {
+                Some(_) => Wait::Done,
+                None => Wait::TagEnd(p),
+            },
+            Wait::CdataEnd(mut brackets) => {
+                for &b in bytes {
+                    match b {
+                        b']' => brackets = (brackets + 1).min(2),
+                        b'>' if brackets == 2 => return Wait::Done,
+                        _ => brackets = 0,
+                    }
+                }
+                Wait::CdataEnd(brackets)
+            }
+        }
+    }
+}
+
 /// One event of an XMPP stream.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
@@ -490,6 +561,7 @@ pub enum StreamEvent {
 /// Incremental parser of an RFC 6120 stream: feed bytes as they arrive, take events out.
 pub struct StreamParser {
     max: usize,
+    max_attributes: usize,
     /// Received bytes; `buf[..pos]` has been parsed.
     buf: Vec<u8>,
     pos: usize,
@@ -502,9 +574,9 @@ pub struct StreamParser {
     stream: Option<Element>,
     /// An XML declaration was seen (or is no longer allowed).
     prolog_done: bool,
-    /// The last attempt stopped at an incomplete token that cannot end before one of these bytes
-    /// (saves re-scanning a long token on every small read).
-    wait_for: Option<&'static [u8]>,
+    /// The last attempt stopped at an incomplete token that cannot end before this (saves
+    /// re-scanning a long token on every small read).
+    wait_for: Option<Wait>,
     /// What is awaited is the end of a start or end tag (bounded by [`MAX_TAG_BYTES`]).
     waiting_tag: bool,
     /// `<stream:stream/>`: the close is reported after the open.
@@ -514,10 +586,17 @@ pub struct StreamParser {
 }
 
 impl StreamParser {
-    /// A parser for a new stream; stanzas (and unparsed input) beyond `max_stanza_bytes` fail.
+    /// A parser for a new stream; stanzas (and unparsed input) beyond `max_stanza_bytes` fail,
+    /// and so do elements with more than [`DEFAULT_MAX_ATTRIBUTES`] attributes.
     pub fn new(max_stanza_bytes: usize) -> StreamParser {
+        StreamParser::with_limits(max_stanza_bytes, DEFAULT_MAX_ATTRIBUTES)
+    }
+
+    /// [`Self::new`] with a cap on attributes per element.
+    pub fn with_limits(max_stanza_bytes: usize, max_attributes: usize) -> StreamParser {
         StreamParser {
             max: max_stanza_bytes,
+            max_attributes,
             buf: Vec::new(),
             pos: 0,
             base: 0,
@@ -537,7 +616,7 @@ impl StreamParser {
     /// is discarded too: nothing sent in the clear after `<starttls/>` may be used (RFC 6120
     /// 5.4.3.3), and clients wait for `<success/>` before opening the new stream.
     pub fn reset(&mut self) {
-        *self = StreamParser::new(self.max);
+        *self = StreamParser::with_limits(self.max, self.max_attributes);
     }
 
     /// Appends received bytes; call [`Self::next`] until it returns `None` before feeding more.
@@ -555,8 +634,8 @@ impl StreamParser {
             self.buf = Vec::new();
             return;
         }
-        if let Some(ends) = self.wait_for {
-            if bytes.iter().any(|b| ends.contains(b)) {
+        if let Some(wait) = &mut self.wait_for {
+            if wait.ends_in(bytes) {
                 self.wait_for = None;
                 self.waiting_tag = false;
             }
@@ -724,19 +803,38 @@ impl StreamParser {
                 {
                     return Err(XmlError::not_well_formed("invalid markup after '<!'"));
                 }
-                // An unfinished tag is re-scanned whenever a '>' arrives: its length is bounded
-                // (checked by `check_limits`) so that the work is too.
+                // An unfinished tag's length is bounded (checked by `check_limits`).
                 self.waiting_tag = !tail.starts_with(b"<!") && !tail.starts_with(b"<?");
-                self.wait_for = Some(b">");
+                // The token is parsed again only once its end may have come: each wait tracks
+                // the terminator across reads as quick-xml finds it, so that a long CDATA
+                // section or tag full of '>' is not re-scanned on every read.
+                let mut wait = if let Some(body) = tail.strip_prefix(b"<![CDATA[") {
+                    Wait::CdataEnd(0).fed(body)
+                } else if self.waiting_tag && tail.len() > 1 && !tail.starts_with(b"</") {
+                    Wait::TagEnd(ElementParser::Outside).fed(&tail[1..])
+                } else {
+                    Wait::AnyOf(b">")
+                };
+                if wait.ends_in(&[]) {
+                    wait = Wait::AnyOf(b">");
+                }
+                self.wait_for = Some(wait);
                 Ok(None)
+            }
+            // Whatever it turns out to be, a reference between stanzas is refused.
+            QxError::IllFormed(IllFormedError::UnclosedReference) if self.builder.is_empty() => {
+                Err(XmlError::new(
+                    "bad-format",
+                    "character data between stanzas",
+                ))
             }
             QxError::IllFormed(IllFormedError::UnclosedReference)
                 if !tail[1..].iter().any(|b| matches!(b, b';' | b'&' | b'<')) =>
             {
-                if tail.len() > 32 {
+                if tail.len() > MAX_REF_BYTES {
                     return Err(XmlError::not_well_formed("unterminated reference"));
                 }
-                self.wait_for = Some(b";&<");
+                self.wait_for = Some(Wait::AnyOf(b";&<"));
                 Ok(None)
             }
             _ => Err(map_qx_error(e)),
@@ -834,11 +932,11 @@ impl StreamParser {
                 None
             }
             Event::Start(s) => {
-                let el = element_from_start(&s)?;
+                let el = element_from_start(&s, self.max_attributes)?;
                 self.builder.start(el, false, MAX_DEPTH)?
             }
             Event::Empty(s) => {
-                let el = element_from_start(&s)?;
+                let el = element_from_start(&s, self.max_attributes)?;
                 self.builder.start(el, true, MAX_DEPTH)?
             }
             Event::End(e) => self.builder.end(e.name().as_ref())?,
@@ -857,7 +955,7 @@ impl StreamParser {
 
     /// The stream header: it must be `stream` in the streams namespace.
     fn open_stream(&mut self, s: &BytesStart<'_>) -> Result<Option<StreamEvent>, XmlError> {
-        let el = element_from_start(s)?;
+        let el = element_from_start(s, self.max_attributes)?;
         let (prefix, local) = split_name(&el.name);
         let ns_attr = match prefix {
             Some(p) => format!("xmlns:{p}"),
@@ -884,7 +982,7 @@ impl StreamParser {
 
     /// A stanza's start tag with its in-scope namespace made explicit.
     fn stanza_element(&self, s: &BytesStart<'_>) -> Result<Element, XmlError> {
-        let mut el = element_from_start(s)?;
+        let mut el = element_from_start(s, self.max_attributes)?;
         let stream = self.stream.as_ref().expect("stream open");
         let key = match split_name(&el.name).0 {
             Some(p) => format!("xmlns:{p}"),
@@ -916,7 +1014,17 @@ fn split_name(name: &str) -> (Option<&str>, &str) {
 
 /// Parses one complete element (a WebSocket frame, a BOSH body); a leading XML declaration
 /// and surrounding whitespace are tolerated, anything else around the element is an error.
+/// Elements may carry up to [`DEFAULT_MAX_ATTRIBUTES`] attributes.
 pub fn parse_fragment(text: &str, max_bytes: usize) -> Result<Element, XmlError> {
+    parse_fragment_with(text, max_bytes, DEFAULT_MAX_ATTRIBUTES)
+}
+
+/// [`parse_fragment`] with a cap on attributes per element.
+pub fn parse_fragment_with(
+    text: &str,
+    max_bytes: usize,
+    max_attributes: usize,
+) -> Result<Element, XmlError> {
     if text.len() > max_bytes {
         return Err(XmlError::too_big(max_bytes));
     }
@@ -945,8 +1053,12 @@ pub fn parse_fragment(text: &str, max_bytes: usize) -> Result<Element, XmlError>
                     builder.reference(&r)?;
                     None
                 }
-                Event::Start(s) => builder.start(element_from_start(&s)?, false, MAX_DEPTH)?,
-                Event::Empty(s) => builder.start(element_from_start(&s)?, true, MAX_DEPTH)?,
+                Event::Start(s) => {
+                    builder.start(element_from_start(&s, max_attributes)?, false, MAX_DEPTH)?
+                }
+                Event::Empty(s) => {
+                    builder.start(element_from_start(&s, max_attributes)?, true, MAX_DEPTH)?
+                }
                 Event::End(e) => builder.end(e.name().as_ref())?,
                 Event::Decl(_) | Event::PI(_) => {
                     return Err(XmlError::restricted(
@@ -985,10 +1097,10 @@ pub fn parse_fragment(text: &str, max_bytes: usize) -> Result<Element, XmlError>
                 return Err(XmlError::not_well_formed("more than one element"))
             }
             Event::Start(s) => {
-                builder.start(element_from_start(&s)?, false, MAX_DEPTH)?;
+                builder.start(element_from_start(&s, max_attributes)?, false, MAX_DEPTH)?;
             }
             Event::Empty(s) => {
-                root = builder.start(element_from_start(&s)?, true, MAX_DEPTH)?;
+                root = builder.start(element_from_start(&s, max_attributes)?, true, MAX_DEPTH)?;
             }
             Event::End(_) => return Err(XmlError::not_well_formed("unexpected end tag")),
         }
@@ -1224,6 +1336,120 @@ mod tests {
         assert_eq!(err.expect("error").condition, "policy-violation");
     }
 
+    /// `<name a0='' a1='' …/>` with `n` attributes.
+    fn many_attrs(name: &str, n: usize) -> String {
+        let attrs: String = (0..n).map(|i| format!(" a{i}=''")).collect();
+        format!("<{name}{attrs}/>")
+    }
+
+    #[test]
+    fn attributes_per_element_are_capped_in_every_parser() {
+        let cond = |r: Result<Element, XmlError>| r.map(|_| ()).map_err(|e| e.condition);
+        assert_eq!(
+            cond(parse_fragment(&many_attrs("open", 64), 1 << 20)),
+            Ok(())
+        );
+        assert_eq!(
+            cond(parse_fragment(&many_attrs("open", 65), 1 << 20)),
+            Err("policy-violation")
+        );
+        assert_eq!(
+            cond(parse_fragment_with(&many_attrs("x", 5), 1 << 20, 4)),
+            Err("policy-violation")
+        );
+        // Nested elements are capped too, not only the root.
+        let nested = format!("<a>{}</a>", many_attrs("b", 65));
+        assert_eq!(
+            cond(parse_fragment(&nested, 1 << 20)),
+            Err("policy-violation")
+        );
+
+        let header = format!(
+            "<stream:stream xmlns='jabber:client' xmlns:stream='{}'{}>",
+            ns::STREAM,
+            (0..70).map(|i| format!(" a{i}=''")).collect::<String>()
+        );
+        for chunk in [1, 64, 100_000] {
+            let (events, err) = run(header.as_bytes(), chunk, 1 << 20);
+            assert!(events.is_empty(), "chunk {chunk}");
+            assert_eq!(err.map(|e| e.condition), Some("policy-violation"));
+        }
+        let input = format!("{HEADER}<presence/>{}", many_attrs("message", 65));
+        let (events, err) = run(input.as_bytes(), 100_000, 1 << 20);
+        assert_eq!(stanzas(&events).len(), 1);
+        assert_eq!(err.map(|e| e.condition), Some("policy-violation"));
+        // The cap is the parser's own: a restart keeps it.
+        let mut p = StreamParser::with_limits(1 << 20, 4);
+        p.reset();
+        p.feed(format!("{HEADER}{}", many_attrs("iq", 5)).as_bytes());
+        assert!(matches!(p.next(), Ok(Some(StreamEvent::Open(_)))));
+        assert_eq!(p.next().map_err(|e| e.condition), Err("policy-violation"));
+    }
+
+    #[test]
+    fn a_huge_tag_is_refused_quickly_in_one_read() {
+        // 24,000 attributes in one 230 KB tag cost 0.57 s before the caps (quadratic duplicate
+        // check); now the tag's length alone refuses it.
+        let open = many_attrs("open", 24_000);
+        let started = std::time::Instant::now();
+        let e = parse_fragment(&open, 1 << 20).unwrap_err();
+        assert_eq!(e.condition, "policy-violation");
+        assert!(e.text.contains("tag longer"), "{e}");
+        let input = format!("{HEADER}{open}");
+        let (_, err) = run(input.as_bytes(), input.len(), 1 << 20);
+        assert_eq!(err.map(|e| e.condition), Some("policy-violation"));
+        assert!(started.elapsed() < std::time::Duration::from_millis(200));
+        // A long tag in a fragment is refused as the stream parser refuses it.
+        let long = format!("<a b='{}'/>", "c".repeat(MAX_TAG_BYTES));
+        assert_eq!(
+            parse_fragment(&long, 1 << 20).map_err(|e| e.condition),
+            Err("policy-violation")
+        );
+    }
+
+    #[test]
+    fn a_long_token_is_not_rescanned_on_every_read() {
+        // A CDATA section or a tag fed one '>' at a time was parsed again from its start on
+        // every read: quadratic in its length.
+        let started = std::time::Instant::now();
+        let mut p = StreamParser::new(1 << 20);
+        p.feed(format!("{HEADER}<message><body><![CDATA[").as_bytes());
+        assert!(matches!(p.next(), Ok(Some(StreamEvent::Open(_)))));
+        for _ in 0..200_000 {
+            p.feed(b">");
+            assert_eq!(p.next(), Ok(None));
+        }
+        p.feed(b"]]");
+        assert_eq!(p.next(), Ok(None));
+        p.feed(b"></body></message>");
+        let Ok(Some(StreamEvent::Stanza(s))) = p.next() else {
+            panic!("expected the message")
+        };
+        assert_eq!(s.find("body").unwrap().text_content().len(), 200_000);
+
+        let mut p = StreamParser::new(1 << 20);
+        p.feed(format!("{HEADER}<message a='").as_bytes());
+        assert!(matches!(p.next(), Ok(Some(StreamEvent::Open(_)))));
+        for _ in 0..MAX_TAG_BYTES - 16 {
+            p.feed(b">");
+            assert_eq!(p.next(), Ok(None));
+        }
+        p.feed(b"'/>");
+        assert!(matches!(p.next(), Ok(Some(StreamEvent::Stanza(_)))));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        // Quotes inside a CDATA section or an end tag do not hide their end.
+        let input = format!("{HEADER}<a><![CDATA[ ' \" ]]></a ><b x='\"'/>");
+        for chunk in 1..8 {
+            let (events, err) = run(input.as_bytes(), chunk, 1024);
+            assert_eq!(err, None, "chunk {chunk}");
+            assert_eq!(stanzas(&events).len(), 2, "chunk {chunk}");
+        }
+    }
+
     #[test]
     fn memory_is_released_after_a_big_stanza() {
         let mut p = StreamParser::new(100_000);
@@ -1234,6 +1460,30 @@ mod tests {
         assert!(matches!(p.next(), Ok(Some(StreamEvent::Stanza(_)))));
         assert_eq!(p.next(), Ok(None));
         assert_eq!(p.buf.capacity(), 0);
+    }
+
+    #[test]
+    fn references_fail_alike_however_the_input_is_cut() {
+        // Found by the xml_stream fuzz target: a long reference was not-well-formed when its
+        // ';' came in a later read but restricted-xml in one read.
+        let long = "x".repeat(40);
+        for (input, condition) in [
+            (format!("{HEADER}<a>&{long};</a>"), "not-well-formed"),
+            (format!("{HEADER}<a>&a b;</a>"), "not-well-formed"),
+            (format!("{HEADER}<a>&lol;</a>"), "restricted-xml"),
+            (format!("{HEADER}&{long};"), "bad-format"),
+            (format!("{HEADER}&amp;"), "bad-format"),
+            ("<?xml version='1.0'?>&s'/&#x4e2d".to_string(), "bad-format"),
+        ] {
+            for chunk in [1, 5, 33, 10_000] {
+                let (_, err) = run(input.as_bytes(), chunk, 1024);
+                assert_eq!(
+                    err.map(|e| e.condition),
+                    Some(condition),
+                    "{input:?} chunk {chunk}"
+                );
+            }
+        }
     }
 
     #[test]
