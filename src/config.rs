@@ -40,6 +40,10 @@ pub enum HistoryTimeUnit {
     AsSent,
 }
 
+/// Default cap on attributes per XML element (`xmpp.max_attributes`; a BOSH session request,
+/// the largest real tag, has about 15).
+pub const DEFAULT_MAX_ATTRIBUTES: usize = 64;
+
 /// The whole server configuration.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -310,7 +314,7 @@ impl Default for XmppConfig {
             tls_key: String::new(),
             idle_timeout_secs: 300,
             max_stanza_bytes: 256 * 1024,
-            max_attributes: crate::gateway::xmpp::xml::DEFAULT_MAX_ATTRIBUTES,
+            max_attributes: DEFAULT_MAX_ATTRIBUTES,
             bosh_max_wait_secs: 60,
             bosh_inactivity_secs: 60,
             offline_batch: 100,

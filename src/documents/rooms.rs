@@ -298,3 +298,10 @@ pub struct MucRow {
     #[serde(rename = "readCount", default, deserialize_with = "lenient::i32")]
     pub read_count: i32,
 }
+
+/// Member role: the owner.
+pub const ROLE_OWNER: i32 = 1;
+/// Member role: an admin.
+pub const ROLE_ADMIN: i32 = 2;
+/// Member role: an ordinary member.
+pub const ROLE_MEMBER: i32 = 3;

@@ -19,8 +19,7 @@ use crate::store::{FriendQuery, Patch, UserQuery};
 
 /// `status` of a relation nobody follows (a remark or a blacklist entry only).
 pub const STRANGER: i32 = 0;
-/// `status` of a one-way follow (awaiting the target's verification).
-pub const ATTENTION: i32 = 1;
+pub use super::handshake::{peer_asked, requester, ATTENTION, FEEDBACK, HELLO, PASS};
 /// `status` of a friendship (both directions hold it).
 pub const FRIENDS: i32 = 2;
 /// `status` of a relation the owner blacklisted.
@@ -278,37 +277,8 @@ async fn notify_my_devices(ctx: &Ctx, me: &User, to: i32, to_nickname: &str) {
     }
 }
 
-/// Friend-event types of the clients' handshake (spec clients.md 4): 500 "say hello" (a
-/// request), 501 "pass verification" (its acceptance), 502 a reply within the request.
-pub const HELLO: i32 = 500;
-/// See [`HELLO`].
-pub const PASS: i32 = 501;
-/// See [`HELLO`].
-pub const FEEDBACK: i32 = 502;
-
 /// resultMsg of `/friends/add` towards a user who verifies friends and has not asked.
 pub const NEEDS_VERIFICATION_MSG: &str = "对方开启了好友验证，请先发送好友申请";
-
-/// The requester of the handshake `me` and `peer` are in, if any: the user whose 500 the
-/// latest event (a 500, or a 502/501 answering it) belongs to. Read from my copy of the events.
-pub async fn requester(ctx: &Ctx, me: i32, peer: i32) -> Result<Option<i32>> {
-    let event = ctx.store.messages.get_new_friend(me, peer).await?;
-    Ok(event
-        .filter(|e| matches!(e.msg_type, HELLO | PASS | FEEDBACK))
-        .and_then(|e| e.from))
-}
-
-/// Whether `peer` asked `me` to be friends (its follow awaits my verification, or its 500 is
-/// the open request between us), so that I may accept.
-pub async fn peer_asked(ctx: &Ctx, me: i32, peer: i32) -> Result<bool> {
-    let follows = ctx
-        .store
-        .friends
-        .get_friend(peer, me)
-        .await?
-        .is_some_and(|f| f.status == ATTENTION && f.blacklist == 0);
-    Ok(follows || requester(ctx, me, peer).await? == Some(peer))
-}
 
 /// Whether `to` consented to `me` adding it: it asked me, or it passed my request (its 501).
 async fn consented(ctx: &Ctx, me: i32, to: i32) -> Result<bool> {

@@ -6,11 +6,13 @@
 use serde_json::{json, Map, Value};
 
 use super::error::{Code, Error, Result};
+use super::handshake;
 use super::times::TimeUnit;
 use super::util::{now_millis, now_secs, uuid32};
 use super::view::sorted;
-use super::{friends, rooms, Ctx, SYSTEM_SENDER_ID};
+use super::{Ctx, SYSTEM_SENDER_ID};
 use crate::delivery::{ChatType, Delivery, SessionId};
+use crate::documents::rooms::{ROLE_ADMIN, ROLE_OWNER};
 use crate::documents::{LastChat, MsgRow, MucRow, NewFriend};
 use crate::store::{ChatWrite, OfflineEntry};
 
@@ -215,7 +217,7 @@ async fn accept_single(
             return Err(not_your_message(&id));
         }
     }
-    if msg_type == friends::PASS && !friends::peer_asked(ctx, from, to).await? {
+    if msg_type == handshake::PASS && !handshake::peer_asked(ctx, from, to).await? {
         return Err(Error::failure(
             "对方没有向你发送好友申请 (no friend request from this user to pass)",
         ));
@@ -236,7 +238,7 @@ async fn accept_group(
     if !client_may_send(msg_type, true) {
         return Err(reserved_type(msg_type));
     }
-    if msg_type == 202 && role != rooms::ROLE_OWNER && role != rooms::ROLE_ADMIN {
+    if msg_type == 202 && role != ROLE_OWNER && role != ROLE_ADMIN {
         let id = recalled_id(body)?;
         let row = ctx.store.rooms.find_muc(jid, &id).await?;
         if row.is_some_and(|r| r.sender != from.to_string()) {
@@ -357,10 +359,10 @@ async fn send_single(ctx: &Ctx, out: Outgoing, to: i32) -> Result<Sent> {
         let now = now_secs();
         // Who asked, carried through the handshake so that `/friends/add` can tell consent.
         let asked_by = match msg_type {
-            friends::HELLO => Some(from),
+            handshake::HELLO => Some(from),
             // Accepted above only when the peer asked.
-            friends::PASS if !system => Some(to),
-            friends::PASS | friends::FEEDBACK => friends::requester(ctx, from, to).await?,
+            handshake::PASS if !system => Some(to),
+            handshake::PASS | handshake::FEEDBACK => handshake::requester(ctx, from, to).await?,
             _ => None,
         };
         for (owner, peer, direction) in [(from, to, 0), (to, from, 1)] {

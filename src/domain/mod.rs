@@ -13,6 +13,7 @@ pub mod ctx;
 pub mod error;
 pub mod files;
 pub mod friends;
+pub mod handshake;
 pub mod history;
 pub mod login_guard;
 pub mod messages;

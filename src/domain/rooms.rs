@@ -39,12 +39,7 @@ const NO_INVITE: &str = "群主已关闭普通成员邀请好友功能";
 /// `allowUploadFile` 0: only the owner and admins share files (the clients' rule, enforced here).
 const NO_UPLOAD: &str = "群主已关闭普通成员上传群文件功能";
 
-/// Member role: the owner.
-pub const ROLE_OWNER: i32 = 1;
-/// Member role: an admin.
-pub const ROLE_ADMIN: i32 = 2;
-/// Member role: an ordinary member.
-pub const ROLE_MEMBER: i32 = 3;
+pub use crate::documents::rooms::{ROLE_ADMIN, ROLE_MEMBER, ROLE_OWNER};
 /// Member role: invisible (hidden from ordinary members).
 pub const ROLE_INVISIBLE: i32 = 4;
 /// Member role: guardian / monitor (hidden from ordinary members).

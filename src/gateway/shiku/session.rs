@@ -607,7 +607,7 @@ impl ShikuSession {
             };
             // Strictly after the client's newest message (bounds are inclusive, in ms).
             let start = match history::ms_bound(last, false) {
-                Some(ms) => ms + if last < 100_000_000_000 { 1000 } else { 1 },
+                Some(ms) => ms.saturating_add(if last < 100_000_000_000 { 1000 } else { 1 }),
                 None => 0,
             };
             let r = MucHistoryRequest {

@@ -191,9 +191,7 @@ pub const MAX_TAG_BYTES: usize = 16 * 1024;
 /// Longest reference (`&` and name, before `;`) waited for; none that is allowed comes close.
 const MAX_REF_BYTES: usize = 32;
 
-/// Default cap on attributes per element (a BOSH session request, the largest real tag, has
-/// about 15).
-pub const DEFAULT_MAX_ATTRIBUTES: usize = 64;
+pub use crate::config::DEFAULT_MAX_ATTRIBUTES;
 
 /// A parse failure, with the RFC 6120 stream-error condition it maps to.
 #[derive(Debug, Clone, PartialEq, Eq)]
