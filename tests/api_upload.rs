@@ -67,19 +67,12 @@ trait Upload {
 
 impl Upload for TestApp {
     async fn upload(&self, path: &str, form: Form) -> (u16, Value) {
-        let r = self
-            .client
-            .post(format!("{}{}", self.base, path))
-            .multipart(form)
-            .send()
-            .await
-            .expect("upload sent");
-        let status = r.status().as_u16();
-        let text = r.text().await.expect("body");
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
+        answer(
+            self.client
+                .post(format!("{}{}", self.base, path))
+                .multipart(form),
         )
+        .await
     }
 
     async fn fetch(&self, url: &str) -> (u16, Vec<u8>) {
@@ -987,14 +980,18 @@ async fn recalled_file_messages_take_their_own_files_only() {
 /// An upload posted from another address (loopback is a trusted proxy by default, so the
 /// server takes the client's address from `X-Forwarded-For`).
 async fn upload_from(app: &TestApp, ip: &str, path: &str, form: Form) -> (u16, Value) {
-    let r = app
-        .client
-        .post(format!("{}{}", app.base, path))
-        .header("X-Forwarded-For", ip)
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload sent");
+    answer(
+        app.client
+            .post(format!("{}{}", app.base, path))
+            .header("X-Forwarded-For", ip)
+            .multipart(form),
+    )
+    .await
+}
+
+/// Sends an upload request; its status and JSON answer.
+async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let r = request.send().await.expect("upload sent");
     let status = r.status().as_u16();
     let text = r.text().await.expect("body");
     (
@@ -1137,6 +1134,20 @@ async fn anonymous_uploads_never_act_for_someone_else() {
     let url = v["data"]["others"][0]["oUrl"].as_str().unwrap().to_string();
     assert!(url.contains("/u/0/0/"), "{url}");
     assert!(!url.contains(&uid.to_string()), "{url}");
+    // ... expiring after files.anonymous_valid_days (30), not before.
+    let now = chrono::Utc::now().timestamp();
+    let expiring = |at: i64| {
+        let files = app.app.store.files.clone();
+        async move { files.expired_resources(at, 100).await.unwrap() }
+    };
+    assert!(expiring(now + 29 * 86_400)
+        .await
+        .iter()
+        .all(|r| r.url != url));
+    assert!(expiring(now + 31 * 86_400)
+        .await
+        .iter()
+        .any(|r| r.url == url));
     // The per-address quota (3 a minute) is used up.
     let (_, v) = upload_from(
         &app,

@@ -65,10 +65,10 @@ pub const DOCS: &[EndpointDoc] = &[
     EndpointDoc {
         path: "/upload/UploadServlet",
         tag: "upload",
-        summary: "Upload files (images get a 100 px thumbnail); per-file failures in the item",
+        summary: "Upload files (images get a 100 px thumbnail); per-file failures in the item. Without a token, filed under userId only from an address that user logged in or registered from, else under user 0 with an expiry",
         access: Access::Open,
         params: UPLOAD_PARAMS,
-        codes: &[1020101, 1030101, 1030102, 1030103],
+        codes: &[1010101, 1020101, 1030101, 1030102, 1030103, 1040106],
         data: UPLOAD_DATA,
     },
     EndpointDoc {
@@ -77,7 +77,7 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "Alias of /upload/UploadServlet (the reference's doubled context path)",
         access: Access::Open,
         params: UPLOAD_PARAMS,
-        codes: &[1020101, 1030101, 1030102, 1030103],
+        codes: &[1010101, 1020101, 1030101, 1030102, 1030103, 1040106],
         data: UPLOAD_DATA,
     },
     EndpointDoc {
@@ -86,7 +86,7 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "Upload as /upload/UploadServlet, plus top-level url = the first file's oUrl (jQuery/layui clients)",
         access: Access::Open,
         params: UPLOAD_PARAMS,
-        codes: &[1020101, 1030101, 1030102, 1030103],
+        codes: &[1010101, 1020101, 1030101, 1030102, 1030103, 1040106],
         data: UPLOAD_DATA,
     },
     EndpointDoc {
@@ -95,20 +95,20 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "Upload voice messages (same answer as /upload/UploadServlet)",
         access: Access::Open,
         params: UPLOAD_PARAMS,
-        codes: &[1020101, 1030101, 1030102, 1030103],
+        codes: &[1010101, 1020101, 1030101, 1030102, 1030103, 1040106],
         data: UPLOAD_DATA,
     },
     EndpointDoc {
         path: "/upload/UploadAvatarServlet",
         tag: "upload",
-        summary: "Set a user's avatar: JPEG at avatar/o/<userId%10000>/<userId>.jpg, 100 px thumbnail in avatar/t/",
+        summary: "Set a user's avatar: JPEG at avatar/o/<userId%10000>/<userId>.jpg, 100 px thumbnail in avatar/t/ (its token, or no token from an address it logged in or registered from)",
         access: Access::Open,
         params: &[
             FILE,
             p("userId", "long", true, "whose avatar"),
             TOKEN,
         ],
-        codes: &[0, 1010102, 1020101, 1030101, 1030102, 1030103],
+        codes: &[0, 1010101, 1010102, 1020101, 1030101, 1030102, 1030103, 1040106],
         data: "{oUrl, tUrl}",
     },
     EndpointDoc {
@@ -121,20 +121,20 @@ pub const DOCS: &[EndpointDoc] = &[
             p("userId", "long", true, "whose avatar"),
             TOKEN,
         ],
-        codes: &[0, 1010102, 1020101, 1030101, 1030102, 1030103],
+        codes: &[0, 1010101, 1010102, 1020101, 1030101, 1030102, 1030103, 1040106],
         data: "{oUrl, tUrl}",
     },
     EndpointDoc {
         path: "/upload/GroupAvatarServlet",
         tag: "upload",
-        summary: "Set a room's avatar under avatar/o|t/<|hash(jid)|%10000>/<|hash(jid)|%20000>/<jid>.jpg (owner/admin when a token is sent)",
+        summary: "Set a room's avatar under avatar/o|t/<|hash(jid)|%10000>/<|hash(jid)|%20000>/<jid>.jpg (owner/admin by token; without one, from an address the owner logged in or registered from)",
         access: Access::Open,
         params: &[
             FILE,
             p("jid", "string", true, "the room's jid (roomJid is accepted too)"),
             TOKEN,
         ],
-        codes: &[0, 1010102, 1020101, 1030101, 1030102, 1030103],
+        codes: &[0, 1010101, 1010102, 1020101, 1030101, 1030102, 1030103, 1040106],
         data: "{oUrl, tUrl}",
     },
     EndpointDoc {
@@ -154,7 +154,7 @@ pub const DOCS: &[EndpointDoc] = &[
     EndpointDoc {
         path: "/upload/copyFileServlet",
         tag: "upload",
-        summary: "Copy a stored file to a new name in the same directory; the copy is mine",
+        summary: "Copy a stored file to a new name in my own directory; the copy is mine",
         access: Access::User,
         params: &[
             p("paths", "string", true, "URL or path of the source"),
