@@ -5,6 +5,38 @@ use serde::{Deserialize, Serialize};
 
 use super::lenient;
 
+/// History rows carry the body JSON twice (`message` and `body`, the seed's two generations).
+/// Both stores keep it once: `message` is stored empty when it repeats `body` and filled again
+/// on reading, so a copy costs one body and not two (issue 17: a page held each body four times).
+pub trait BodyOnce: Sized {
+    /// The row as stored: `message` emptied when it repeats `body`.
+    fn stored(&self) -> Self;
+    /// The row as clients read it: an empty `message` carries `body` again.
+    fn read_back(self) -> Self;
+}
+
+/// Implements [`BodyOnce`] for a row type with `message` and `body` fields.
+macro_rules! body_once {
+    ($row:ty) => {
+        impl $crate::documents::messages::BodyOnce for $row {
+            fn stored(&self) -> Self {
+                let mut row = self.clone();
+                if row.message == row.body {
+                    row.message.clear();
+                }
+                row
+            }
+            fn read_back(mut self) -> Self {
+                if self.message.is_empty() {
+                    self.message.clone_from(&self.body);
+                }
+                self
+            }
+        }
+    };
+}
+pub(crate) use body_once;
+
 /// One owner's copy of a single-chat message (`tigase.shiku_msgs`), in the seed-002 shape:
 /// a 1:1 message is stored twice, `direction` 0 owned by the sender, 1 by the receiver, and
 /// `sender` is always the owner (so the receiver's copy has sender/receiver swapped).
@@ -59,6 +91,8 @@ pub struct MsgRow {
     #[serde(default, deserialize_with = "lenient::string")]
     pub content: String,
 }
+
+body_once!(MsgRow);
 
 /// One conversation-list row (`tigase.shiku_lastChats`), field order as the seed shows it.
 /// Single chat: one row per owner (`userId`) and peer (`jid`), `isRoom` 0. Room: one row per

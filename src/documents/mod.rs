@@ -17,7 +17,7 @@ pub mod users;
 
 pub use files::{Resource, RESOURCE_LOCAL};
 pub use friends::{Friend, NewFriend};
-pub use messages::{LastChat, MsgRow, StickDialog};
+pub use messages::{BodyOnce, LastChat, MsgRow, StickDialog};
 pub use org::{Company, Department, Employee};
 pub use rooms::{Member, MucRow, Notice, Room, Share};
 pub use users::{DeviceInfo, Loc, LoginLog, User, UserLoginLog, UserRole, UserSettings};

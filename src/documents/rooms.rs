@@ -299,6 +299,8 @@ pub struct MucRow {
     pub read_count: i32,
 }
 
+super::messages::body_once!(MucRow);
+
 /// Member role: the owner.
 pub const ROLE_OWNER: i32 = 1;
 /// Member role: an admin.

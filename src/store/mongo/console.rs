@@ -6,7 +6,7 @@ use mongodb::bson::oid::ObjectId;
 use super::messages::id_forms;
 use super::*;
 use crate::config::MessageLayout;
-use crate::documents::{MsgRow, MucRow};
+use crate::documents::{BodyOnce, MsgRow, MucRow};
 use crate::store::console::{ChatLogQuery, ConsoleStore, ConsoleUserQuery, RoomLogQuery};
 
 /// Online-user samples (ours; the reference has no equivalent).
@@ -277,7 +277,7 @@ impl ConsoleStore for MongoStore {
             .into_iter()
             .skip(usize::try_from(q.skip).unwrap_or(usize::MAX))
             .take(usize::try_from(q.limit).unwrap_or(usize::MAX))
-            .map(|d| decode(MSGS_COLL, d))
+            .map(|d| decode::<MsgRow>(MSGS_COLL, d).map(BodyOnce::read_back))
             .collect::<StoreResult<Vec<MsgRow>>>()?;
         Ok((rows, total))
     }
@@ -422,7 +422,7 @@ impl ConsoleStore for MongoStore {
         let rows = collect_docs(cursor)
             .await?
             .into_iter()
-            .map(|d| decode(&name, d))
+            .map(|d| decode::<MucRow>(&name, d).map(BodyOnce::read_back))
             .collect::<StoreResult<Vec<MucRow>>>()?;
         Ok((rows, total))
     }

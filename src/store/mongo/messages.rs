@@ -24,7 +24,7 @@ use tokio::sync::OnceCell;
 
 use super::*;
 use crate::config::MessageLayout;
-use crate::documents::{LastChat, MsgRow, NewFriend, StickDialog};
+use crate::documents::{BodyOnce, LastChat, MsgRow, NewFriend, StickDialog};
 use crate::store::{ChatWrite, HistoryQuery, MessageStore, OfflineItem};
 
 /// Single-chat copies (reference layout, `message_db`).
@@ -334,6 +334,11 @@ fn decode_row<T: DeserializeOwned>(collection: &str, mut d: Document) -> StoreRe
     decode(collection, d)
 }
 
+/// A stored `shiku_msgs` copy as clients read it ([`BodyOnce`]).
+fn decode_msg(d: Document) -> StoreResult<MsgRow> {
+    decode_row::<MsgRow>(MSGS, d).map(BodyOnce::read_back)
+}
+
 /// Both the unique-index violation and our own duplicate check.
 fn is_duplicate(e: &mongodb::error::Error) -> bool {
     error_code(e) == Some(DUPLICATE_KEY)
@@ -621,14 +626,14 @@ impl MessageStore for MongoStore {
             if existing.is_some() {
                 return Ok(false);
             }
-            match coll.insert_one(insert_doc(MSGS, first)?).await {
+            match coll.insert_one(insert_doc(MSGS, &first.stored())?).await {
                 Ok(_) => {}
                 Err(e) if is_duplicate(&e) => return Ok(false),
                 Err(e) => return Err(backend(e)),
             }
             for row in rest {
                 let coll = self.msgs_of(&row.sender).await?;
-                match coll.insert_one(insert_doc(MSGS, row)?).await {
+                match coll.insert_one(insert_doc(MSGS, &row.stored())?).await {
                     // The other copy is already there (an earlier partial write): keep it.
                     Err(e) if !is_duplicate(&e) => return Err(backend(e)),
                     _ => {}
@@ -659,6 +664,7 @@ impl MessageStore for MongoStore {
             q.limit,
         )
         .await
+        .map(|rows: Vec<MsgRow>| rows.into_iter().map(BodyOnce::read_back).collect())
     }
 
     async fn find_copy(&self, owner: i32, message_id: &str) -> StoreResult<Option<MsgRow>> {
@@ -668,7 +674,7 @@ impl MessageStore for MongoStore {
             .sort(doc! { "direction": 1 })
             .await
             .map_err(backend)?;
-        found.map(|d| decode_row(MSGS, d)).transpose()
+        found.map(decode_msg).transpose()
     }
 
     async fn mark_read(&self, reader: i32, message_ids: &[String]) -> StoreResult<u64> {
@@ -813,7 +819,7 @@ impl MessageStore for MongoStore {
             .sort(newest_first())
             .await
             .map_err(backend)?;
-        found.map(|d| decode_row(MSGS, d)).transpose()
+        found.map(decode_msg).transpose()
     }
 
     async fn search_copies(
@@ -835,6 +841,7 @@ impl MessageStore for MongoStore {
             limit,
         )
         .await
+        .map(|rows: Vec<MsgRow>| rows.into_iter().map(BodyOnce::read_back).collect())
     }
 
     async fn upsert_last_chat(&self, row: &LastChat) -> StoreResult<()> {
@@ -1304,6 +1311,23 @@ mod tests {
         assert_eq!(d.get("timeSend"), Some(&Bson::Int64(1614048376311)));
         assert_eq!(d.get("contentType"), Some(&Bson::Int32(1)));
         assert_eq!(d.get("isEncrypt"), Some(&Bson::Boolean(false)));
+    }
+
+    /// The body JSON is stored once (`body`) and read back in `message` too; a row whose two
+    /// fields differ (the reference's stanza XML in `message`) keeps both.
+    #[test]
+    fn the_body_is_stored_once_and_read_back_in_message() {
+        let mut same = row();
+        same.body.clone_from(&same.message);
+        let d = insert_doc(MSGS, &same.stored()).unwrap();
+        assert_eq!(d.get_str("message").unwrap(), "");
+        assert_eq!(d.get_str("body").unwrap(), same.body);
+        let read = decode_msg(d).unwrap();
+        assert_eq!((read.message, read.body), (same.message.clone(), same.body));
+        let mut other = row();
+        other.body = "{}".into();
+        let read = decode_msg(insert_doc(MSGS, &other.stored()).unwrap()).unwrap();
+        assert_eq!(read.message, other.message);
     }
 
     #[test]

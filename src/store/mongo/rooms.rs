@@ -21,7 +21,7 @@ use tokio::sync::OnceCell;
 
 use super::messages::id_forms;
 use super::*;
-use crate::documents::{Member, MucRow, Notice, Room, Share};
+use crate::documents::{BodyOnce, Member, MucRow, Notice, Room, Share};
 use crate::store::{MemberQuery, MucQuery, RoomQuery, RoomStore};
 
 const ROOMS: &str = "shiku_room";
@@ -258,9 +258,10 @@ fn decode_owned<T: DeserializeOwned>(collection: &str, mut d: Document) -> Store
     decode(collection, d)
 }
 
+/// A stored room message as clients read it ([`BodyOnce`]).
 fn decode_muc(collection: &str, mut d: Document) -> StoreResult<MucRow> {
     hexify(&mut d, "_id");
-    decode(collection, d)
+    decode::<MucRow>(collection, d).map(BodyOnce::read_back)
 }
 
 /// A patch for a room document, with an embedded notice's ids as ObjectIds.
@@ -919,7 +920,7 @@ impl RoomStore for MongoStore {
             .and_then(parse_oid)
             // `ObjectId::default()` is a fresh id.
             .unwrap_or_default();
-        let mut body = with_id(id, encode(MUC_PREFIX, row)?);
+        let mut body = with_id(id, encode(MUC_PREFIX, &row.stored())?);
         // The upsert copies `messageId` from its filter.
         body.remove("messageId");
         let result = coll

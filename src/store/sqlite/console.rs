@@ -358,7 +358,7 @@ impl ConsoleStore for SqliteStore {
                 n - 1
             );
             Ok((
-                docs(c, "mucmsg", &sql, rusqlite::params_from_iter(args))?,
+                super::rooms::muc_rows(c, &sql, rusqlite::params_from_iter(args))?,
                 total,
             ))
         })

@@ -27,7 +27,7 @@ use tokio::sync::oneshot;
 use super::vfs;
 use super::wal::{self, Checkpointer, CommitSignal, WalSync};
 use super::*;
-use crate::documents::{LastChat, MsgRow, NewFriend, StickDialog};
+use crate::documents::{BodyOnce, LastChat, MsgRow, NewFriend, StickDialog};
 use crate::store::{ChatWrite, HistoryQuery, MessageStore, OfflineItem};
 
 /// Tables of the message port. Documents are the model's serde shape. The indexed columns of
@@ -485,26 +485,19 @@ impl MsgInsert {
     }
 }
 
-/// The stored document: `message` is left empty when it repeats `body` (as every row the
-/// message path writes does), which keeps the row, and the WAL bytes of its insert, a third
-/// smaller. [`with_message`] restores it on reading.
+/// The stored document (the body JSON once: [`BodyOnce`]), which keeps the row, and the WAL
+/// bytes of its insert, a third smaller.
 fn encode_row(row: &MsgRow) -> StoreResult<String> {
-    let mut row = row.clone();
+    let mut row = row.stored();
     if row.id.is_none() {
         row.id = Some(new_id());
-    }
-    if row.message == row.body {
-        row.message.clear();
     }
     encode(&row)
 }
 
 /// A stored row as clients read it: `message` carries the body JSON, as `body` does.
-pub(super) fn with_message(mut row: MsgRow) -> MsgRow {
-    if row.message.is_empty() {
-        row.message.clone_from(&row.body);
-    }
-    row
+pub(super) fn with_message(row: MsgRow) -> MsgRow {
+    row.read_back()
 }
 
 /// `shiku_msgs` rows of a query selecting `doc`.

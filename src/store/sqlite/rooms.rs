@@ -9,7 +9,7 @@
 use rusqlite::types::Value as SqlValue;
 
 use super::*;
-use crate::documents::{Member, MucRow, Notice, Room, Share};
+use crate::documents::{BodyOnce, Member, MucRow, Notice, Room, Share};
 use crate::store::{MemberQuery, MucQuery, RoomQuery, RoomStore};
 
 /// Tables of the room port. Documents are the model's serde shape; the queried fields are
@@ -81,6 +81,27 @@ const MEMBERS: &str = "shiku_room_member";
 const NOTICES: &str = "shiku_room_notice";
 const SHARES: &str = "shiku_room_share";
 const MUC: &str = "shiku_muc_msgs";
+
+/// `shiku_muc_msgs` rows of a query selecting `doc`, as clients read them ([`BodyOnce`]).
+pub(super) fn muc_rows(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+) -> StoreResult<Vec<MucRow>> {
+    Ok(docs::<MucRow>(conn, MUC, sql, p)?
+        .into_iter()
+        .map(BodyOnce::read_back)
+        .collect())
+}
+
+/// The first `shiku_muc_msgs` row of a query selecting `doc`.
+fn muc_row(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+) -> StoreResult<Option<MucRow>> {
+    Ok(one_doc::<MucRow>(conn, MUC, sql, p)?.map(BodyOnce::read_back))
+}
 
 fn sql_offset(skip: u64) -> i64 {
     i64::try_from(skip).unwrap_or(i64::MAX)
@@ -669,7 +690,7 @@ impl RoomStore for SqliteStore {
     }
 
     async fn store_muc(&self, jid: &str, row: &MucRow) -> StoreResult<bool> {
-        let mut row = row.clone();
+        let mut row = row.stored();
         if row.id.is_none() {
             row.id = Some(new_id());
         }
@@ -715,16 +736,15 @@ impl RoomStore for SqliteStore {
         args.push(sql_offset(q.skip).into());
         let n = args.len();
         sql += &format!(" ORDER BY ts DESC, rid DESC LIMIT ?{} OFFSET ?{n}", n - 1);
-        self.run(move |c| docs(c, MUC, &sql, rusqlite::params_from_iter(args)))
+        self.run(move |c| muc_rows(c, &sql, rusqlite::params_from_iter(args)))
             .await
     }
 
     async fn find_muc(&self, jid: &str, message_id: &str) -> StoreResult<Option<MucRow>> {
         let (jid, id) = (jid.to_string(), message_id.to_string());
         self.run(move |c| {
-            one_doc(
+            muc_row(
                 c,
-                MUC,
                 "SELECT doc FROM shiku_muc_msgs WHERE jid = ?1 AND message_id = ?2",
                 params![jid, id],
             )
@@ -763,9 +783,8 @@ impl RoomStore for SqliteStore {
     async fn newest_muc(&self, jid: &str) -> StoreResult<Option<MucRow>> {
         let jid = jid.to_string();
         self.run(move |c| {
-            one_doc(
+            muc_row(
                 c,
-                MUC,
                 "SELECT doc FROM shiku_muc_msgs WHERE jid = ?1 ORDER BY ts DESC, rid DESC LIMIT 1",
                 params![jid],
             )
@@ -789,9 +808,8 @@ impl RoomStore for SqliteStore {
         ];
         self.run(move |c| {
             // instr() is a plain substring test: no pattern characters, any script.
-            docs(
+            muc_rows(
                 c,
-                MUC,
                 "SELECT doc FROM shiku_muc_msgs \
                  WHERE jid IN (SELECT value FROM json_each(?1)) \
                  AND instr(json_extract(doc, '$.content'), ?2) > 0 \
