@@ -97,6 +97,10 @@ pub struct MongoConfig {
     /// Where single-chat history and conversation rows live: `reference` (one `shiku_msgs` and
     /// one `shiku_lastChats` in `message_db`) or `sharded` (seed 002's per-10000-users layout).
     pub layout: MessageLayout,
+    /// Sharded layout: the database of per-owner message collections (seed 002: `shiku_msgs`).
+    pub sharded_msgs_db: String,
+    /// Sharded layout: the database of conversation rows (seed 002: `shiku_lastChats`).
+    pub sharded_last_chats_db: String,
 }
 
 /// How an existing Shiku MongoDB lays out `shiku_msgs` and `shiku_lastChats`.
@@ -504,6 +508,8 @@ impl Default for MongoConfig {
             room_db: "imRoom".into(),
             message_db: "tigase".into(),
             layout: MessageLayout::Reference,
+            sharded_msgs_db: "shiku_msgs".into(),
+            sharded_last_chats_db: "shiku_lastChats".into(),
         }
     }
 }

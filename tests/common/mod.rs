@@ -17,6 +17,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub data_dir: tempfile::TempDir,
     pub app: std::sync::Arc<shiku_server::domain::Ctx>,
+    /// The MongoDB databases of this server, dropped with it (`SHIKU_TEST_STORE=mongodb`).
+    pub databases: Option<stores::Dropped>,
 }
 
 /// What a listener answers a plain HTTP request (not a WebSocket upgrade) with, read until it
@@ -57,6 +59,7 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         ..Config::default()
     };
     tweak(&mut config);
+    let databases = stores::choose(&mut config);
     let app = Application::build(config).await.expect("server builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let ctx = app.ctx.clone();
@@ -66,6 +69,7 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         client: reqwest::Client::new(),
         data_dir,
         app: ctx,
+        databases,
     }
 }
 
@@ -170,6 +174,7 @@ pub async fn spawn_xmpp(tweak: impl FnOnce(&mut Config)) -> (TestApp, XmppAddrs)
     config.xmpp.listen_websocket = Some("127.0.0.1:0".into());
     config.xmpp.listen_bosh = Some("127.0.0.1:0".into());
     tweak(&mut config);
+    let databases = stores::choose(&mut config);
     let app = Application::build(config).await.expect("server builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let addrs = XmppAddrs {
@@ -185,6 +190,7 @@ pub async fn spawn_xmpp(tweak: impl FnOnce(&mut Config)) -> (TestApp, XmppAddrs)
             client: reqwest::Client::new(),
             data_dir,
             app: ctx,
+            databases,
         },
         addrs,
     )
@@ -204,6 +210,7 @@ pub async fn spawn_shiku(
     config.xmpp.listen_shiku_ws = Some("127.0.0.1:0".into());
     config.xmpp.listen_websocket = Some("127.0.0.1:0".into());
     tweak(&mut config);
+    let databases = stores::choose(&mut config);
     let app = Application::build(config).await.expect("server builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let shiku = app.shiku_ws_addr.expect("binary listener bound");
@@ -220,6 +227,7 @@ pub async fn spawn_shiku(
             client: reqwest::Client::new(),
             data_dir,
             app: ctx,
+            databases,
         },
         shiku,
         addrs,

@@ -38,6 +38,30 @@ impl MongoDbs {
     }
 }
 
+/// Throw-away databases on `uri`, named with `suffix` (reference layout).
+pub fn test_databases(uri: &str, suffix: &str) -> MongoConfig {
+    MongoConfig {
+        uri: uri.to_string(),
+        api_db: format!("shiku_test_api_{suffix}"),
+        room_db: format!("shiku_test_room_{suffix}"),
+        message_db: format!("shiku_test_msg_{suffix}"),
+        layout: MessageLayout::Reference,
+        sharded_msgs_db: format!("shiku_test_msgs_{suffix}"),
+        sharded_last_chats_db: format!("shiku_test_last_{suffix}"),
+    }
+}
+
+/// Every database a store on `cfg` may write.
+pub fn database_names(cfg: &MongoConfig) -> Vec<String> {
+    vec![
+        cfg.api_db.clone(),
+        cfg.room_db.clone(),
+        cfg.message_db.clone(),
+        cfg.sharded_msgs_db.clone(),
+        cfg.sharded_last_chats_db.clone(),
+    ]
+}
+
 /// A MongoDB store with this message layout in fresh databases, or None without
 /// `SHIKU_TEST_MONGODB_URI` (the `suite` then says it was skipped).
 pub async fn mongo(suite: &str, layout: MessageLayout) -> Option<(Store, MongoDbs)> {
@@ -47,31 +71,73 @@ pub async fn mongo(suite: &str, layout: MessageLayout) -> Option<(Store, MongoDb
     };
     let suffix = shiku_server::domain::util::uuid32()[..8].to_string();
     let cfg = MongoConfig {
-        uri: uri.clone(),
-        api_db: format!("shiku_test_api_{suffix}"),
-        room_db: format!("shiku_test_room_{suffix}"),
-        message_db: format!("shiku_test_msg_{suffix}"),
         layout,
+        ..test_databases(&uri, &suffix)
     };
-    let sharded = (
-        format!("shiku_test_msgs_{suffix}"),
-        format!("shiku_test_last_{suffix}"),
-    );
-    let s = MongoStore::connect(&cfg)
-        .await
-        .expect("MongoDB reachable")
-        .with_sharded_databases(&sharded.0, &sharded.1);
+    let s = MongoStore::connect(&cfg).await.expect("MongoDB reachable");
     let d = s.description();
     let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
-    let names = vec![
-        cfg.api_db,
-        cfg.room_db,
-        cfg.message_db,
-        sharded.0,
-        sharded.1,
-    ];
+    let names = database_names(&cfg);
     Some((
         Store::from_adapter(Arc::new(s), d),
         MongoDbs { client, names },
     ))
+}
+
+/// The store of the black-box servers: `SHIKU_TEST_STORE=mongodb` puts each on fresh MongoDB
+/// databases at `SHIKU_TEST_MONGODB_URI` (`SHIKU_TEST_MONGODB_LAYOUT=sharded` for seed 002's
+/// message layout), dropped with the server; otherwise the embedded store in its data dir.
+/// The names follow the data dir, so a server restarted on the same dir finds its data.
+pub fn choose(config: &mut shiku_server::config::Config) -> Option<Dropped> {
+    match std::env::var("SHIKU_TEST_STORE").as_deref() {
+        Ok("mongodb") => {}
+        Ok("sqlite") | Err(_) => return None,
+        Ok(other) => panic!("SHIKU_TEST_STORE={other}: expected sqlite or mongodb"),
+    }
+    let uri = std::env::var("SHIKU_TEST_MONGODB_URI")
+        .expect("SHIKU_TEST_STORE=mongodb needs SHIKU_TEST_MONGODB_URI");
+    let layout = match std::env::var("SHIKU_TEST_MONGODB_LAYOUT").as_deref() {
+        Ok("sharded") => MessageLayout::Sharded,
+        Ok("reference") | Err(_) => MessageLayout::Reference,
+        Ok(other) => panic!("SHIKU_TEST_MONGODB_LAYOUT={other}: expected reference or sharded"),
+    };
+    let dir = config.data_dir.to_string_lossy();
+    let suffix = shiku_server::domain::util::md5_hex(&dir)[..12].to_string();
+    config.store = shiku_server::config::StoreKind::Mongodb;
+    config.mongodb = MongoConfig {
+        layout,
+        ..test_databases(&uri, &suffix)
+    };
+    Some(Dropped {
+        uri,
+        names: database_names(&config.mongodb),
+    })
+}
+
+/// Databases dropped when this is (on a thread of its own: drops run inside the tests' runtime).
+#[derive(Debug)]
+pub struct Dropped {
+    uri: String,
+    names: Vec<String>,
+}
+
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        let (uri, names) = (self.uri.clone(), std::mem::take(&mut self.names));
+        let dropping = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
+                for db in names {
+                    // A server still winding down may recreate one; the test server is
+                    // throw-away, so a leftover costs nothing but space.
+                    let _ = client.database(&db).drop().await;
+                }
+            });
+        });
+        let _ = dropping.join();
+    }
 }

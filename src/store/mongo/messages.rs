@@ -40,10 +40,6 @@ const NEW_FRIENDS: &str = "NewFriends";
 /// Pinned conversations (API database).
 const DIALOGS: &str = "stick_dialog";
 
-/// Sharded layout: the database of per-owner message collections.
-pub const SHARDED_MSGS_DB: &str = "shiku_msgs";
-/// Sharded layout: the database of conversation rows.
-pub const SHARDED_LAST_CHATS_DB: &str = "shiku_lastChats";
 /// Sharded layout: the collection of room conversation rows.
 pub const ROOM_LAST_CHATS: &str = "lastChats_muc";
 /// Sharded layout: users per numbered collection.
@@ -361,8 +357,8 @@ impl MessageDbs {
         MessageDbs {
             layout: cfg.layout,
             message: client.database(&cfg.message_db),
-            sharded_msgs: client.database(SHARDED_MSGS_DB),
-            sharded_last_chats: client.database(SHARDED_LAST_CHATS_DB),
+            sharded_msgs: client.database(&cfg.sharded_msgs_db),
+            sharded_last_chats: client.database(&cfg.sharded_last_chats_db),
             prepared: Mutex::new(HashMap::new()),
         }
     }
@@ -443,15 +439,6 @@ async fn create_place_indexes(coll: &Collection<Document>, kind: Kind) {
 }
 
 impl MongoStore {
-    /// Uses other database names for the sharded layout's `shiku_msgs` and `shiku_lastChats`
-    /// (a renamed deployment, or throw-away databases in tests).
-    pub fn with_sharded_databases(mut self, msgs_db: &str, last_chats_db: &str) -> MongoStore {
-        let client = self.db.client();
-        self.msgs.sharded_msgs = client.database(msgs_db);
-        self.msgs.sharded_last_chats = client.database(last_chats_db);
-        self
-    }
-
     /// The collection of `place`, its indexes created on first use.
     async fn place(&self, place: &Place) -> Collection<Document> {
         let db = self.msgs.db(place.db);

@@ -59,6 +59,15 @@ pub struct MongoStore {
 impl MongoStore {
     /// Connects, checks the server answers a ping, and creates the indexes we query by.
     pub async fn connect(cfg: &MongoConfig) -> StoreResult<MongoStore> {
+        MongoStore::connect_with(cfg, |_| {}).await
+    }
+
+    /// [`MongoStore::connect`] after `tweak` adjusts the driver's options (a command monitor,
+    /// for example).
+    pub async fn connect_with(
+        cfg: &MongoConfig,
+        tweak: impl FnOnce(&mut ClientOptions),
+    ) -> StoreResult<MongoStore> {
         let description = describe(&cfg.uri, &cfg.api_db);
         let mut options = ClientOptions::parse(&cfg.uri).await.map_err(|e| {
             StoreError::Backend(format!("invalid MongoDB URI ({description}): {e}"))
@@ -68,6 +77,7 @@ impl MongoStore {
         if options.app_name.is_none() {
             options.app_name = Some("shiku-server".into());
         }
+        tweak(&mut options);
         let client = Client::with_options(options)
             .map_err(|e| StoreError::Backend(format!("MongoDB client ({description}): {e}")))?;
         let db = client.database(&cfg.api_db);
