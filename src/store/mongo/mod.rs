@@ -39,7 +39,8 @@ const TOKEN_VERSIONS: &str = "shiku_token_versions";
 /// to create it collide on the `_id` index instead of creating two counters.
 const COUNTER_ID: &str = "userId";
 
-/// Server-selection and connect timeout: a wrong URI must fail start-up quickly.
+/// Server-selection and connect timeout unless the URI sets them: a wrong URI must fail
+/// start-up quickly.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// MongoDB's duplicate-key error code.
@@ -72,8 +73,12 @@ impl MongoStore {
         let mut options = ClientOptions::parse(&cfg.uri).await.map_err(|e| {
             StoreError::Backend(format!("invalid MongoDB URI ({description}): {e}"))
         })?;
-        options.server_selection_timeout = Some(CONNECT_TIMEOUT);
-        options.connect_timeout = Some(CONNECT_TIMEOUT);
+        // The URI's own `serverSelectionTimeoutMS` / `connectTimeoutMS` win (the connect timeout
+        // also bounds the driver's heartbeats: a slow server needs a longer one).
+        options
+            .server_selection_timeout
+            .get_or_insert(CONNECT_TIMEOUT);
+        options.connect_timeout.get_or_insert(CONNECT_TIMEOUT);
         if options.app_name.is_none() {
             options.app_name = Some("shiku-server".into());
         }
