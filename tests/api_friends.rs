@@ -581,8 +581,17 @@ async fn batch_add_befriends_and_notifies_with_510() {
     let c = user(&app, "13700000073", "丙").await;
     let refuses = user(&app, "13700000074", "丁").await;
     set(&app, &refuses, Patch::new().set("settings.allowAtt", 0)).await;
+    // Only users /friends/add would befriend at once are added: b and c need no verification,
+    // `verifies` (the default) is skipped.
+    let verifies = user(&app, "13700000077", "庚").await;
+    for u in [&b, &c] {
+        set(&app, u, Patch::new().set("settings.friendsVerify", 0)).await;
+    }
 
-    let list = format!("{}, {},10000,{},999999,{}", b.id, c.id, a.id, refuses.id);
+    let list = format!(
+        "{}, {},10000,{},999999,{},{}",
+        b.id, c.id, a.id, refuses.id, verifies.id
+    );
     let v = call(
         &app,
         "/friends/attention/batchAdd",
@@ -607,16 +616,20 @@ async fn batch_add_befriends_and_notifies_with_510() {
     }
     assert!(rel(&app, &a, &refuses).await.is_none());
     assert!(of_type(&queued(&app, refuses.uid()).await, 510).is_empty());
+    assert!(rel(&app, &a, &verifies).await.is_none());
+    assert!(rel(&app, &verifies, &a).await.is_none());
+    assert!(of_type(&queued(&app, verifies.uid()).await, 510).is_empty());
     // 10000 and myself are skipped.
     assert!(rel_ids(&app, a.uid(), a.uid()).await.is_none());
 
-    // A pending follow is turned into a friendship.
+    // A pending follow is turned into a friendship: e asked (its follow awaits a's verification),
+    // which is consent even though e verifies friends itself.
     let e = user(&app, "13700000075", "戊").await;
     ok(&call(
         &app,
         "/friends/attention/add",
-        &a,
-        &[("toUserId", &e.sid())],
+        &e,
+        &[("toUserId", &a.sid())],
     )
     .await);
     let v = call(

@@ -388,7 +388,17 @@ async fn live_pushes_arrive_in_each_sessions_unit() {
     assert_eq!(n.content, "task");
     assert_now_millis(n.time_send, "oneSendOne to the xiaoshifeifei session");
 
-    // A friend event (510: the owner made friends with both directly).
+    // A friend event (510: the owner made friends with both directly, which only users who
+    // need no verification allow).
+    for uid in [jq, vue] {
+        let patch = shiku_server::store::Patch::new().set("settings.friendsVerify", 0);
+        app.app
+            .store
+            .users
+            .update_user(uid as i32, &patch)
+            .await
+            .unwrap();
+    }
     let v = app
         .get(
             "/friends/attention/batchAdd",

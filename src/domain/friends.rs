@@ -432,7 +432,8 @@ pub async fn follow(ctx: &Ctx, me: i32, to: i32, from_add_type: i32) -> Result<A
 }
 
 /// `/friends/attention/batchAdd`: makes me friends with each listed user directly (skipping
-/// myself, 10000, unknown users, users who refuse follows and users who blacklisted me) and
+/// myself, 10000, unknown users, users who refuse follows, users who blacklisted me and users
+/// `/friends/add` would not befriend without their consent) and
 /// sends each a 510. Returns the users processed and whether any was refused for blacklisting
 /// me.
 pub async fn batch_follow(ctx: &Ctx, me: i32, ids: &[i32]) -> Result<(Vec<i32>, bool)> {
@@ -463,6 +464,17 @@ pub async fn batch_follow(ctx: &Ctx, me: i32, ids: &[i32]) -> Result<(Vec<i32>, 
                 .is_none_or(|a| a.status == STRANGER || a.blacklist == 1);
             if new && theirs.user.settings.allow_att == 0 {
                 continue;
+            }
+            // The reference befriends anyone listed; that would let a stranger skip the consent
+            // `/friends/add` asks for (and then see what friends see), so the same rule applies.
+            if !consented(ctx, me, to).await? {
+                let needs_verify =
+                    theirs.user.settings.friends_verify == 1 && theirs.user_type != 2;
+                if needs_verify
+                    || from_list_refusal(&theirs.user.settings.friend_from_list, 0).is_some()
+                {
+                    continue;
+                }
             }
             befriend_direction(ctx, &theirs, &mine, ba.as_ref(), 4, now).await?;
             befriend_direction(ctx, &mine, &theirs, ab.as_ref(), 4, now).await?;

@@ -54,7 +54,7 @@ pub const DOCS: &[EndpointDoc] = &[
     EndpointDoc {
         path: "/friends/attention/batchAdd",
         tag: "friends",
-        summary: "Become friends with several users at once; each gets a 510 notification",
+        summary: "Become friends with several users at once, each only when /friends/add would (their consent); each gets a 510 notification",
         access: Access::User,
         params: &[p("toUserIds", "string", true, "comma-separated userIds")],
         codes: &[0],
