@@ -1,8 +1,8 @@
 //! Schema fuzzing of every endpoint in api-docs/openapi.json (issue 17 standing check):
 //! [schemathesis](https://schemathesis.readthedocs.io/) from PyPI generates valid and invalid
 //! input for each operation (GET query and POST form alike) from the document and sends it to a
-//! running server. Every answer must be no 5xx (`not_a_server_error`; a panic in a handler is a
-//! 500) and a Shiku envelope (`shiku_envelope` in tests/schema/hooks.py: a JSON object with an
+//! running server. Every answer must be no 5xx (`not_a_server_error`; a panic in a handler loses
+//! the connection, which schemathesis reports as an error) and a Shiku envelope (`shiku_envelope` in tests/schema/hooks.py: a JSON object with an
 //! integer `resultCode` and `currentTime`).
 //!
 //! Tokens: a user and a console user (role 6, every console permission) are made here and their
