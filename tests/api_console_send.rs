@@ -324,6 +324,12 @@ async fn send_message_never_impersonates() {
             .await;
         assert_code(&v, 1040101, mentions);
     }
+    // The OpenAPI document lists that code too (schema fuzzing found it missing).
+    let doc = shiku_server::http::all_docs()
+        .into_iter()
+        .find(|d| d.path == "/console/sendMessage")
+        .expect("documented");
+    assert!(doc.codes.contains(&1040101), "{:?}", doc.codes);
 }
 
 #[tokio::test]

@@ -521,7 +521,7 @@ pub const DOCS: &[EndpointDoc] = &[
             p("body", "string", true, "the text (content of a type-1 message)"),
             p("count", "integer", false, "ignored (the reference's fan-out from the receiver's friends is not offered)"),
         ],
-        codes: &[0, 1030101, 1030102, 1030103, 1040304],
+        codes: &[0, 1030101, 1030102, 1030103, 1040101, 1040304],
         data: "{messageId}",
     },
 ];
