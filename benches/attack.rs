@@ -208,7 +208,7 @@ async fn image_bombs(w: Arc<World>, u: User, bomb: &'static [u8], big: &'static 
         .unwrap();
     let mut i = 0usize;
     while w.running() {
-        let (png, what) = if i % 2 == 0 {
+        let (png, what) = if i.is_multiple_of(2) {
             (bomb, "16384x8000")
         } else {
             (big, "36 MP")
@@ -328,8 +328,7 @@ async fn offline_login(w: Arc<World>, o: User, filler_user: User) {
                         Err(_) => break,
                     }
                 }
-                w.tally
-                    .add("4 full offline queue, login", format!("{}", bucket(got)));
+                w.tally.add("4 full offline queue, login", bucket(got));
             }
             Err(e) => w.tally.add(
                 "4 full offline queue, login",

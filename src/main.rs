@@ -127,11 +127,14 @@ fn main() {
 /// thread keeps the large buffers it freed (history pages, upload parts, decoded images) in an
 /// arena of its own: under the attack catalogue (benches/attack.rs) that retention alone was
 /// about 160 MB of the peak and stayed resident afterwards. Must run before any thread starts.
+/// An operator's own `MALLOC_ARENA_MAX` is left in force.
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; no other thread exists yet.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only sets an allocator parameter; no other thread exists yet.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
     }
 }
 
