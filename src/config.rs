@@ -412,6 +412,10 @@ pub struct Limits {
     /// Message bytes one history page (`shiku_msgs`, `shiku_muc_msgs`, `getLastChatList`, the
     /// binary protocol's pulls) carries at most; a page stops early rather than exceed it.
     pub max_page_bytes: usize,
+    /// Message bytes all history pages being built at once may hold together (every page's
+    /// rows count until the page is done); beyond it a page stops early, and one with no row
+    /// yet waits up to 10 s, then is refused as busy (1040106).
+    pub max_pages_bytes: usize,
     /// Connections (dedicated listeners) plus HTTP requests in flight one client address may
     /// hold at once; trusted proxies are not counted (their clients are, by the address they
     /// forward). 0 = unlimited.
@@ -585,6 +589,7 @@ impl Default for Limits {
         Limits {
             max_form_bytes: 1024 * 1024,
             max_page_bytes: 8 << 20,
+            max_pages_bytes: 24 << 20,
             max_connections_per_address: 1000,
             body_timeout_secs: 30,
             upload_idle_secs: 30,

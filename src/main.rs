@@ -115,10 +115,26 @@ fn load_config(cli: &Cli) -> Result<Config, StartupError> {
 }
 
 fn main() {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
         eprintln!("shiku-server: {e}");
         std::process::exit(1);
+    }
+}
+
+/// Caps glibc's malloc at two arenas. With its default (8 per core) every worker and blocking
+/// thread keeps the large buffers it freed (history pages, upload parts, decoded images) in an
+/// arena of its own: under the attack catalogue (benches/attack.rs) that retention alone was
+/// about 160 MB of the peak and stayed resident afterwards. Must run before any thread starts.
+/// An operator's own `MALLOC_ARENA_MAX` is left in force.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only sets an allocator parameter; no other thread exists yet.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
     }
 }
 

@@ -30,6 +30,9 @@ pub struct Ctx {
     pub profiles: Profiles,
     /// The `/config` values set in the admin console (applied without a restart).
     pub console: ClientOverrides,
+    /// KiB of message text all history pages being built hold together
+    /// (`limits.max_pages_bytes`).
+    pub pages: Arc<tokio::sync::Semaphore>,
 }
 
 /// System account every user is auto-friended with ("客服公众号", public account).

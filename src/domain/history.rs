@@ -8,8 +8,11 @@
 //! removes the peer's copy of a message the caller sent.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{json, Map, Value};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::{Error, Result};
 use super::messages::{self, Outgoing, Target};
@@ -156,7 +159,7 @@ pub async fn history(ctx: &Ctx, me: i32, r: &HistoryRequest) -> Result<Value> {
         q.skip += rows.len() as u64;
         let last = (rows.len() as u64) < n;
         for row in &rows {
-            if !page.push(row_view(row, history_unit(ctx))) {
+            if !page.push(row_view(row, history_unit(ctx))).await? {
                 break;
             }
         }
@@ -169,14 +172,24 @@ pub async fn history(ctx: &Ctx, me: i32, r: &HistoryRequest) -> Result<Value> {
 
 /// A history page being filled: at most `rows` rows and `limits.max_page_bytes` of message
 /// text (counted twice: every row carries it in `body` and `message`), read from the store
-/// a chunk at a time so a page of large messages never sits in memory whole.
+/// a chunk at a time so a page of large messages never sits in memory whole. Its rows also
+/// hold their share of `limits.max_pages_bytes`, which bounds what all pages being built hold
+/// together however many are asked for at once.
 struct Page {
     rows: Vec<Value>,
     wanted: u64,
     bytes: usize,
     budget: usize,
     full: bool,
+    shared: Arc<Semaphore>,
+    /// KiB of `shared` this page holds, given back when it is done.
+    held: Option<OwnedSemaphorePermit>,
+    /// All of `shared`: no single row waits for more.
+    shared_kib: usize,
 }
+
+/// Longest a page waits for its first row's share of `limits.max_pages_bytes`.
+const PAGE_WAIT: Duration = Duration::from_secs(10);
 
 impl Page {
     fn new(ctx: &Ctx, wanted: u64) -> Page {
@@ -186,6 +199,9 @@ impl Page {
             bytes: 0,
             budget: ctx.config.limits.max_page_bytes,
             full: false,
+            shared: ctx.pages.clone(),
+            held: None,
+            shared_kib: (ctx.config.limits.max_pages_bytes / 1024).max(1),
         }
     }
 
@@ -195,17 +211,34 @@ impl Page {
         (!self.full && left > 0).then(|| left.min(PAGE_CHUNK))
     }
 
-    /// Adds a row unless the byte budget is spent (the first row always fits); false when the
-    /// page is full.
-    fn push(&mut self, row: Value) -> bool {
+    /// Adds a row unless the page's byte budget is spent or the pages being built hold all of
+    /// theirs (the first row always fits, once there is room for it: busy after
+    /// [`PAGE_WAIT`]); false when the page is full.
+    async fn push(&mut self, row: Value) -> Result<bool> {
         let size = row_bytes(&row);
         if !self.rows.is_empty() && self.bytes + size > self.budget {
             self.full = true;
-            return false;
+            return Ok(false);
+        }
+        let kib = size.div_ceil(1024).min(self.shared_kib) as u32;
+        let permit = match self.shared.clone().try_acquire_many_owned(kib) {
+            Ok(p) => p,
+            Err(_) if !self.rows.is_empty() => {
+                self.full = true;
+                return Ok(false);
+            }
+            Err(_) => tokio::time::timeout(PAGE_WAIT, self.shared.clone().acquire_many_owned(kib))
+                .await
+                .map_err(|_| Error::Busy)?
+                .map_err(|_| Error::Busy)?,
+        };
+        match &mut self.held {
+            Some(h) => h.merge(permit),
+            None => self.held = Some(permit),
         }
         self.bytes += size;
         self.rows.push(row);
-        true
+        Ok(true)
     }
 
     fn into_value(self) -> Value {
@@ -297,7 +330,7 @@ pub async fn muc_history(ctx: &Ctx, me: i32, r: &MucHistoryRequest) -> Result<Va
         q.skip += rows.len() as u64;
         let last = (rows.len() as u64) < n;
         for row in &rows {
-            if !page.push(muc_view(row, history_unit(ctx))) {
+            if !page.push(muc_view(row, history_unit(ctx))).await? {
                 break;
             }
         }
@@ -429,7 +462,7 @@ pub async fn last_chat_list(
                 continue;
             }
         }
-        if !page.push(last_chat_view(row, history_unit(ctx))) {
+        if !page.push(last_chat_view(row, history_unit(ctx))).await? {
             break;
         }
     }

@@ -59,6 +59,10 @@ impl Ctx {
             router: Router::new(),
             files,
             connections: quota::Slots::new(config.limits.max_connections_per_address),
+            pages: Arc::new(tokio::sync::Semaphore::new(
+                (config.limits.max_pages_bytes / 1024)
+                    .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+            )),
             profiles: profiles::Profiles::default(),
             console: client_settings::ClientOverrides::default(),
             config,
