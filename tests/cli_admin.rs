@@ -10,8 +10,11 @@ use shiku_server::domain::util::md5_hex;
 
 const BIN: &str = env!("CARGO_BIN_EXE_shiku-server");
 
-fn admin_create(args: &[&str]) -> std::process::Output {
+/// Runs `admin create` with `args` on the store of a server on `data_dir` (MongoDB under
+/// SHIKU_TEST_STORE=mongodb, as the server the test then spawns there).
+fn admin_create(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(BIN)
+        .envs(common::stores::child_env(data_dir))
         .args(["admin", "create"])
         .args(args)
         .env_remove("SHIKU_ADMIN_PASSWORD")
@@ -32,14 +35,17 @@ async fn console_login(app: &common::TestApp, phone: &str, password: &str) -> se
 async fn created_admin_logs_in_and_nothing_else_does() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let out = admin_create(&[
-        "--data-dir",
-        data,
-        "--phone",
-        "13700000001",
-        "--password",
-        "first-admin-pw",
-    ]);
+    let out = admin_create(
+        dir.path(),
+        &[
+            "--data-dir",
+            data,
+            "--phone",
+            "13700000001",
+            "--password",
+            "first-admin-pw",
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -81,18 +87,21 @@ async fn an_existing_user_gets_the_given_password_and_role() {
         format!("data_dir = {:?}\n", dir.path().to_str().unwrap()),
     )
     .unwrap();
-    let out = admin_create(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--phone",
-        "13700000002",
-        "--password",
-        "new-admin-pw",
-        "--area-code",
-        "86",
-        "--role",
-        "5",
-    ]);
+    let out = admin_create(
+        dir.path(),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--phone",
+            "13700000002",
+            "--password",
+            "new-admin-pw",
+            "--area-code",
+            "86",
+            "--role",
+            "5",
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -146,7 +155,7 @@ fn bad_input_is_refused() {
         // No password at all: there is no default.
         vec!["--data-dir", data, "--phone", "13700000003"],
     ] {
-        let out = admin_create(&args);
+        let out = admin_create(dir.path(), &args);
         assert!(!out.status.success(), "{args:?} succeeded");
         assert!(!out.stderr.is_empty(), "{args:?}: no message");
     }

@@ -6,6 +6,8 @@
 //! and deliver every one to B at B's next XMPP login, from the offline queue (delay-stamped), in
 //! order, once. Users the killed process had online are offline in the new one.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,7 +33,11 @@ impl ServerProcess {
     async fn start(data_dir: &Path, log_name: &str) -> ServerProcess {
         let port = free_port();
         let log = std::fs::File::create(data_dir.join(log_name)).expect("log file");
+        // Under SHIKU_TEST_STORE=mongodb the binary runs on MongoDB too (a restart on the same
+        // dir finds the same databases; the test holds their guard).
+        let store = common::stores::child_env(data_dir);
         let child = Command::new(env!("CARGO_BIN_EXE_shiku-server"))
+            .envs(store)
             .current_dir(data_dir)
             .env("SHIKU_LISTEN", format!("127.0.0.1:{port}"))
             .env("SHIKU_DATA_DIR", data_dir)
@@ -303,6 +309,7 @@ async fn history_ids(s: &ServerProcess, token: &str, peer: i64) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receipted_messages_survive_sigkill_in_history_and_offline_queue() {
     let dir = tempfile::tempdir().expect("temp dir");
+    let _databases = common::stores::databases(dir.path());
     let s = ServerProcess::start(dir.path(), "first.log").await;
     let a = s.register("13800000001", "alice-pw", "alice").await;
     let b = s.register("13800000002", "bob-pw", "bob").await;
@@ -390,6 +397,7 @@ async fn receipted_messages_survive_sigkill_in_history_and_offline_queue() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_tells_sessions_system_shutdown_then_stops() {
     let dir = tempfile::tempdir().expect("temp dir");
+    let _databases = common::stores::databases(dir.path());
     let mut s = ServerProcess::start(dir.path(), "term.log").await;
     let a = s.register("13800000021", "alice-pw", "alice").await;
     let token = s.login("13800000021", "alice-pw").await;
@@ -412,16 +420,34 @@ async fn sigterm_tells_sessions_system_shutdown_then_stops() {
     let frame = notice.await.expect("reader");
     assert!(frame.contains("<system-shutdown"), "{frame}");
     assert!(status.success(), "exit status {status:?}");
-    // The session's own close marked A offline before the process ended (read from the file:
-    // a restart would clear it anyway).
-    let db = rusqlite::Connection::open(dir.path().join("shiku.db")).expect("database");
-    let state: i64 = db
-        .query_row(
-            "SELECT json_extract(doc, '$.onlinestate') FROM user WHERE id = ?1",
-            [a],
-            |r| r.get(0),
-        )
-        .expect("A's row");
+    // The session's own close marked A offline before the process ended (read from the store
+    // itself: a restart would clear it anyway).
+    let state = match common::stores::chosen(dir.path()) {
+        Some(m) => {
+            let client = mongodb::Client::with_uri_str(&m.uri).await.unwrap();
+            let user = client
+                .database(&m.api_db)
+                .collection::<mongodb::bson::Document>("user")
+                .find_one(mongodb::bson::doc! { "_id": a })
+                .await
+                .unwrap()
+                .expect("A's document");
+            user.get("onlinestate")
+                .and_then(mongodb::bson::Bson::as_i32)
+                .map(i64::from)
+                .or_else(|| user.get_i64("onlinestate").ok())
+                .expect("onlinestate")
+        }
+        None => {
+            let db = rusqlite::Connection::open(dir.path().join("shiku.db")).expect("database");
+            db.query_row(
+                "SELECT json_extract(doc, '$.onlinestate') FROM user WHERE id = ?1",
+                [a],
+                |r| r.get(0),
+            )
+            .expect("A's row")
+        }
+    };
     assert_eq!(state, 0, "A still marked online after the stop");
     let log = std::fs::read_to_string(dir.path().join("term.log")).unwrap_or_default();
     assert!(log.contains("closing sessions"), "{log}");

@@ -59,7 +59,7 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         ..Config::default()
     };
     tweak(&mut config);
-    let databases = stores::choose(&mut config);
+    let databases = stores::choose(&mut config, data_dir.path());
     let app = Application::build(config).await.expect("server builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let ctx = app.ctx.clone();
@@ -174,7 +174,7 @@ pub async fn spawn_xmpp(tweak: impl FnOnce(&mut Config)) -> (TestApp, XmppAddrs)
     config.xmpp.listen_websocket = Some("127.0.0.1:0".into());
     config.xmpp.listen_bosh = Some("127.0.0.1:0".into());
     tweak(&mut config);
-    let databases = stores::choose(&mut config);
+    let databases = stores::choose(&mut config, data_dir.path());
     let app = Application::build(config).await.expect("server builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let addrs = XmppAddrs {
@@ -210,7 +210,7 @@ pub async fn spawn_shiku(
     config.xmpp.listen_shiku_ws = Some("127.0.0.1:0".into());
     config.xmpp.listen_websocket = Some("127.0.0.1:0".into());
     tweak(&mut config);
-    let databases = stores::choose(&mut config);
+    let databases = stores::choose(&mut config, data_dir.path());
     let app = Application::build(config).await.expect("server builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let shiku = app.shiku_ws_addr.expect("binary listener bound");

@@ -84,11 +84,11 @@ pub async fn mongo(suite: &str, layout: MessageLayout) -> Option<(Store, MongoDb
     ))
 }
 
-/// The store of the black-box servers: `SHIKU_TEST_STORE=mongodb` puts each on fresh MongoDB
-/// databases at `SHIKU_TEST_MONGODB_URI` (`SHIKU_TEST_MONGODB_LAYOUT=sharded` for seed 002's
-/// message layout), dropped with the server; otherwise the embedded store in its data dir.
-/// The names follow the data dir, so a server restarted on the same dir finds its data.
-pub fn choose(config: &mut shiku_server::config::Config) -> Option<Dropped> {
+/// The MongoDB databases a black-box server on `data_dir` uses when `SHIKU_TEST_STORE=mongodb`
+/// (fresh ones at `SHIKU_TEST_MONGODB_URI`, `SHIKU_TEST_MONGODB_LAYOUT=sharded` for seed 002's
+/// message layout), or None for the embedded store. The names follow the data dir, so a server
+/// restarted on the same dir finds its data.
+pub fn chosen(data_dir: &std::path::Path) -> Option<MongoConfig> {
     match std::env::var("SHIKU_TEST_STORE").as_deref() {
         Ok("mongodb") => {}
         Ok("sqlite") | Err(_) => return None,
@@ -101,16 +101,61 @@ pub fn choose(config: &mut shiku_server::config::Config) -> Option<Dropped> {
         Ok("reference") | Err(_) => MessageLayout::Reference,
         Ok(other) => panic!("SHIKU_TEST_MONGODB_LAYOUT={other}: expected reference or sharded"),
     };
-    let dir = config.data_dir.to_string_lossy();
+    let dir = data_dir.to_string_lossy();
     let suffix = shiku_server::domain::util::md5_hex(&dir)[..12].to_string();
-    config.store = shiku_server::config::StoreKind::Mongodb;
-    config.mongodb = MongoConfig {
+    Some(MongoConfig {
         layout,
         ..test_databases(&uri, &suffix)
+    })
+}
+
+/// Puts a spawned server on the store [`chosen`] for its data dir. The databases are dropped
+/// with the returned guard when the data dir is the harness's `own_dir`; a test that gave its
+/// own dir (to restart a server on it) keeps them, like the dir, until it ends.
+pub fn choose(
+    config: &mut shiku_server::config::Config,
+    own_dir: &std::path::Path,
+) -> Option<Dropped> {
+    let mongo = chosen(&config.data_dir)?;
+    let dropped = (config.data_dir == own_dir).then(|| Dropped {
+        uri: mongo.uri.clone(),
+        names: database_names(&mongo),
+    });
+    config.store = shiku_server::config::StoreKind::Mongodb;
+    config.mongodb = mongo;
+    dropped
+}
+
+/// The `SHIKU_*` variables that put a server binary started on `data_dir` on the store
+/// [`chosen`] for it (none for the embedded store); [`databases`] drops them afterwards.
+pub fn child_env(data_dir: &std::path::Path) -> Vec<(&'static str, String)> {
+    let Some(m) = chosen(data_dir) else {
+        return Vec::new();
     };
-    Some(Dropped {
-        uri,
-        names: database_names(&config.mongodb),
+    let layout = match m.layout {
+        MessageLayout::Reference => "reference",
+        MessageLayout::Sharded => "sharded",
+    };
+    vec![
+        ("SHIKU_STORE", "mongodb".to_string()),
+        ("SHIKU_MONGODB__URI", m.uri),
+        ("SHIKU_MONGODB__API_DB", m.api_db),
+        ("SHIKU_MONGODB__ROOM_DB", m.room_db),
+        ("SHIKU_MONGODB__MESSAGE_DB", m.message_db),
+        ("SHIKU_MONGODB__LAYOUT", layout.to_string()),
+        ("SHIKU_MONGODB__SHARDED_MSGS_DB", m.sharded_msgs_db),
+        (
+            "SHIKU_MONGODB__SHARDED_LAST_CHATS_DB",
+            m.sharded_last_chats_db,
+        ),
+    ]
+}
+
+/// The guard dropping the databases [`chosen`] for `data_dir`, if any.
+pub fn databases(data_dir: &std::path::Path) -> Option<Dropped> {
+    chosen(data_dir).map(|m| Dropped {
+        names: database_names(&m),
+        uri: m.uri,
     })
 }
 
