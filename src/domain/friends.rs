@@ -289,6 +289,19 @@ async fn consented(ctx: &Ctx, me: i32, to: i32) -> Result<bool> {
     Ok(event.is_some_and(|e| e.msg_type == PASS && e.direction == 1 && e.from == Some(me)))
 }
 
+/// Why `me` may not befriend `theirs` at once (`/friends/add`, each user of
+/// `/friends/attention/batchAdd`), or None: without its consent (see [`consented`]) a target
+/// that verifies friends, or whose `friendFromList` allows no way in, refuses.
+async fn consent_refusal(ctx: &Ctx, me: i32, theirs: &Party) -> Result<Option<&'static str>> {
+    if consented(ctx, me, theirs.user.user_id).await? {
+        return Ok(None);
+    }
+    if theirs.user.settings.friends_verify == 1 && theirs.user_type != 2 {
+        return Ok(Some(NEEDS_VERIFICATION_MSG));
+    }
+    Ok(from_list_refusal(&theirs.user.settings.friend_from_list, 0))
+}
+
 /// `/friends/add`: makes both directions friends at once (no notification: clients send 508
 /// or 501 themselves). Unlike the reference, only with the target's consent: it needs no
 /// verification (and `friendFromList` allows some way to add it), or the 500/501 handshake
@@ -311,14 +324,8 @@ pub async fn add(ctx: &Ctx, me: i32, to: i32) -> Result<()> {
     }
     let mine = party(ctx, caller_user(ctx, me).await?).await?;
     let theirs = party(ctx, target).await?;
-    if !consented(ctx, me, to).await? {
-        let needs_verify = theirs.user.settings.friends_verify == 1 && theirs.user_type != 2;
-        if needs_verify {
-            return Err(Error::failure(NEEDS_VERIFICATION_MSG));
-        }
-        if let Some(msg) = from_list_refusal(&theirs.user.settings.friend_from_list, 0) {
-            return Err(Error::failure(msg));
-        }
+    if let Some(msg) = consent_refusal(ctx, me, &theirs).await? {
+        return Err(Error::failure(msg));
     }
     let now = now_secs();
     befriend_direction(ctx, &mine, &theirs, None, 4, now).await?;
@@ -467,14 +474,8 @@ pub async fn batch_follow(ctx: &Ctx, me: i32, ids: &[i32]) -> Result<(Vec<i32>, 
             }
             // The reference befriends anyone listed; that would let a stranger skip the consent
             // `/friends/add` asks for (and then see what friends see), so the same rule applies.
-            if !consented(ctx, me, to).await? {
-                let needs_verify =
-                    theirs.user.settings.friends_verify == 1 && theirs.user_type != 2;
-                if needs_verify
-                    || from_list_refusal(&theirs.user.settings.friend_from_list, 0).is_some()
-                {
-                    continue;
-                }
+            if consent_refusal(ctx, me, &theirs).await?.is_some() {
+                continue;
             }
             befriend_direction(ctx, &theirs, &mine, ba.as_ref(), 4, now).await?;
             befriend_direction(ctx, &mine, &theirs, ab.as_ref(), 4, now).await?;
