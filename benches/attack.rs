@@ -135,9 +135,12 @@ impl World {
     }
 }
 
+/// Every user's password; XMPP logins send its md5, as the stock clients do (not the token).
+const PASSWORD: &str = "attack-pw";
+
 async fn register_all(base: &str, n: usize) -> Result<Vec<User>, String> {
     let http = reqwest::Client::new();
-    let password = md5_hex("attack-pw");
+    let password = md5_hex(PASSWORD);
     let results: Vec<Result<User, String>> = futures_util::stream::iter(0..n)
         .map(|i| {
             let (http, password) = (http.clone(), password.clone());
@@ -241,7 +244,7 @@ async fn image_bombs(w: Arc<World>, u: User, bomb: &'static [u8], big: &'static 
 /// Item 3, the victim side: a session that logs in and then reads nothing, again and again.
 async fn slow_reader(w: Arc<World>, u: User) {
     while w.running() {
-        match Xmpp::login(&w.ws_url(), &u.xff, u.id, &u.token, "slow").await {
+        match Xmpp::login(&w.ws_url(), &u.xff, u.id, &md5_hex(PASSWORD), "slow").await {
             Ok(c) => {
                 w.tally.add("3 sessions that stop reading", "logged in");
                 tokio::time::sleep(Duration::from_secs(15)).await;
@@ -271,7 +274,7 @@ async fn rest_flooder(w: Arc<World>, u: User, victims: Vec<i64>) {
 
 /// Item 3, the flood over XMPP: 60 KB chat messages to the victims in turn.
 async fn xmpp_flooder(w: Arc<World>, u: User, victims: Vec<i64>) {
-    let c = match Xmpp::login(&w.ws_url(), &u.xff, u.id, &u.token, "flood").await {
+    let c = match Xmpp::login(&w.ws_url(), &u.xff, u.id, &md5_hex(PASSWORD), "flood").await {
         Ok(c) => c,
         Err(e) => {
             w.tally
@@ -316,7 +319,7 @@ async fn offline_login(w: Arc<World>, o: User, filler_user: User) {
     let http = reqwest::Client::new();
     let mut seq = 1_000_000;
     while w.running() {
-        match Xmpp::login(&w.ws_url(), &o.xff, o.id, &o.token, "late").await {
+        match Xmpp::login(&w.ws_url(), &o.xff, o.id, &md5_hex(PASSWORD), "late").await {
             Ok(mut c) => {
                 w.tally.add("4 full offline queue, login", "logged in");
                 let until = Instant::now() + Duration::from_secs(8);
@@ -664,14 +667,14 @@ async fn good_user(w: Arc<World>, g: User, f: User) -> Good {
     let mut good = Good::default();
     let http = reqwest::Client::new();
     let arrived: Arc<Mutex<HashSet<String>>> = Arc::default();
-    let mut gx = match Xmpp::login(&w.ws_url(), &g.xff, g.id, &g.token, "good").await {
+    let mut gx = match Xmpp::login(&w.ws_url(), &g.xff, g.id, &md5_hex(PASSWORD), "good").await {
         Ok(c) => c,
         Err(e) => {
             good.error(format!("XMPP login: {e}"));
             return good;
         }
     };
-    let fx = match Xmpp::login(&w.ws_url(), &f.xff, f.id, &f.token, "friend").await {
+    let fx = match Xmpp::login(&w.ws_url(), &f.xff, f.id, &md5_hex(PASSWORD), "friend").await {
         Ok(c) => c,
         Err(e) => {
             good.error(format!("friend's XMPP login: {e}"));
@@ -805,7 +808,14 @@ async fn seed_room(w: &World, owner: &User, member: &User, n: usize) -> Result<S
     if v["resultCode"] != 1 {
         return Err(format!("/room/add: {v}"));
     }
-    let mut c = Xmpp::login(&w.ws_url(), &owner.xff, owner.id, &owner.token, "seed").await?;
+    let mut c = Xmpp::login(
+        &w.ws_url(),
+        &owner.xff,
+        owner.id,
+        &md5_hex(PASSWORD),
+        "seed",
+    )
+    .await?;
     c.send(&format!(
         r#"<presence to="{jid}@muc.{DOMAIN}/{}"><x xmlns="http://jabber.org/protocol/muc"/></presence>"#,
         owner.id
