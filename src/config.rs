@@ -72,6 +72,8 @@ pub struct Config {
     pub rooms: RoomConfig,
     /// Live delivery over XMPP (the Tigase replacement).
     pub xmpp: XmppConfig,
+    /// Several nodes on one MongoDB: the node's id and the NATS bus (off unless `nats_url`).
+    pub cluster: ClusterConfig,
     /// Uploads and the file server (the reference's upload service on 8088 and nginx on 8089).
     pub files: FilesConfig,
     /// First userId handed out on an empty database (reference: 10000002; seed 002: 6 digits).
@@ -255,6 +257,102 @@ pub struct ClientConfig {
     /// The unit of `timeSend` in history answers (`/tigase/shiku_msgs`, `shiku_muc_msgs`,
     /// `getLastChatList`, `getMessage`, search).
     pub history_time_unit: HistoryTimeUnit,
+}
+
+/// Several equal nodes behind a load balancer, sharing one MongoDB; live traffic between them
+/// (deliveries, kicks, settings) goes over NATS. Setting `nats_url` turns cluster mode on.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// This node's id: letters, digits, `-` and `_`, at most 64 (default: the host name).
+    /// Every node of a cluster needs its own; presence records which node holds a session.
+    pub node_id: String,
+    /// The NATS server(s), comma separated (`nats://10.0.0.5:4222,nats://10.0.0.6:4222`);
+    /// unset: one node, no bus.
+    pub nats_url: Option<String>,
+    /// NATS authentication: a token, or a user and password, or a `.creds` file.
+    pub nats_token: Option<String>,
+    pub nats_user: Option<String>,
+    pub nats_password: Option<String>,
+    pub nats_credentials_file: Option<PathBuf>,
+    /// TLS to NATS: required (`tls://` URLs require it too), with this CA bundle (PEM) when
+    /// the server's certificate is not signed by a public CA, and a client certificate and key
+    /// when the server asks for one.
+    pub nats_tls_required: bool,
+    pub nats_tls_ca_file: Option<PathBuf>,
+    pub nats_tls_cert_file: Option<PathBuf>,
+    pub nats_tls_key_file: Option<PathBuf>,
+    /// Subject prefix, so that several clusters can share one NATS.
+    pub subject_prefix: String,
+    /// Seconds between this node's heartbeats in MongoDB.
+    pub heartbeat_secs: u64,
+    /// A node whose heartbeat is older than this is dead: the survivors mark its users offline.
+    /// A crashed node's users are therefore offline everywhere within `dead_after_secs` +
+    /// `heartbeat_secs`.
+    pub dead_after_secs: u64,
+    /// How long a delivery to another node may take before the message goes to the offline
+    /// queue instead, milliseconds.
+    pub request_timeout_ms: u64,
+    /// Messages from the bus a node holds before it stops reading (per subscription).
+    pub max_pending: usize,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            node_id: default_node_id(),
+            nats_url: None,
+            nats_token: None,
+            nats_user: None,
+            nats_password: None,
+            nats_credentials_file: None,
+            nats_tls_required: false,
+            nats_tls_ca_file: None,
+            nats_tls_cert_file: None,
+            nats_tls_key_file: None,
+            subject_prefix: "shiku".into(),
+            heartbeat_secs: 2,
+            dead_after_secs: 10,
+            request_timeout_ms: 2000,
+            max_pending: 8192,
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// Whether this node is one of several (the bus is configured).
+    pub fn enabled(&self) -> bool {
+        self.nats_url
+            .as_deref()
+            .is_some_and(|u| !u.trim().is_empty())
+    }
+}
+
+/// The host name, in the characters a node id may hold.
+fn default_node_id() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is writable for its length; gethostname NUL-terminates within it.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let name = if ok {
+        let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    } else {
+        String::new()
+    };
+    let id: String = name
+        .chars()
+        .map(|c| if valid_node_char(c) { c } else { '-' })
+        .take(64)
+        .collect();
+    if id.is_empty() {
+        "node".into()
+    } else {
+        id
+    }
+}
+
+fn valid_node_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
 }
 
 /// The XMPP gateway. The domain is `client.xmpp_domain` (what `/config` tells clients); rooms
@@ -496,6 +594,7 @@ impl Default for Config {
             limits: Limits::default(),
             rooms: RoomConfig::default(),
             xmpp: XmppConfig::default(),
+            cluster: ClusterConfig::default(),
             files: FilesConfig::default(),
             first_user_id: 100100,
             log: "info".into(),
@@ -710,6 +809,46 @@ impl Config {
                 "files.root".into(),
                 "must not contain data_dir (the database and keys would be downloadable)".into(),
             ));
+        }
+        let c = &self.cluster;
+        if c.node_id.is_empty() || c.node_id.len() > 64 || !c.node_id.chars().all(valid_node_char) {
+            return Err(ConfigError::Env(
+                "cluster.node_id".into(),
+                "must be 1 to 64 letters, digits, '-' or '_'".into(),
+            ));
+        }
+        if c.subject_prefix.is_empty()
+            || !c
+                .subject_prefix
+                .split('.')
+                .all(|t| !t.is_empty() && t.chars().all(valid_node_char))
+        {
+            return Err(ConfigError::Env(
+                "cluster.subject_prefix".into(),
+                "must be dot-separated tokens of letters, digits, '-' or '_'".into(),
+            ));
+        }
+        if c.enabled() {
+            if self.store != StoreKind::Mongodb {
+                return Err(ConfigError::Env(
+                    "cluster.nats_url".into(),
+                    "several nodes share their state in MongoDB: set store = \"mongodb\" \
+                     (the embedded SQLite store belongs to one node)"
+                        .into(),
+                ));
+            }
+            if c.heartbeat_secs == 0
+                || c.dead_after_secs < 2 * c.heartbeat_secs
+                || c.request_timeout_ms == 0
+                || c.max_pending == 0
+            {
+                return Err(ConfigError::Env(
+                    "cluster".into(),
+                    "heartbeat_secs, request_timeout_ms and max_pending must be positive, and \
+                     dead_after_secs at least twice heartbeat_secs"
+                        .into(),
+                ));
+            }
         }
         if self.first_user_id < 10_006 {
             return Err(ConfigError::Env(

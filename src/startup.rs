@@ -28,9 +28,9 @@ pub async fn open_store(config: &Config) -> Result<Store, StartupError> {
             Store::from_adapter(Arc::new(s), d)
         }
         StoreKind::Mongodb => {
-            let s = MongoStore::connect(&config.mongodb).await?;
+            let s = Arc::new(MongoStore::connect(&config.mongodb).await?);
             let d = s.description();
-            Store::from_adapter(Arc::new(s), d)
+            Store::from_adapter(s.clone(), d).with_sessions(s)
         }
     })
 }
@@ -86,7 +86,18 @@ impl Application {
         let store = open_store(&config).await?;
         let store_description = store.description.clone();
         let ctx = Arc::new(Ctx::new(store, config.clone()).await?);
-        crate::domain::presence::clear_stale_online(&ctx).await?;
+        if config.cluster.enabled() {
+            let directory = ctx.store.sessions.clone().ok_or(
+                "several nodes need a store they share (MongoDB) for their session directory",
+            )?;
+            ctx.router.join_cluster(&config.cluster, directory).await?;
+            tracing::info!(
+                node = ctx.router.node(),
+                "cluster node: sessions in MongoDB, traffic over NATS"
+            );
+        }
+        crate::domain::presence::node_started(&ctx).await?;
+        crate::domain::presence::spawn_node_watch(&ctx);
         // Deletes uploads whose validTime ran out (reference FileDeleteTask).
         crate::domain::files::spawn_expiry(config.clone(), ctx.store.clone());
         crate::domain::console::spawn_background(&ctx);

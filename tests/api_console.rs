@@ -752,7 +752,7 @@ async fn locking_a_user_ends_tokens_and_live_sessions() {
     .await;
     assert_eq!(ok(&v)["status"], -1);
     assert_eq!(rx.try_recv().unwrap(), Push::Conflict);
-    assert!(!app.app.router.is_online(uid as i32));
+    assert!(!app.app.router.is_local(uid as i32));
     assert_code(
         &app.get("/user/get", &[("access_token", &user_token)]).await,
         1030102,

@@ -412,10 +412,10 @@ async fn inactivity_ends_the_session() {
     let (mut s, b) = Bosh::create(&main_url(&app), 1).await;
     assert_eq!(b.get_attr("inactivity"), Some("1"));
     s.login(uid, &pw, "web").await;
-    assert_eq!(app.app.router.resources(uid as i32), ["web"]);
+    assert_eq!(app.app.router.local_resources(uid as i32), ["web"]);
     // No request pending for longer than `inactivity`: the session ends and goes offline.
     tokio::time::sleep(Duration::from_millis(1800)).await;
-    assert!(app.app.router.resources(uid as i32).is_empty());
+    assert!(app.app.router.local_resources(uid as i32).is_empty());
     let b = s.send("", "").await;
     assert_eq!(b.get_attr("condition"), Some("item-not-found"));
 }

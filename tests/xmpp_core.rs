@@ -500,13 +500,13 @@ async fn bind_iqs_and_conflict() {
     first.s.closed().await;
     first.s.closed().await; // idempotent
     assert!(other.pushed().await.is_empty());
-    let mut resources = app.app.router.resources(a.id);
+    let mut resources = app.app.router.local_resources(a.id);
     resources.sort();
     assert_eq!(resources.len(), 2, "{resources:?}");
     assert!(resources.contains(&"web".to_string()));
     second.s.closed().await;
     other.s.closed().await;
-    assert!(!app.app.router.is_online(a.id));
+    assert!(!app.app.router.is_local(a.id));
 }
 
 #[tokio::test]
@@ -523,7 +523,10 @@ async fn single_device_users_keep_one_session() {
     let _web = connect(&app, &a, "web").await;
     let out = phone.pushed().await;
     assert_eq!(stream_error(&out), Some("conflict"));
-    assert_eq!(app.app.router.resources(a.id), vec!["web".to_string()]);
+    assert_eq!(
+        app.app.router.local_resources(a.id),
+        vec!["web".to_string()]
+    );
 }
 
 #[tokio::test]
@@ -1046,7 +1049,7 @@ async fn messages_before_bind_are_refused() {
         .await;
     assert_eq!(stream_error(&out), Some("not-authorized"));
     s.closed().await;
-    assert!(!app.app.router.is_online(a.id));
+    assert!(!app.app.router.is_local(a.id));
     // A room created on another path gets the same owner-only refusal for non-owners.
     let b = user(&app, "13800000102", "bob").await;
     let (_, jid) = room(&app, &a, &[&b]).await;

@@ -430,14 +430,14 @@ async fn a_client_vanishing_mid_stanza_goes_offline_and_gets_its_messages_later(
     ))
     .await;
     ca.stanza_named("iq").await;
-    assert!(app.app.router.is_online(a));
+    assert!(app.app.router.is_local(a));
 
     // Half a message, then the socket is gone (no close, no shutdown).
     let half = chat(&format!("{b}@{d}"), "half", "never finished");
     ca.send(&half[..half.len() / 2]).await;
     drop(ca);
     let deadline = tokio::time::Instant::now() + WAIT;
-    while app.app.router.is_online(a) {
+    while app.app.router.is_local(a) {
         assert!(
             tokio::time::Instant::now() < deadline,
             "session not cleaned up"
@@ -588,7 +588,7 @@ async fn pipelined_stanzas_and_a_conflicting_login() {
 
     // The same resource logging in again replaces the first connection.
     first.expect_stream_error("conflict").await;
-    assert_eq!(app.app.router.resources(a), ["android"]);
+    assert_eq!(app.app.router.local_resources(a), ["android"]);
 }
 
 /// SASL PLAIN over TCP goes through the login limiter: after the free failures the next attempt

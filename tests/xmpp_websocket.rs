@@ -534,11 +534,11 @@ async fn a_client_vanishing_mid_stream_is_unregistered() {
         let (uid, pw) = user(&app, &format!("1350000004{n}")).await;
         let mut ws = Ws::connect(&url).await;
         ws.login(uid, &pw, "web").await;
-        assert_eq!(app.app.router.resources(uid as i32), ["web"]);
+        assert_eq!(app.app.router.local_resources(uid as i32), ["web"]);
         // No `<close/>`, no close frame: the TCP connection just goes away.
         drop(ws);
         let deadline = std::time::Instant::now() + TIMEOUT;
-        while !app.app.router.resources(uid as i32).is_empty() {
+        while !app.app.router.local_resources(uid as i32).is_empty() {
             assert!(
                 std::time::Instant::now() < deadline,
                 "{url}: session still registered"
@@ -707,7 +707,7 @@ async fn a_client_that_stops_reading_is_ended_and_loses_nothing() {
         // The slow session is ended (queue full, or a write timed out) well within the idle
         // timeout (300 s).
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while !app.app.router.resources(b as i32).is_empty() {
+        while !app.app.router.local_resources(b as i32).is_empty() {
             assert!(
                 std::time::Instant::now() < deadline,
                 "{url}: the slow session is still registered"

@@ -22,6 +22,7 @@ use super::users::{self, Registration};
 use super::util::{md5_hex, now_millis, now_secs, uuid32};
 use super::view::{to_map, PageResult};
 use super::{rooms, Ctx, SYSTEM_PUBLIC_ID, SYSTEM_SENDER_ID};
+use crate::delivery::ClusterEvent;
 use crate::documents::{User, UserRole};
 use crate::store::{ChatLogQuery, ConsoleUserQuery, FriendQuery, Patch, RoomLogQuery, UserQuery};
 
@@ -705,7 +706,7 @@ pub async fn update_user(ctx: &Ctx, user: &User, f: &UserFields) -> Result<()> {
     }
     if revoke {
         credentials::revoke_all(ctx, user.user_id).await?;
-        ctx.router.kick(user.user_id, None, None);
+        ctx.router.kick(user.user_id, None).await;
     }
     Ok(())
 }
@@ -827,7 +828,7 @@ async fn has_console_role(ctx: &Ctx, user_id: i32) -> Result<bool> {
 /// connections on this node (the XMPP gateway answers a `conflict` stream error).
 async fn end_user_sessions(ctx: &Ctx, user_id: i32) -> Result<()> {
     credentials::revoke_all(ctx, user_id).await?;
-    ctx.router.kick(user_id, None, None);
+    ctx.router.kick(user_id, None).await;
     Ok(())
 }
 
@@ -1664,13 +1665,29 @@ pub async fn config_set(ctx: &Ctx, params: &[(String, String)]) -> Result<Value>
         .set_meta(OVERRIDES_KEY, &Value::Object(m.clone()).to_string())
         .await?;
     ctx.console.replace(m);
+    ctx.router.settings_changed().await;
     Ok(config_get(ctx))
 }
 
 /// Starts this node's console background work: the online sample every 5 minutes and the
-/// refresh of the `/config` overrides (set on another node) every 30 seconds. It ends with the
-/// context.
+/// refresh of the `/config` overrides (set on another node) every 30 seconds, and at once when
+/// another node says they changed. It ends with the context.
 pub fn spawn_background(ctx: &Arc<Ctx>) {
+    let mut events = ctx.router.events();
+    let weak = Arc::downgrade(ctx);
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(ClusterEvent::SettingsChanged)
+                | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+            let Some(ctx) = weak.upgrade() else { return };
+            if let Err(e) = reload_overrides(&ctx).await {
+                tracing::warn!(error = %e, "console overrides not reloaded");
+            }
+        }
+    });
     let weak = Arc::downgrade(ctx);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));

@@ -341,8 +341,9 @@ async fn send_single(ctx: &Ctx, out: Outgoing, to: i32) -> Result<Sent> {
         ts: now_ms,
     };
     let queueable = !is_transient(msg_type);
+    let at = ctx.router.locate(&[to, from]).await?;
     // An offline recipient's queue item is written in the same commit as the history rows.
-    let offline_item = if queueable && !ctx.router.is_online(to) {
+    let offline_item = if queueable && !ctx.router.is_online(&at, to) {
         Some(offline_entry(to, &delivery)?)
     } else {
         None
@@ -452,13 +453,15 @@ async fn send_single(ctx: &Ctx, out: Outgoing, to: i32) -> Result<Sent> {
         if queued {
             // The queue item was written with the message: its seq is not known here.
             bound_offline(ctx, to, i64::from(rand::random::<u8>())).await;
+            // The recipient may have logged in (and read their queue) meanwhile.
+            ctx.router.offline_waiting(to).await;
         }
         stored = true;
     }
 
     let mut delivered = 0;
     if offline_item.is_none() {
-        delivered = ctx.router.deliver(to, &delivery, origin);
+        delivered = ctx.router.deliver(&at, to, &delivery, origin).await;
     }
     if !queued && delivered == 0 && queueable {
         // Not archived (receipts, friend events), or the recipient's sessions went away.
@@ -470,10 +473,13 @@ async fn send_single(ctx: &Ctx, out: Outgoing, to: i32) -> Result<Sent> {
             .await?;
         bound_offline(ctx, to, seq).await;
         queued = true;
+        // A session that is connected after all (on a node that did not answer, or one that
+        // just logged in) reads it now.
+        ctx.router.offline_waiting(to).await;
     }
     if from != to && !system {
         // The sender's other devices see what it sent (multi-device sync).
-        delivered += ctx.router.deliver(from, &delivery, origin);
+        delivered += ctx.router.deliver(&at, from, &delivery, origin).await;
     }
     Ok(Sent {
         message_id,
@@ -649,10 +655,12 @@ async fn send_group(ctx: &Ctx, out: Outgoing, jid: &str) -> Result<Sent> {
     };
     // Every member's sessions from the stored membership (clients need not "join"), except the
     // session it came from; offline members catch up through the room history.
-    let mut delivered = 0;
-    for member in ctx.store.rooms.member_ids(&room_id).await? {
-        delivered += ctx.router.deliver(member, &delivery, origin);
-    }
+    let members = ctx.store.rooms.member_ids(&room_id).await?;
+    let at = ctx.router.locate(&members).await?;
+    let delivered = ctx
+        .router
+        .deliver_each(&at, &members, &delivery, origin)
+        .await;
     Ok(Sent {
         message_id,
         stored,

@@ -56,7 +56,7 @@ impl Ctx {
             store,
             tokens,
             passwords: passwords::Passwords::start(&config.passwords).await?,
-            router: Router::new(),
+            router: Router::new(&config.cluster.node_id),
             files,
             connections: quota::Slots::new(config.limits.max_connections_per_address),
             pages: Arc::new(tokio::sync::Semaphore::new(

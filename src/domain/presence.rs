@@ -1,15 +1,19 @@
 //! Live-channel identity and presence, protocol-neutral: who a SASL login is (md5 password or the
 //! REST `access_token`), and the online state the REST API shows (`onlinestate`, the login log's
-//! `offlineTime` and device map) as resources come and go.
+//! `offlineTime` and device map) as resources come and go, on this node and, in a cluster, as
+//! other nodes start, stop and die.
 
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::auth::USER_AUDIENCE;
 use super::credentials;
 use super::error::{Error, Result};
-use super::util::{is_md5_hex, now_secs};
+use super::util::{is_md5_hex, now_millis, now_secs};
 use super::Ctx;
-use crate::store::Patch;
+use crate::delivery::{PushSender, SessionId};
+use crate::store::{Patch, SessionEntry, SessionStore};
 
 /// Why a live-channel login was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +88,7 @@ pub async fn authenticate(
 }
 
 /// Whether the user allows only one connected device (`settings.multipleDevices` 0).
-pub async fn single_device(ctx: &Ctx, user_id: i32) -> Result<bool> {
+async fn single_device(ctx: &Ctx, user_id: i32) -> Result<bool> {
     Ok(ctx
         .store
         .users
@@ -101,17 +105,170 @@ fn device_key(resource: &str) -> String {
         .collect()
 }
 
-/// At start-up no session exists yet: users still marked online were left so by a process
-/// that ended without closing its sessions (a crash, a kill), and are marked offline.
-pub async fn clear_stale_online(ctx: &Ctx) -> Result<()> {
-    let n = ctx.store.users.mark_all_offline().await?;
+/// At start-up this node holds no session yet. A single node marks every user still online
+/// offline (a process that ended without closing its sessions left them so); a cluster node
+/// clears only the sessions it held in its previous life, and users with no session on
+/// another node go offline.
+pub async fn node_started(ctx: &Ctx) -> Result<()> {
+    let Some(directory) = cluster_directory(ctx) else {
+        let n = ctx.store.users.mark_all_offline().await?;
+        if n > 0 {
+            tracing::info!(
+                users = n,
+                "marked users offline that were online when the server last stopped"
+            );
+        }
+        return Ok(());
+    };
+    let node = ctx.router.node();
+    let gone = directory.take_sessions(node, i64::MAX).await?;
+    let n = sessions_gone(ctx, directory, &gone).await?;
     if n > 0 {
         tracing::info!(
+            node,
             users = n,
-            "marked users offline that were online when the server last stopped"
+            "marked this node's users of its last run offline"
         );
     }
     Ok(())
+}
+
+/// The shared session directory, when this node is one of several.
+fn cluster_directory(ctx: &Ctx) -> Option<&dyn SessionStore> {
+    ctx.store
+        .sessions
+        .as_deref()
+        .filter(|_| ctx.router.clustered())
+}
+
+/// Sessions that ended without closing (their node died or restarted): their devices are
+/// offline, and their users too unless connected on another node. Answers how many users went
+/// offline.
+async fn sessions_gone(
+    ctx: &Ctx,
+    directory: &dyn SessionStore,
+    gone: &[SessionEntry],
+) -> Result<usize> {
+    let mut offline = 0;
+    for chunk in gone.chunks(500) {
+        let mut users: Vec<i32> = chunk.iter().map(|e| e.user_id).collect();
+        users.sort_unstable();
+        users.dedup();
+        let elsewhere: Vec<SessionEntry> = directory.sessions_of(&users).await?;
+        for e in chunk {
+            if elsewhere
+                .iter()
+                .any(|o| o.user_id == e.user_id && o.resource == e.resource)
+            {
+                continue;
+            }
+            let last = !elsewhere.iter().any(|o| o.user_id == e.user_id);
+            resource_offline(ctx, e.user_id, &e.resource, last).await?;
+        }
+        offline += users
+            .iter()
+            .filter(|u| !elsewhere.iter().any(|o| o.user_id == **u))
+            .count();
+    }
+    Ok(offline)
+}
+
+/// Starts this node's heartbeat in the shared directory and the watch over the others: a node
+/// whose heartbeat stopped for `cluster.dead_after_secs` is dead, and the first survivor to
+/// notice clears its sessions. A crashed node's users are offline everywhere within
+/// `dead_after_secs` + `heartbeat_secs`. Ends with the context. Nothing to do on one node.
+pub fn spawn_node_watch(ctx: &Arc<Ctx>) {
+    if cluster_directory(ctx).is_none() {
+        return;
+    }
+    let weak = Arc::downgrade(ctx);
+    let cfg = ctx.config.cluster.clone();
+    let instance = super::util::uuid32();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(cfg.heartbeat_secs));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut first = true;
+        loop {
+            tick.tick().await;
+            let Some(ctx) = weak.upgrade() else { return };
+            let Some(directory) = cluster_directory(&ctx) else {
+                return;
+            };
+            let now = now_millis();
+            match directory.beat(ctx.router.node(), &instance, now).await {
+                Ok(true) => {}
+                Ok(false) if first => {}
+                Ok(false) => {
+                    // A survivor took this node for dead (it was too slow to beat): record its
+                    // sessions again.
+                    tracing::warn!("this node was declared dead by another: re-recording");
+                    match ctx.router.rewrite_directory().await {
+                        Ok(entries) => {
+                            for e in entries {
+                                if let Err(err) =
+                                    resource_online(&ctx, e.user_id, &e.resource).await
+                                {
+                                    tracing::warn!(error = %err, "online state not recorded");
+                                }
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "sessions not re-recorded"),
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "heartbeat not recorded");
+                    continue;
+                }
+            }
+            first = false;
+            let cutoff = now - (cfg.dead_after_secs * 1000) as i64;
+            if let Err(e) = sweep_dead_nodes(&ctx, directory, cutoff).await {
+                tracing::warn!(error = %e, "dead nodes not swept");
+            }
+        }
+    });
+}
+
+/// Clears the sessions of nodes whose heartbeat is older than `cutoff` (ms).
+async fn sweep_dead_nodes(ctx: &Ctx, directory: &dyn SessionStore, cutoff: i64) -> Result<()> {
+    for node in directory.stale_nodes(cutoff).await? {
+        if node == ctx.router.node() || !directory.claim_stale(&node, cutoff).await? {
+            continue;
+        }
+        let gone = directory.take_sessions(&node, cutoff).await?;
+        let n = sessions_gone(ctx, directory, &gone).await?;
+        tracing::warn!(
+            node,
+            sessions = gone.len(),
+            users = n,
+            "a node stopped beating: its users are offline"
+        );
+    }
+    Ok(())
+}
+
+/// Opens a live session: registers it (on every node, in cluster mode), ends the sessions it
+/// replaces (same resource, or all when the user allows one device) and answers its id.
+pub async fn session_opened(
+    ctx: &Ctx,
+    user_id: i32,
+    resource: &str,
+    tx: PushSender,
+) -> Result<SessionId> {
+    let single = single_device(ctx, user_id).await?;
+    Ok(ctx.router.open(user_id, resource, tx, single).await?)
+}
+
+/// A live session ended: unless a newer login holds its resource now, the device is offline,
+/// and the user too when it was their last session on any node.
+pub async fn session_closed(ctx: &Ctx, user_id: i32, resource: &str, id: SessionId) {
+    let closed = ctx.router.close(user_id, id, resource).await;
+    if closed.resource_taken {
+        return;
+    }
+    if let Err(e) = resource_offline(ctx, user_id, resource, closed.last).await {
+        tracing::error!(error = %e, "offline state not recorded");
+    }
 }
 
 /// A resource became available: the user is online, the resource's device entry says so.

@@ -14,6 +14,7 @@ pub mod org;
 pub mod patch;
 pub mod relations;
 pub mod rooms;
+pub mod sessions;
 pub mod sqlite;
 pub mod users;
 
@@ -28,6 +29,7 @@ pub use meta::MetaStore;
 pub use org::OrgStore;
 pub use patch::{Patch, Val};
 pub use rooms::{MemberQuery, MucQuery, RoomQuery, RoomStore};
+pub use sessions::{SessionEntry, SessionStore};
 pub use users::{UserQuery, UserStore};
 
 /// The handle the app shares: one adapter behind every port.
@@ -44,6 +46,8 @@ pub struct Store {
     pub org: Arc<dyn OrgStore>,
     /// Upload records (`resources`).
     pub files: Arc<dyn FileStore>,
+    /// The session directory several nodes share (MongoDB only; `None` on the embedded store).
+    pub sessions: Option<Arc<dyn SessionStore>>,
     /// Human description for the start-up log line (`sqlite:/path` or `mongodb:host/db`).
     pub description: String,
 }
@@ -71,7 +75,14 @@ impl Store {
             org: adapter.clone(),
             files: adapter.clone(),
             meta: adapter,
+            sessions: None,
             description,
         }
+    }
+
+    /// The same handle with a shared session directory (a store several nodes can share).
+    pub fn with_sessions(mut self, sessions: Arc<dyn SessionStore>) -> Store {
+        self.sessions = Some(sessions);
+        self
     }
 }

@@ -230,12 +230,15 @@ impl ShikuSession {
 
     // ---- login ----------------------------------------------------------------------------
 
-    fn auth_resp(&self, from: &str, message_id: &str, status: i32, arg: &str) -> Out {
-        let resources = if status == 1 {
-            self.ctx.router.resources(self.user_id).join(",")
-        } else {
-            String::new()
-        };
+    /// The login answer; `resources` lists the user's connected resources (status 1 only).
+    fn auth_resp(
+        &self,
+        from: &str,
+        message_id: &str,
+        status: i32,
+        resources: &str,
+        arg: &str,
+    ) -> Out {
         let r = AuthRespMessageProBuf {
             message_head: Some(MessageHead {
                 from: from.to_string(),
@@ -247,7 +250,7 @@ impl ShikuSession {
             status,
             arg: arg.to_string(),
             token: String::new(),
-            resources,
+            resources: resources.to_string(),
         };
         Out::Frame(frame::encode(cmd::AUTH_RESP, &r))
     }
@@ -255,7 +258,7 @@ impl ShikuSession {
     /// A refused login: status 0 with the reason; the connection closes after too many.
     fn auth_failed(&mut self, from: &str, message_id: &str, why: &str) -> Vec<Out> {
         self.auth_failures += 1;
-        let mut out = vec![self.auth_resp(from, message_id, 0, why)];
+        let mut out = vec![self.auth_resp(from, message_id, 0, "", why)];
         if self.auth_failures >= MAX_AUTH_FAILURES {
             out.push(Out::Close);
         }
@@ -306,7 +309,7 @@ impl ShikuSession {
                 // The error frame says why; the AuthResp still ends the client's wait.
                 return vec![
                     self.error(&h.message_id, CODE_RETRY_LATER, text.clone()),
-                    self.auth_resp(&h.from, &h.message_id, 0, &text),
+                    self.auth_resp(&h.from, &h.message_id, 0, "", &text),
                 ];
             }
             Ok(Err(Refusal::NotAuthorized(why))) => {
@@ -315,37 +318,27 @@ impl ShikuSession {
             }
             Err(e) => {
                 tracing::error!(error = %e, "binary-protocol login check failed");
-                return vec![self.auth_resp(&h.from, &h.message_id, 0, "try again later")];
+                return vec![self.auth_resp(&h.from, &h.message_id, 0, "", "try again later")];
             }
         };
-        let single = match presence::single_device(&self.ctx, user_id).await {
-            Ok(s) => s,
+        let me = match presence::session_opened(&self.ctx, user_id, resource, self.tx.clone()).await
+        {
+            Ok(me) => me,
             Err(e) => {
-                tracing::error!(error = %e, "login: settings not readable");
-                return vec![self.auth_resp(&h.from, &h.message_id, 0, "try again later")];
+                tracing::error!(error = %e, "login: session not recorded");
+                return vec![self.auth_resp(&h.from, &h.message_id, 0, "", "try again later")];
             }
         };
         self.user_id = user_id;
         self.resource = resource.to_string();
-        // Register first, then end the older sessions (as XMPP's bind): a message sent
-        // meanwhile reaches one of them rather than falling between the two.
-        let me = self
-            .ctx
-            .router
-            .register(user_id, &self.resource, self.tx.clone());
         self.session_id = Some(me);
         self.stage = Stage::Authenticated;
-        self.ctx
-            .router
-            .kick(user_id, Some(self.resource.as_str()), Some(me));
-        if single {
-            self.ctx.router.kick(user_id, None, Some(me));
-        }
         if let Err(e) = presence::resource_online(&self.ctx, user_id, &self.resource).await {
             tracing::error!(error = %e, "online state not recorded");
         }
         // `head.from` is echoed as sent: the client compares it with its own id.
-        let mut out = vec![self.auth_resp(&h.from, &h.message_id, 1, "")];
+        let resources = self.ctx.router.resources(user_id).await.join(",");
+        let mut out = vec![self.auth_resp(&h.from, &h.message_id, 1, &resources, "")];
         self.flush_offline(&mut out).await;
         out
     }
@@ -737,7 +730,14 @@ impl ShikuSession {
                 self.flush_offline(&mut out).await;
                 out
             }
-            Push::OfflineNext => Vec::new(),
+            Push::OfflineWaiting
+                if self.stage == Stage::Authenticated && self.offline_unwritten.is_none() =>
+            {
+                let mut out = Vec::new();
+                self.flush_offline(&mut out).await;
+                out
+            }
+            Push::OfflineNext | Push::OfflineWaiting => Vec::new(),
             Push::Overflow => vec![
                 self.error("", CODE_MALFORMED, "too many messages waiting"),
                 Out::Close,
@@ -776,18 +776,11 @@ impl ShikuSession {
             }
         }
         let uid = self.user_id;
-        let last = match self.session_id.take() {
-            Some(id) => self.ctx.router.unregister(uid, id),
-            None => true,
-        };
+        let id = self.session_id.take();
         // 1:1 deliveries the client never receipted go back to the queue for the next login.
         messages::requeue(&self.ctx, uid, self.unacked.take()).await;
-        // A newer session on the same resource (a conflict) owns the device entry now.
-        if self.ctx.router.resources(uid).contains(&self.resource) {
-            return;
-        }
-        if let Err(e) = presence::resource_offline(&self.ctx, uid, &self.resource, last).await {
-            tracing::error!(error = %e, "offline state not recorded");
+        if let Some(id) = id {
+            presence::session_closed(&self.ctx, uid, &self.resource, id).await;
         }
     }
 }

@@ -637,25 +637,16 @@ impl XmppSession {
             asked
         };
         let uid = self.user_id;
-        let single = match presence::single_device(&self.ctx, uid).await {
-            Ok(s) => s,
+        let me = match presence::session_opened(&self.ctx, uid, &resource, self.tx.clone()).await {
+            Ok(me) => me,
             Err(e) => {
-                tracing::error!(error = %e, "bind: settings not readable");
+                tracing::error!(error = %e, "bind: session not recorded");
                 return vec![self.iq_error(iq, "internal-server-error", None)];
             }
         };
-        // Register first, then end the older sessions: a message sent meanwhile reaches one of
-        // them rather than falling between the two.
-        let me = self.ctx.router.register(uid, &resource, self.tx.clone());
         self.session_id = Some(me);
         self.resource = resource;
         self.stage = Stage::Bound;
-        self.ctx
-            .router
-            .kick(uid, Some(self.resource.as_str()), Some(me));
-        if single {
-            self.ctx.router.kick(uid, None, Some(me));
-        }
         let jid = self.jid().unwrap_or_default();
         vec![Out::Stanza(
             self.iq_result(iq).child(
@@ -1219,7 +1210,17 @@ impl XmppSession {
                 self.flush_offline(&mut out).await;
                 out
             }
-            Push::OfflineNext => Vec::new(),
+            // With shiku-ack, items handed out and not acked yet are skipped by the read.
+            Push::OfflineWaiting
+                if self.stage == Stage::Bound
+                    && self.available
+                    && self.offline_unwritten.is_none() =>
+            {
+                let mut out = Vec::new();
+                self.flush_offline(&mut out).await;
+                out
+            }
+            Push::OfflineNext | Push::OfflineWaiting => Vec::new(),
             Push::Overflow => vec![Out::Error(StreamError::new(
                 "policy-violation",
                 "too many messages waiting: the client does not read fast enough",
@@ -1273,19 +1274,12 @@ impl XmppSession {
             return;
         }
         let uid = self.user_id;
-        let last = match self.session_id.take() {
-            Some(id) => self.ctx.router.unregister(uid, id),
-            None => true,
-        };
+        let id = self.session_id.take();
         // 1:1 deliveries the client never confirmed go back to the queue for the next login.
         messages::requeue(&self.ctx, uid, self.unacked.take()).await;
         self.pending_offline.clear();
-        // A newer session on the same resource (a conflict) owns the device entry now.
-        if self.ctx.router.resources(uid).contains(&self.resource) {
-            return;
-        }
-        if let Err(e) = presence::resource_offline(&self.ctx, uid, &self.resource, last).await {
-            tracing::error!(error = %e, "offline state not recorded");
+        if let Some(id) = id {
+            presence::session_closed(&self.ctx, uid, &self.resource, id).await;
         }
     }
 

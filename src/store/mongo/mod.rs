@@ -9,6 +9,7 @@ mod friends;
 mod messages;
 mod org;
 mod rooms;
+mod sessions;
 mod users;
 
 use std::time::Duration;
@@ -102,6 +103,7 @@ impl MongoStore {
         store.create_room_indexes().await;
         store.create_org_indexes().await;
         store.create_file_indexes().await;
+        store.create_session_indexes().await;
         Ok(store)
     }
 
