@@ -21,42 +21,20 @@ use prost::Message as _;
 use serde_json::{json, Value};
 use shiku_server::domain::util::{md5_hex, uuid32};
 use shiku_server::gateway::shiku::proto::{
-    AuthMessage, AuthRespMessageProBuf, ChatMessage, CommonErrorProBuf, CommonSuccessProBuf,
-    ExitGroupMessageProBuf, GroupMessageRespProBuf, JoinGroupMessageProBuf, MessageHead,
-    MessageReceiptStatusProBuf, PingMessageProBuf, PullBatchGroupMessageReqProBuf,
-    PullGroupMessageRespProBuf, PullMessageHistoryRecordReqProBuf,
+    AuthMessage, AuthRespMessageProBuf, ChatMessage, CommonErrorProBuf, ExitGroupMessageProBuf,
+    GroupMessageRespProBuf, JoinGroupMessageProBuf, MessageReceiptStatusProBuf, PingMessageProBuf,
+    PullBatchGroupMessageReqProBuf, PullGroupMessageRespProBuf, PullMessageHistoryRecordReqProBuf,
     PullMessageHistoryRecordRespProBuf,
 };
 use shiku_server::gateway::xmpp::xml::{parse_fragment, Element};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use common::binary::*;
 use common::TestApp;
 
 const DOMAIN: &str = "bin.shiku.test";
-const TIMEOUT: Duration = Duration::from_secs(10);
-
-const AUTH_REQ: i8 = 5;
-const AUTH_RESP: i8 = 6;
-const CLOSE: i8 = 7;
-const CHAT: i8 = 10;
-const RECEIPT: i8 = 11;
-const PULL_REQ: i8 = 12;
-const PULL_RESP: i8 = 13;
-const BATCH_REQ: i8 = 14;
-const BATCH_RESP: i8 = 15;
-const JOIN: i8 = 20;
-const EXIT: i8 = 21;
-const GROUP_RESULT: i8 = 22;
-const PING: i8 = 99;
-const SUCCESS: i8 = 100;
-const ERROR: i8 = -1;
-const CONFLICT: i8 = -3;
-
-type Stream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A registered user.
 struct U {
@@ -78,154 +56,6 @@ async fn server() -> (TestApp, SocketAddr, Option<SocketAddr>) {
     })
     .await;
     (app, bin, x.websocket)
-}
-
-fn head(from: &str, to: &str, id: &str, chat_type: i32) -> Option<MessageHead> {
-    Some(MessageHead {
-        from: from.into(),
-        to: to.into(),
-        message_id: id.into(),
-        chat_type,
-        offline: false,
-    })
-}
-
-/// One binary-protocol client.
-struct Bin {
-    stream: Stream,
-    me: String,
-}
-
-impl Bin {
-    async fn connect(url: &str) -> Bin {
-        let (stream, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("WebSocket handshake");
-        Bin {
-            stream,
-            me: String::new(),
-        }
-    }
-
-    async fn at(addr: SocketAddr) -> Bin {
-        Bin::connect(&format!("ws://{addr}/any/path")).await
-    }
-
-    async fn raw(&mut self, bytes: Vec<u8>) {
-        self.stream
-            .send(Message::binary(bytes))
-            .await
-            .expect("frame sent");
-    }
-
-    async fn send(&mut self, cmd: i8, m: &impl prost::Message) {
-        let mut b = vec![cmd as u8];
-        m.encode(&mut b).unwrap();
-        self.raw(b).await;
-    }
-
-    /// The next frame's command and payload; `None` once the server closed the socket.
-    async fn next(&mut self) -> Option<(i8, Vec<u8>)> {
-        loop {
-            let msg = tokio::time::timeout(TIMEOUT, self.stream.next())
-                .await
-                .expect("a frame within the timeout");
-            match msg {
-                Some(Ok(Message::Binary(b))) => {
-                    assert!(!b.is_empty(), "empty frame from the server");
-                    return Some((b[0] as i8, b[1..].to_vec()));
-                }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
-                Some(Ok(_)) => continue,
-            }
-        }
-    }
-
-    /// Skips frames until one with command `cmd`, decoded as `M`.
-    async fn recv<M: prost::Message + Default>(&mut self, cmd: i8) -> M {
-        loop {
-            let (c, p) = self.next().await.expect("server sent a frame");
-            if c == cmd {
-                return M::decode(p.as_slice()).expect("server frame decodes");
-            }
-        }
-    }
-
-    /// Logs in; returns the answer whatever its status.
-    async fn auth_raw(&mut self, uid: i64, token: &str, resource: &str) -> AuthRespMessageProBuf {
-        let from = format!("{uid}/{resource}");
-        self.send(
-            AUTH_REQ,
-            &AuthMessage {
-                message_head: head(&from, "server", "auth-1", 5),
-                token: token.into(),
-                password: String::new(),
-                device_id: "dev-1".into(),
-            },
-        )
-        .await;
-        self.recv(AUTH_RESP).await
-    }
-
-    async fn auth(&mut self, u: &U, resource: &str) -> AuthRespMessageProBuf {
-        let r = self.auth_raw(u.id, &u.token, resource).await;
-        assert_eq!(r.status, 1, "{r:?}");
-        self.me = format!("{}/{resource}", u.id);
-        r
-    }
-
-    /// A ping answered by SUCCESS (also a barrier: everything before it was handled).
-    async fn ping(&mut self, id: &str) {
-        self.send(
-            PING,
-            &PingMessageProBuf {
-                message_head: head(&self.me, "server", id, 9),
-            },
-        )
-        .await;
-        loop {
-            let s: CommonSuccessProBuf = self.recv(SUCCESS).await;
-            if s.message_head.as_ref().unwrap().message_id == id {
-                return;
-            }
-        }
-    }
-
-    fn chat(&self, to: &str, chat_type: i32, id: &str, content: &str) -> ChatMessage {
-        ChatMessage {
-            message_head: head(&self.me, to, id, chat_type),
-            from_user_id: self.me.split('/').next().unwrap().into(),
-            to_user_id: to.into(),
-            time_send: 1_613_789_795_464,
-            r#type: 1,
-            content: content.into(),
-            ..Default::default()
-        }
-    }
-
-    /// Sends a chat message and waits for its status-1 receipt.
-    async fn say(&mut self, to: &str, chat_type: i32, id: &str, content: &str) {
-        let m = self.chat(to, chat_type, id, content);
-        self.send(CHAT, &m).await;
-        let r: MessageReceiptStatusProBuf = self.recv(RECEIPT).await;
-        assert_eq!(r.status, 1, "{r:?}");
-        assert_eq!(r.message_id, id);
-        assert_eq!(r.message_head.unwrap().message_id, id);
-    }
-
-    /// The next chat frame from a user (server notifications from 10005 are skipped).
-    async fn chat_msg(&mut self) -> ChatMessage {
-        loop {
-            let m: ChatMessage = self.recv(CHAT).await;
-            if !m.message_head.as_ref().unwrap().from.starts_with("10005/") {
-                return m;
-            }
-        }
-    }
-
-    async fn expect_error(&mut self) -> CommonErrorProBuf {
-        self.recv(ERROR).await
-    }
 }
 
 /// `/room/add` by `owner` with `members`; returns the jid.
@@ -266,7 +96,7 @@ async fn auth_with_good_bad_and_expired_tokens() {
     let stolen = c.auth_raw(a.id, &other.token, "web").await;
     assert_eq!(stolen.status, 0, "another user's token");
 
-    let ok = c.auth(&a, "web").await;
+    let ok = c.auth(a.id, &a.token, "web").await;
     assert_eq!(ok.message_head.unwrap().from, format!("{}/web", a.id));
     assert_eq!(ok.resources, "web");
     // A second device lists both resources.
@@ -275,7 +105,7 @@ async fn auth_with_good_bad_and_expired_tokens() {
         app.base.replacen("http://", "ws://", 1)
     ))
     .await;
-    let r = d.auth(&a, "android").await;
+    let r = d.auth(a.id, &a.token, "android").await;
     let mut res: Vec<&str> = r.resources.split(',').collect();
     res.sort();
     assert_eq!(res, ["android", "web"]);
@@ -308,8 +138,8 @@ async fn one_to_one_both_ways_with_status_1_receipts() {
     let b = user(&app, "13600000012", "乙").await;
     let mut ca = Bin::at(bin).await;
     let mut cb = Bin::at(bin).await;
-    ca.auth(&a, "web").await;
-    cb.auth(&b, "web").await;
+    ca.auth(a.id, &a.token, "web").await;
+    cb.auth(b.id, &b.token, "web").await;
 
     let mut m = ca.chat(&b.id.to_string(), 1, "skimweb_bin_1", "你好 binary");
     m.r#type = 3;
@@ -385,9 +215,9 @@ async fn group_messages_reach_members_without_join_and_echo_to_the_sender() {
     let mut ca = Bin::at(bin).await;
     let mut cb = Bin::at(bin).await;
     let mut cc = Bin::at(bin).await;
-    ca.auth(&a, "web").await;
-    cb.auth(&b, "web").await;
-    cc.auth(&c, "web").await;
+    ca.auth(a.id, &a.token, "web").await;
+    cb.auth(b.id, &b.token, "web").await;
+    cc.auth(c.id, &c.token, "web").await;
 
     let m = ca.chat(&jid, 2, "g-1", "hello room");
     ca.send(CHAT, &m).await;
@@ -471,13 +301,13 @@ async fn offline_messages_arrive_flagged_at_login() {
     let a = user(&app, "13600000031", "a").await;
     let b = user(&app, "13600000032", "b").await;
     let mut ca = Bin::at(bin).await;
-    ca.auth(&a, "web").await;
+    ca.auth(a.id, &a.token, "web").await;
     ca.say(&b.id.to_string(), 1, "off-1", "while you were away")
         .await;
     ca.say(&b.id.to_string(), 1, "off-2", "second").await;
 
     let mut cb = Bin::at(bin).await;
-    cb.auth(&b, "web").await;
+    cb.auth(b.id, &b.token, "web").await;
     for (id, text) in [("off-1", "while you were away"), ("off-2", "second")] {
         let m: ChatMessage = cb.chat_msg().await;
         let h = m.message_head.unwrap();
@@ -499,7 +329,7 @@ async fn offline_messages_arrive_flagged_at_login() {
     cb.send(CLOSE, &PingMessageProBuf::default()).await;
     assert!(cb.next().await.is_none(), "closed on CLOSE");
     let mut cb2 = Bin::at(bin).await;
-    cb2.auth(&b, "web").await;
+    cb2.auth(b.id, &b.token, "web").await;
     cb2.ping("p2").await;
 
     // Without a receipt the message comes back at the next login.
@@ -521,7 +351,7 @@ async fn offline_messages_arrive_flagged_at_login() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let mut cb3 = Bin::at(bin).await;
-    cb3.auth(&b, "web").await;
+    cb3.auth(b.id, &b.token, "web").await;
     let m: ChatMessage = cb3.chat_msg().await;
     let h = m.message_head.unwrap();
     assert_eq!((h.message_id.as_str(), h.offline), ("live-1", true));
@@ -534,14 +364,14 @@ async fn history_pull_and_batch_group_catch_up() {
     let b = user(&app, "13600000042", "b").await;
     let jid = room(&app, &a, &[&b]).await;
     let mut ca = Bin::at(bin).await;
-    ca.auth(&a, "web").await;
+    ca.auth(a.id, &a.token, "web").await;
     ca.say(&b.id.to_string(), 1, "h-1", "one").await;
     ca.say(&b.id.to_string(), 1, "h-2", "two").await;
     ca.say(&jid, 2, "hg-1", "room one").await;
     ca.say(&jid, 2, "hg-2", "room two").await;
 
     let mut cb = Bin::at(bin).await;
-    cb.auth(&b, "web").await;
+    cb.auth(b.id, &b.token, "web").await;
     cb.send(
         PULL_REQ,
         &PullMessageHistoryRecordReqProBuf {
@@ -623,10 +453,10 @@ async fn a_second_login_on_the_same_resource_kicks_the_first() {
     let (app, bin, _) = server().await;
     let a = user(&app, "13600000051", "a").await;
     let mut first = Bin::at(bin).await;
-    first.auth(&a, "web").await;
+    first.auth(a.id, &a.token, "web").await;
     first.ping("p").await;
     let mut second = Bin::at(bin).await;
-    let r = second.auth(&a, "web").await;
+    let r = second.auth(a.id, &a.token, "web").await;
     assert_eq!(r.resources, "web");
     let (cmd, _) = first.next().await.expect("conflict frame");
     assert_eq!(cmd, CONFLICT);
@@ -645,8 +475,8 @@ async fn malformed_frames_get_an_error_and_everyone_continues() {
     let b = user(&app, "13600000062", "b").await;
     let mut ca = Bin::at(bin).await;
     let mut cb = Bin::at(bin).await;
-    ca.auth(&a, "web").await;
-    cb.auth(&b, "web").await;
+    ca.auth(a.id, &a.token, "web").await;
+    cb.auth(b.id, &b.token, "web").await;
 
     // Unknown command.
     ca.raw(vec![42, 0x0A, 0x00]).await;
@@ -706,8 +536,8 @@ async fn both_endpoints_chat_with_receipts_and_refuse_bad_frames_alone() {
         let b = user(&app, &format!("1360000008{n}"), "b").await;
         let mut ca = Bin::connect(url_a).await;
         let mut cb = Bin::connect(url_b).await;
-        ca.auth(&a, "web").await;
-        cb.auth(&b, "web").await;
+        ca.auth(a.id, &a.token, "web").await;
+        cb.auth(b.id, &b.token, "web").await;
         let id = format!("both-{n}");
         ca.say(&b.id.to_string(), 1, &id, "over both").await;
         let got: ChatMessage = cb.chat_msg().await;
@@ -720,7 +550,7 @@ async fn both_endpoints_chat_with_receipts_and_refuse_bad_frames_alone() {
 
     let c = user(&app, "13600000070", "c").await;
     let mut bystander = Bin::connect(&own).await;
-    bystander.auth(&c, "web").await;
+    bystander.auth(c.id, &c.token, "web").await;
     for url in [&api, &own] {
         // A text frame is answered with an error; the connection goes on.
         let mut t = Bin::connect(url).await;
@@ -750,7 +580,7 @@ async fn the_separate_listener_answers_a_plain_http_request_with_400() {
     assert!(answer.contains("not a WebSocket upgrade"), "{answer}");
     // The listener keeps serving.
     let a = user(&app, "13600000071", "a").await;
-    Bin::at(bin).await.auth(&a, "web").await;
+    Bin::at(bin).await.auth(a.id, &a.token, "web").await;
 }
 
 // ---- XMPP interop ---------------------------------------------------------------------------
@@ -822,7 +652,7 @@ async fn xmpp_and_binary_clients_talk_to_each_other() {
     let jid = room(&app, &a, &[&b]).await;
     let mut xa = Xmpp::login(xmpp.expect("XMPP listener"), a.id, "web").await;
     let mut cb = Bin::at(bin).await;
-    cb.auth(&b, "web").await;
+    cb.auth(b.id, &b.token, "web").await;
 
     // XMPP → binary.
     let body = json!({"messageId": "x-1", "type": 1, "content": "from xmpp", "timeLen": 4,
@@ -1031,8 +861,8 @@ async fn reserved_types_and_others_recalls_are_error_frames() {
     let jid = room(&app, &a, &[&b, &c]).await;
     let mut cb = Bin::at(bin).await;
     let mut cc = Bin::at(bin).await;
-    cb.auth(&b, "web").await;
-    cc.auth(&c, "web").await;
+    cb.auth(b.id, &b.token, "web").await;
+    cc.auth(c.id, &c.token, "web").await;
 
     // c's message, then b tries to dissolve the room and to recall c's message.
     let m = cc.chat(&jid, 2, "c-said", "mine");

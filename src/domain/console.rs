@@ -825,7 +825,7 @@ async fn has_console_role(ctx: &Ctx, user_id: i32) -> Result<bool> {
 }
 
 /// Ends every session of a user: tokens (every device, via the token version) and live
-/// connections on this node (the XMPP gateway answers a `conflict` stream error).
+/// connections on every node (the XMPP gateway answers a `conflict` stream error).
 async fn end_user_sessions(ctx: &Ctx, user_id: i32) -> Result<()> {
     credentials::revoke_all(ctx, user_id).await?;
     ctx.router.kick(user_id, None).await;

@@ -2,6 +2,7 @@
 //! talks to it over HTTP exactly as a Shiku client does (form POST / GET query, md5 values).
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod stores;
 
 use std::path::PathBuf;

@@ -129,34 +129,41 @@ pub fn choose(
 /// The `SHIKU_*` variables that put a server binary started on `data_dir` on the store
 /// [`chosen`] for it (none for the embedded store); [`databases`] drops them afterwards.
 pub fn child_env(data_dir: &std::path::Path) -> Vec<(&'static str, String)> {
-    let Some(m) = chosen(data_dir) else {
-        return Vec::new();
-    };
+    chosen(data_dir).map(|m| mongo_env(&m)).unwrap_or_default()
+}
+
+/// The `SHIKU_*` variables that put a server binary on the MongoDB databases `m`.
+pub fn mongo_env(m: &MongoConfig) -> Vec<(&'static str, String)> {
     let layout = match m.layout {
         MessageLayout::Reference => "reference",
         MessageLayout::Sharded => "sharded",
     };
     vec![
         ("SHIKU_STORE", "mongodb".to_string()),
-        ("SHIKU_MONGODB__URI", m.uri),
-        ("SHIKU_MONGODB__API_DB", m.api_db),
-        ("SHIKU_MONGODB__ROOM_DB", m.room_db),
-        ("SHIKU_MONGODB__MESSAGE_DB", m.message_db),
+        ("SHIKU_MONGODB__URI", m.uri.clone()),
+        ("SHIKU_MONGODB__API_DB", m.api_db.clone()),
+        ("SHIKU_MONGODB__ROOM_DB", m.room_db.clone()),
+        ("SHIKU_MONGODB__MESSAGE_DB", m.message_db.clone()),
         ("SHIKU_MONGODB__LAYOUT", layout.to_string()),
-        ("SHIKU_MONGODB__SHARDED_MSGS_DB", m.sharded_msgs_db),
+        ("SHIKU_MONGODB__SHARDED_MSGS_DB", m.sharded_msgs_db.clone()),
         (
             "SHIKU_MONGODB__SHARDED_LAST_CHATS_DB",
-            m.sharded_last_chats_db,
+            m.sharded_last_chats_db.clone(),
         ),
     ]
 }
 
+/// The guard dropping the databases of `m`.
+pub fn dropping(m: &MongoConfig) -> Dropped {
+    Dropped {
+        names: database_names(m),
+        uri: m.uri.clone(),
+    }
+}
+
 /// The guard dropping the databases [`chosen`] for `data_dir`, if any.
 pub fn databases(data_dir: &std::path::Path) -> Option<Dropped> {
-    chosen(data_dir).map(|m| Dropped {
-        names: database_names(&m),
-        uri: m.uri,
-    })
+    chosen(data_dir).map(|m| dropping(&m))
 }
 
 /// Databases dropped when this is (on a thread of its own: drops run inside the tests' runtime).
