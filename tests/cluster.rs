@@ -249,3 +249,471 @@ async fn every_protocol_talks_across_three_nodes() {
     }
     drop(xc);
 }
+
+/// Logs in to the console of `node` as a super admin made with `shiku-server admin create`.
+async fn console_token(s: &Setup, node: usize) -> String {
+    let out = std::process::Command::new(BIN)
+        .envs(s.mongo_env.iter().map(|(k, v)| (*k, v.as_str())))
+        .args([
+            "admin",
+            "create",
+            "--phone",
+            "13900000009",
+            "--password",
+            "admin-pw",
+        ])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = s
+        .call(
+            node,
+            "/console/login",
+            &[
+                ("account", "13900000009"),
+                ("password", &md5_hex("admin-pw")),
+            ],
+        )
+        .await;
+    v["data"]["access_Token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("console login: {v}"))
+        .to_string()
+}
+
+/// BOSH request `body` to `node`'s `/http-bind`.
+async fn bosh(s: &Setup, node: usize, body: String) -> String {
+    s.http
+        .post(format!("http://{}/http-bind", s.nodes.base(node)))
+        .header("Content-Type", "text/xml; charset=utf-8")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn settings_counts_bosh_and_node_deaths_across_nodes() {
+    let Some(mut s) = setup(3, &[]).await else {
+        return;
+    };
+    let admin = console_token(&s, 0).await;
+
+    // `/config` values set in the console on node 1 are served by node 3 at once.
+    let v = s
+        .call(
+            0,
+            "/console/config/set",
+            &[("access_token", &admin), ("XMPPTimeout", "77")],
+        )
+        .await;
+    assert_eq!(v["resultCode"], 1, "{v}");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let v = s.call(2, "/config", &[]).await;
+        if v["data"]["XMPPTimeout"] == 77 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node 3 still serves {}",
+            v["data"]["XMPPTimeout"]
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A BOSH session lives on the node that made it: another node ends a request for it with
+    // a terminate the client recovers from (it logs in again), never silence.
+    let open = bosh(
+        &s,
+        0,
+        format!(
+            r#"<body xmlns="http://jabber.org/protocol/httpbind" content="text/xml; charset=utf-8" hold="1" rid="100" to="{}" ver="1.6" wait="5" xml:lang="en" xmpp:version="1.0" xmlns:xmpp="urn:xmpp:xbosh"/>"#,
+            child::DOMAIN
+        ),
+    )
+    .await;
+    let sid = child::attr(&open, "sid").unwrap_or_else(|| panic!("no sid: {open}"));
+    let elsewhere = bosh(
+        &s,
+        1,
+        format!(r#"<body xmlns="http://jabber.org/protocol/httpbind" rid="101" sid="{sid}"/>"#),
+    )
+    .await;
+    assert!(
+        elsewhere.contains(r#"type="terminate""#) && elsewhere.contains("item-not-found"),
+        "{elsewhere}"
+    );
+
+    // Users on nodes 1 and 2; the console's online count (any node) covers both.
+    let (a, ta) = s.user(0, "13200000001").await;
+    let (b, tb) = s.user(1, "13200000002").await;
+    let md5 = md5_hex("pw");
+    let _xa = Xmpp::login(&s.nodes.xmpp_url(0), "127.0.0.1", a, &md5, "web")
+        .await
+        .unwrap();
+    let _xb = Xmpp::login(&s.nodes.xmpp_url(1), "127.0.0.1", b, &md5, "web")
+        .await
+        .unwrap();
+    s.online_everywhere(&ta, 1, &[0, 1, 2]).await;
+    s.online_everywhere(&tb, 1, &[0, 1, 2]).await;
+    let v = s
+        .call(2, "/console/summary", &[("access_token", &admin)])
+        .await;
+    assert_eq!(v["data"]["onlineNow"], 2, "{v}");
+
+    // Node 2 dies: its user is offline everywhere within dead_after (3 s) + heartbeat (1 s),
+    // node 1's user stays online.
+    let killed = Instant::now();
+    s.nodes.kill(1);
+    while s.onlinestate(0, &tb).await != 0 {
+        assert!(
+            killed.elapsed() < Duration::from_secs(8),
+            "node 2's user still online"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let bound = killed.elapsed();
+    assert!(
+        bound >= Duration::from_secs(2),
+        "offline before the node could be dead: {bound:?}"
+    );
+    assert_eq!(s.onlinestate(2, &ta).await, 1);
+
+    // Node 2 comes back: its start clears only its own sessions, so A stays online.
+    s.nodes.start_node(1).await.unwrap();
+    assert_eq!(s.onlinestate(1, &ta).await, 1);
+    assert_eq!(s.onlinestate(1, &tb).await, 0);
+}
+
+/// A sender: logs in on the first of `nodes`, sends numbered 1:1 messages to `to` until `stop`,
+/// each after the previous one's receipt (5 s at most), and moves to the next node when its
+/// connection breaks. Answers the ids the server acknowledged.
+async fn send_until(
+    urls: Vec<String>,
+    (from, to): (i64, i64),
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<String> {
+    use std::sync::atomic::Ordering;
+    let md5 = md5_hex("pw");
+    let mut acked = Vec::new();
+    let mut at = 0;
+    let mut n = 0;
+    'connect: while !stop.load(Ordering::Relaxed) {
+        let url = &urls[at % urls.len()];
+        let mut c = match Xmpp::login(url, "127.0.0.1", from, &md5, "web").await {
+            Ok(c) => c,
+            Err(_) => {
+                at += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        while !stop.load(Ordering::Relaxed) {
+            n += 1;
+            let id = format!("{from}-{n}");
+            if c.send(&chat(from, to, &id, &id)).await.is_err() {
+                at += 1;
+                continue 'connect;
+            }
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match c.next(left).await {
+                    Ok(Some(f)) if receipt_id(&f).as_deref() == Some(id.as_str()) => {
+                        acked.push(id.clone());
+                        break;
+                    }
+                    Ok(Some(_)) => {}
+                    // No receipt in time: not acknowledged; go on.
+                    Ok(None) => break,
+                    Err(_) => {
+                        at += 1;
+                        continue 'connect;
+                    }
+                }
+            }
+        }
+    }
+    acked
+}
+
+/// A receiver: logs in on the first of `urls` and collects the ids of the chat messages it is
+/// given, moving to the next node when its connection breaks, until `stop` and then 3 s more
+/// of quiet.
+async fn receive_until(
+    urls: Vec<String>,
+    me: i64,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::collections::HashSet<String> {
+    use std::sync::atomic::Ordering;
+    let md5 = md5_hex("pw");
+    let mut got = std::collections::HashSet::new();
+    let mut at = 0;
+    let mut quiet_since: Option<Instant> = None;
+    'connect: loop {
+        let url = &urls[at % urls.len()];
+        let mut c = match Xmpp::login(url, "127.0.0.1", me, &md5, "web").await {
+            Ok(c) => c,
+            Err(_) => {
+                at += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        loop {
+            match c.next(Duration::from_millis(250)).await {
+                Ok(Some(f)) => {
+                    if f.starts_with("<message") && f.contains("<body") {
+                        got.extend(child::attr(&f, "id"));
+                        quiet_since = None;
+                    }
+                }
+                Ok(None) => {
+                    if stop.load(Ordering::Relaxed) {
+                        let since = *quiet_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() > Duration::from_secs(3) {
+                            return got;
+                        }
+                    }
+                }
+                Err(_) => {
+                    at += 1;
+                    continue 'connect;
+                }
+            }
+        }
+    }
+}
+
+/// The messageIds of `owner`'s copies of the conversation with `peer`, read through `node`.
+async fn history_ids(s: &Setup, node: usize, token: &str, peer: i64) -> Vec<String> {
+    let v = s
+        .call(
+            node,
+            "/tigase/shiku_msgs",
+            &[
+                ("access_token", token),
+                ("receiver", &peer.to_string()),
+                ("pageSize", "5000"),
+            ],
+        )
+        .await;
+    v["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("history: {v}"))
+        .iter()
+        .filter_map(|r| r["messageId"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_node_killed_under_load_loses_nothing_acknowledged() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let Some(mut s) = setup(3, &[]).await else {
+        return;
+    };
+    // Pairs: senders on nodes 1 and 3, receivers on node 3 (killed) and node 2 (survives).
+    // Clients of node 3 move to node 1.
+    let urls = |first: usize| vec![s.nodes.xmpp_url(first), s.nodes.xmpp_url(0)];
+    let mut pairs = Vec::new();
+    for (i, (sender_node, receiver_node)) in
+        [(0, 2), (2, 1), (0, 1), (2, 2)].into_iter().enumerate()
+    {
+        let (from, tf) = s.user(0, &format!("1330000001{i}")).await;
+        let (to, _) = s.user(0, &format!("1330000002{i}")).await;
+        pairs.push((
+            from,
+            tf,
+            to,
+            receiver_node,
+            urls(sender_node),
+            urls(receiver_node),
+        ));
+    }
+    // A user of node 3 who does not come back.
+    let (idle, t_idle) = s.user(0, "13300000099").await;
+    let _idle = Xmpp::login(
+        &s.nodes.xmpp_url(2),
+        "127.0.0.1",
+        idle,
+        &md5_hex("pw"),
+        "web",
+    )
+    .await
+    .unwrap();
+    s.online_everywhere(&t_idle, 1, &[0, 1]).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut receivers = Vec::new();
+    for (_, _, to, _, _, rurls) in &pairs {
+        receivers.push(tokio::spawn(receive_until(
+            rurls.clone(),
+            *to,
+            stop.clone(),
+        )));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut senders = Vec::new();
+    for (from, _, to, _, surls, _) in &pairs {
+        senders.push(tokio::spawn(send_until(
+            surls.clone(),
+            (*from, *to),
+            stop.clone(),
+        )));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let killed = Instant::now();
+    s.nodes.kill(2);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut acked = Vec::new();
+    for t in senders {
+        acked.push(t.await.unwrap());
+    }
+    let mut received = Vec::new();
+    for t in receivers {
+        received.push(t.await.unwrap());
+    }
+
+    for (i, (from, tf, to, receiver_node, _, _)) in pairs.iter().enumerate() {
+        let ids = &acked[i];
+        assert!(
+            ids.len() > 5,
+            "pair {i} hardly sent: {} acknowledged",
+            ids.len()
+        );
+        let history = history_ids(&s, 0, tf, *to).await;
+        let missing: Vec<&String> = ids.iter().filter(|id| !received[i].contains(*id)).collect();
+        for id in ids {
+            assert!(
+                history.contains(id),
+                "pair {i}: acknowledged {id} not in history"
+            );
+        }
+        // Every acknowledged message reached its receiver, live or from the offline queue
+        // after the receiver moved node; a receiver on the killed node may have lost the one
+        // or two written into its dead socket (they are in its history, checked above).
+        let allowed = if *receiver_node == 2 { 2 } else { 0 };
+        eprintln!(
+            "pair {i} (receiver on node {}): {} acknowledged, {} not received",
+            receiver_node + 1,
+            ids.len(),
+            missing.len()
+        );
+        assert!(
+            missing.len() <= allowed,
+            "pair {i}: {} of {} acknowledged messages from {from} never reached {to}: {missing:?}",
+            missing.len(),
+            ids.len()
+        );
+    }
+    // Node 3's user that did not come back is offline everywhere within the bound.
+    while s.onlinestate(0, &t_idle).await != 0 {
+        assert!(
+            killed.elapsed() < Duration::from_secs(8),
+            "node 3's user still online"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(s.onlinestate(1, &t_idle).await, 0);
+}
+
+#[tokio::test]
+async fn the_bus_stopped_and_restarted_under_load_loses_nothing_acknowledged() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let Some(mut s) = setup(2, &[]).await else {
+        return;
+    };
+    // Every pair crosses nodes, both ways.
+    let mut pairs = Vec::new();
+    for (i, (sender_node, receiver_node)) in [(0, 1), (1, 0), (0, 1)].into_iter().enumerate() {
+        let (from, tf) = s.user(0, &format!("1340000001{i}")).await;
+        let (to, _) = s.user(0, &format!("1340000002{i}")).await;
+        let (surl, rurl) = (
+            s.nodes.xmpp_url(sender_node),
+            s.nodes.xmpp_url(receiver_node),
+        );
+        pairs.push((from, tf, to, surl, rurl));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut receivers = Vec::new();
+    for (_, _, to, _, rurl) in &pairs {
+        receivers.push(tokio::spawn(receive_until(
+            vec![rurl.clone()],
+            *to,
+            stop.clone(),
+        )));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut senders = Vec::new();
+    for (from, _, to, surl, _) in &pairs {
+        senders.push(tokio::spawn(send_until(
+            vec![surl.clone()],
+            (*from, *to),
+            stop.clone(),
+        )));
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    s.nodes.nats.stop();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    s.nodes.nats.restart().await.unwrap();
+    // The nodes reconnect by themselves (the client retries at most 4 s apart).
+    tokio::time::sleep(Duration::from_millis(5000)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut acked = Vec::new();
+    for t in senders {
+        acked.push(t.await.unwrap());
+    }
+    let mut received = Vec::new();
+    for t in receivers {
+        received.push(t.await.unwrap());
+    }
+    for (i, (from, tf, to, _, _)) in pairs.iter().enumerate() {
+        let ids = &acked[i];
+        assert!(
+            ids.len() > 5,
+            "pair {i} hardly sent: {} acknowledged",
+            ids.len()
+        );
+        let history = history_ids(&s, 0, tf, *to).await;
+        let missing: Vec<&String> = ids.iter().filter(|id| !received[i].contains(*id)).collect();
+        eprintln!(
+            "pair {i}: {} acknowledged, {} not received",
+            ids.len(),
+            missing.len()
+        );
+        for id in ids {
+            assert!(
+                history.contains(id),
+                "pair {i}: acknowledged {id} not in history"
+            );
+        }
+        assert!(
+            missing.is_empty(),
+            "pair {i}: {from} -> {to} never arrived: {missing:?}"
+        );
+    }
+
+    // Live delivery across nodes works again.
+    let (a, b) = (pairs[0].0, pairs[0].2);
+    let md5 = md5_hex("pw");
+    let mut xa = Xmpp::login(&s.nodes.xmpp_url(0), "127.0.0.1", a, &md5, "web")
+        .await
+        .unwrap();
+    let mut xb = Xmpp::login(&s.nodes.xmpp_url(1), "127.0.0.1", b, &md5, "web")
+        .await
+        .unwrap();
+    xmpp_say(&mut xa, a, b, "after-the-outage", "after the outage").await;
+    xb.until(|f| f.contains("after the outage")).await.unwrap();
+}

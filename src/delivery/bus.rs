@@ -198,7 +198,13 @@ impl Bus {
         self.publish(format!("{}.all", self.prefix), payload).await;
     }
 
+    /// Fire and forget. While the bus is down nothing is buffered: the client's buffer would
+    /// fill and then hold up the message path, and what these messages say is recovered when
+    /// the bus returns (every session reads its offline queue).
     async fn publish(&self, subject: String, payload: String) {
+        if !self.connected() {
+            return;
+        }
         if let Err(e) = self.client.publish(subject, payload.into()).await {
             tracing::warn!(error = %e, "bus message not sent");
         }
