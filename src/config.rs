@@ -926,6 +926,37 @@ mod tests {
     }
 
     #[test]
+    fn a_cluster_needs_mongodb_and_a_valid_node_id() {
+        let c = Config::load(
+            None,
+            env(&[("SHIKU_CLUSTER__NATS_URL", "nats://127.0.0.1:4222")]),
+        )
+        .unwrap();
+        assert!(c.cluster.enabled());
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("cluster.nats_url") && e.contains("mongodb"),
+            "{e}"
+        );
+        let c = Config::load(
+            None,
+            env(&[
+                ("SHIKU_CLUSTER__NATS_URL", "nats://127.0.0.1:4222"),
+                ("SHIKU_STORE", "mongodb"),
+                ("SHIKU_CLUSTER__NODE_ID", "api-1"),
+            ]),
+        )
+        .unwrap();
+        c.validate().unwrap();
+        let c = Config::load(None, env(&[("SHIKU_CLUSTER__NODE_ID", "a.b")])).unwrap();
+        assert!(c.validate().is_err());
+        // Without a bus the node id is still set, from the host name.
+        let c = Config::load(None, env(&[])).unwrap();
+        assert!(!c.cluster.enabled());
+        assert!(!c.cluster.node_id.is_empty());
+    }
+
+    #[test]
     fn file_then_environment() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("s.toml");

@@ -179,6 +179,32 @@ async fn every_protocol_talks_across_three_nodes() {
         .await
         .unwrap();
 
+    // A's other device, on node 2, sees what A sends from node 1.
+    let mut xa2 = Xmpp::login(&s.nodes.xmpp_url(1), "127.0.0.1", a, &md5, "phone")
+        .await
+        .unwrap();
+    xmpp_say(&mut xa, a, b, "m-sync", "seen on my phone").await;
+    xa2.until(|f| f.contains("seen on my phone")).await.unwrap();
+    bb.chat_msg().await;
+    drop(xa2);
+
+    // The task-management system's message, sent through node 3, reaches A on node 1.
+    let v = s
+        .call(
+            2,
+            "/console/oneSendOne",
+            &[
+                ("access_token", KEY),
+                ("type", "1"),
+                ("content", "a task for you"),
+                ("sendPhone", "13100000003"),
+                ("toUserPhone", "13100000001"),
+            ],
+        )
+        .await;
+    assert_eq!(v["resultCode"], 1, "{v}");
+    xa.until(|f| f.contains("a task for you")).await.unwrap();
+
     // B leaves node 2; a message for B waits; B comes back on node 3 and gets it, flagged.
     drop(bb);
     s.online_everywhere(&tb, 0, &[0, 1, 2]).await;
@@ -377,7 +403,8 @@ async fn settings_counts_bosh_and_node_deaths_across_nodes() {
     while s.onlinestate(0, &tb).await != 0 {
         assert!(
             killed.elapsed() < Duration::from_secs(8),
-            "node 2's user still online"
+            "node 2's user still online\n{}",
+            s.nodes.logs()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::{ClusterEvent, Delivery, Router};
+use super::push::Delivery;
 use crate::config::ClusterConfig;
 
 /// What travels between nodes.
@@ -41,6 +41,20 @@ struct DeliverOut<'a> {
     d: &'a Delivery,
 }
 
+/// What the bus does on this node when other nodes ask (the router implements it).
+pub trait Local: Send + Sync {
+    /// Hands `d` to the user's sessions here; answers how many took it.
+    fn deliver(&self, user_id: i32, d: &Delivery) -> usize;
+    /// Ends the user's sessions here on `resource` (all when `None`).
+    fn kick(&self, user_id: i32, resource: Option<&str>);
+    /// The user's sessions here read their offline queue.
+    fn wake(&self, user_id: i32);
+    /// Every session here reads its offline queue (the bus came back).
+    fn wake_all(&self);
+    /// The console's settings changed on another node.
+    fn settings_changed(&self);
+}
+
 /// This node's connection to the bus.
 pub struct Bus {
     client: async_nats::Client,
@@ -55,7 +69,7 @@ impl Bus {
     pub async fn connect(
         cfg: &ClusterConfig,
         node: &str,
-        router: Weak<Router>,
+        router: Weak<dyn Local>,
     ) -> Result<Arc<Bus>, String> {
         let url = cfg.nats_url.clone().unwrap_or_default();
         let mut opts = match &cfg.nats_credentials_file {
@@ -97,7 +111,7 @@ impl Bus {
                             if lost.swap(false, Ordering::AcqRel) {
                                 // Other nodes queued what they could not hand over meanwhile.
                                 if let Some(r) = router.upgrade() {
-                                    r.wake_all_local();
+                                    r.wake_all();
                                 }
                             }
                         }
@@ -214,7 +228,7 @@ impl Bus {
 /// Serves one subscription of this node until the router is gone.
 async fn serve(
     mut sub: async_nats::Subscriber,
-    router: Weak<Router>,
+    router: Weak<dyn Local>,
     client: async_nats::Client,
     me: String,
 ) {
@@ -231,26 +245,23 @@ async fn serve(
         };
         match wire {
             Wire::Deliver { users, d } => {
-                let n: usize = users
-                    .iter()
-                    .map(|u| router.deliver_local(*u, &d, None))
-                    .sum();
+                let n: usize = users.iter().map(|u| router.deliver(*u, &d)).sum();
                 if let Some(reply) = msg.reply {
                     if let Err(e) = client.publish(reply, n.to_string().into()).await {
                         tracing::warn!(error = %e, "delivery answer not sent");
                     }
                 }
             }
-            Wire::Waiting { user } => router.wake_local(user),
+            Wire::Waiting { user } => router.wake(user),
             Wire::Kick {
                 node,
                 user,
                 resource,
             } if node != me => {
-                router.kick_local(user, resource.as_deref(), None);
+                router.kick(user, resource.as_deref());
             }
             Wire::Settings { node } if node != me => {
-                let _ = router.events.send(ClusterEvent::SettingsChanged);
+                router.settings_changed();
             }
             Wire::Kick { .. } | Wire::Settings { .. } => {}
         }

@@ -235,7 +235,9 @@ async fn sweep_dead_nodes(ctx: &Ctx, directory: &dyn SessionStore, cutoff: i64) 
         if node == ctx.router.node() || !directory.claim_stale(&node, cutoff).await? {
             continue;
         }
-        let gone = directory.take_sessions(&node, cutoff).await?;
+        // Every session recorded before the claim belonged to the dead node; one recorded after
+        // it means the node was only slow and is back (it re-records all of its sessions).
+        let gone = directory.take_sessions(&node, now_millis()).await?;
         let n = sessions_gone(ctx, directory, &gone).await?;
         tracing::warn!(
             node,
