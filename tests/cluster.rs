@@ -396,6 +396,51 @@ async fn settings_counts_bosh_and_node_deaths_across_nodes() {
         .await;
     assert_eq!(v["data"]["onlineNow"], 2, "{v}");
 
+    // B blacklists A on node 2: node 1, which caches who refuses whom for a second, refuses
+    // A's messages within that second.
+    let mut xa = Xmpp::login(&s.nodes.xmpp_url(0), "127.0.0.1", a, &md5, "phone")
+        .await
+        .unwrap();
+    xmpp_say(&mut xa, a, b, "before-block", "before the block").await;
+    let v = s
+        .call(
+            1,
+            "/friends/blacklist/add",
+            &[("access_token", &tb), ("toUserId", &b.to_string())],
+        )
+        .await;
+    let v = if v["resultCode"] == 1 {
+        v
+    } else {
+        s.call(
+            1,
+            "/friends/blacklist/add",
+            &[("access_token", &tb), ("toUserId", &a.to_string())],
+        )
+        .await
+    };
+    assert_eq!(v["resultCode"], 1, "{v}");
+    let blocked = Instant::now();
+    let mut n = 0;
+    loop {
+        n += 1;
+        let id = format!("after-block-{n}");
+        xa.send(&chat(a, b, &id, "after the block")).await.unwrap();
+        let answer = xa
+            .until(|f| f.contains(&id) && (f.contains("type=\"error\"") || f.contains("<received")))
+            .await
+            .unwrap();
+        if answer.contains("type=\"error\"") {
+            break;
+        }
+        assert!(
+            blocked.elapsed() < Duration::from_millis(1500),
+            "still accepted after 1.5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(xa);
+
     // Node 2 dies: its user is offline everywhere within dead_after (3 s) + heartbeat (1 s),
     // node 1's user stays online.
     let killed = Instant::now();
