@@ -117,6 +117,19 @@ impl Setup {
     }
 }
 
+/// Logs `uid` in over XMPP on `node` with the md5 password, as the stock clients do.
+async fn xmpp(s: &Setup, node: usize, uid: i64, resource: &str) -> Xmpp {
+    Xmpp::login(
+        &s.nodes.xmpp_url(node),
+        "127.0.0.1",
+        uid,
+        &md5_hex("pw"),
+        resource,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("XMPP login of {uid} on node{}: {e}", node + 1))
+}
+
 /// Sends a 1:1 chat over XMPP and waits for the server's receipt (it is stored).
 async fn xmpp_say(c: &mut Xmpp, from: i64, to: i64, id: &str, text: &str) {
     c.send(&chat(from, to, id, text)).await.unwrap();
@@ -135,14 +148,10 @@ async fn every_protocol_talks_across_three_nodes() {
 
     // A on node 1 over XMPP (md5 password, as the stock clients), B on node 2 over the binary
     // WebSocket, C on node 3 over XMPP.
-    let mut xa = Xmpp::login(&s.nodes.xmpp_url(0), "127.0.0.1", a, &md5, "web")
-        .await
-        .unwrap();
+    let mut xa = xmpp(&s, 0, a, "web").await;
     let mut bb = Bin::connect(&s.nodes.binary_url(1)).await;
     bb.auth(b, &tb, "android").await;
-    let mut xc = Xmpp::login(&s.nodes.xmpp_url(2), "127.0.0.1", c, &md5, "web")
-        .await
-        .unwrap();
+    let mut xc = xmpp(&s, 2, c, "web").await;
     s.online_everywhere(&tb, 1, &[0, 1, 2]).await;
 
     // 1:1 both ways, XMPP to binary and back, with receipts.
@@ -180,9 +189,7 @@ async fn every_protocol_talks_across_three_nodes() {
         .unwrap();
 
     // A's other device, on node 2, sees what A sends from node 1.
-    let mut xa2 = Xmpp::login(&s.nodes.xmpp_url(1), "127.0.0.1", a, &md5, "phone")
-        .await
-        .unwrap();
+    let mut xa2 = xmpp(&s, 1, a, "phone").await;
     xmpp_say(&mut xa, a, b, "m-sync", "seen on my phone").await;
     xa2.until(|f| f.contains("seen on my phone")).await.unwrap();
     bb.chat_msg().await;
@@ -382,13 +389,8 @@ async fn settings_counts_bosh_and_node_deaths_across_nodes() {
     // Users on nodes 1 and 2; the console's online count (any node) covers both.
     let (a, ta) = s.user(0, "13200000001").await;
     let (b, tb) = s.user(1, "13200000002").await;
-    let md5 = md5_hex("pw");
-    let _xa = Xmpp::login(&s.nodes.xmpp_url(0), "127.0.0.1", a, &md5, "web")
-        .await
-        .unwrap();
-    let _xb = Xmpp::login(&s.nodes.xmpp_url(1), "127.0.0.1", b, &md5, "web")
-        .await
-        .unwrap();
+    let _xa = xmpp(&s, 0, a, "web").await;
+    let _xb = xmpp(&s, 1, b, "web").await;
     s.online_everywhere(&ta, 1, &[0, 1, 2]).await;
     s.online_everywhere(&tb, 1, &[0, 1, 2]).await;
     let v = s
@@ -398,9 +400,7 @@ async fn settings_counts_bosh_and_node_deaths_across_nodes() {
 
     // B blacklists A on node 2: node 1, which caches who refuses whom for a second, refuses
     // A's messages within that second.
-    let mut xa = Xmpp::login(&s.nodes.xmpp_url(0), "127.0.0.1", a, &md5, "phone")
-        .await
-        .unwrap();
+    let mut xa = xmpp(&s, 0, a, "phone").await;
     xmpp_say(&mut xa, a, b, "before-block", "before the block").await;
     let v = s
         .call(
@@ -604,15 +604,7 @@ async fn a_node_killed_under_load_loses_nothing_acknowledged() {
     }
     // A user of node 3 who does not come back.
     let (idle, t_idle) = s.user(0, "13300000099").await;
-    let _idle = Xmpp::login(
-        &s.nodes.xmpp_url(2),
-        "127.0.0.1",
-        idle,
-        &md5_hex("pw"),
-        "web",
-    )
-    .await
-    .unwrap();
+    let _idle = xmpp(&s, 2, idle, "web").await;
     s.online_everywhere(&t_idle, 1, &[0, 1]).await;
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -769,13 +761,8 @@ async fn the_bus_stopped_and_restarted_under_load_loses_nothing_acknowledged() {
 
     // Live delivery across nodes works again.
     let (a, b) = (pairs[0].0, pairs[0].2);
-    let md5 = md5_hex("pw");
-    let mut xa = Xmpp::login(&s.nodes.xmpp_url(0), "127.0.0.1", a, &md5, "web")
-        .await
-        .unwrap();
-    let mut xb = Xmpp::login(&s.nodes.xmpp_url(1), "127.0.0.1", b, &md5, "web")
-        .await
-        .unwrap();
+    let mut xa = xmpp(&s, 0, a, "web").await;
+    let mut xb = xmpp(&s, 1, b, "web").await;
     xmpp_say(&mut xa, a, b, "after-the-outage", "after the outage").await;
     xb.until(|f| f.contains("after the outage")).await.unwrap();
 }

@@ -20,6 +20,18 @@ impl MongoStore {
     }
 }
 
+impl MongoStore {
+    async fn session_docs(&self, collection: &str, filter: Document) -> StoreResult<Vec<Document>> {
+        self.coll(collection)
+            .find(filter)
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)
+    }
+}
+
 fn entry_of(d: &Document) -> Option<SessionEntry> {
     Some(SessionEntry {
         node: d.get_str("node").ok()?.to_string(),
@@ -69,14 +81,7 @@ impl SessionStore for MongoStore {
         } else {
             doc! { "userId": { "$in": user_ids } }
         };
-        let docs: Vec<Document> = self
-            .coll(SESSIONS)
-            .find(filter)
-            .await
-            .map_err(backend)?
-            .try_collect()
-            .await
-            .map_err(backend)?;
+        let docs = self.session_docs(SESSIONS, filter).await?;
         Ok(docs.iter().filter_map(entry_of).collect())
     }
 
@@ -94,14 +99,9 @@ impl SessionStore for MongoStore {
     }
 
     async fn stale_nodes(&self, before_ms: i64) -> StoreResult<Vec<String>> {
-        let docs: Vec<Document> = self
-            .coll(NODES)
-            .find(doc! { "heartbeat": { "$lt": before_ms } })
-            .await
-            .map_err(backend)?
-            .try_collect()
-            .await
-            .map_err(backend)?;
+        let docs = self
+            .session_docs(NODES, doc! { "heartbeat": { "$lt": before_ms } })
+            .await?;
         Ok(docs
             .iter()
             .filter_map(|d| d.get_str("_id").ok().map(str::to_string))
@@ -119,14 +119,7 @@ impl SessionStore for MongoStore {
 
     async fn take_sessions(&self, node: &str, before_ms: i64) -> StoreResult<Vec<SessionEntry>> {
         let filter = doc! { "node": node, "since": { "$lt": before_ms } };
-        let docs: Vec<Document> = self
-            .coll(SESSIONS)
-            .find(filter)
-            .await
-            .map_err(backend)?
-            .try_collect()
-            .await
-            .map_err(backend)?;
+        let docs = self.session_docs(SESSIONS, filter).await?;
         // Only what was read is deleted: an entry written meanwhile (the node came back) stays.
         let ids: Vec<Bson> = docs.iter().filter_map(|d| d.get("_id").cloned()).collect();
         if !ids.is_empty() {
