@@ -44,6 +44,11 @@ impl Nats {
         Ok(n)
     }
 
+    /// The process id while running (for CPU accounting in `benches/cluster.rs`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The URL nodes are given.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
@@ -151,6 +156,11 @@ impl Nodes {
     /// Node `i`'s API listener, `host:port`.
     pub fn base(&self, i: usize) -> String {
         self.nodes[i].as_ref().expect("node running").base.clone()
+    }
+
+    /// Node `i`'s process id.
+    pub fn pid(&self, i: usize) -> u32 {
+        self.nodes[i].as_ref().expect("node running").pid()
     }
 
     /// Node `i`'s RFC 7395 XMPP WebSocket.
