@@ -14,7 +14,7 @@
 //!
 //! Needs `nats-server` (Debian package; or `NATS_SERVER`) and a MongoDB: `SHIKU_TEST_MONGODB_URI`
 //! when set (fresh databases per configuration, dropped afterwards), else SecantusDB started
-//! here from `target/interop-venv/bin/secantusd-py` (or `CLUSTER_SECANTUSD`), in memory.
+//! here from `target/interop-venv/bin/secantusd-py` (or `SECANTUSD`), in memory.
 //!
 //! Options (environment): CLUSTER_PAIRS sender/receiver pairs (default 20), CLUSTER_RATE total
 //! messages/s offered (40: below what SecantusDB stores on 2 cores, about 85/s, so latency shows
@@ -98,64 +98,6 @@ impl Opts {
             standalone: env("CLUSTER_STANDALONE", 1) != 0,
         }
     }
-}
-
-// ---- MongoDB ----------------------------------------------------------------------------------
-
-/// SecantusDB started here; killed when dropped.
-struct Secantus(Child);
-
-impl Drop for Secantus {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The MongoDB URI, and the SecantusDB process when this bench started one.
-async fn mongodb(log_dir: &Path) -> Result<(String, Option<Secantus>), String> {
-    if let Ok(uri) = std::env::var("SHIKU_TEST_MONGODB_URI") {
-        return Ok((uri, None));
-    }
-    let bin = std::env::var("CLUSTER_SECANTUSD")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/interop-venv/bin/secantusd-py")
-        });
-    if !bin.is_file() {
-        return Err(format!(
-            "a cluster shares MongoDB: set SHIKU_TEST_MONGODB_URI, or make the SecantusDB venv \
-             ({} not found; README \"Testing on MongoDB\" shows how)",
-            bin.display()
-        ));
-    }
-    let port = child::free_port();
-    let log = std::fs::File::create(log_dir.join("secantusdb.log")).map_err(|e| e.to_string())?;
-    let proc = Command::new(&bin)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--storage-path", ":memory:", "--log-level", "WARNING"])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().map_err(|e| e.to_string())?)
-        .stderr(log)
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-    let db = Secantus(proc);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        if Instant::now() > deadline {
-            return Err(format!("SecantusDB did not listen on {port}"));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    // The options CI uses with SecantusDB (README "Testing on MongoDB").
-    let uri = format!(
-        "mongodb://127.0.0.1:{port}/?retryWrites=false&connectTimeoutMS=60000&\
-         serverSelectionTimeoutMS=60000"
-    );
-    Ok((uri, Some(db)))
 }
 
 // ---- CPU ----------------------------------------------------------------------------------------
@@ -610,7 +552,7 @@ async fn run() -> Result<bool, String> {
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_BIN_EXE_shiku-server")));
     let logs = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let (uri, db) = mongodb(logs.path()).await?;
+    let (uri, db) = child::bench_mongodb(logs.path()).await?;
     let db_name = if db.is_some() {
         "SecantusDB (in memory, started here)"
     } else {

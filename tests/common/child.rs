@@ -113,6 +113,63 @@ impl Drop for ChildServer {
     }
 }
 
+/// SecantusDB started by a bench; killed when dropped.
+pub struct Secantus(pub Child);
+
+impl Drop for Secantus {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The MongoDB a bench runs on: `SHIKU_TEST_MONGODB_URI`, else a SecantusDB (`SECANTUSD`, or
+/// the one in `target/interop-venv`) started here in memory, returned with its URI.
+pub async fn bench_mongodb(log_dir: &Path) -> Result<(String, Option<Secantus>), String> {
+    if let Ok(uri) = std::env::var("SHIKU_TEST_MONGODB_URI") {
+        return Ok((uri, None));
+    }
+    let bin = std::env::var("SECANTUSD")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/interop-venv/bin/secantusd-py")
+        });
+    if !bin.is_file() {
+        return Err(format!(
+            "set SHIKU_TEST_MONGODB_URI, or make the SecantusDB venv ({} not found; README \
+             \"Testing on MongoDB\" shows how)",
+            bin.display()
+        ));
+    }
+    let port = free_port();
+    let log = std::fs::File::create(log_dir.join("secantusdb.log")).map_err(|e| e.to_string())?;
+    let proc = Command::new(&bin)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--storage-path", ":memory:", "--log-level", "WARNING"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    let db = Secantus(proc);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        if Instant::now() > deadline {
+            return Err(format!("SecantusDB did not listen on {port}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The options CI uses with SecantusDB (README "Testing on MongoDB").
+    let uri = format!(
+        "mongodb://127.0.0.1:{port}/?retryWrites=false&connectTimeoutMS=60000&\
+         serverSelectionTimeoutMS=60000"
+    );
+    Ok((uri, Some(db)))
+}
+
 /// A `kB` field of `/proc/<pid>/status`, bytes (0 when unreadable).
 pub fn status_bytes(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
