@@ -10,7 +10,8 @@
 //! program started again as a child process with `REST_BENCH_BARE`, measured in the same run;
 //! each endpoint's req/s is reported as a share of it. Options: `REST_STORE`, `REST_SECONDS`,
 //! `REST_CONNECTIONS`, `REST_THREADS` (wrk threads, 2), `REST_MEMBERS` (500), `REST_ONLY`
-//! (comma-separated endpoint names), `REST_SERVER` (another binary).
+//! (comma-separated endpoint names), `REST_SERVER` (another binary), `REST_HOLD` (seconds:
+//! prepare, print the URLs and the server's pid, and wait, for a profiler).
 //!
 //! On a 2-core machine wrk and the server share the cores, as they did when the issue was
 //! measured; the ratios compare like with like.
@@ -280,6 +281,15 @@ async fn run() -> Result<bool, String> {
         }
     }
 
+    // REST_HOLD=<seconds>: print the URLs and keep the server up (for a profiler).
+    if let Some(hold) = std::env::var("REST_HOLD").ok().and_then(|v| v.parse().ok()) {
+        for (name, url) in &targets {
+            println!("{name} {url}");
+        }
+        println!("server pid {}", server.pid());
+        tokio::time::sleep(Duration::from_secs(hold)).await;
+        return Ok(true);
+    }
     let mut rows = Vec::new();
     for (name, url) in &targets {
         // A short warm-up (connections, caches, the allocator) before the measured run.

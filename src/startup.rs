@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpServer};
 
 use crate::config::{Config, StoreKind};
@@ -127,6 +127,7 @@ impl Application {
         let bosh_table: web::Data<BoshSessions> = web::Data::from(BoshSessions::new());
         let (main_ctx, main_bosh) = (ctx_data.clone(), bosh_table.clone());
         let trusted = config.trusted_proxies.clone();
+        let access_log = config.access_log;
         let mut server = HttpServer::new(move || {
             // `/xmpp-websocket` and `/http-bind` are transports, not REST endpoints: they are
             // registered here rather than through `docs::Routes`.
@@ -136,7 +137,7 @@ impl Application {
                 .app_data(main_bosh.clone())
                 .wrap(from_fn(http::per_address))
                 .wrap(from_fn(http::cors))
-                .wrap(tracing_actix(trusted.clone()))
+                .wrap(Condition::new(access_log, tracing_actix(trusted.clone())))
                 .route("/xmpp-websocket", web::get().to(websocket::handler))
                 .configure(http::console_ui::configure)
                 .route("/im-websocket", web::get().to(shiku::websocket::handler))

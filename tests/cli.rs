@@ -166,6 +166,7 @@ async fn the_access_log_holds_no_secrets() {
         .arg("--data-dir")
         .arg(dir.path())
         .env("RUST_LOG", "info")
+        .env("SHIKU_ACCESS_LOG", "true")
         // No trusted proxy: a forwarded address is not believed.
         .env("SHIKU_TRUSTED_PROXIES", "")
         .stdout(Stdio::piped())

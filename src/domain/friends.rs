@@ -5,7 +5,6 @@
 //! operation acts on the caller's own documents (and the mirror document the rule requires);
 //! no parameter lets a caller read or change another user's relations.
 
-use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde_json::{json, Map, Value};
 
 use super::error::{Code, Error, Result};
@@ -37,8 +36,6 @@ const MAX_SEARCH_RESULTS: usize = 500;
 const MAX_REMARK: usize = 64;
 /// Longest description accepted (characters).
 const MAX_DESCRIBE: usize = 1024;
-/// Parallel user look-ups when a list is decorated with the friends' current profiles.
-const LOOKUP_PARALLELISM: usize = 16;
 
 /// What `/friends/attention/add` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,12 +116,7 @@ pub fn friend_view(f: &Friend, to: Option<&User>) -> Value {
 
 /// Loads the users of `ids` (None for users that no longer exist), in order.
 async fn users_of(ctx: &Ctx, ids: Vec<i32>) -> Result<Vec<Option<User>>> {
-    stream::iter(ids)
-        .map(|id| async move { ctx.store.users.get_user(id).await })
-        .buffered(LOOKUP_PARALLELISM)
-        .try_collect()
-        .await
-        .map_err(Into::into)
+    Ok(ctx.store.users.get_users(&ids).await?)
 }
 
 /// Views of relations with the friends' current profiles. `keep_vanished`: also show

@@ -32,6 +32,9 @@ pub trait UserStore: Send + Sync {
     async fn insert_user(&self, user: &User) -> StoreResult<()>;
     /// The user with this userId.
     async fn get_user(&self, user_id: i32) -> StoreResult<Option<User>>;
+    /// The users with these userIds in one query, in the order given (None where none exists;
+    /// lists of friends, fans and new friends show each one's current profile).
+    async fn get_users(&self, user_ids: &[i32]) -> StoreResult<Vec<Option<User>>>;
     /// The user whose `telephone` (areaCode + phone) is this.
     async fn find_by_telephone(&self, telephone: &str) -> StoreResult<Option<User>>;
     /// The user for `/user/login`: `userKey == key` or `encryAccount == key`, and `areaCode`

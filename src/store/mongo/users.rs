@@ -58,6 +58,26 @@ impl UserStore for MongoStore {
         self.find_user(doc! { "_id": user_id }).await
     }
 
+    async fn get_users(&self, user_ids: &[i32]) -> StoreResult<Vec<Option<User>>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let docs: Vec<Document> = self
+            .coll(USER)
+            .find(doc! { "_id": { "$in": user_ids } })
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        let mut by_id = std::collections::HashMap::with_capacity(docs.len());
+        for d in docs {
+            let user: User = decode(USER, d)?;
+            by_id.insert(user.user_id, user);
+        }
+        Ok(user_ids.iter().map(|id| by_id.get(id).cloned()).collect())
+    }
+
     async fn find_by_telephone(&self, telephone: &str) -> StoreResult<Option<User>> {
         self.find_user(doc! { "telephone": telephone }).await
     }

@@ -36,7 +36,7 @@ fn where_of(q: &FriendQuery) -> (String, Vec<rusqlite::types::Value>) {
 #[async_trait]
 impl FriendStore for SqliteStore {
     async fn get_friend(&self, user_id: i32, to_user_id: i32) -> StoreResult<Option<Friend>> {
-        self.run(move |c| {
+        self.read(1, move |c| {
             one_doc(
                 c,
                 "u_friends",
@@ -63,21 +63,17 @@ impl FriendStore for SqliteStore {
     }
 
     async fn count_friends(&self, user_id: i32, status: Option<i32>) -> StoreResult<u64> {
-        self.run(move |c| {
-            let n: i64 = match status {
-                Some(s) => c.query_row(
-                    "SELECT COUNT(*) FROM u_friends WHERE user_id = ?1 AND status = ?2",
-                    params![user_id, s],
-                    |r| r.get(0),
-                ),
-                None => c.query_row(
-                    "SELECT COUNT(*) FROM u_friends WHERE user_id = ?1",
-                    params![user_id],
-                    |r| r.get(0),
-                ),
-            }
-            .map_err(backend)?;
-            Ok(n as u64)
+        self.read(1, move |c| match status {
+            Some(s) => count(
+                c,
+                "SELECT COUNT(*) FROM u_friends WHERE user_id = ?1 AND status = ?2",
+                params![user_id, s],
+            ),
+            None => count(
+                c,
+                "SELECT COUNT(*) FROM u_friends WHERE user_id = ?1",
+                params![user_id],
+            ),
         })
         .await
     }
@@ -120,21 +116,20 @@ impl FriendStore for SqliteStore {
             "SELECT doc FROM u_friends WHERE {sql} ORDER BY rowid LIMIT ?{} OFFSET ?{n}",
             n - 1
         );
-        self.run(move |c| docs(c, "u_friends", &sql, rusqlite::params_from_iter(args)))
-            .await
+        self.read(page_rows(q.limit), move |c| {
+            docs(c, "u_friends", &sql, rusqlite::params_from_iter(args))
+        })
+        .await
     }
 
     async fn count_matching(&self, q: &FriendQuery) -> StoreResult<u64> {
         let (sql, args) = where_of(q);
-        self.run(move |c| {
-            let n: i64 = c
-                .query_row(
-                    &format!("SELECT COUNT(*) FROM u_friends WHERE {sql}"),
-                    rusqlite::params_from_iter(args),
-                    |r| r.get(0),
-                )
-                .map_err(backend)?;
-            Ok(n as u64)
+        self.read(1, move |c| {
+            count(
+                c,
+                &format!("SELECT COUNT(*) FROM u_friends WHERE {sql}"),
+                rusqlite::params_from_iter(args),
+            )
         })
         .await
     }
@@ -175,7 +170,7 @@ impl FriendStore for SqliteStore {
     }
 
     async fn refused_senders(&self, user_id: i32) -> StoreResult<Vec<i32>> {
-        self.run(move |c| {
+        self.read(u64::MAX, move |c| {
             let mut stmt = c
                 .prepare_cached(
                     "SELECT to_user_id FROM u_friends WHERE user_id = ?1 \

@@ -555,7 +555,7 @@ impl MessageStore for SqliteStore {
 
     async fn history(&self, q: &HistoryQuery) -> StoreResult<Vec<MsgRow>> {
         let q = q.clone();
-        self.run(move |c| {
+        self.read(page_rows(q.limit), move |c| {
             let mut sql =
                 String::from("SELECT doc FROM shiku_msgs WHERE sender = ?1 AND receiver = ?2");
             let mut args: Vec<rusqlite::types::Value> =
@@ -586,7 +586,7 @@ impl MessageStore for SqliteStore {
 
     async fn find_copy(&self, owner: i32, message_id: &str) -> StoreResult<Option<MsgRow>> {
         let id = message_id.to_string();
-        self.run(move |c| {
+        self.read(1, move |c| {
             msg_row(
                 c,
                 "SELECT doc FROM shiku_msgs WHERE sender = ?1 AND message_id = ?2 \
@@ -708,7 +708,7 @@ impl MessageStore for SqliteStore {
     }
 
     async fn newest_copy(&self, owner: i32, peer: i32) -> StoreResult<Option<MsgRow>> {
-        self.run(move |c| {
+        self.read(1, move |c| {
             msg_row(
                 c,
                 "SELECT doc FROM shiku_msgs WHERE sender = ?1 AND receiver = ?2 \
@@ -753,7 +753,7 @@ impl MessageStore for SqliteStore {
         limit: u64,
     ) -> StoreResult<Vec<LastChat>> {
         let rooms = json_list(room_jids)?;
-        self.run(move |c| {
+        self.read(page_rows(limit), move |c| {
             let mut sql = String::from(
                 "SELECT doc, oid FROM shiku_last_chats WHERE ((user_id = ?1 AND is_room = 0) \
                  OR (is_room = 1 AND jid IN (SELECT value FROM json_each(?2))))",
@@ -785,7 +785,7 @@ impl MessageStore for SqliteStore {
     ) -> StoreResult<Option<LastChat>> {
         let jid = jid.to_string();
         let rows = self
-            .run(move |c| match user_id {
+            .read(1, move |c| match user_id {
                 Some(user) => last_chat_rows(
                     c,
                     "SELECT doc, oid FROM shiku_last_chats \
@@ -991,7 +991,7 @@ impl MessageStore for SqliteStore {
     }
 
     async fn dialogs(&self, user_id: i32) -> StoreResult<Vec<StickDialog>> {
-        self.run(move |c| {
+        self.read(u64::MAX, move |c| {
             docs(
                 c,
                 DIALOGS,

@@ -7,6 +7,7 @@ mod files;
 mod friends;
 mod messages;
 mod org;
+mod readers;
 mod rooms;
 mod users;
 mod vfs;
@@ -29,6 +30,8 @@ pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     /// The group-commit writer of every message-port write (its own connection and thread).
     writer: messages::MessageWriter,
+    /// Read-only connections for the queries that only read (WAL: they never wait for writers).
+    readers: Arc<readers::Readers>,
     path: String,
 }
 
@@ -44,6 +47,7 @@ fn open_shared(path: &Path) -> StoreResult<Connection> {
     // Checkpoints are the checkpointer thread's (see `checkpoint`), never inside a commit.
     conn.pragma_update(None, "wal_autocheckpoint", 0)
         .map_err(backend)?;
+    conn.set_prepared_statement_cache_capacity(readers::STATEMENT_CACHE);
     // The message writer is a second writing connection: a deferred transaction that reads
     // first would fail with SQLITE_BUSY_SNAPSHOT instead of waiting when the writer commits in
     // between, so this one takes the write lock at BEGIN (and waits for it).
@@ -83,6 +87,8 @@ CREATE TABLE IF NOT EXISTS u_friends (
     PRIMARY KEY (user_id, to_user_id)
 );
 CREATE INDEX IF NOT EXISTS u_friends_to ON u_friends(to_user_id);
+-- Counts and pages by status read the status from here, not from each document.
+CREATE INDEX IF NOT EXISTS u_friends_user_status ON u_friends(user_id, status);
 CREATE TABLE IF NOT EXISTS server_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS token_versions (user_id INTEGER PRIMARY KEY, v INTEGER NOT NULL);
 "#;
@@ -134,6 +140,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             writer,
+            readers: Arc::new(readers::Readers::new(&path)),
             path: path.display().to_string(),
         })
     }
@@ -158,6 +165,24 @@ impl SqliteStore {
         })
         .await
         .map_err(backend)?
+    }
+
+    /// Runs a query that only reads, on a reader connection: right here when it returns at
+    /// most [`readers::INLINE_ROWS`] rows (`rows`, the caller's bound: 1 for a look-up, the page
+    /// size for a page), which costs less than the hop to the blocking pool; larger ones on
+    /// the blocking pool, so a long page never holds up the other requests of this worker.
+    async fn read<T, F>(&self, rows: u64, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        if rows <= readers::INLINE_ROWS {
+            return self.readers.with(f);
+        }
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || readers.with(f))
+            .await
+            .map_err(backend)?
     }
 }
 
@@ -205,6 +230,15 @@ fn json_list<T: Serialize>(items: &[T]) -> StoreResult<String> {
 /// An SQL integer from a count (saturating).
 fn sql_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The rows a page of `limit` may return (0: no limit), for [`SqliteStore::read`].
+fn page_rows(limit: u64) -> u64 {
+    if limit == 0 {
+        u64::MAX
+    } else {
+        limit
+    }
 }
 
 /// SQLite's LIMIT for a `limit` where 0 means none.
@@ -289,12 +323,10 @@ fn patch_where(
 impl MetaStore for SqliteStore {
     async fn get_meta(&self, key: &str) -> StoreResult<Option<String>> {
         let k = key.to_string();
-        self.run(move |c| {
-            c.query_row("SELECT v FROM server_meta WHERE k = ?1", params![k], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(backend)
+        self.read(1, move |c| {
+            c.prepare_cached("SELECT v FROM server_meta WHERE k = ?1")
+                .and_then(|mut st| st.query_row(params![k], |r| r.get(0)).optional())
+                .map_err(backend)
         })
         .await
     }
@@ -316,14 +348,12 @@ impl MetaStore for SqliteStore {
     }
 
     async fn token_version(&self, user_id: i32) -> StoreResult<i64> {
-        self.run(move |c| {
+        // Read on every check, never kept: another process on the same file (the old one during
+        // a restart) may have revoked the user's tokens a moment ago.
+        self.read(1, move |c| {
             let v: Option<i64> = c
-                .query_row(
-                    "SELECT v FROM token_versions WHERE user_id = ?1",
-                    params![user_id],
-                    |r| r.get(0),
-                )
-                .optional()
+                .prepare_cached("SELECT v FROM token_versions WHERE user_id = ?1")
+                .and_then(|mut st| st.query_row(params![user_id], |r| r.get(0)).optional())
                 .map_err(backend)?;
             Ok(v.unwrap_or(0))
         })

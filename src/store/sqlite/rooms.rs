@@ -256,7 +256,7 @@ impl RoomStore for SqliteStore {
 
     async fn get_room(&self, room_id: &str) -> StoreResult<Option<Room>> {
         let id = room_id.to_string();
-        self.run(move |c| {
+        self.read(1, move |c| {
             one_doc(
                 c,
                 ROOMS,
@@ -269,7 +269,7 @@ impl RoomStore for SqliteStore {
 
     async fn get_room_by_jid(&self, jid: &str) -> StoreResult<Option<Room>> {
         let jid = jid.to_string();
-        self.run(move |c| {
+        self.read(1, move |c| {
             one_doc(
                 c,
                 ROOMS,
@@ -301,8 +301,10 @@ impl RoomStore for SqliteStore {
             "SELECT doc FROM shiku_room WHERE {sql} ORDER BY rowid DESC LIMIT ?{} OFFSET ?{n}",
             n - 1
         );
-        self.run(move |c| docs(c, ROOMS, &sql, rusqlite::params_from_iter(args)))
-            .await
+        self.read(page_rows(q.limit), move |c| {
+            docs(c, ROOMS, &sql, rusqlite::params_from_iter(args))
+        })
+        .await
     }
 
     async fn delete_room(&self, room_id: &str) -> StoreResult<bool> {
@@ -388,7 +390,7 @@ impl RoomStore for SqliteStore {
 
     async fn get_member(&self, room_id: &str, user_id: i32) -> StoreResult<Option<Member>> {
         let id = room_id.to_string();
-        self.run(move |c| {
+        self.read(1, move |c| {
             one_doc(
                 c,
                 MEMBERS,
@@ -480,22 +482,26 @@ impl RoomStore for SqliteStore {
              ORDER BY role, create_time, rowid LIMIT ?{} OFFSET ?{n}",
             n - 1
         );
-        self.run(move |c| docs(c, MEMBERS, &sql, rusqlite::params_from_iter(args)))
-            .await
+        self.read(page_rows(q.limit), move |c| {
+            docs(c, MEMBERS, &sql, rusqlite::params_from_iter(args))
+        })
+        .await
     }
 
     async fn count_members(&self, q: &MemberQuery) -> StoreResult<u64> {
         let (sql, args) = member_where(q)?;
         let sql = format!("SELECT COUNT(*) FROM shiku_room_member WHERE {sql}");
-        self.run(move |c| count(c, &sql, rusqlite::params_from_iter(args)))
+        self.read(1, move |c| count(c, &sql, rusqlite::params_from_iter(args)))
             .await
     }
 
     async fn member_ids(&self, room_id: &str) -> StoreResult<Vec<i32>> {
         let id = room_id.to_string();
-        self.run(move |c| {
+        self.read(u64::MAX, move |c| {
             let mut stmt = c
-                .prepare("SELECT user_id FROM shiku_room_member WHERE room_id = ?1 ORDER BY rowid")
+                .prepare_cached(
+                    "SELECT user_id FROM shiku_room_member WHERE room_id = ?1 ORDER BY rowid",
+                )
                 .map_err(backend)?;
             let rows = stmt.query_map(params![id], |r| r.get(0)).map_err(backend)?;
             rows.collect::<Result<_, _>>().map_err(backend)
@@ -504,9 +510,9 @@ impl RoomStore for SqliteStore {
     }
 
     async fn room_jids_of(&self, user_id: i32) -> StoreResult<Vec<String>> {
-        self.run(move |c| {
+        self.read(u64::MAX, move |c| {
             let mut stmt = c
-                .prepare(
+                .prepare_cached(
                     "SELECT r.jid FROM shiku_room_member m JOIN shiku_room r ON r.id = m.room_id \
                      WHERE m.user_id = ?1 ORDER BY m.rowid",
                 )
@@ -541,7 +547,7 @@ impl RoomStore for SqliteStore {
 
     async fn get_notice(&self, room_id: &str, notice_id: &str) -> StoreResult<Option<Notice>> {
         let (room, id) = (room_id.to_string(), notice_id.to_string());
-        self.run(move |c| {
+        self.read(1, move |c| {
             one_doc(
                 c,
                 NOTICES,
@@ -608,7 +614,7 @@ impl RoomStore for SqliteStore {
 
     async fn count_notices(&self, room_id: &str) -> StoreResult<u64> {
         let args: Vec<SqlValue> = vec![room_id.to_string().into()];
-        self.run(move |c| {
+        self.read(1, move |c| {
             count(
                 c,
                 "SELECT COUNT(*) FROM shiku_room_notice WHERE room_id = ?1",
@@ -640,7 +646,7 @@ impl RoomStore for SqliteStore {
 
     async fn get_share(&self, room_id: &str, share_id: &str) -> StoreResult<Option<Share>> {
         let (room, id) = (room_id.to_string(), share_id.to_string());
-        self.run(move |c| {
+        self.read(1, move |c| {
             one_doc(
                 c,
                 SHARES,
@@ -736,13 +742,15 @@ impl RoomStore for SqliteStore {
         args.push(sql_offset(q.skip).into());
         let n = args.len();
         sql += &format!(" ORDER BY ts DESC, rid DESC LIMIT ?{} OFFSET ?{n}", n - 1);
-        self.run(move |c| muc_rows(c, &sql, rusqlite::params_from_iter(args)))
-            .await
+        self.read(page_rows(q.limit), move |c| {
+            muc_rows(c, &sql, rusqlite::params_from_iter(args))
+        })
+        .await
     }
 
     async fn find_muc(&self, jid: &str, message_id: &str) -> StoreResult<Option<MucRow>> {
         let (jid, id) = (jid.to_string(), message_id.to_string());
-        self.run(move |c| {
+        self.read(1, move |c| {
             muc_row(
                 c,
                 "SELECT doc FROM shiku_muc_msgs WHERE jid = ?1 AND message_id = ?2",
@@ -782,7 +790,7 @@ impl RoomStore for SqliteStore {
 
     async fn newest_muc(&self, jid: &str) -> StoreResult<Option<MucRow>> {
         let jid = jid.to_string();
-        self.run(move |c| {
+        self.read(1, move |c| {
             muc_row(
                 c,
                 "SELECT doc FROM shiku_muc_msgs WHERE jid = ?1 ORDER BY ts DESC, rid DESC LIMIT 1",
@@ -846,9 +854,9 @@ impl RoomStore for SqliteStore {
 
     async fn hidden_muc(&self, user_id: i32, jid: &str) -> StoreResult<Vec<String>> {
         let jid = jid.to_string();
-        self.run(move |c| {
+        self.read(u64::MAX, move |c| {
             let mut stmt = c
-                .prepare(
+                .prepare_cached(
                     "SELECT message_id FROM room_group_msg WHERE user_id = ?1 AND jid = ?2 \
                      ORDER BY rowid",
                 )

@@ -56,7 +56,7 @@ impl UserStore for SqliteStore {
     }
 
     async fn get_user(&self, user_id: i32) -> StoreResult<Option<User>> {
-        self.run(move |c| {
+        self.read(1, move |c| {
             one_doc(
                 c,
                 "user",
@@ -67,9 +67,42 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    async fn get_users(&self, user_ids: &[i32]) -> StoreResult<Vec<Option<User>>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = json_list(user_ids)?;
+        let wanted = user_ids.to_vec();
+        self.read(page_rows(wanted.len() as u64), move |c| {
+            let found: Vec<User> = docs(
+                c,
+                "user",
+                "SELECT doc FROM user WHERE id IN (SELECT value FROM json_each(?1))",
+                params![ids],
+            )?;
+            let mut by_id: std::collections::HashMap<i32, User> =
+                found.into_iter().map(|u| (u.user_id, u)).collect();
+            // An id asked twice gets the user twice.
+            let mut placed = std::collections::HashMap::new();
+            let mut out: Vec<Option<User>> = Vec::with_capacity(wanted.len());
+            for id in &wanted {
+                let user = match by_id.remove(id) {
+                    Some(u) => {
+                        placed.insert(*id, out.len());
+                        Some(u)
+                    }
+                    None => placed.get(id).and_then(|&i| out[i].clone()),
+                };
+                out.push(user);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn find_by_telephone(&self, telephone: &str) -> StoreResult<Option<User>> {
         let t = telephone.to_string();
-        self.run(move |c| {
+        self.read(1, move |c| {
             one_doc(
                 c,
                 "user",
@@ -87,7 +120,7 @@ impl UserStore for SqliteStore {
     ) -> StoreResult<Option<User>> {
         let key = key.to_string();
         let area = area_code.map(str::to_string);
-        self.run(move |c| match area {
+        self.read(1, move |c| match area {
             Some(a) => one_doc(
                 c,
                 "user",
@@ -106,7 +139,7 @@ impl UserStore for SqliteStore {
 
     async fn find_by_account(&self, account: &str) -> StoreResult<Option<User>> {
         let a = account.to_string();
-        self.run(move |c| {
+        self.read(1, move |c| {
             one_doc(
                 c,
                 "user",
@@ -119,14 +152,12 @@ impl UserStore for SqliteStore {
 
     async fn account_taken(&self, account: &str, except: i32) -> StoreResult<bool> {
         let a = account.to_string();
-        self.run(move |c| {
-            let n: i64 = c
-                .query_row(
-                    "SELECT COUNT(*) FROM user WHERE (account = ?1 OR phone = ?1) AND id != ?2",
-                    params![a, except],
-                    |r| r.get(0),
-                )
-                .map_err(backend)?;
+        self.read(1, move |c| {
+            let n = count(
+                c,
+                "SELECT COUNT(*) FROM user WHERE (account = ?1 OR phone = ?1) AND id != ?2",
+                params![a, except],
+            )?;
             Ok(n > 0)
         })
         .await
@@ -159,7 +190,7 @@ impl UserStore for SqliteStore {
 
     async fn query_users(&self, q: &UserQuery) -> StoreResult<Vec<User>> {
         let q = q.clone();
-        self.run(move |c| {
+        self.read(page_rows(u64::from(q.limit)), move |c| {
             let mut sql = String::from("SELECT doc FROM user WHERE id >= ?1");
             let mut args: Vec<rusqlite::types::Value> = vec![(q.min_user_id as i64).into()];
             if let Some(b) = q.before {
@@ -187,7 +218,7 @@ impl UserStore for SqliteStore {
             }
             args.push((q.limit as i64).into());
             sql += &format!(" ORDER BY id DESC LIMIT ?{}", args.len());
-            let mut stmt = c.prepare(&sql).map_err(backend)?;
+            let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
             let rows = stmt
                 .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0))
                 .map_err(backend)?;
@@ -201,7 +232,7 @@ impl UserStore for SqliteStore {
     }
 
     async fn get_login_log(&self, user_id: i32) -> StoreResult<Option<UserLoginLog>> {
-        self.run(move |c| {
+        self.read(1, move |c| {
             one_doc(
                 c,
                 "userLoginLog",
@@ -243,9 +274,9 @@ impl UserStore for SqliteStore {
     }
 
     async fn roles_of(&self, user_id: i32) -> StoreResult<Vec<UserRole>> {
-        self.run(move |c| {
+        self.read(1, move |c| {
             let mut stmt = c
-                .prepare("SELECT doc FROM user_roles WHERE user_id = ?1 ORDER BY rid")
+                .prepare_cached("SELECT doc FROM user_roles WHERE user_id = ?1 ORDER BY rid")
                 .map_err(backend)?;
             let rows = stmt
                 .query_map(params![user_id], |r| r.get::<_, String>(0))
