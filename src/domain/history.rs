@@ -7,10 +7,13 @@
 //! per party, so nobody ever reads or deletes another user's copy, except the recall, which
 //! removes the peer's copy of a message the caller sent.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::Serialize;
+use serde_json::value::{to_raw_value, RawValue};
 use serde_json::{json, Map, Value};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -97,27 +100,39 @@ fn body_json(row: &MsgRow) -> &str {
 /// `message`).
 /// `timeSend` is given in `unit` (None: as sent; `domain::times`).
 pub fn row_view(row: &MsgRow, unit: Option<TimeUnit>) -> Value {
-    let text = body_json(row);
-    let json_text = match unit {
+    Value::Object(to_map(&row_shown(row.clone(), unit)))
+}
+
+/// [`row_view`] as a typed row, serialised straight into an answer (same fields, same order).
+fn row_shown(mut row: MsgRow, unit: Option<TimeUnit>) -> MsgRow {
+    let text = body_json(&row);
+    let shown = match unit {
         Some(u) => times::body_for(text, u).into_owned(),
         None => text.to_string(),
     };
-    let mut m = to_map(row);
     if let Some(u) = unit {
-        times::convert_row(&mut m, u, row.is_encrypt || times::body_encrypted(text));
+        if !(row.is_encrypt || times::body_encrypted(text)) {
+            row.time_send = u.convert(&row.time_send);
+        }
     }
-    m.insert("message".into(), json!(json_text));
-    m.insert("body".into(), json!(json_text));
-    Value::Object(m)
+    row.message.clone_from(&shown);
+    row.body = shown;
+    row
 }
 
 /// A conversation-list row as clients read it (seed 002 1.4), `timeSend` in `unit`.
 pub fn last_chat_view(row: &LastChat, unit: Option<TimeUnit>) -> Value {
-    let mut m = to_map(row);
+    Value::Object(to_map(&last_chat_shown(row.clone(), unit)))
+}
+
+/// [`last_chat_view`] as a typed row.
+fn last_chat_shown(mut row: LastChat, unit: Option<TimeUnit>) -> LastChat {
     if let Some(u) = unit {
-        times::convert_row(&mut m, u, row.is_encrypt);
+        if !row.is_encrypt {
+            row.time_send = u.convert(&row.time_send);
+        }
     }
-    Value::Object(m)
+    row
 }
 
 /// The unit this deployment's history answers give `timeSend` in.
@@ -141,7 +156,7 @@ pub struct HistoryRequest {
 
 /// `/tigase/shiku_msgs`: my copies of the conversation with `receiver`, newest first. My copies
 /// hold both directions (`direction` 0 sent, 1 received).
-pub async fn history(ctx: &Ctx, me: i32, r: &HistoryRequest) -> Result<Value> {
+pub async fn history(ctx: &Ctx, me: i32, r: &HistoryRequest) -> Result<Box<RawValue>> {
     let limit = r.page_size.clamp(1, MAX_PAGE_SIZE);
     let mut q = HistoryQuery {
         owner: me,
@@ -158,8 +173,10 @@ pub async fn history(ctx: &Ctx, me: i32, r: &HistoryRequest) -> Result<Value> {
         let rows = ctx.store.messages.history(&q).await?;
         q.skip += rows.len() as u64;
         let last = (rows.len() as u64) < n;
-        for row in &rows {
-            if !page.push(row_view(row, history_unit(ctx))).await? {
+        for row in rows {
+            let row = row_shown(row, history_unit(ctx));
+            let size = row_bytes(&row.body, &row.message, &row.content);
+            if !page.push(&row, size).await? {
                 break;
             }
         }
@@ -167,7 +184,7 @@ pub async fn history(ctx: &Ctx, me: i32, r: &HistoryRequest) -> Result<Value> {
             break;
         }
     }
-    Ok(page.into_value())
+    page.into_json()
 }
 
 /// A history page being filled: at most `rows` rows and `limits.max_page_bytes` of message
@@ -176,7 +193,8 @@ pub async fn history(ctx: &Ctx, me: i32, r: &HistoryRequest) -> Result<Value> {
 /// hold their share of `limits.max_pages_bytes`, which bounds what all pages being built hold
 /// together however many are asked for at once.
 struct Page {
-    rows: Vec<Value>,
+    /// The rows written to JSON as they come (the answer is their concatenation).
+    rows: Vec<Box<RawValue>>,
     wanted: u64,
     bytes: usize,
     budget: usize,
@@ -214,8 +232,7 @@ impl Page {
     /// Adds a row unless the page's byte budget is spent or the pages being built hold all of
     /// theirs (the first row always fits, once there is room for it: busy after
     /// [`PAGE_WAIT`]); false when the page is full.
-    async fn push(&mut self, row: Value) -> Result<bool> {
-        let size = row_bytes(&row);
+    async fn push(&mut self, row: &impl Serialize, size: usize) -> Result<bool> {
         if !self.rows.is_empty() && self.bytes + size > self.budget {
             self.full = true;
             return Ok(false);
@@ -237,20 +254,21 @@ impl Page {
             None => self.held = Some(permit),
         }
         self.bytes += size;
-        self.rows.push(row);
+        self.rows
+            .push(to_raw_value(row).map_err(|e| Error::Internal(e.to_string()))?);
         Ok(true)
     }
 
-    fn into_value(self) -> Value {
-        Value::Array(self.rows)
+    /// The page as a JSON array.
+    fn into_json(self) -> Result<Box<RawValue>> {
+        to_raw_value(&self.rows).map_err(|e| Error::Internal(e.to_string()))
     }
 }
 
 /// The bytes a history row costs in an answer: its message text (in `body` and `message`) and
 /// its content, plus the small fields.
-fn row_bytes(row: &Value) -> usize {
-    let text = |k: &str| row.get(k).and_then(Value::as_str).map_or(0, str::len);
-    256 + text("body") + text("message") + text("content")
+fn row_bytes(body: &str, message: &str, content: &str) -> usize {
+    256 + body.len() + message.len() + content.len()
 }
 
 /// The jids of the rooms `me` belongs to, whose shared conversation rows join my list.
@@ -262,35 +280,67 @@ async fn my_room_jids(ctx: &Ctx, me: i32) -> Result<Vec<String>> {
 /// `message` both holding the message JSON, without the repo generation's `room_jid_id`.
 /// `timeSend` is given in `unit` (None: as sent).
 pub fn muc_view(row: &MucRow, unit: Option<TimeUnit>) -> Value {
+    Value::Object(to_map(&muc_shown(row, unit)))
+}
+
+/// [`muc_view`] as a typed row: the stored field order (the seed's), `body` after `message`.
+fn muc_shown(row: &MucRow, unit: Option<TimeUnit>) -> MucShown<'_> {
     let is_object = |s: &str| s.trim_start().starts_with('{');
     let stored = [row.message.as_str(), row.body.as_str()]
         .into_iter()
         .find(|s| is_object(s))
         .unwrap_or(row.message.as_str());
     let text = match unit {
-        Some(u) => times::body_for(stored, u).into_owned(),
-        None => stored.to_string(),
+        Some(u) => times::body_for(stored, u),
+        None => Cow::Borrowed(stored),
     };
-    // Rebuilt in the stored field order (the seed's), `body` after `message`.
-    let mut m = Map::new();
-    for (k, v) in to_map(row) {
-        match k.as_str() {
-            "room_jid_id" => {}
-            "room_jid" if row.room_jid.is_empty() => {
-                m.insert(k, json!(row.room_jid_id));
-            }
-            "message" | "body" => {
-                m.insert(k, json!(text));
-            }
-            _ => {
-                m.insert(k, v);
-            }
-        }
+    let time_send = match unit {
+        Some(u) if !times::body_encrypted(stored) => u.convert(&row.time_send),
+        _ => row.time_send.clone(),
+    };
+    MucShown {
+        id: row.id.as_deref(),
+        message: text.clone(),
+        body: text,
+        room_jid: if row.room_jid.is_empty() {
+            &row.room_jid_id
+        } else {
+            &row.room_jid
+        },
+        sender_jid: &row.sender_jid,
+        sender: &row.sender,
+        ts: row.ts,
+        content_type: row.content_type,
+        message_id: &row.message_id,
+        time_send,
+        delete_time: row.delete_time,
+        content: &row.content,
+        read_count: row.read_count,
     }
-    if let Some(u) = unit {
-        times::convert_row(&mut m, u, times::body_encrypted(stored));
-    }
-    Value::Object(m)
+}
+
+/// A [`MucRow`] as [`muc_view`] shows it.
+#[derive(Serialize)]
+struct MucShown<'a> {
+    #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    message: Cow<'a, str>,
+    body: Cow<'a, str>,
+    room_jid: &'a str,
+    sender_jid: &'a str,
+    sender: &'a str,
+    ts: i64,
+    #[serde(rename = "contentType")]
+    content_type: i32,
+    #[serde(rename = "messageId")]
+    message_id: &'a str,
+    #[serde(rename = "timeSend")]
+    time_send: serde_json::Number,
+    #[serde(rename = "deleteTime")]
+    delete_time: i64,
+    content: &'a str,
+    #[serde(rename = "readCount")]
+    read_count: i32,
 }
 
 /// `/tigase/shiku_muc_msgs` parameters.
@@ -309,7 +359,7 @@ pub struct MucHistoryRequest {
 
 /// `/tigase/shiku_muc_msgs`: a room's history, newest first, for members only, without the
 /// messages I deleted for myself. With a `startTime`, nothing from before I joined.
-pub async fn muc_history(ctx: &Ctx, me: i32, r: &MucHistoryRequest) -> Result<Value> {
+pub async fn muc_history(ctx: &Ctx, me: i32, r: &MucHistoryRequest) -> Result<Box<RawValue>> {
     let jid = check_jid(&r.jid)?;
     let (_, member) = rooms::member_room_by_jid(ctx, me, jid).await?;
     let limit = r.page_size.clamp(1, MAX_PAGE_SIZE);
@@ -330,7 +380,9 @@ pub async fn muc_history(ctx: &Ctx, me: i32, r: &MucHistoryRequest) -> Result<Va
         q.skip += rows.len() as u64;
         let last = (rows.len() as u64) < n;
         for row in &rows {
-            if !page.push(muc_view(row, history_unit(ctx))).await? {
+            let row = muc_shown(row, history_unit(ctx));
+            let size = row_bytes(&row.body, &row.message, row.content);
+            if !page.push(&row, size).await? {
                 break;
             }
         }
@@ -338,7 +390,7 @@ pub async fn muc_history(ctx: &Ctx, me: i32, r: &MucHistoryRequest) -> Result<Va
             break;
         }
     }
-    Ok(page.into_value())
+    page.into_json()
 }
 
 /// `/tigase/deleteMsg` for group chat: `delete` 1 hides the messages for me only; 2 recalls them
@@ -434,7 +486,7 @@ pub async fn last_chat_list(
     start_time: i64,
     end_time: i64,
     page_size: u64,
-) -> Result<Value> {
+) -> Result<Box<RawValue>> {
     let rooms = my_room_jids(ctx, me).await?;
     let rows = ctx
         .store
@@ -455,18 +507,20 @@ pub async fn last_chat_list(
     // A room row showing a message I hid (deleted for me, or the whole conversation removed
     // with `/tigase/delLastChatList`) is not mine to see.
     let mut page = Page::new(ctx, rows.len() as u64);
-    for row in &rows {
+    for row in rows {
         if row.is_room == 1 {
             let hidden = ctx.store.rooms.hidden_muc(me, &row.jid).await?;
             if hidden.contains(&row.message_id) {
                 continue;
             }
         }
-        if !page.push(last_chat_view(row, history_unit(ctx))).await? {
+        let row = last_chat_shown(row, history_unit(ctx));
+        let size = row_bytes("", "", &row.content);
+        if !page.push(&row, size).await? {
             break;
         }
     }
-    Ok(page.into_value())
+    page.into_json()
 }
 
 /// `/tigase/getMessage`: my copy of a single-chat message (type 1). The reference may return

@@ -14,7 +14,7 @@ use super::messages::{
     notify_room, notify_user, notify_user_and_room, notify_users_and_room, Notice as Msg,
 };
 use super::util::{now_secs, uuid32};
-use super::view::{page_vo, sorted, to_map, Page};
+use super::view::{page_vo, sorted, to_map, Field, Page, SortedFields};
 use super::{users, Ctx};
 use crate::documents::{Member, Notice, Room, Share};
 use crate::store::{FriendQuery, MemberQuery, Patch, RoomQuery, StoreError};
@@ -60,25 +60,49 @@ pub fn notice_view(n: &Notice) -> Value {
 /// A member as clients read it (seed 002): no `roomId`, the newer generation's extra fields
 /// with their defaults, alphabetical keys.
 pub fn member_view(mem: &Member) -> Value {
-    let mut m = to_map(mem);
-    for k in ["roomId", "_id", "call", "videoMeetingNo"] {
-        m.remove(k);
+    serde_json::to_value(member_shown(mem)).unwrap_or_default()
+}
+
+/// [`member_view`] written straight to JSON (a 500-member list shows 500 of them).
+fn member_shown(mem: &Member) -> SortedFields<'_> {
+    let mut f = SortedFields::with_capacity(16 + mem.extra.len());
+    f.put("userId", Field::Int(mem.user_id.into()));
+    f.put("nickname", Field::Str(&mem.nickname));
+    if let Some(r) = &mem.remark_name {
+        f.put("remarkName", Field::Str(r));
+    }
+    f.put("role", Field::Int(mem.role.into()));
+    f.put("sub", Field::Int(mem.sub.into()));
+    f.put(
+        "offlineNoPushMsg",
+        Field::Int(mem.offline_no_push_msg.into()),
+    );
+    f.put("talkTime", Field::Int(mem.talk_time));
+    f.put("active", Field::Int(mem.active));
+    f.put("createTime", Field::Int(mem.create_time));
+    f.put("modifyTime", Field::Int(mem.modify_time));
+    f.put("isOpenTopChat", Field::Int(mem.is_open_top_chat.into()));
+    f.put("openTopChatTime", Field::Int(mem.open_top_chat_time));
+    for (k, v) in &mem.extra {
+        if !matches!(k.as_str(), "roomId" | "_id" | "call" | "videoMeetingNo") {
+            f.put(k, Field::Json(v));
+        }
     }
     for (k, v) in [
-        ("beginMsgTime", json!(0)),
-        ("clearMaxSeqNo", json!(0)),
-        ("hideChatSwitch", json!(0)),
-        ("hiding", json!(-1)),
-        ("inviteUserId", json!(0)),
-        ("isBlack", json!(0)),
-        ("joinSeqNo", json!(0)),
-        ("loginTime", json!(0)),
-        ("onlinestate", json!(0)),
-        ("operationType", json!(0)),
+        ("beginMsgTime", 0),
+        ("clearMaxSeqNo", 0),
+        ("hideChatSwitch", 0),
+        ("hiding", -1),
+        ("inviteUserId", 0),
+        ("isBlack", 0),
+        ("joinSeqNo", 0),
+        ("loginTime", 0),
+        ("onlinestate", 0),
+        ("operationType", 0),
     ] {
-        m.entry(k.to_string()).or_insert(v);
+        f.or_put(k, Field::Int(v));
     }
-    sorted(m)
+    f.sorted()
 }
 
 /// A room as clients read it (seed 002 Room): `id` instead of `_id`, the newer generation's
@@ -821,7 +845,7 @@ pub async fn member_list(
     me: i32,
     room_id: &str,
     keyword: Option<&str>,
-) -> Result<Value> {
+) -> Result<Box<serde_json::value::RawValue>> {
     let room = load_room(ctx, room_id).await?;
     if member_of(ctx, &room, me).await?.is_none() {
         return Err(Error::failure(NO_PERMISSION));
@@ -830,21 +854,21 @@ pub async fn member_list(
     list.sort_by_key(|m| (m.create_time, m.role));
     let remarks = my_remarks(ctx, me).await?;
     let needle = keyword.map(str::to_lowercase);
-    Ok(Value::Array(
-        list.into_iter()
-            .map(|m| with_remark(m, &remarks))
-            .filter(|m| match &needle {
-                None => true,
-                Some(k) => {
-                    m.nickname.to_lowercase().contains(k)
-                        || m.remark_name
-                            .as_deref()
-                            .is_some_and(|r| r.to_lowercase().contains(k))
-                }
-            })
-            .map(|m| member_view(&m))
-            .collect(),
-    ))
+    let shown: Vec<Member> = list
+        .into_iter()
+        .map(|m| with_remark(m, &remarks))
+        .filter(|m| match &needle {
+            None => true,
+            Some(k) => {
+                m.nickname.to_lowercase().contains(k)
+                    || m.remark_name
+                        .as_deref()
+                        .is_some_and(|r| r.to_lowercase().contains(k))
+            }
+        })
+        .collect();
+    let views: Vec<SortedFields> = shown.iter().map(member_shown).collect();
+    serde_json::value::to_raw_value(&views).map_err(|e| Error::Internal(e.to_string()))
 }
 
 /// `/room/member/get`: one membership (0 = me). Members only.

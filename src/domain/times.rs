@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::config::HistoryTimeUnit;
@@ -93,10 +94,15 @@ pub fn convert_row(row: &mut Map<String, Value>, unit: TimeUnit, encrypted: bool
 
 /// Whether a body is encrypted (`isEncrypt` 1 or true).
 fn encrypted(body: &Map<String, Value>) -> bool {
-    match body.get("isEncrypt") {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Number(n)) => n.as_f64().is_some_and(|v| v != 0.0),
-        Some(Value::String(s)) => s == "1" || s.eq_ignore_ascii_case("true"),
+    body.get("isEncrypt").is_some_and(encrypted_flag)
+}
+
+/// Whether an `isEncrypt` value says encrypted.
+fn encrypted_flag(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|v| v != 0.0),
+        Value::String(s) => s == "1" || s.eq_ignore_ascii_case("true"),
         _ => false,
     }
 }
@@ -114,13 +120,19 @@ fn peek_time_send(body: &str) -> Option<f64> {
 
 /// A message body JSON for a reader of `unit`: the same text when its `timeSend` is already in
 /// that unit (or absent, or the body encrypted), else the body with `timeSend` converted (key
-/// order kept).
+/// order kept). Only the number is rewritten: the rest of the text stays as stored, as it does
+/// for a body that needs no conversion (history pages convert every row, so nothing else is
+/// parsed into a tree).
 pub fn body_for(body: &str, unit: TimeUnit) -> Cow<'_, str> {
     match peek_time_send(body).and_then(TimeUnit::of) {
         Some(u) if u == unit => return Cow::Borrowed(body),
         None if !body.contains("\"timeSend\"") => return Cow::Borrowed(body),
         _ => {}
     }
+    if let Ok(top) = serde_json::from_str::<TopLevel>(body) {
+        return splice_time_send(body, &top, unit).map_or(Cow::Borrowed(body), Cow::Owned);
+    }
+    // Not an object, or a key given twice (the last one counts): the whole tree.
     let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(body) else {
         return Cow::Borrowed(body);
     };
@@ -128,6 +140,39 @@ pub fn body_for(body: &str, unit: TimeUnit) -> Cow<'_, str> {
         return Cow::Borrowed(body);
     }
     Cow::Owned(Value::Object(m).to_string())
+}
+
+/// The two top-level members of a body that decide its conversion, as written.
+#[derive(serde::Deserialize)]
+struct TopLevel<'a> {
+    #[serde(rename = "timeSend", borrow, default)]
+    time_send: Option<&'a RawValue>,
+    #[serde(rename = "isEncrypt", borrow, default)]
+    is_encrypt: Option<&'a RawValue>,
+}
+
+/// `body` with its top-level `timeSend` number in `unit`; None when nothing changes (no number,
+/// already in the unit, or the body encrypted).
+fn splice_time_send(body: &str, top: &TopLevel<'_>, unit: TimeUnit) -> Option<String> {
+    if let Some(flag) = top.is_encrypt {
+        let v: Value = serde_json::from_str(flag.get()).ok()?;
+        if encrypted_flag(&v) {
+            return None;
+        }
+    }
+    let raw = top.time_send?.get();
+    let n: serde_json::Number = serde_json::from_str(raw).ok()?;
+    let converted = unit.convert(&n);
+    if converted == n {
+        return None;
+    }
+    // The raw value is a slice of `body`: its place in it.
+    let start = (raw.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
+    let end = start + raw.len();
+    if body.get(start..end) != Some(raw) {
+        return None;
+    }
+    Some(format!("{}{converted}{}", &body[..start], &body[end..]))
 }
 
 /// Converts `timeSend` of a parsed body in place; false when nothing changed.
@@ -191,5 +236,24 @@ mod tests {
         ] {
             assert_eq!(body_for(body, TimeUnit::Seconds), body);
         }
+    }
+
+    #[test]
+    fn only_the_top_level_number_is_rewritten() {
+        // A nested object's timeSend first, spaces kept, a string holding the key.
+        let body =
+            r#"{"objectId": {"timeSend":5}, "content":"\"timeSend\":1", "timeSend" : 1796460973}"#;
+        assert_eq!(
+            body_for(body, TimeUnit::Millis),
+            r#"{"objectId": {"timeSend":5}, "content":"\"timeSend\":1", "timeSend" : 1796460973000}"#
+        );
+        // "isEncrypt":"true" after the time keeps it; a key given twice takes the last.
+        let enc = r#"{"timeSend":1796460973,"isEncrypt":"true"}"#;
+        assert_eq!(body_for(enc, TimeUnit::Millis), enc);
+        let twice = r#"{"timeSend":1,"timeSend":1796460973}"#;
+        assert_eq!(
+            body_for(twice, TimeUnit::Millis),
+            r#"{"timeSend":1796460973000}"#
+        );
     }
 }

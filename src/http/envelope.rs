@@ -4,6 +4,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use crate::domain::util::now_millis;
@@ -14,6 +16,8 @@ use crate::domain::{Error, PageResult};
 pub struct Reply {
     msg: Option<String>,
     data: Option<Value>,
+    /// `data` already serialised (the hot read paths write their rows straight to JSON).
+    raw: Option<Box<RawValue>>,
     /// Set for the reference's `success(PageResult)`: `count` and `total` sit beside `data`.
     count: Option<u64>,
 }
@@ -27,6 +31,21 @@ impl Reply {
     pub fn data(data: Value) -> Reply {
         Reply {
             data: Some(data),
+            ..Reply::default()
+        }
+    }
+    /// `{resultCode:1, data, currentTime}` with `data` already serialised.
+    pub fn raw(data: Box<RawValue>) -> Reply {
+        Reply {
+            raw: Some(data),
+            ..Reply::default()
+        }
+    }
+    /// `{resultCode:1, resultMsg, data, currentTime}` with `data` already serialised.
+    pub fn raw_with(msg: impl Into<String>, data: Box<RawValue>) -> Reply {
+        Reply {
+            msg: Some(msg.into()),
+            raw: Some(data),
             ..Reply::default()
         }
     }
@@ -44,7 +63,7 @@ impl Reply {
         Reply {
             msg: Some(msg.into()),
             data,
-            count: None,
+            ..Reply::default()
         }
     }
     /// `{resultCode:1, resultMsg, currentTime}`.
@@ -85,7 +104,20 @@ fn render(code: i64, msg: Option<&str>, data: Option<Value>, count: Option<u64>)
     Value::Object(m)
 }
 
-fn json_response(status: StatusCode, v: &Value) -> HttpResponse {
+/// The envelope of an answer whose `data` is already JSON text, in the same key order as
+/// [`render`] writes.
+#[derive(Serialize)]
+struct RawEnvelope<'a> {
+    #[serde(rename = "currentTime")]
+    current_time: i64,
+    data: &'a RawValue,
+    #[serde(rename = "resultCode")]
+    result_code: i64,
+    #[serde(rename = "resultMsg", skip_serializing_if = "Option::is_none")]
+    result_msg: Option<&'a str>,
+}
+
+fn json_response(status: StatusCode, v: &impl Serialize) -> HttpResponse {
     // Straight into bytes (`to_string` goes through `fmt::Write`, several times slower).
     let body = serde_json::to_vec(v).unwrap_or_default();
     HttpResponse::build(status)
@@ -96,6 +128,15 @@ fn json_response(status: StatusCode, v: &Value) -> HttpResponse {
 impl actix_web::Responder for Reply {
     type Body = actix_web::body::BoxBody;
     fn respond_to(self, _req: &actix_web::HttpRequest) -> HttpResponse {
+        if let Some(raw) = &self.raw {
+            let envelope = RawEnvelope {
+                current_time: now_millis(),
+                data: raw,
+                result_code: 1,
+                result_msg: self.msg.as_deref(),
+            };
+            return json_response(StatusCode::OK, &envelope);
+        }
         let v = render(1, self.msg.as_deref(), self.data, self.count);
         json_response(StatusCode::OK, &v)
     }

@@ -557,7 +557,7 @@ async fn member_delete(state: web::Data<AppState>, p: Params) -> ApiResult {
 
 async fn member_list(state: web::Data<AppState>, p: Params) -> ApiResult {
     let me = p.me()?;
-    Ok(Reply::data(
+    Ok(Reply::raw(
         rooms::member_list(&state.ctx, me, p.required("roomId")?, p.str("keyword")).await?,
     ))
 }

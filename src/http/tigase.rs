@@ -197,7 +197,7 @@ async fn shiku_msgs(state: web::Data<AppState>, p: Params) -> ApiResult {
     let data = history::history(&state.ctx, me, &r).await?;
     // Seed 002's sample has no resultMsg here (its group history has ""), and seed 002 wins
     // over the repo, which passes "".
-    Ok(Reply::data(data))
+    Ok(Reply::raw(data))
 }
 
 async fn shiku_muc_msgs(state: web::Data<AppState>, p: Params) -> ApiResult {
@@ -212,7 +212,7 @@ async fn shiku_muc_msgs(state: web::Data<AppState>, p: Params) -> ApiResult {
         max_type: p.i32_or("maxType", 0)?,
     };
     let data = history::muc_history(&state.ctx, me, &r).await?;
-    Ok(Reply::with("", Some(data)))
+    Ok(Reply::raw_with("", data))
 }
 
 async fn last_chat_list(state: web::Data<AppState>, p: Params) -> ApiResult {
@@ -225,7 +225,7 @@ async fn last_chat_list(state: web::Data<AppState>, p: Params) -> ApiResult {
         p.i64("pageSize")?.unwrap_or(0).max(0) as u64,
     )
     .await?;
-    Ok(Reply::data(data))
+    Ok(Reply::raw(data))
 }
 
 async fn get_message(state: web::Data<AppState>, p: Params) -> ApiResult {

@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::body;
@@ -473,8 +474,8 @@ impl ShikuSession {
     // ---- history --------------------------------------------------------------------------
 
     /// Rows of a history answer (`message` holds the JSON body) as `ChatMessage`s.
-    fn rows_to_messages(&self, rows: Value, room: Option<&str>) -> Vec<ChatMessage> {
-        let Value::Array(rows) = rows else {
+    fn rows_to_messages(&self, rows: &RawValue, room: Option<&str>) -> Vec<ChatMessage> {
+        let Ok(Value::Array(rows)) = serde_json::from_str(rows.get()) else {
             return Vec::new();
         };
         let unit = self.time_unit;
@@ -559,7 +560,7 @@ impl ShikuSession {
             Ok(r) => r,
             Err(e) => return vec![self.domain_error(&request_id, &e)],
         };
-        let list = self.rows_to_messages(rows, group.then_some(jid.as_str()));
+        let list = self.rows_to_messages(&rows, group.then_some(jid.as_str()));
         let resp = PullMessageHistoryRecordRespProBuf {
             message_id: request_id,
             jid,
@@ -613,7 +614,7 @@ impl ShikuSession {
             };
             match history::muc_history(&self.ctx, self.user_id, &r).await {
                 Ok(rows) => {
-                    let mut list = self.rows_to_messages(rows, Some(jid));
+                    let mut list = self.rows_to_messages(&rows, Some(jid));
                     list.reverse();
                     let resp = PullGroupMessageRespProBuf {
                         message_id: request_id.clone(),
