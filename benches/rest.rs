@@ -174,6 +174,10 @@ fn wrk(url: &str, threads: usize, connections: usize, seconds: usize) -> Result<
             format!("-c{connections}"),
             format!("-d{seconds}s"),
             "--latency".into(),
+            // A slow store (SecantusDB is one Python process) answers late rather than never:
+            // measured as latency, not as wrk's 2 s socket timeouts.
+            "--timeout".into(),
+            "30s".into(),
             url.into(),
         ])
         .output()
