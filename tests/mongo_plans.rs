@@ -245,6 +245,12 @@ async fn hot_queries_use_indexes(layout: MessageLayout) {
         limit: 20,
     };
     assert!(!store.rooms.muc_history(&muc).await.unwrap().is_empty());
+    // The conversation list's check of its room rows against my hidden messages.
+    store
+        .rooms
+        .hidden_among(OWNER, &[(ROOM_JID.to_string(), "m1".to_string())])
+        .await
+        .unwrap();
     let friends = FriendQuery {
         user_id: OWNER,
         status: None,

@@ -754,6 +754,17 @@ async fn run(store: Store) {
     );
     assert_eq!(s.rooms.hidden_muc(100, j2).await.unwrap(), strings(&["m5"]));
     assert!(s.rooms.hidden_muc(200, j1).await.unwrap().is_empty());
+    // The batch form: only the pairs asked about, each room's own ids.
+    let asked = [(j1, "m2"), (j1, "m5"), (j2, "m5"), (j2, "m1")]
+        .map(|(j, m)| (j.to_string(), m.to_string()));
+    let among = s.rooms.hidden_among(100, &asked).await.unwrap();
+    let mut among: Vec<_> = among.into_iter().collect();
+    among.sort();
+    let mut expected = vec![asked[0].clone(), asked[2].clone()];
+    expected.sort();
+    assert_eq!(among, expected);
+    assert!(s.rooms.hidden_among(200, &asked).await.unwrap().is_empty());
+    assert!(s.rooms.hidden_among(100, &[]).await.unwrap().is_empty());
     let hidden = s.rooms.hidden_muc(100, j1).await.unwrap();
     let q = MucQuery { hidden, ..hq(j1) };
     assert!(history(s, q).await.is_empty());

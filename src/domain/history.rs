@@ -506,13 +506,16 @@ pub async fn last_chat_list(
         .await?;
     // A room row showing a message I hid (deleted for me, or the whole conversation removed
     // with `/tigase/delLastChatList`) is not mine to see.
+    let shown: Vec<(String, String)> = rows
+        .iter()
+        .filter(|r| r.is_room == 1)
+        .map(|r| (r.jid.clone(), r.message_id.clone()))
+        .collect();
+    let hidden = ctx.store.rooms.hidden_among(me, &shown).await?;
     let mut page = Page::new(ctx, rows.len() as u64);
     for row in rows {
-        if row.is_room == 1 {
-            let hidden = ctx.store.rooms.hidden_muc(me, &row.jid).await?;
-            if hidden.contains(&row.message_id) {
-                continue;
-            }
+        if row.is_room == 1 && hidden.contains(&(row.jid.clone(), row.message_id.clone())) {
+            continue;
         }
         let row = last_chat_shown(row, history_unit(ctx));
         let size = row_bytes("", "", &row.content);

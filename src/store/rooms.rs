@@ -1,6 +1,8 @@
 //! Room ports (`imRoom`): rooms, members, notices, shares, the per-user room-jid index and the
 //! per-room message collections `mucmsg_<jid>`.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 
 use super::{Patch, StoreResult};
@@ -165,4 +167,11 @@ pub trait RoomStore: Send + Sync {
     async fn hide_muc(&self, user_id: i32, jid: &str, message_ids: &[String]) -> StoreResult<()>;
     /// A user's hidden messageIds of a room.
     async fn hidden_muc(&self, user_id: i32, jid: &str) -> StoreResult<Vec<String>>;
+    /// Which of `messages` (room jid, messageId) a user has hidden, in one query (the
+    /// conversation list asks for one message of every room).
+    async fn hidden_among(
+        &self,
+        user_id: i32,
+        messages: &[(String, String)],
+    ) -> StoreResult<HashSet<(String, String)>>;
 }

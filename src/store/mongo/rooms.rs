@@ -1053,6 +1053,39 @@ impl RoomStore for MongoStore {
             .map(str::to_string)
             .collect())
     }
+
+    async fn hidden_among(
+        &self,
+        user_id: i32,
+        messages: &[(String, String)],
+    ) -> StoreResult<HashSet<(String, String)>> {
+        if messages.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let jids: HashSet<&str> = messages.iter().map(|(j, _)| j.as_str()).collect();
+        let ids: HashSet<&str> = messages.iter().map(|(_, m)| m.as_str()).collect();
+        let found = self
+            .coll(HIDDEN)
+            .find(doc! {
+                "userId": id_forms(i64::from(user_id)),
+                "jid": { "$in": jids.into_iter().collect::<Vec<_>>() },
+                "messageId": { "$in": ids.into_iter().collect::<Vec<_>>() },
+            })
+            .projection(doc! { "jid": 1, "messageId": 1 })
+            .await
+            .map_err(backend)?;
+        let wanted: HashSet<(&str, &str)> = messages
+            .iter()
+            .map(|(j, m)| (j.as_str(), m.as_str()))
+            .collect();
+        Ok(collect(found)
+            .await?
+            .iter()
+            .filter_map(|d| Some((d.get_str("jid").ok()?, d.get_str("messageId").ok()?)))
+            .filter(|pair| wanted.contains(pair))
+            .map(|(j, m)| (j.to_string(), m.to_string()))
+            .collect())
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@
 //! per-user room-jid index (`shiku_roomJids_userId`) is not stored: it is the member table read
 //! by `user_id`, so it can never disagree with the memberships.
 
+use std::collections::HashSet;
+
 use rusqlite::types::Value as SqlValue;
 
 use super::*;
@@ -863,6 +865,30 @@ impl RoomStore for SqliteStore {
                 .map_err(backend)?;
             let rows = stmt
                 .query_map(params![user_id, jid], |r| r.get(0))
+                .map_err(backend)?;
+            rows.collect::<Result<_, _>>().map_err(backend)
+        })
+        .await
+    }
+
+    async fn hidden_among(
+        &self,
+        user_id: i32,
+        messages: &[(String, String)],
+    ) -> StoreResult<HashSet<(String, String)>> {
+        if messages.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let pairs = serde_json::to_string(messages).map_err(backend)?;
+        self.read(messages.len() as u64, move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT jid, message_id FROM room_group_msg WHERE user_id = ?1 AND \
+                     (jid, message_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?2))",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![user_id, pairs], |r| Ok((r.get(0)?, r.get(1)?)))
                 .map_err(backend)?;
             rows.collect::<Result<_, _>>().map_err(backend)
         })
