@@ -1048,4 +1048,59 @@ mod tests {
         assert_eq!(v["message"], "{\"c\":1}");
         assert_eq!(v["_id"], "60346c7b1bb77153b4e8bc67");
     }
+
+    /// [`muc_view`] lists the fields of [`MucRow`] by hand: it must show exactly what the
+    /// document serialises (a field added to `MucRow` and not to the view fails here), in the
+    /// stored order, without `room_jid_id`, `room_jid` filled from it when empty.
+    #[test]
+    fn muc_views_show_every_stored_field_in_order() {
+        let body = r#"{"content":"hi","timeSend":1796460973,"type":1}"#;
+        for (room_jid, encrypted) in [("", false), ("6c1536dbf97540d1b906d76f4272a90d", true)] {
+            let row = MucRow {
+                id: Some("60346c7b1bb77153b4e8bc67".into()),
+                message: if encrypted {
+                    body.replace("}", r#","isEncrypt":1}"#)
+                } else {
+                    body.into()
+                },
+                body: String::new(),
+                room_jid: room_jid.into(),
+                room_jid_id: "f6c9eb95fc1048b7bba4b3c7e9249de1".into(),
+                sender_jid: "100164/web".into(),
+                sender: "100164".into(),
+                ts: 1796460973123,
+                content_type: 1,
+                message_id: "m1".into(),
+                time_send: 1796460973.into(),
+                delete_time: -1,
+                content: "hi".into(),
+                read_count: 2,
+            };
+            let text = if encrypted {
+                row.message.clone()
+            } else {
+                body.replace("1796460973", "1796460973000")
+            };
+            let mut expected = Map::new();
+            for (k, v) in to_map(&row) {
+                match k.as_str() {
+                    "room_jid_id" => {}
+                    "room_jid" if row.room_jid.is_empty() => {
+                        expected.insert(k, json!(row.room_jid_id));
+                    }
+                    "message" | "body" => {
+                        expected.insert(k, json!(text));
+                    }
+                    "timeSend" if !encrypted => {
+                        expected.insert(k, json!(1796460973000_i64));
+                    }
+                    _ => {
+                        expected.insert(k, v);
+                    }
+                }
+            }
+            let v = muc_view(&row, Some(TimeUnit::Millis));
+            assert_eq!(v.to_string(), Value::Object(expected).to_string());
+        }
+    }
 }

@@ -1878,6 +1878,47 @@ pub async fn member_room_by_jid(ctx: &Ctx, me: i32, jid: &str) -> Result<(Room, 
 mod tests {
     use super::*;
 
+    /// [`member_view`] lists the fields of [`Member`] by hand: it must show exactly what the
+    /// document serialises (a field added to `Member` and not to the view fails here), minus
+    /// the hidden ones, plus the defaults, in key order.
+    #[test]
+    fn member_views_show_every_stored_field_in_key_order() {
+        let stored = json!({
+            "roomId": "60332a72d656fd634b20f20a", "userId": 100164, "nickname": "阿明",
+            "remarkName": "明", "role": 2, "sub": 0, "call": 3, "videoMeetingNo": 4,
+            "offlineNoPushMsg": 1, "talkTime": 1796460973, "active": 1796460000,
+            "createTime": 1796400000, "modifyTime": 1796460001, "isOpenTopChat": 1,
+            "openTopChatTime": 1796460002, "hiding": 1, "zExtra": {"a": [1, "b"]},
+            "_id": "60332a72d656fd634b20f20b", "joinSeqNo": 7
+        });
+        let mem: Member = serde_json::from_value(stored).unwrap();
+        let mut expected = to_map(&mem);
+        for k in ["roomId", "_id", "call", "videoMeetingNo"] {
+            expected.remove(k);
+        }
+        for (k, v) in [
+            ("beginMsgTime", 0),
+            ("clearMaxSeqNo", 0),
+            ("hideChatSwitch", 0),
+            ("hiding", -1),
+            ("inviteUserId", 0),
+            ("isBlack", 0),
+            ("joinSeqNo", 0),
+            ("loginTime", 0),
+            ("onlinestate", 0),
+            ("operationType", 0),
+        ] {
+            expected.entry(k).or_insert(json!(v));
+        }
+        let expected = serde_json::to_string(&sorted(expected)).unwrap();
+        assert_eq!(
+            serde_json::to_string(&member_shown(&mem)).unwrap(),
+            expected
+        );
+        assert_eq!(member_view(&mem).to_string(), expected);
+        assert!(expected.contains(r#""hiding":1"#) && expected.contains(r#""zExtra""#));
+    }
+
     #[test]
     fn jids_are_32_hex() {
         assert!(check_room_jid("f6c9eb95fc1048b7bba4b3c7e9249de1").is_ok());

@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::domain::util::now_millis;
 use crate::domain::{Error, PageResult};
@@ -80,41 +80,53 @@ pub type ApiResult = Result<Reply, Error>;
 
 /// Renders an envelope body.
 pub fn body(code: i64, msg: Option<&str>, data: Option<Value>) -> Value {
-    render(code, msg, data, None)
+    let data = data.filter(|d| !d.is_null());
+    serde_json::to_value(Envelope::new(
+        code,
+        msg,
+        data.as_ref().map(Data::Tree),
+        None,
+    ))
+    .unwrap_or_default()
 }
 
-/// The envelope in fastjson's alphabetical key order; `count` makes it a page.
-fn render(code: i64, msg: Option<&str>, data: Option<Value>, count: Option<u64>) -> Value {
-    let mut m = Map::new();
-    if let Some(count) = count {
-        m.insert("count".into(), json!(count));
-    }
-    m.insert("currentTime".into(), json!(now_millis()));
-    if let Some(d) = data.filter(|d| !d.is_null()) {
-        m.insert("data".into(), d);
-    }
-    m.insert("resultCode".into(), json!(code));
-    if let Some(msg) = msg {
-        m.insert("resultMsg".into(), json!(msg));
-    }
-    if count.is_some() {
-        // Java's `double total`, which the console pages leave at 0.
-        m.insert("total".into(), json!(0.0));
-    }
-    Value::Object(m)
-}
-
-/// The envelope of an answer whose `data` is already JSON text, in the same key order as
-/// [`render`] writes.
+/// The envelope, its fields in fastjson's alphabetical key order; `count` makes it a page
+/// (`total` beside it: Java's `double total`, which the console pages leave at 0).
 #[derive(Serialize)]
-struct RawEnvelope<'a> {
+struct Envelope<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<u64>,
     #[serde(rename = "currentTime")]
     current_time: i64,
-    data: &'a RawValue,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<Data<'a>>,
     #[serde(rename = "resultCode")]
     result_code: i64,
     #[serde(rename = "resultMsg", skip_serializing_if = "Option::is_none")]
     result_msg: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total: Option<f64>,
+}
+
+/// `data` as a tree, or as JSON text the hot read paths wrote straight from their rows.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Data<'a> {
+    Tree(&'a Value),
+    Raw(&'a RawValue),
+}
+
+impl<'a> Envelope<'a> {
+    fn new(code: i64, msg: Option<&'a str>, data: Option<Data<'a>>, count: Option<u64>) -> Self {
+        Envelope {
+            count,
+            current_time: now_millis(),
+            data,
+            result_code: code,
+            result_msg: msg,
+            total: count.map(|_| 0.0),
+        }
+    }
 }
 
 fn json_response(status: StatusCode, v: &impl Serialize) -> HttpResponse {
@@ -128,17 +140,13 @@ fn json_response(status: StatusCode, v: &impl Serialize) -> HttpResponse {
 impl actix_web::Responder for Reply {
     type Body = actix_web::body::BoxBody;
     fn respond_to(self, _req: &actix_web::HttpRequest) -> HttpResponse {
-        if let Some(raw) = &self.raw {
-            let envelope = RawEnvelope {
-                current_time: now_millis(),
-                data: raw,
-                result_code: 1,
-                result_msg: self.msg.as_deref(),
-            };
-            return json_response(StatusCode::OK, &envelope);
-        }
-        let v = render(1, self.msg.as_deref(), self.data, self.count);
-        json_response(StatusCode::OK, &v)
+        let data = match (&self.raw, &self.data) {
+            (Some(raw), _) => Some(Data::Raw(raw)),
+            (None, Some(d)) if !d.is_null() => Some(Data::Tree(d)),
+            _ => None,
+        };
+        let envelope = Envelope::new(1, self.msg.as_deref(), data, self.count);
+        json_response(StatusCode::OK, &envelope)
     }
 }
 
@@ -155,9 +163,10 @@ impl ResponseError for Error {
         if let Error::Internal(detail) = self {
             tracing::error!(%detail, "request failed");
         }
+        let msg = self.to_string();
         json_response(
             self.status_code(),
-            &body(self.code(), Some(&self.to_string()), None),
+            &Envelope::new(self.code(), Some(&msg), None, None),
         )
     }
 }

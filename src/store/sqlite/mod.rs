@@ -170,7 +170,8 @@ impl SqliteStore {
     /// Runs a query that only reads, on a reader connection: right here when it returns at
     /// most [`readers::INLINE_ROWS`] rows (`rows`, the caller's bound: 1 for a look-up, the page
     /// size for a page), which costs less than the hop to the blocking pool; larger ones on
-    /// the blocking pool, so a long page never holds up the other requests of this worker.
+    /// the blocking pool, so a long page never holds up the other requests of this worker, at
+    /// most [`readers::MAX_LONG_READS`] at a time.
     async fn read<T, F>(&self, rows: u64, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
@@ -179,10 +180,20 @@ impl SqliteStore {
         if rows <= readers::INLINE_ROWS {
             return self.readers.with(f);
         }
-        let readers = self.readers.clone();
-        tokio::task::spawn_blocking(move || readers.with(f))
+        let turn = self
+            .readers
+            .long_reads
+            .clone()
+            .acquire_owned()
             .await
-            .map_err(backend)?
+            .map_err(backend)?;
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            readers.with(f)
+        })
+        .await
+        .map_err(backend)?
     }
 }
 

@@ -2,12 +2,15 @@
 //! everything behind one lock and a hop to the blocking pool; in WAL mode any number of readers
 //! run beside the writers on their own connections, each reading the last commit. A connection
 //! is taken from the idle list for one query and put back (at most [`MAX_IDLE`] are kept), so
-//! there are never more than the threads reading at once.
+//! there are never more open than reads running at once: short reads on the calling thread (at
+//! most one per worker thread), long ones on the blocking pool, at most [`MAX_LONG_READS`] at a
+//! time.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
+use tokio::sync::Semaphore;
 
 use super::{backend, StoreResult};
 
@@ -19,11 +22,16 @@ pub(super) const INLINE_ROWS: u64 = 200;
 pub(super) const STATEMENT_CACHE: usize = 256;
 /// Idle reader connections kept open.
 const MAX_IDLE: usize = 16;
+/// Long reads running on the blocking pool at once; more wait their turn (each holds a
+/// connection and a blocking thread).
+pub(super) const MAX_LONG_READS: usize = 16;
 
 /// The pool of reader connections of one database file.
 pub(super) struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// Turns for the long reads (see [`MAX_LONG_READS`]).
+    pub(super) long_reads: Arc<Semaphore>,
 }
 
 impl Readers {
@@ -32,6 +40,7 @@ impl Readers {
         Readers {
             path: path.to_path_buf(),
             idle: Mutex::new(Vec::new()),
+            long_reads: Arc::new(Semaphore::new(MAX_LONG_READS)),
         }
     }
 
