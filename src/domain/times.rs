@@ -256,4 +256,34 @@ mod tests {
             r#"{"timeSend":1796460973000}"#
         );
     }
+
+    /// Stored bodies are whatever clients sent: every prefix and every one-byte change of a
+    /// few real shapes converts or stays, never panics.
+    #[test]
+    fn mangled_bodies_never_panic() {
+        let bodies = [
+            r#"{"content":"你好","timeSend":1796460973,"type":1,"isEncrypt":0}"#,
+            r#"{"objectId":{"timeSend":5},"timeSend" : 1559788026.732}"#,
+            r#"{"timeSend":1796460972606,"fromUserName":"\u4e2d\"x"}"#,
+        ];
+        for body in bodies {
+            let bytes = body.as_bytes();
+            for cut in 0..=bytes.len() {
+                if let Ok(prefix) = std::str::from_utf8(&bytes[..cut]) {
+                    for unit in [TimeUnit::Seconds, TimeUnit::Millis] {
+                        let _ = body_for(prefix, unit);
+                    }
+                }
+            }
+            for i in 0..bytes.len() {
+                for b in [b'"', b'{', b'}', b':', b',', b'\\', b'9', b' '] {
+                    let mut m = bytes.to_vec();
+                    m[i] = b;
+                    if let Ok(text) = std::str::from_utf8(&m) {
+                        let _ = body_for(text, TimeUnit::Millis);
+                    }
+                }
+            }
+        }
+    }
 }
