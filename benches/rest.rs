@@ -8,7 +8,10 @@
 //! the web client sends it, at `REST_CONNECTIONS` (64) connections for `REST_SECONDS` (10)
 //! each. The ceiling is a bare actix-web handler answering a small JSON envelope, this very
 //! program started again as a child process with `REST_BENCH_BARE`, measured in the same run;
-//! each endpoint's req/s is reported as a share of it. Options: `REST_STORE`, `REST_SECONDS`,
+//! each endpoint's req/s is reported as a share of it. Beside it, the same bare program serves
+//! each endpoint's own answer, byte for byte (read once from the server before the runs), from
+//! memory: the framework's ceiling for moving that answer, so the last column shows what part
+//! of the gap is the server's work rather than the answer's size. Options: `REST_STORE`, `REST_SECONDS`,
 //! `REST_CONNECTIONS`, `REST_THREADS` (wrk threads, 2), `REST_MEMBERS` (500), `REST_ONLY`
 //! (comma-separated endpoint names), `REST_SERVER` (another binary), `REST_HOLD` (seconds:
 //! prepare, print the URLs and the server's pid, and wait, for a profiler).
@@ -74,12 +77,48 @@ async fn bare() -> actix_web::HttpResponse {
         .body(body)
 }
 
+/// The answers the bare program serves at `/same/<endpoint>` (files named by endpoint in the
+/// directory `REST_BENCH_ANSWERS` names).
+type Answers = std::collections::HashMap<String, actix_web::web::Bytes>;
+
+fn load_answers() -> std::io::Result<Answers> {
+    let mut answers = Answers::new();
+    if let Ok(dir) = std::env::var("REST_BENCH_ANSWERS") {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            answers.insert(name, std::fs::read(&path)?.into());
+        }
+    }
+    Ok(answers)
+}
+
+async fn same(
+    answers: actix_web::web::Data<Answers>,
+    name: actix_web::web::Path<String>,
+) -> actix_web::HttpResponse {
+    match answers.get(name.as_str()) {
+        Some(body) => actix_web::HttpResponse::Ok()
+            .content_type("application/json; charset=UTF-8")
+            .body(body.clone()),
+        None => actix_web::HttpResponse::NotFound().finish(),
+    }
+}
+
 /// The child-process side: serves the bare handler on `addr` with actix-web's defaults (one
 /// worker per core, as the server has).
 fn serve_bare(addr: &str) -> std::io::Result<()> {
+    let answers = actix_web::web::Data::new(load_answers()?);
     actix_web::rt::System::new().block_on(
-        actix_web::HttpServer::new(|| {
-            actix_web::App::new().default_service(actix_web::web::to(bare))
+        actix_web::HttpServer::new(move || {
+            actix_web::App::new()
+                .app_data(answers.clone())
+                .route("/same/{name}", actix_web::web::get().to(same))
+                .default_service(actix_web::web::to(bare))
         })
         .bind(addr)?
         .run(),
@@ -96,11 +135,12 @@ impl Drop for Bare {
     }
 }
 
-async fn start_bare() -> Result<Bare, String> {
+async fn start_bare(answers: &std::path::Path) -> Result<Bare, String> {
     let addr = format!("127.0.0.1:{}", child::free_port());
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let proc = Command::new(exe)
         .env("REST_BENCH_BARE", &addr)
+        .env("REST_BENCH_ANSWERS", answers)
         .stdin(Stdio::null())
         .spawn()
         .map_err(|e| e.to_string())?;
@@ -228,7 +268,6 @@ async fn run() -> Result<bool, String> {
         (None, "SQLite (embedded default)", None)
     };
     let server = ChildServer::start(&binary, dir.path(), &server_env).await?;
-    let bare = start_bare().await?;
 
     let http = reqwest::Client::new();
     let sizes = Sizes {
@@ -252,41 +291,44 @@ async fn run() -> Result<bool, String> {
         t0.elapsed().as_secs_f64()
     );
 
-    let mut targets: Vec<(String, String)> = vec![
-        (
-            "bare actix-web handler".into(),
-            format!("http://{}/bare", bare.1),
-        ),
-        (
-            "getCurrentTime".into(),
-            format!("http://{}/getCurrentTime", server.base),
-        ),
-    ];
+    let mut targets: Vec<(String, String)> = vec![(
+        "getCurrentTime".into(),
+        format!("http://{}/getCurrentTime", server.base),
+    )];
     targets.extend(
         endpoints(&world)
             .into_iter()
             .map(|(n, p)| (n.to_string(), format!("http://{}{p}", server.base))),
     );
     if let Some(only) = &only {
-        targets.retain(|(n, _)| n.starts_with("bare") || only.contains(n));
+        targets.retain(|(n, _)| only.contains(n));
     }
-    // Every endpoint must answer resultCode 1 before it is measured.
+    // Every endpoint must answer resultCode 1 before it is measured; its answer is what the
+    // bare program serves beside it.
+    let answers = dir.path().join("answers");
+    std::fs::create_dir_all(&answers).map_err(|e| e.to_string())?;
     for (name, url) in &targets {
-        let v: serde_json::Value = http
+        let body = http
             .get(url)
             .send()
             .await
             .map_err(|e| format!("{name}: {e}"))?
-            .json()
+            .bytes()
             .await
             .map_err(|e| format!("{name}: {e}"))?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| format!("{name}: {e}"))?;
         if v["resultCode"] != 1 {
             return Err(format!("{name} answers {v}"));
         }
+        std::fs::write(answers.join(name), &body).map_err(|e| e.to_string())?;
     }
+    let bare = start_bare(&answers).await?;
+    let bare_url = format!("http://{}/bare", bare.1);
 
     // REST_HOLD=<seconds>: print the URLs and keep the server up (for a profiler).
     if let Some(hold) = std::env::var("REST_HOLD").ok().and_then(|v| v.parse().ok()) {
+        println!("bare {bare_url}");
         for (name, url) in &targets {
             println!("{name} {url}");
         }
@@ -294,34 +336,51 @@ async fn run() -> Result<bool, String> {
         tokio::time::sleep(Duration::from_secs(hold)).await;
         return Ok(true);
     }
-    let mut rows = Vec::new();
-    for (name, url) in &targets {
+    let measure = |name: &str, url: &str| -> Result<Figures, String> {
         // A short warm-up (connections, caches, the allocator) before the measured run.
         wrk(url, threads, connections, 1)?;
         let f = wrk(url, threads, connections, seconds)?;
         eprintln!("{name}: {:.0} req/s", f.rps);
-        rows.push((name.clone(), f));
+        Ok(f)
+    };
+    let ceiling = measure("bare actix-web handler", &bare_url)?;
+    let mut rows = Vec::new();
+    for (name, url) in &targets {
+        let f = measure(name, url)?;
+        let same = measure(
+            &format!("{name}, its answer from the bare handler"),
+            &format!("http://{}/same/{name}", bare.1),
+        )?;
+        rows.push((name.clone(), f, same));
     }
-    let ceiling = rows[0].1.rps;
     println!(
         "rest bench: wrk -t{threads} -c{connections} -d{seconds}s, GET with the token in the \
          query; store: {store_name}; {} cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!();
-    println!("| endpoint | req/s | share of the ceiling | p50 ms | p99 ms | errors |");
-    println!("|---|---:|---:|---:|---:|---:|");
-    let mut ok = true;
-    for (name, f) in &rows {
+    println!(
+        "| endpoint | req/s | share of the ceiling | p50 ms | p99 ms | errors | \
+         same answer from the bare handler, req/s | share of that |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| bare actix-web handler | {:.0} | 100 % | {:.2} | {:.2} | {} | | |",
+        ceiling.rps, ceiling.p50_ms, ceiling.p99_ms, ceiling.errors
+    );
+    let mut ok = ceiling.errors == 0;
+    for (name, f, same) in &rows {
         println!(
-            "| {name} | {:.0} | {:.0} % | {:.2} | {:.2} | {} |",
+            "| {name} | {:.0} | {:.0} % | {:.2} | {:.2} | {} | {:.0} | {:.0} % |",
             f.rps,
-            100.0 * f.rps / ceiling,
+            100.0 * f.rps / ceiling.rps,
             f.p50_ms,
             f.p99_ms,
-            f.errors
+            f.errors,
+            same.rps,
+            100.0 * f.rps / same.rps,
         );
-        ok &= f.errors == 0;
+        ok &= f.errors == 0 && same.errors == 0;
     }
     drop(server);
     drop(databases);

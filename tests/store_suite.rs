@@ -64,6 +64,29 @@ async fn run_suite(store: Store) {
     let u = s.users.get_user(200001).await.unwrap().unwrap();
     assert_eq!(u, user(200001, "13000000001", "Alice_1"));
     assert!(s.users.get_user(1).await.unwrap().is_none());
+    // Names in the order asked, a missing user as None, an id asked twice named twice.
+    let names = s
+        .users
+        .user_names(&[200003, 1, 200001, 200003])
+        .await
+        .unwrap();
+    let shown: Vec<Option<(i32, &str, &str)>> = names
+        .iter()
+        .map(|n| {
+            n.as_ref()
+                .map(|n| (n.user_id, n.nickname.as_str(), n.account.as_str()))
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            Some((200003, "Bob", "acc200003")),
+            None,
+            Some((200001, "Alice_1", "acc200001")),
+            Some((200003, "Bob", "acc200003")),
+        ]
+    );
+    assert!(s.users.user_names(&[]).await.unwrap().is_empty());
     let by_tel = s
         .users
         .find_by_telephone("8613000000002")

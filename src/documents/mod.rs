@@ -20,4 +20,4 @@ pub use friends::{Friend, NewFriend};
 pub use messages::{BodyOnce, LastChat, MsgRow, StickDialog};
 pub use org::{Company, Department, Employee};
 pub use rooms::{Member, MucRow, Notice, Room, Share};
-pub use users::{DeviceInfo, Loc, LoginLog, User, UserLoginLog, UserRole, UserSettings};
+pub use users::{DeviceInfo, Loc, LoginLog, User, UserLoginLog, UserName, UserRole, UserSettings};

@@ -141,6 +141,29 @@ pub struct User {
     pub settings: UserSettings,
 }
 
+/// What lists of friends, fans and new friends show of each one's current profile: the
+/// user's nickname and communication account, read leniently as [`User`] reads them.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct UserName {
+    #[serde(rename = "_id", deserialize_with = "lenient::i32")]
+    pub user_id: i32,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub nickname: String,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub account: String,
+}
+
+impl User {
+    /// The user's [`UserName`].
+    pub fn name(&self) -> UserName {
+        UserName {
+            user_id: self.user_id,
+            nickname: self.nickname.clone(),
+            account: self.account.clone(),
+        }
+    }
+}
+
 /// `loc` sub-document `{lng, lat}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Loc {

@@ -3,6 +3,9 @@
 //! Tokens are HS256 JWTs carrying the userId and a per-user version: bumping the version (logout, password change)
 //! revokes every device's token, as the reference's single shared token did.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -26,11 +29,27 @@ struct Claims {
     jti: String,
 }
 
+/// Tokens whose signature was verified, kept at most (cleared when full: simple and bounded).
+const VERIFIED_CAPACITY: usize = 100_000;
+
+/// What a verified token says (its signature checked once; expiry and version are checked on
+/// every use).
+#[derive(Clone)]
+struct Verified {
+    uid: i32,
+    ver: i64,
+    exp: i64,
+    aud: String,
+}
+
 /// Issues and checks access tokens.
 pub struct Tokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
     ttl_secs: i64,
+    /// Clients send the same token with every request: its HMAC and claims are checked once,
+    /// not per request.
+    verified: Mutex<HashMap<Box<str>, Verified>>,
 }
 
 /// Why a token was refused.
@@ -49,6 +68,7 @@ impl Tokens {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             ttl_secs,
+            verified: Mutex::default(),
         }
     }
 
@@ -86,17 +106,46 @@ impl Tokens {
         token: &str,
         audience: &str,
     ) -> Result<std::result::Result<i32, TokenProblem>> {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_audience(&[audience]);
-        validation.leeway = 0;
-        let claims = match jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation) {
-            Ok(d) => d.claims,
-            Err(_) => return Ok(Err(TokenProblem::Invalid)),
+        let claims = match self.verify(token, audience) {
+            Some(claims) => claims,
+            None => return Ok(Err(TokenProblem::Invalid)),
         };
         if self.version(store, claims.uid).await? != claims.ver {
             return Ok(Err(TokenProblem::Revoked));
         }
         Ok(Ok(claims.uid))
+    }
+
+    /// The claims of `token` if its signature is ours, it is for `audience` and not expired.
+    fn verify(&self, token: &str, audience: &str) -> Option<Verified> {
+        let now = now_secs();
+        let known = self
+            .verified
+            .lock()
+            .expect("verified tokens lock")
+            .get(token)
+            .cloned();
+        if let Some(v) = known {
+            return (v.aud == audience && v.exp >= now).then_some(v);
+        }
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&[audience]);
+        validation.leeway = 0;
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            .ok()?
+            .claims;
+        let v = Verified {
+            uid: claims.uid,
+            ver: claims.ver,
+            exp: claims.exp,
+            aud: claims.aud,
+        };
+        let mut verified = self.verified.lock().expect("verified tokens lock");
+        if verified.len() >= VERIFIED_CAPACITY {
+            verified.clear();
+        }
+        verified.insert(token.into(), v.clone());
+        Some(v)
     }
 
     /// Revokes every token of a user.

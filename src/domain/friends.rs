@@ -13,7 +13,7 @@ use super::users::{caller_user, user_view, SEARCH_FLOOR};
 use super::util::{md5_hex, now_secs};
 use super::view::{sorted, to_map};
 use super::{Ctx, SYSTEM_PUBLIC_ID, SYSTEM_SENDER_ID};
-use crate::documents::{Friend, NewFriend, User};
+use crate::documents::{Friend, NewFriend, User, UserName};
 use crate::store::{FriendQuery, Patch, UserQuery};
 
 /// `status` of a relation nobody follows (a remark or a blacklist entry only).
@@ -89,7 +89,7 @@ pub fn order_key(name: &str) -> String {
 /// A relation as clients read it (seed 002 `/friends/page` item): the stored fields plus the
 /// friend's current `toNickname` and `account` when the user is known, the newer generation's
 /// `encryptType` 0, `hideChatSwitch` 0, `hiding` -1, and `orderKey` of the display name.
-pub fn friend_view(f: &Friend, to: Option<&User>) -> Value {
+pub fn friend_view(f: &Friend, to: Option<&UserName>) -> Value {
     let mut m = to_map(f);
     if let Some(u) = to {
         m.insert("toNickname".into(), json!(u.nickname));
@@ -114,9 +114,9 @@ pub fn friend_view(f: &Friend, to: Option<&User>) -> Value {
     sorted(m)
 }
 
-/// Loads the users of `ids` (None for users that no longer exist), in order.
-async fn users_of(ctx: &Ctx, ids: Vec<i32>) -> Result<Vec<Option<User>>> {
-    Ok(ctx.store.users.get_users(&ids).await?)
+/// The names of the users of `ids` (None for users that no longer exist), in order.
+async fn users_of(ctx: &Ctx, ids: Vec<i32>) -> Result<Vec<Option<UserName>>> {
+    Ok(ctx.store.users.user_names(&ids).await?)
 }
 
 /// Views of relations with the friends' current profiles. `keep_vanished`: also show
@@ -602,7 +602,7 @@ pub async fn blacklist_add(ctx: &Ctx, me: i32, to: i32) -> Result<Value> {
         .get_friend(me, to)
         .await?
         .ok_or_else(|| Error::Internal("blacklisted relation vanished".into()))?;
-    Ok(friend_view(&f, target.as_ref()))
+    Ok(friend_view(&f, target.as_ref().map(User::name).as_ref()))
 }
 
 /// `/friends/blacklist/delete`: returns my relation afterwards (None when the entry was a
@@ -653,7 +653,7 @@ pub async fn blacklist_delete(ctx: &Ctx, me: i32, to: i32) -> Result<Option<Valu
     match ctx.store.friends.get_friend(me, to).await? {
         Some(f) => {
             let u = target_user(ctx, to).await?;
-            Ok(Some(friend_view(&f, u.as_ref())))
+            Ok(Some(friend_view(&f, u.as_ref().map(User::name).as_ref())))
         }
         None => Ok(None),
     }
@@ -782,7 +782,7 @@ pub async fn set_flag(ctx: &Ctx, me: i32, to: i32, value: i32, kind: i32) -> Res
         .map(|t| t.nickname.clone())
         .unwrap_or_default();
     notify_my_devices(ctx, &user, to, &to_nickname).await;
-    Ok(friend_view(&f, target.as_ref()))
+    Ok(friend_view(&f, target.as_ref().map(User::name).as_ref()))
 }
 
 /// `/friends/get`: my relation to `to` with `isBeenBlack` read from their side, or None.
@@ -793,7 +793,7 @@ pub async fn get(ctx: &Ctx, me: i32, to: i32) -> Result<Option<Value>> {
     let back = ctx.store.friends.get_friend(to, me).await?;
     f.is_been_black = back.map(|b| b.blacklist).unwrap_or(0);
     let u = target_user(ctx, to).await?;
-    Ok(Some(friend_view(&f, u.as_ref())))
+    Ok(Some(friend_view(&f, u.as_ref().map(User::name).as_ref())))
 }
 
 /// `/friends/list`: my friends (status 2, not blacklisted) with their current nicknames.

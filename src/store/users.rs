@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::error::StoreResult;
 use super::patch::Patch;
-use crate::documents::{User, UserLoginLog, UserRole};
+use crate::documents::{User, UserLoginLog, UserName, UserRole};
 
 /// Filter of `/user/query` (reference `UserQueryExample`).
 #[derive(Debug, Clone, Default)]
@@ -32,9 +32,10 @@ pub trait UserStore: Send + Sync {
     async fn insert_user(&self, user: &User) -> StoreResult<()>;
     /// The user with this userId.
     async fn get_user(&self, user_id: i32) -> StoreResult<Option<User>>;
-    /// The users with these userIds in one query, in the order given (None where none exists;
-    /// lists of friends, fans and new friends show each one's current profile).
-    async fn get_users(&self, user_ids: &[i32]) -> StoreResult<Vec<Option<User>>>;
+    /// The nicknames and accounts of these userIds in one query, in the order given (None where
+    /// no such user exists): lists of friends, fans and new friends show each one's current
+    /// name, and reading only those two fields spares decoding whole profiles.
+    async fn user_names(&self, user_ids: &[i32]) -> StoreResult<Vec<Option<UserName>>>;
     /// The user whose `telephone` (areaCode + phone) is this.
     async fn find_by_telephone(&self, telephone: &str) -> StoreResult<Option<User>>;
     /// The user for `/user/login`: `userKey == key` or `encryAccount == key`, and `areaCode`

@@ -26,7 +26,7 @@ use serde::Serialize;
 use super::patch::{Op, Patch, Val};
 use super::{FriendStore, MetaStore, StoreError, StoreResult, UserQuery, UserStore};
 use crate::config::MongoConfig;
-use crate::documents::{Friend, User, UserLoginLog, UserRole};
+use crate::documents::{Friend, User, UserLoginLog, UserName, UserRole};
 
 const USER: &str = "user";
 const LOGIN_LOG: &str = "userLoginLog";

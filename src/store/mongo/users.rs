@@ -58,13 +58,14 @@ impl UserStore for MongoStore {
         self.find_user(doc! { "_id": user_id }).await
     }
 
-    async fn get_users(&self, user_ids: &[i32]) -> StoreResult<Vec<Option<User>>> {
+    async fn user_names(&self, user_ids: &[i32]) -> StoreResult<Vec<Option<UserName>>> {
         if user_ids.is_empty() {
             return Ok(Vec::new());
         }
         let docs: Vec<Document> = self
             .coll(USER)
             .find(doc! { "_id": { "$in": user_ids } })
+            .projection(doc! { "nickname": 1, "account": 1 })
             .await
             .map_err(backend)?
             .try_collect()
@@ -72,8 +73,8 @@ impl UserStore for MongoStore {
             .map_err(backend)?;
         let mut by_id = std::collections::HashMap::with_capacity(docs.len());
         for d in docs {
-            let user: User = decode(USER, d)?;
-            by_id.insert(user.user_id, user);
+            let name: UserName = decode(USER, d)?;
+            by_id.insert(name.user_id, name);
         }
         Ok(user_ids.iter().map(|id| by_id.get(id).cloned()).collect())
     }

@@ -245,7 +245,7 @@ pub(super) struct MessageWriter {
 
 impl MessageWriter {
     /// Opens the writer's connection on `path` (schema already created) and starts its thread.
-    pub(super) fn start(path: &Path) -> StoreResult<MessageWriter> {
+    pub(super) fn start(path: &Path, clock: Arc<cache::Clock>) -> StoreResult<MessageWriter> {
         // Its WAL frames reach the kernel in one write per commit (`vfs`).
         vfs::register().map_err(backend)?;
         let conn = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), vfs::NAME)
@@ -257,6 +257,7 @@ impl MessageWriter {
              PRAGMA cache_size=-16000; PRAGMA wal_autocheckpoint=0;",
         )
         .map_err(backend)?;
+        let changes = cache::Changes::watch(clock, &conn);
         let (checkpointer, signal) = Checkpointer::start(path, wal::LIMITS)?;
         let synced = WalSync::start(path, |(job, answer): (Job, Answer), synced| {
             job.answer(synced.map(|()| answer))
@@ -264,7 +265,7 @@ impl MessageWriter {
         let (jobs, queue) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("shiku-msg-writer".into())
-            .spawn(move || writer_loop(conn, queue, synced, signal))
+            .spawn(move || writer_loop(conn, queue, synced, signal, changes))
             .map_err(|e| backend(format!("cannot start the message writer: {e}")))?;
         Ok(MessageWriter {
             jobs: Some(jobs),
@@ -339,6 +340,7 @@ fn writer_loop(
     queue: mpsc::Receiver<Job>,
     synced: WalSync<(Job, Answer)>,
     checkpoints: CommitSignal,
+    changes: Arc<cache::Changes>,
 ) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
@@ -366,6 +368,8 @@ fn writer_loop(
                 }
             }
         }
+        // Committed: counted on the change clock before anyone is answered.
+        changes.publish();
         if !committed.is_empty() {
             synced.after_sync(committed);
         }

@@ -2,6 +2,7 @@
 //! the document itself is kept as JSON and the queried fields are generated, indexed columns,
 //! so the JSON is the only source of truth.
 
+mod cache;
 mod console;
 mod files;
 mod friends;
@@ -22,7 +23,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{FriendStore, MetaStore, Patch, StoreError, StoreResult, UserQuery, UserStore};
-use crate::documents::{Friend, User, UserLoginLog, UserRole};
+use crate::documents::{Friend, User, UserLoginLog, UserName, UserRole};
 
 /// The SQLite adapter.
 pub struct SqliteStore {
@@ -32,7 +33,22 @@ pub struct SqliteStore {
     writer: messages::MessageWriter,
     /// Read-only connections for the queries that only read (WAL: they never wait for writers).
     readers: Arc<readers::Readers>,
+    /// What the shared connection changed in the watched tables, published after its commits.
+    changes: Arc<cache::Changes>,
+    /// The change clock every process on this file shares (`cache`).
+    clock: Arc<cache::Clock>,
+    /// The look-ups every request makes, kept decoded while the clock says they hold.
+    kept: Arc<KeptDocs>,
     path: String,
+}
+
+/// The documents kept decoded (see `cache`), by userId.
+#[derive(Default)]
+struct KeptDocs {
+    users: cache::Kept<Option<User>>,
+    login_logs: cache::Kept<Option<UserLoginLog>>,
+    token_versions: cache::Kept<i64>,
+    roles: cache::Kept<Vec<UserRole>>,
 }
 
 /// Opens the shared connection.
@@ -129,18 +145,25 @@ impl SqliteStore {
         std::fs::create_dir_all(dir)
             .map_err(|e| backend(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("shiku.db");
+        let clock = Arc::new(cache::Clock::open(&path)?);
         let conn = open_shared(&path)?;
+        let changes = cache::Changes::watch(clock.clone(), &conn);
         conn.execute_batch(SCHEMA).map_err(backend)?;
         messages::create_schema(&conn)?;
         conn.execute_batch(rooms::SCHEMA).map_err(backend)?;
         conn.execute_batch(org::SCHEMA).map_err(backend)?;
         conn.execute_batch(console::SCHEMA).map_err(backend)?;
         conn.execute_batch(files::SCHEMA).map_err(backend)?;
-        let writer = messages::MessageWriter::start(&path)?;
+        // A newer schema may have rewritten documents another process keeps.
+        changes.publish();
+        let writer = messages::MessageWriter::start(&path, clock.clone())?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             writer,
             readers: Arc::new(readers::Readers::new(&path)),
+            changes,
+            clock,
+            kept: Arc::default(),
             path: path.display().to_string(),
         })
     }
@@ -157,14 +180,40 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     {
         let conn = self.conn.clone();
+        let changes = self.changes.clone();
         tokio::task::spawn_blocking(move || {
             let mut guard = conn
                 .lock()
                 .map_err(|_| backend("sqlite connection poisoned"))?;
-            f(&mut guard)
+            let out = f(&mut guard);
+            // Every statement of `f` is committed (or rolled back) by now.
+            changes.publish();
+            out
         })
         .await
         .map_err(backend)?
+    }
+
+    /// A look-up of one document by userId, kept decoded (`cache`): `at` is the clock's reading
+    /// for it, taken before the read, and `f` the read.
+    async fn kept<T, F>(
+        &self,
+        pick: fn(&KeptDocs) -> &cache::Kept<T>,
+        user_id: i32,
+        at: u64,
+        f: F,
+    ) -> StoreResult<T>
+    where
+        T: Clone + Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let key = i64::from(user_id);
+        if let Some(doc) = pick(&self.kept).get(key, at) {
+            return Ok(doc);
+        }
+        let doc = self.read(1, f).await?;
+        pick(&self.kept).put(key, at, doc.clone());
+        Ok(doc)
     }
 
     /// Runs a query that only reads, on a reader connection: right here when it returns at
@@ -359,15 +408,23 @@ impl MetaStore for SqliteStore {
     }
 
     async fn token_version(&self, user_id: i32) -> StoreResult<i64> {
-        // Read on every check, never kept: another process on the same file (the old one during
-        // a restart) may have revoked the user's tokens a moment ago.
-        self.read(1, move |c| {
-            let v: Option<i64> = c
-                .prepare_cached("SELECT v FROM token_versions WHERE user_id = ?1")
-                .and_then(|mut st| st.query_row(params![user_id], |r| r.get(0)).optional())
-                .map_err(backend)?;
-            Ok(v.unwrap_or(0))
-        })
+        // Kept only while the change clock holds: another process on the same file (the old
+        // one during a restart) may have revoked the user's tokens a moment ago.
+        let at = self
+            .clock
+            .row(cache::Watched::TokenVersions, i64::from(user_id));
+        self.kept(
+            |k| &k.token_versions,
+            user_id,
+            at,
+            move |c| {
+                let v: Option<i64> = c
+                    .prepare_cached("SELECT v FROM token_versions WHERE user_id = ?1")
+                    .and_then(|mut st| st.query_row(params![user_id], |r| r.get(0)).optional())
+                    .map_err(backend)?;
+                Ok(v.unwrap_or(0))
+            },
+        )
         .await
     }
 

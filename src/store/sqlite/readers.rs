@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
@@ -55,6 +56,13 @@ impl Readers {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        // Without the planner's stability guarantee SQLite re-prepares a cached statement
+        // whenever a value bound to its LIMIT (or any parameter the planner looked at) changes:
+        // every page read paid a full re-parse. No query here gains from plans tuned to values
+        // (no statistics are gathered, LIKE patterns start with `%`, partial indexes are chosen
+        // by literals).
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+            .map_err(backend)?;
         Ok(conn)
     }
 

@@ -56,46 +56,43 @@ impl UserStore for SqliteStore {
     }
 
     async fn get_user(&self, user_id: i32) -> StoreResult<Option<User>> {
-        self.read(1, move |c| {
-            one_doc(
-                c,
-                "user",
-                "SELECT doc FROM user WHERE id = ?1",
-                params![user_id],
-            )
-        })
+        let at = self.clock.row(cache::Watched::User, i64::from(user_id));
+        self.kept(
+            |k| &k.users,
+            user_id,
+            at,
+            move |c| {
+                one_doc(
+                    c,
+                    "user",
+                    "SELECT doc FROM user WHERE id = ?1",
+                    params![user_id],
+                )
+            },
+        )
         .await
     }
 
-    async fn get_users(&self, user_ids: &[i32]) -> StoreResult<Vec<Option<User>>> {
+    async fn user_names(&self, user_ids: &[i32]) -> StoreResult<Vec<Option<UserName>>> {
         if user_ids.is_empty() {
             return Ok(Vec::new());
         }
         let ids = json_list(user_ids)?;
         let wanted = user_ids.to_vec();
         self.read(page_rows(wanted.len() as u64), move |c| {
-            let found: Vec<User> = docs(
+            // The two fields as stored (their JSON types kept: the lenient reading of `User`
+            // turns a numeric account into text the same way).
+            let found: Vec<UserName> = docs(
                 c,
                 "user",
-                "SELECT doc FROM user WHERE id IN (SELECT value FROM json_each(?1))",
+                "SELECT json_array(id, json_extract(doc, '$.nickname'), \
+                 json_extract(doc, '$.account')) \
+                 FROM user WHERE id IN (SELECT value FROM json_each(?1))",
                 params![ids],
             )?;
-            let mut by_id: std::collections::HashMap<i32, User> =
+            let by_id: std::collections::HashMap<i32, UserName> =
                 found.into_iter().map(|u| (u.user_id, u)).collect();
-            // An id asked twice gets the user twice.
-            let mut placed = std::collections::HashMap::new();
-            let mut out: Vec<Option<User>> = Vec::with_capacity(wanted.len());
-            for id in &wanted {
-                let user = match by_id.remove(id) {
-                    Some(u) => {
-                        placed.insert(*id, out.len());
-                        Some(u)
-                    }
-                    None => placed.get(id).and_then(|&i| out[i].clone()),
-                };
-                out.push(user);
-            }
-            Ok(out)
+            Ok(wanted.iter().map(|id| by_id.get(id).cloned()).collect())
         })
         .await
     }
@@ -232,14 +229,20 @@ impl UserStore for SqliteStore {
     }
 
     async fn get_login_log(&self, user_id: i32) -> StoreResult<Option<UserLoginLog>> {
-        self.read(1, move |c| {
-            one_doc(
-                c,
-                "userLoginLog",
-                "SELECT doc FROM user_login_log WHERE id = ?1",
-                params![user_id],
-            )
-        })
+        let at = self.clock.row(cache::Watched::LoginLog, i64::from(user_id));
+        self.kept(
+            |k| &k.login_logs,
+            user_id,
+            at,
+            move |c| {
+                one_doc(
+                    c,
+                    "userLoginLog",
+                    "SELECT doc FROM user_login_log WHERE id = ?1",
+                    params![user_id],
+                )
+            },
+        )
         .await
     }
 
@@ -274,19 +277,26 @@ impl UserStore for SqliteStore {
     }
 
     async fn roles_of(&self, user_id: i32) -> StoreResult<Vec<UserRole>> {
-        self.read(1, move |c| {
-            let mut stmt = c
-                .prepare_cached("SELECT doc FROM user_roles WHERE user_id = ?1 ORDER BY rid")
-                .map_err(backend)?;
-            let rows = stmt
-                .query_map(params![user_id], |r| r.get::<_, String>(0))
-                .map_err(backend)?;
-            let mut out = Vec::new();
-            for row in rows {
-                out.push(decode("userRoles", &row.map_err(backend)?)?);
-            }
-            Ok(out)
-        })
+        // Role rows are not keyed by user: any change to the table moves every user's reading.
+        let at = self.clock.table(cache::Watched::Roles);
+        self.kept(
+            |k| &k.roles,
+            user_id,
+            at,
+            move |c| {
+                let mut stmt = c
+                    .prepare_cached("SELECT doc FROM user_roles WHERE user_id = ?1 ORDER BY rid")
+                    .map_err(backend)?;
+                let rows = stmt
+                    .query_map(params![user_id], |r| r.get::<_, String>(0))
+                    .map_err(backend)?;
+                let mut out = Vec::new();
+                for row in rows {
+                    out.push(decode("userRoles", &row.map_err(backend)?)?);
+                }
+                Ok(out)
+            },
+        )
         .await
     }
 
@@ -302,5 +312,72 @@ impl UserStore for SqliteStore {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn names_are_read_as_leniently_as_whole_users() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        // Older archives: a numeric account, no nickname at all, a null one.
+        s.run(|c| {
+            c.execute_batch(
+                r#"INSERT INTO user (id, doc) VALUES (7, '{"_id":7,"account":123}');
+                   INSERT INTO user (id, doc) VALUES (8, '{"_id":8,"nickname":null,"account":"a"}');"#,
+            )
+            .map_err(backend)
+        })
+        .await
+        .unwrap();
+        for id in [7, 8] {
+            let whole = s.get_user(id).await.unwrap().unwrap().name();
+            let names = s.user_names(&[id]).await.unwrap();
+            assert_eq!(names, [Some(whole)]);
+        }
+        let names = s.user_names(&[7]).await.unwrap();
+        assert_eq!(names[0].as_ref().unwrap().account, "123");
+    }
+
+    #[tokio::test]
+    async fn what_another_process_changes_is_read_at_once() {
+        // Two stores on one file, as two nodes or the old and the new process of a restart:
+        // each keeps what it read, and each sees the other's writes on its next read.
+        let dir = tempfile::tempdir().unwrap();
+        let a = SqliteStore::open(dir.path()).unwrap();
+        let b = SqliteStore::open(dir.path()).unwrap();
+        let user: User =
+            serde_json::from_value(serde_json::json!({"_id": 7, "nickname": "a"})).unwrap();
+        a.insert_user(&user).await.unwrap();
+        for _ in 0..2 {
+            assert_eq!(a.get_user(7).await.unwrap().unwrap().nickname, "a");
+            assert!(a.get_login_log(7).await.unwrap().is_none());
+            assert!(a.roles_of(7).await.unwrap().is_empty());
+            assert_eq!(a.token_version(7).await.unwrap(), 0);
+        }
+        b.update_user(7, &Patch::new().set("nickname", "b"))
+            .await
+            .unwrap();
+        let log: UserLoginLog = serde_json::from_value(serde_json::json!({"_id": 7})).unwrap();
+        b.put_login_log(&log).await.unwrap();
+        let role: UserRole =
+            serde_json::from_value(serde_json::json!({"userId": 7, "role": 5})).unwrap();
+        b.insert_role(&role).await.unwrap();
+        b.bump_token_version(7).await.unwrap();
+        assert_eq!(a.get_user(7).await.unwrap().unwrap().nickname, "b");
+        assert!(a.get_login_log(7).await.unwrap().is_some());
+        assert_eq!(a.roles_of(7).await.unwrap().len(), 1);
+        assert_eq!(a.token_version(7).await.unwrap(), 1);
+        // And a deletion.
+        b.run(|c| {
+            c.execute("DELETE FROM user WHERE id = 7", [])
+                .map_err(backend)
+        })
+        .await
+        .unwrap();
+        assert!(a.get_user(7).await.unwrap().is_none());
     }
 }

@@ -1,0 +1,272 @@
+//! Documents kept decoded between reads, for the look-ups every authenticated request makes
+//! (its token's version, the caller's profile, login log and roles).
+//!
+//! A kept document is used only while nothing may have changed it, in this process or in any
+//! other on the same database file (two nodes of one deployment, or the old and the new
+//! process during a restart). That is what the **change clock** says: a small file beside the
+//! database, mapped into every process's memory, of counters. Every writing connection notes,
+//! through SQLite's update hook, which rows of the watched tables its statements change, and
+//! once they are committed adds one to each row's counter and to its table's; a read takes the
+//! counters first, then the rows, and keeps what it read under those counters. A later read
+//! whose counters moved reads again. Rows share counters by hash (a collision only costs a
+//! read), and a kept document is trusted for at most [`MAX_AGE`] whatever the clock says: the
+//! bound for a write made by another program, or lost by a process that crashed between its
+//! commit and its count.
+
+use std::collections::HashMap;
+use std::fs::OpenOptions;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{backend, StoreResult};
+
+/// Counters in the clock file (8 bytes each: a 512 KiB file).
+const SLOTS: usize = 1 << 16;
+/// How long a kept document is trusted at most.
+pub(super) const MAX_AGE: Duration = Duration::from_secs(1);
+/// Documents kept per cache (cleared when full: simple and bounded).
+const CAPACITY: usize = 100_000;
+/// Row changes a connection notes before it counts its tables as wholly changed instead.
+const MAX_NOTED: usize = 1024;
+
+/// The tables whose rows are kept decoded, by the name SQLite's update hook gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Watched {
+    User,
+    LoginLog,
+    TokenVersions,
+    Roles,
+}
+
+impl Watched {
+    fn of(table: &str) -> Option<Watched> {
+        Some(match table {
+            "user" => Watched::User,
+            "user_login_log" => Watched::LoginLog,
+            "token_versions" => Watched::TokenVersions,
+            "user_roles" => Watched::Roles,
+            _ => return None,
+        })
+    }
+}
+
+/// Which counter a row (or a whole table, `row` None) has.
+fn slot(table: Watched, row: Option<i64>) -> usize {
+    // FNV-1a over the table and the row id.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let bytes = (table as u64)
+        .to_le_bytes()
+        .into_iter()
+        .chain(row.map_or([0xff; 8], i64::to_le_bytes));
+    for b in bytes {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % SLOTS as u64) as usize
+}
+
+/// The change clock of one database file, shared by every process that opens it.
+pub(super) struct Clock {
+    map: memmap2::MmapMut,
+}
+
+impl Clock {
+    /// Maps the clock file beside the database at `db` (created zeroed when absent).
+    pub(super) fn open(db: &Path) -> StoreResult<Clock> {
+        let mut name = db.as_os_str().to_owned();
+        name.push("-changes");
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&name)
+            .map_err(|e| backend(format!("change clock {}: {e}", Path::new(&name).display())))?;
+        let len = (SLOTS * 8) as u64;
+        if file.metadata().map_err(backend)?.len() < len {
+            file.set_len(len).map_err(backend)?;
+        }
+        // SAFETY: the file is only ever accessed through these atomics (by every process that
+        // maps it), and it is at least `len` bytes long.
+        let map = unsafe { memmap2::MmapOptions::new().len(len as usize).map_mut(&file) }
+            .map_err(backend)?;
+        Ok(Clock { map })
+    }
+
+    fn counter(&self, i: usize) -> &AtomicU64 {
+        assert!(i < SLOTS);
+        // SAFETY: the map is page-aligned and SLOTS * 8 bytes long; AtomicU64 has the size and
+        // alignment of u64, and every access to the shared bytes is atomic.
+        unsafe { &*(self.map.as_ptr() as *const AtomicU64).add(i) }
+    }
+
+    /// The reading of a row's counters (its own plus its table's).
+    pub(super) fn row(&self, table: Watched, row: i64) -> u64 {
+        self.counter(slot(table, Some(row)))
+            .load(Ordering::Acquire)
+            .wrapping_add(self.counter(slot(table, None)).load(Ordering::Acquire))
+    }
+
+    /// The reading of a table's counter (moves with any of its rows).
+    pub(super) fn table(&self, table: Watched) -> u64 {
+        self.counter(slot(table, None)).load(Ordering::Acquire)
+    }
+
+    fn advance(&self, i: usize) {
+        self.counter(i).fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// The row changes one writing connection made since it last published them.
+#[derive(Default)]
+struct Noted {
+    rows: Vec<(Watched, i64)>,
+    /// Tables with more changes than [`MAX_NOTED`]: counted whole.
+    tables: Vec<Watched>,
+}
+
+/// What a writing connection changed, published to the clock after its commits.
+pub(super) struct Changes {
+    clock: Arc<Clock>,
+    noted: Mutex<Noted>,
+}
+
+impl Changes {
+    /// Starts noting the watched rows `conn`'s statements change.
+    pub(super) fn watch(clock: Arc<Clock>, conn: &rusqlite::Connection) -> Arc<Changes> {
+        let changes = Arc::new(Changes {
+            clock,
+            noted: Mutex::default(),
+        });
+        let noting = changes.clone();
+        conn.update_hook(Some(
+            move |_: rusqlite::hooks::Action, _: &str, table: &str, row: i64| {
+                if let Some(t) = Watched::of(table) {
+                    noting.note(t, row);
+                }
+            },
+        ));
+        changes
+    }
+
+    fn note(&self, table: Watched, row: i64) {
+        let mut noted = self.noted.lock().unwrap_or_else(|e| e.into_inner());
+        if noted.tables.contains(&table) {
+            return;
+        }
+        if noted.rows.len() >= MAX_NOTED {
+            noted.rows.retain(|(t, _)| *t != table);
+            noted.tables.push(table);
+        } else {
+            noted.rows.push((table, row));
+        }
+    }
+
+    /// Counts what was noted: called once the statements that changed it are committed (or
+    /// rolled back: counting a change that did not happen only costs a read).
+    pub(super) fn publish(&self) {
+        let noted = std::mem::take(&mut *self.noted.lock().unwrap_or_else(|e| e.into_inner()));
+        for (table, row) in noted.rows {
+            self.clock.advance(slot(table, Some(row)));
+            self.clock.advance(slot(table, None));
+        }
+        for table in noted.tables {
+            self.clock.advance(slot(table, None));
+        }
+    }
+}
+
+/// Decoded documents by key, each with the clock reading it was read under.
+pub(super) struct Kept<T> {
+    entries: Mutex<HashMap<i64, (u64, Instant, T)>>,
+}
+
+impl<T> Default for Kept<T> {
+    fn default() -> Self {
+        Kept {
+            entries: Mutex::default(),
+        }
+    }
+}
+
+impl<T: Clone> Kept<T> {
+    /// The document kept for `key` if it was read under the reading `now`, recently.
+    pub(super) fn get(&self, key: i64, now: u64) -> Option<T> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let (at, when, doc) = entries.get(&key)?;
+        (*at == now && when.elapsed() < MAX_AGE).then(|| doc.clone())
+    }
+
+    /// Keeps `doc`, read after the clock read `at`.
+    pub(super) fn put(&self, key: i64, at: u64, doc: T) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= CAPACITY {
+            entries.clear();
+        }
+        entries.insert(key, (at, Instant::now(), doc));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_published_in_one_mapping_moves_the_reading_of_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("shiku.db");
+        let a = Arc::new(Clock::open(&db).unwrap());
+        let b = Clock::open(&db).unwrap();
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch("CREATE TABLE user (id INTEGER PRIMARY KEY, doc TEXT)")
+            .unwrap();
+        let changes = Changes::watch(a.clone(), &conn);
+        let (row7, row8, table) = (
+            b.row(Watched::User, 7),
+            b.row(Watched::User, 8),
+            b.table(Watched::User),
+        );
+        conn.execute("INSERT INTO user (id, doc) VALUES (7, '{}')", [])
+            .unwrap();
+        assert_eq!(b.row(Watched::User, 7), row7, "not before it is published");
+        changes.publish();
+        assert_ne!(b.row(Watched::User, 7), row7);
+        assert_ne!(b.table(Watched::User), table);
+        assert_eq!(
+            b.row(Watched::User, 8) - row8,
+            1,
+            "another row: its table's count"
+        );
+        assert_eq!(b.row(Watched::LoginLog, 7), 0);
+    }
+
+    #[test]
+    fn many_changes_count_the_table_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("shiku.db");
+        let clock = Arc::new(Clock::open(&db).unwrap());
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch("CREATE TABLE user_roles (rid INTEGER PRIMARY KEY, doc TEXT)")
+            .unwrap();
+        let changes = Changes::watch(clock.clone(), &conn);
+        let before = clock.row(Watched::Roles, 5000);
+        conn.execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) \
+             INSERT INTO user_roles (rid, doc) SELECT i, '{}' FROM n",
+        )
+        .unwrap();
+        assert_eq!(changes.noted.lock().unwrap().rows.len(), 0);
+        changes.publish();
+        assert_eq!(clock.row(Watched::Roles, 5000), before + 1);
+    }
+
+    #[test]
+    fn kept_documents_follow_the_reading_and_age() {
+        let kept = Kept::default();
+        kept.put(1, 10, "a");
+        assert_eq!(kept.get(1, 10), Some("a"));
+        assert_eq!(kept.get(1, 11), None);
+        assert_eq!(kept.get(2, 10), None);
+    }
+}
