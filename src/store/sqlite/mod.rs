@@ -46,6 +46,8 @@ pub struct SqliteStore {
 #[derive(Default)]
 struct KeptDocs {
     users: cache::Kept<Option<User>>,
+    /// For lists of friends: nickname and account only.
+    names: cache::Kept<Option<UserName>>,
     login_logs: cache::Kept<Option<UserLoginLog>>,
     token_versions: cache::Kept<i64>,
     roles: cache::Kept<Vec<UserRole>>,

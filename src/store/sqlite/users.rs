@@ -74,27 +74,50 @@ impl UserStore for SqliteStore {
     }
 
     async fn user_names(&self, user_ids: &[i32]) -> StoreResult<Vec<Option<UserName>>> {
-        if user_ids.is_empty() {
-            return Ok(Vec::new());
+        // Each name kept while its user's row holds (`cache`); the others in one query.
+        let mut out: Vec<Option<UserName>> = Vec::with_capacity(user_ids.len());
+        let mut missing: Vec<(i32, u64)> = Vec::new();
+        for &id in user_ids {
+            let at = self.clock.row(cache::Watched::User, i64::from(id));
+            match self.kept.names.get(i64::from(id), at) {
+                Some(name) => out.push(name),
+                None => {
+                    missing.push((id, at));
+                    out.push(None);
+                }
+            }
         }
-        let ids = json_list(user_ids)?;
-        let wanted = user_ids.to_vec();
-        self.read(page_rows(wanted.len() as u64), move |c| {
-            // The two fields as stored (their JSON types kept: the lenient reading of `User`
-            // turns a numeric account into text the same way).
-            let found: Vec<UserName> = docs(
-                c,
-                "user",
-                "SELECT json_array(id, json_extract(doc, '$.nickname'), \
-                 json_extract(doc, '$.account')) \
-                 FROM user WHERE id IN (SELECT value FROM json_each(?1))",
-                params![ids],
-            )?;
-            let by_id: std::collections::HashMap<i32, UserName> =
-                found.into_iter().map(|u| (u.user_id, u)).collect();
-            Ok(wanted.iter().map(|id| by_id.get(id).cloned()).collect())
-        })
-        .await
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let ids = json_list(&missing.iter().map(|(id, _)| *id).collect::<Vec<_>>())?;
+        let found = self
+            .read(page_rows(missing.len() as u64), move |c| {
+                // The two fields as stored (their JSON types kept: the lenient reading of
+                // `User` turns a numeric account into text the same way).
+                docs::<UserName>(
+                    c,
+                    "user",
+                    "SELECT json_array(id, json_extract(doc, '$.nickname'), \
+                     json_extract(doc, '$.account')) \
+                     FROM user WHERE id IN (SELECT value FROM json_each(?1))",
+                    params![ids],
+                )
+            })
+            .await?;
+        let by_id: std::collections::HashMap<i32, UserName> =
+            found.into_iter().map(|u| (u.user_id, u)).collect();
+        for (&id, slot) in user_ids.iter().zip(out.iter_mut()) {
+            if slot.is_none() {
+                *slot = by_id.get(&id).cloned();
+            }
+        }
+        for (id, at) in missing {
+            self.kept
+                .names
+                .put(i64::from(id), at, by_id.get(&id).cloned());
+        }
+        Ok(out)
     }
 
     async fn find_by_telephone(&self, telephone: &str) -> StoreResult<Option<User>> {
@@ -354,6 +377,13 @@ mod tests {
         a.insert_user(&user).await.unwrap();
         for _ in 0..2 {
             assert_eq!(a.get_user(7).await.unwrap().unwrap().nickname, "a");
+            assert_eq!(
+                a.user_names(&[7]).await.unwrap()[0]
+                    .as_ref()
+                    .unwrap()
+                    .nickname,
+                "a"
+            );
             assert!(a.get_login_log(7).await.unwrap().is_none());
             assert!(a.roles_of(7).await.unwrap().is_empty());
             assert_eq!(a.token_version(7).await.unwrap(), 0);
@@ -368,6 +398,13 @@ mod tests {
         b.insert_role(&role).await.unwrap();
         b.bump_token_version(7).await.unwrap();
         assert_eq!(a.get_user(7).await.unwrap().unwrap().nickname, "b");
+        assert_eq!(
+            a.user_names(&[7]).await.unwrap()[0]
+                .as_ref()
+                .unwrap()
+                .nickname,
+            "b"
+        );
         assert!(a.get_login_log(7).await.unwrap().is_some());
         assert_eq!(a.roles_of(7).await.unwrap().len(), 1);
         assert_eq!(a.token_version(7).await.unwrap(), 1);
@@ -379,5 +416,6 @@ mod tests {
         .await
         .unwrap();
         assert!(a.get_user(7).await.unwrap().is_none());
+        assert_eq!(a.user_names(&[7]).await.unwrap(), [None]);
     }
 }
