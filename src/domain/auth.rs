@@ -185,4 +185,47 @@ mod tests {
         assert!(time_in_window(now_secs() - 100, 180));
         assert!(!time_in_window(now_secs() - 200, 180));
     }
+
+    #[test]
+    fn a_kept_verification_still_checks_expiry_and_audience() {
+        let tokens = Tokens::new(b"secret", 3600);
+        let now = now_secs();
+        let claims = Claims {
+            uid: 7,
+            ver: 0,
+            iat: now,
+            exp: now + 3600,
+            aud: USER_AUDIENCE.into(),
+            jti: "x".into(),
+        };
+        let header = Header::new(Algorithm::HS256);
+        let token = jsonwebtoken::encode(&header, &claims, &tokens.encoding).unwrap();
+        assert_eq!(tokens.verify(&token, USER_AUDIENCE).map(|v| v.uid), Some(7));
+        assert!(tokens.verified.lock().unwrap().contains_key(token.as_str()));
+        assert!(
+            tokens
+                .verify(&token, super::super::console::CONSOLE_AUDIENCE)
+                .is_none(),
+            "kept, and still refused for another audience"
+        );
+        tokens
+            .verified
+            .lock()
+            .unwrap()
+            .get_mut(token.as_str())
+            .unwrap()
+            .exp = now - 1;
+        assert!(
+            tokens.verify(&token, USER_AUDIENCE).is_none(),
+            "kept, and refused once expired"
+        );
+        // Never kept: a token signed with another key, or altered.
+        let other = Tokens::new(b"other", 3600);
+        assert!(other.verify(&token, USER_AUDIENCE).is_none());
+        let mut altered = token.clone();
+        altered.pop();
+        assert!(tokens.verify(&altered, USER_AUDIENCE).is_none());
+        assert_eq!(tokens.verified.lock().unwrap().len(), 1);
+        assert!(other.verified.lock().unwrap().is_empty());
+    }
 }

@@ -63,6 +63,23 @@ pub fn member_view(mem: &Member) -> Value {
     serde_json::to_value(member_shown(mem)).unwrap_or_default()
 }
 
+/// Stored member fields clients are not shown.
+const MEMBER_HIDDEN: [&str; 4] = ["roomId", "_id", "call", "videoMeetingNo"];
+
+/// The newer generation's member fields, with the values shown when a document lacks them.
+const MEMBER_DEFAULTS: [(&str, i64); 10] = [
+    ("beginMsgTime", 0),
+    ("clearMaxSeqNo", 0),
+    ("hideChatSwitch", 0),
+    ("hiding", -1),
+    ("inviteUserId", 0),
+    ("isBlack", 0),
+    ("joinSeqNo", 0),
+    ("loginTime", 0),
+    ("onlinestate", 0),
+    ("operationType", 0),
+];
+
 /// [`member_view`] written straight to JSON (a 500-member list shows 500 of them).
 fn member_shown(mem: &Member) -> SortedFields<'_> {
     let mut f = SortedFields::with_capacity(16 + mem.extra.len());
@@ -84,22 +101,11 @@ fn member_shown(mem: &Member) -> SortedFields<'_> {
     f.put("isOpenTopChat", Field::Int(mem.is_open_top_chat.into()));
     f.put("openTopChatTime", Field::Int(mem.open_top_chat_time));
     for (k, v) in &mem.extra {
-        if !matches!(k.as_str(), "roomId" | "_id" | "call" | "videoMeetingNo") {
+        if !MEMBER_HIDDEN.contains(&k.as_str()) {
             f.put(k, Field::Json(v));
         }
     }
-    for (k, v) in [
-        ("beginMsgTime", 0),
-        ("clearMaxSeqNo", 0),
-        ("hideChatSwitch", 0),
-        ("hiding", -1),
-        ("inviteUserId", 0),
-        ("isBlack", 0),
-        ("joinSeqNo", 0),
-        ("loginTime", 0),
-        ("onlinestate", 0),
-        ("operationType", 0),
-    ] {
+    for (k, v) in MEMBER_DEFAULTS {
         f.or_put(k, Field::Int(v));
     }
     f.sorted()
@@ -1893,21 +1899,10 @@ mod tests {
         });
         let mem: Member = serde_json::from_value(stored).unwrap();
         let mut expected = to_map(&mem);
-        for k in ["roomId", "_id", "call", "videoMeetingNo"] {
+        for k in MEMBER_HIDDEN {
             expected.remove(k);
         }
-        for (k, v) in [
-            ("beginMsgTime", 0),
-            ("clearMaxSeqNo", 0),
-            ("hideChatSwitch", 0),
-            ("hiding", -1),
-            ("inviteUserId", 0),
-            ("isBlack", 0),
-            ("joinSeqNo", 0),
-            ("loginTime", 0),
-            ("onlinestate", 0),
-            ("operationType", 0),
-        ] {
+        for (k, v) in MEMBER_DEFAULTS {
             expected.entry(k).or_insert(json!(v));
         }
         let expected = serde_json::to_string(&sorted(expected)).unwrap();

@@ -268,5 +268,7 @@ mod tests {
         assert_eq!(kept.get(1, 10), Some("a"));
         assert_eq!(kept.get(1, 11), None);
         assert_eq!(kept.get(2, 10), None);
+        std::thread::sleep(MAX_AGE + Duration::from_millis(50));
+        assert_eq!(kept.get(1, 10), None, "trusted for MAX_AGE at most");
     }
 }
