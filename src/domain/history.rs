@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::value::{to_raw_value, RawValue};
 use serde_json::{json, Map, Value};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -21,7 +20,7 @@ use super::error::{Error, Result};
 use super::messages::{self, Outgoing, Target};
 use super::times::{self, TimeUnit};
 use super::util::now_secs;
-use super::view::to_map;
+use super::view::{to_map, JsonArray, JsonText};
 use super::{rooms, users, Ctx};
 use crate::documents::{LastChat, MsgRow, MucRow, StickDialog};
 use crate::store::{FriendQuery, HistoryQuery, MucQuery, Patch, RoomQuery};
@@ -156,7 +155,7 @@ pub struct HistoryRequest {
 
 /// `/tigase/shiku_msgs`: my copies of the conversation with `receiver`, newest first. My copies
 /// hold both directions (`direction` 0 sent, 1 received).
-pub async fn history(ctx: &Ctx, me: i32, r: &HistoryRequest) -> Result<Box<RawValue>> {
+pub async fn history(ctx: &Ctx, me: i32, r: &HistoryRequest) -> Result<JsonText> {
     let limit = r.page_size.clamp(1, MAX_PAGE_SIZE);
     let mut q = HistoryQuery {
         owner: me,
@@ -193,8 +192,8 @@ pub async fn history(ctx: &Ctx, me: i32, r: &HistoryRequest) -> Result<Box<RawVa
 /// hold their share of `limits.max_pages_bytes`, which bounds what all pages being built hold
 /// together however many are asked for at once.
 struct Page {
-    /// The rows written to JSON as they come (the answer is their concatenation).
-    rows: Vec<Box<RawValue>>,
+    /// The rows written to JSON as they come.
+    rows: JsonArray,
     wanted: u64,
     bytes: usize,
     budget: usize,
@@ -212,7 +211,7 @@ const PAGE_WAIT: Duration = Duration::from_secs(10);
 impl Page {
     fn new(ctx: &Ctx, wanted: u64) -> Page {
         Page {
-            rows: Vec::new(),
+            rows: JsonArray::with_capacity(4096),
             wanted,
             bytes: 0,
             budget: ctx.config.limits.max_page_bytes,
@@ -255,13 +254,16 @@ impl Page {
         }
         self.bytes += size;
         self.rows
-            .push(to_raw_value(row).map_err(|e| Error::Internal(e.to_string()))?);
+            .push(row, size)
+            .map_err(|e| Error::Internal(e.to_string()))?;
         Ok(true)
     }
 
     /// The page as a JSON array.
-    fn into_json(self) -> Result<Box<RawValue>> {
-        to_raw_value(&self.rows).map_err(|e| Error::Internal(e.to_string()))
+    fn into_json(self) -> Result<JsonText> {
+        self.rows
+            .finish()
+            .map_err(|e| Error::Internal(e.to_string()))
     }
 }
 
@@ -359,7 +361,7 @@ pub struct MucHistoryRequest {
 
 /// `/tigase/shiku_muc_msgs`: a room's history, newest first, for members only, without the
 /// messages I deleted for myself. With a `startTime`, nothing from before I joined.
-pub async fn muc_history(ctx: &Ctx, me: i32, r: &MucHistoryRequest) -> Result<Box<RawValue>> {
+pub async fn muc_history(ctx: &Ctx, me: i32, r: &MucHistoryRequest) -> Result<JsonText> {
     let jid = check_jid(&r.jid)?;
     let (_, member) = rooms::member_room_by_jid(ctx, me, jid).await?;
     let limit = r.page_size.clamp(1, MAX_PAGE_SIZE);
@@ -486,7 +488,7 @@ pub async fn last_chat_list(
     start_time: i64,
     end_time: i64,
     page_size: u64,
-) -> Result<Box<RawValue>> {
+) -> Result<JsonText> {
     let rooms = my_room_jids(ctx, me).await?;
     let rows = ctx
         .store

@@ -14,7 +14,7 @@ use super::messages::{
     notify_room, notify_user, notify_user_and_room, notify_users_and_room, Notice as Msg,
 };
 use super::util::{now_secs, uuid32};
-use super::view::{page_vo, sorted, to_map, Field, Page, SortedFields};
+use super::view::{page_vo, sorted, to_map, Field, JsonText, Page, SortedFields};
 use super::{users, Ctx};
 use crate::documents::{Member, Notice, Room, Share};
 use crate::store::{FriendQuery, MemberQuery, Patch, RoomQuery, StoreError};
@@ -851,7 +851,7 @@ pub async fn member_list(
     me: i32,
     room_id: &str,
     keyword: Option<&str>,
-) -> Result<Box<serde_json::value::RawValue>> {
+) -> Result<JsonText> {
     let room = load_room(ctx, room_id).await?;
     if member_of(ctx, &room, me).await?.is_none() {
         return Err(Error::failure(NO_PERMISSION));
@@ -874,7 +874,8 @@ pub async fn member_list(
         })
         .collect();
     let views: Vec<SortedFields> = shown.iter().map(member_shown).collect();
-    serde_json::value::to_raw_value(&views).map_err(|e| Error::Internal(e.to_string()))
+    // About 300 bytes a member.
+    JsonText::of(&views, 512 + views.len() * 384).map_err(|e| Error::Internal(e.to_string()))
 }
 
 /// `/room/member/get`: one membership (0 = me). Members only.

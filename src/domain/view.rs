@@ -67,6 +67,71 @@ impl Serialize for SortedFields<'_> {
     }
 }
 
+/// JSON text the server wrote itself (a hot list's `data`): the envelope copies it into the
+/// answer as it is, never parsing or re-serialising it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonText(String);
+
+impl JsonText {
+    /// `v` written to JSON in a buffer of `capacity` bytes to start with (a 150 KB member list
+    /// grown from serde_json's 128 bytes was copied a dozen times).
+    pub fn of<T: Serialize + ?Sized>(v: &T, capacity: usize) -> serde_json::Result<JsonText> {
+        let mut buf = Vec::with_capacity(capacity);
+        serde_json::to_writer(&mut buf, v)?;
+        JsonText::from_utf8(buf)
+    }
+    fn from_utf8(buf: Vec<u8>) -> serde_json::Result<JsonText> {
+        // serde_json writes UTF-8 only; checked anyway rather than assumed.
+        String::from_utf8(buf)
+            .map(JsonText)
+            .map_err(serde::ser::Error::custom)
+    }
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A JSON array written one element at a time into one buffer (a history page's rows).
+#[derive(Debug)]
+pub struct JsonArray {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl JsonArray {
+    /// An empty array with room for `capacity` bytes.
+    pub fn with_capacity(capacity: usize) -> JsonArray {
+        let mut buf = Vec::with_capacity(capacity.max(2));
+        buf.push(b'[');
+        JsonArray { buf, len: 0 }
+    }
+    /// Appends `v`, with room reserved for `size` bytes of it (after an error the array is
+    /// spoiled: drop it).
+    pub fn push<T: Serialize + ?Sized>(&mut self, v: &T, size: usize) -> serde_json::Result<()> {
+        self.buf.reserve(size + 1);
+        if self.len > 0 {
+            self.buf.push(b',');
+        }
+        serde_json::to_writer(&mut self.buf, v)?;
+        self.len += 1;
+        Ok(())
+    }
+    /// Elements so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    /// True before the first element.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// The array's text.
+    pub fn finish(mut self) -> serde_json::Result<JsonText> {
+        self.buf.push(b']');
+        JsonText::from_utf8(self.buf)
+    }
+}
+
 /// A 0-based page (`pageIndex`, `pageSize`) as the client API counts them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {

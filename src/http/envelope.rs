@@ -5,10 +5,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::domain::util::now_millis;
+use crate::domain::view::JsonText;
 use crate::domain::{Error, PageResult};
 
 /// A successful answer.
@@ -17,7 +17,7 @@ pub struct Reply {
     msg: Option<String>,
     data: Option<Value>,
     /// `data` already serialised (the hot read paths write their rows straight to JSON).
-    raw: Option<Box<RawValue>>,
+    raw: Option<JsonText>,
     /// Set for the reference's `success(PageResult)`: `count` and `total` sit beside `data`.
     count: Option<u64>,
 }
@@ -35,14 +35,14 @@ impl Reply {
         }
     }
     /// `{resultCode:1, data, currentTime}` with `data` already serialised.
-    pub fn raw(data: Box<RawValue>) -> Reply {
+    pub fn raw(data: JsonText) -> Reply {
         Reply {
             raw: Some(data),
             ..Reply::default()
         }
     }
     /// `{resultCode:1, resultMsg, data, currentTime}` with `data` already serialised.
-    pub fn raw_with(msg: impl Into<String>, data: Box<RawValue>) -> Reply {
+    pub fn raw_with(msg: impl Into<String>, data: JsonText) -> Reply {
         Reply {
             msg: Some(msg.into()),
             raw: Some(data),
@@ -81,13 +81,7 @@ pub type ApiResult = Result<Reply, Error>;
 /// Renders an envelope body.
 pub fn body(code: i64, msg: Option<&str>, data: Option<Value>) -> Value {
     let data = data.filter(|d| !d.is_null());
-    serde_json::to_value(Envelope::new(
-        code,
-        msg,
-        data.as_ref().map(Data::Tree),
-        None,
-    ))
-    .unwrap_or_default()
+    serde_json::to_value(Envelope::new(code, msg, data.as_ref(), None)).unwrap_or_default()
 }
 
 /// The envelope, its fields in fastjson's alphabetical key order; `count` makes it a page
@@ -99,7 +93,7 @@ struct Envelope<'a> {
     #[serde(rename = "currentTime")]
     current_time: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<Data<'a>>,
+    data: Option<&'a Value>,
     #[serde(rename = "resultCode")]
     result_code: i64,
     #[serde(rename = "resultMsg", skip_serializing_if = "Option::is_none")]
@@ -108,16 +102,8 @@ struct Envelope<'a> {
     total: Option<f64>,
 }
 
-/// `data` as a tree, or as JSON text the hot read paths wrote straight from their rows.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Data<'a> {
-    Tree(&'a Value),
-    Raw(&'a RawValue),
-}
-
 impl<'a> Envelope<'a> {
-    fn new(code: i64, msg: Option<&'a str>, data: Option<Data<'a>>, count: Option<u64>) -> Self {
+    fn new(code: i64, msg: Option<&'a str>, data: Option<&'a Value>, count: Option<u64>) -> Self {
         Envelope {
             count,
             current_time: now_millis(),
@@ -130,21 +116,45 @@ impl<'a> Envelope<'a> {
 }
 
 fn json_response(status: StatusCode, v: &impl Serialize) -> HttpResponse {
-    // Straight into bytes (`to_string` goes through `fmt::Write`, several times slower).
-    let body = serde_json::to_vec(v).unwrap_or_default();
+    // Straight into bytes (`to_string` goes through `fmt::Write`, several times slower), in a
+    // buffer most answers fit without growing.
+    let mut body = Vec::with_capacity(1024);
+    if serde_json::to_writer(&mut body, v).is_err() {
+        body.clear();
+    }
+    bytes_response(status, body)
+}
+
+fn bytes_response(status: StatusCode, body: Vec<u8>) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("application/json; charset=UTF-8")
         .body(body)
 }
 
+/// The envelope around `data` the server already wrote: the text [`Envelope`] gives (same keys,
+/// same order), with `data` copied in rather than parsed and written again.
+fn raw_envelope(msg: Option<&str>, data: &JsonText) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = Vec::with_capacity(data.as_str().len() + 64 + msg.map_or(0, str::len));
+    let _ = write!(out, "{{\"currentTime\":{},\"data\":", now_millis());
+    out.extend_from_slice(data.as_str().as_bytes());
+    out.extend_from_slice(b",\"resultCode\":1");
+    if let Some(msg) = msg {
+        out.extend_from_slice(b",\"resultMsg\":");
+        let _ = serde_json::to_writer(&mut out, msg);
+    }
+    out.push(b'}');
+    out
+}
+
 impl actix_web::Responder for Reply {
     type Body = actix_web::body::BoxBody;
     fn respond_to(self, _req: &actix_web::HttpRequest) -> HttpResponse {
-        let data = match (&self.raw, &self.data) {
-            (Some(raw), _) => Some(Data::Raw(raw)),
-            (None, Some(d)) if !d.is_null() => Some(Data::Tree(d)),
-            _ => None,
-        };
+        // Only `raw`/`raw_with` set `raw`, never with a `count`.
+        if let Some(raw) = &self.raw {
+            return bytes_response(StatusCode::OK, raw_envelope(self.msg.as_deref(), raw));
+        }
+        let data = self.data.as_ref().filter(|d| !d.is_null());
         let envelope = Envelope::new(1, self.msg.as_deref(), data, self.count);
         json_response(StatusCode::OK, &envelope)
     }

@@ -9,7 +9,6 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::body;
@@ -29,6 +28,7 @@ use crate::domain::history::{self, HistoryRequest, MucHistoryRequest};
 use crate::domain::messages::{self, Outgoing, Target};
 use crate::domain::presence::{self, Refusal};
 use crate::domain::times::{self, TimeUnit};
+use crate::domain::view::JsonText;
 use crate::domain::{rooms, Ctx, Error};
 
 /// Failed logins allowed before the connection is closed.
@@ -474,8 +474,8 @@ impl ShikuSession {
     // ---- history --------------------------------------------------------------------------
 
     /// Rows of a history answer (`message` holds the JSON body) as `ChatMessage`s.
-    fn rows_to_messages(&self, rows: &RawValue, room: Option<&str>) -> Vec<ChatMessage> {
-        let Ok(Value::Array(rows)) = serde_json::from_str(rows.get()) else {
+    fn rows_to_messages(&self, rows: &JsonText, room: Option<&str>) -> Vec<ChatMessage> {
+        let Ok(Value::Array(rows)) = serde_json::from_str(rows.as_str()) else {
             return Vec::new();
         };
         let unit = self.time_unit;

@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS shiku_last_chats (
 CREATE UNIQUE INDEX IF NOT EXISTS shiku_last_chats_single
     ON shiku_last_chats(user_id, jid) WHERE is_room = 0;
 CREATE UNIQUE INDEX IF NOT EXISTS shiku_last_chats_room ON shiku_last_chats(jid) WHERE is_room = 1;
+CREATE INDEX IF NOT EXISTS shiku_last_chats_recent ON shiku_last_chats(user_id, ts) WHERE is_room = 0;
 CREATE TABLE IF NOT EXISTS offline_queue (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     user_id INTEGER NOT NULL,
@@ -517,6 +518,19 @@ fn msg_row(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> StoreResul
     Ok(one_doc::<MsgRow>(conn, MSGS, sql, p)?.map(with_message))
 }
 
+/// Conversation rows of a query selecting `ts, rid, doc, oid`, not yet decoded.
+fn keyed_rows(
+    conn: &Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+) -> StoreResult<Vec<(i64, i64, String, String)>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+    let rows = stmt
+        .query_map(p, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .map_err(backend)?;
+    rows.collect::<Result<_, _>>().map_err(backend)
+}
+
 /// Reads conversation rows from a query selecting `doc, oid`.
 fn last_chat_rows(
     conn: &Connection,
@@ -758,26 +772,52 @@ impl MessageStore for SqliteStore {
     ) -> StoreResult<Vec<LastChat>> {
         let rooms = json_list(room_jids)?;
         self.read(page_rows(limit), move |c| {
-            let mut sql = String::from(
-                "SELECT doc, oid FROM shiku_last_chats WHERE ((user_id = ?1 AND is_room = 0) \
-                 OR (is_room = 1 AND jid IN (SELECT value FROM json_each(?2))))",
-            );
-            let mut args: Vec<rusqlite::types::Value> =
-                vec![user_id.to_string().into(), rooms.into()];
+            // Two reads merged here rather than one `OR` query: that one sorted every matching
+            // row, documents and all, in a temporary b-tree (over half of the endpoint's time in
+            // the profile). My single-chat rows come newest first from `shiku_last_chats_recent`
+            // and stop at `limit`; my rooms' rows (one per room) are ordered here by the same key.
+            let mut bounds = String::new();
+            let mut args: Vec<rusqlite::types::Value> = vec![rusqlite::types::Value::Null];
             if let Some(start) = start_ms {
                 args.push(start.into());
-                sql += &format!(" AND ts >= ?{}", args.len());
+                bounds += &format!(" AND ts >= ?{}", args.len());
             }
             if let Some(end) = end_ms {
                 args.push(end.into());
-                sql += &format!(" AND ts <= ?{}", args.len());
+                bounds += &format!(" AND ts <= ?{}", args.len());
             }
-            sql += " ORDER BY ts DESC, rid DESC";
+            let mut single_args = args.clone();
+            single_args[0] = user_id.to_string().into();
+            let mut single_sql = format!(
+                "SELECT ts, rid, doc, oid FROM shiku_last_chats \
+                 WHERE user_id = ?1 AND is_room = 0{bounds} ORDER BY ts DESC, rid DESC"
+            );
             if limit > 0 {
-                args.push(sql_int(limit).into());
-                sql += &format!(" LIMIT ?{}", args.len());
+                single_args.push(sql_int(limit).into());
+                single_sql += &format!(" LIMIT ?{}", single_args.len());
             }
-            last_chat_rows(c, &sql, rusqlite::params_from_iter(args))
+            let mut found = keyed_rows(c, &single_sql, rusqlite::params_from_iter(single_args))?;
+            args[0] = rooms.into();
+            found.extend(keyed_rows(
+                c,
+                &format!(
+                    "SELECT ts, rid, doc, oid FROM shiku_last_chats WHERE is_room = 1 \
+                     AND jid IN (SELECT value FROM json_each(?1)){bounds}"
+                ),
+                rusqlite::params_from_iter(args),
+            )?);
+            found.sort_unstable_by_key(|r| std::cmp::Reverse((r.0, r.1)));
+            if limit > 0 {
+                found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            }
+            found
+                .into_iter()
+                .map(|(_, _, doc, oid)| {
+                    let mut chat: LastChat = decode(LAST_CHATS, &doc)?;
+                    chat.id = Some(oid);
+                    Ok(chat)
+                })
+                .collect()
         })
         .await
     }
