@@ -80,35 +80,83 @@ const MEMBER_DEFAULTS: [(&str, i64); 10] = [
     ("operationType", 0),
 ];
 
+/// The keys [`member_shown`] gives every member (its own fields, then the defaults), in key
+/// order: merged with the sorted extras instead of sorting ~30 fields per member (a fifth of a
+/// 500-member list's time in the profile).
+const MEMBER_SHOWN_ORDER: [&str; 22] = [
+    "active",
+    "beginMsgTime",
+    "clearMaxSeqNo",
+    "createTime",
+    "hideChatSwitch",
+    "hiding",
+    "inviteUserId",
+    "isBlack",
+    "isOpenTopChat",
+    "joinSeqNo",
+    "loginTime",
+    "modifyTime",
+    "nickname",
+    "offlineNoPushMsg",
+    "onlinestate",
+    "openTopChatTime",
+    "operationType",
+    "remarkName",
+    "role",
+    "sub",
+    "talkTime",
+    "userId",
+];
+
 /// [`member_view`] written straight to JSON (a 500-member list shows 500 of them).
 fn member_shown(mem: &Member) -> SortedFields<'_> {
-    let mut f = SortedFields::with_capacity(16 + mem.extra.len());
-    f.put("userId", Field::Int(mem.user_id.into()));
-    f.put("nickname", Field::Str(&mem.nickname));
-    if let Some(r) = &mem.remark_name {
-        f.put("remarkName", Field::Str(r));
-    }
-    f.put("role", Field::Int(mem.role.into()));
-    f.put("sub", Field::Int(mem.sub.into()));
-    f.put(
-        "offlineNoPushMsg",
-        Field::Int(mem.offline_no_push_msg.into()),
-    );
-    f.put("talkTime", Field::Int(mem.talk_time));
-    f.put("active", Field::Int(mem.active));
-    f.put("createTime", Field::Int(mem.create_time));
-    f.put("modifyTime", Field::Int(mem.modify_time));
-    f.put("isOpenTopChat", Field::Int(mem.is_open_top_chat.into()));
-    f.put("openTopChatTime", Field::Int(mem.open_top_chat_time));
-    for (k, v) in &mem.extra {
-        if !MEMBER_HIDDEN.contains(&k.as_str()) {
+    let mut extra: Vec<(&str, &Value)> = mem
+        .extra
+        .iter()
+        .map(|(k, v)| (k.as_str(), v))
+        .filter(|(k, _)| !MEMBER_HIDDEN.contains(k))
+        .collect();
+    extra.sort_unstable_by_key(|e| e.0);
+    let own = |key: &str| -> Option<Field<'_>> {
+        Some(match key {
+            "active" => Field::Int(mem.active),
+            "createTime" => Field::Int(mem.create_time),
+            "isOpenTopChat" => Field::Int(mem.is_open_top_chat.into()),
+            "modifyTime" => Field::Int(mem.modify_time),
+            "nickname" => Field::Str(&mem.nickname),
+            "offlineNoPushMsg" => Field::Int(mem.offline_no_push_msg.into()),
+            "openTopChatTime" => Field::Int(mem.open_top_chat_time),
+            "remarkName" => Field::Str(mem.remark_name.as_deref()?),
+            "role" => Field::Int(mem.role.into()),
+            "sub" => Field::Int(mem.sub.into()),
+            "talkTime" => Field::Int(mem.talk_time),
+            "userId" => Field::Int(mem.user_id.into()),
+            _ => return None,
+        })
+    };
+    let default = |key: &str| {
+        MEMBER_DEFAULTS
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| Field::Int(*v))
+    };
+    let mut f = SortedFields::with_capacity(MEMBER_SHOWN_ORDER.len() + extra.len());
+    let mut extra = extra.into_iter().peekable();
+    for key in MEMBER_SHOWN_ORDER {
+        while let Some((k, v)) = extra.next_if(|(k, _)| *k < key) {
             f.put(k, Field::Json(v));
         }
+        // A stored value of a newer-generation field wins over its default.
+        if let Some((k, v)) = extra.next_if(|(k, _)| *k == key) {
+            f.put(k, Field::Json(v));
+        } else if let Some(v) = own(key).or_else(|| default(key)) {
+            f.put(key, v);
+        }
     }
-    for (k, v) in MEMBER_DEFAULTS {
-        f.or_put(k, Field::Int(v));
+    for (k, v) in extra {
+        f.put(k, Field::Json(v));
     }
-    f.sorted()
+    f
 }
 
 /// A room as clients read it (seed 002 Room): `id` instead of `_id`, the newer generation's
@@ -1898,21 +1946,37 @@ mod tests {
             "openTopChatTime": 1796460002, "hiding": 1, "zExtra": {"a": [1, "b"]},
             "_id": "60332a72d656fd634b20f20b", "joinSeqNo": 7
         });
-        let mem: Member = serde_json::from_value(stored).unwrap();
-        let mut expected = to_map(&mem);
-        for k in MEMBER_HIDDEN {
-            expected.remove(k);
+        let mut plain = stored.clone();
+        for k in ["remarkName", "hiding", "zExtra", "joinSeqNo"] {
+            plain.as_object_mut().unwrap().remove(k);
         }
-        for (k, v) in MEMBER_DEFAULTS {
-            expected.entry(k).or_insert(json!(v));
+        let mut early = plain.clone();
+        early["aFirst"] = json!(1);
+        early["isBlack"] = json!(1);
+        early["nicknameX"] = json!("between");
+        for (n, doc) in [stored, plain, early].into_iter().enumerate() {
+            let mem: Member = serde_json::from_value(doc).unwrap();
+            let mut expected = to_map(&mem);
+            for k in MEMBER_HIDDEN {
+                expected.remove(k);
+            }
+            for (k, v) in MEMBER_DEFAULTS {
+                expected.entry(k).or_insert(json!(v));
+            }
+            let expected = serde_json::to_string(&sorted(expected)).unwrap();
+            assert_eq!(
+                serde_json::to_string(&member_shown(&mem)).unwrap(),
+                expected,
+                "member {n}"
+            );
+            assert_eq!(member_view(&mem).to_string(), expected);
+            if n == 0 {
+                assert!(expected.contains(r#""hiding":1"#) && expected.contains(r#""zExtra""#));
+            }
         }
-        let expected = serde_json::to_string(&sorted(expected)).unwrap();
-        assert_eq!(
-            serde_json::to_string(&member_shown(&mem)).unwrap(),
-            expected
-        );
-        assert_eq!(member_view(&mem).to_string(), expected);
-        assert!(expected.contains(r#""hiding":1"#) && expected.contains(r#""zExtra""#));
+        let mut order = MEMBER_SHOWN_ORDER;
+        order.sort_unstable();
+        assert_eq!(order, MEMBER_SHOWN_ORDER);
     }
 
     #[test]
