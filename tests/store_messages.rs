@@ -419,6 +419,15 @@ async fn run(store: Store) {
         ),
         ["r1", "r2"]
     );
+    // A page shorter than my rooms holds the newest of them.
+    assert_eq!(
+        jids(
+            &ms.last_chats(D, &strings(&["r2", "r1"]), None, None, 1)
+                .await
+                .unwrap()
+        ),
+        ["r1"]
+    );
     assert!(ms
         .last_chats(D, &[], None, None, 0)
         .await

@@ -775,7 +775,8 @@ impl MessageStore for SqliteStore {
             // Two reads merged here rather than one `OR` query: that one sorted every matching
             // row, documents and all, in a temporary b-tree (over half of the endpoint's time in
             // the profile). My single-chat rows come newest first from `shiku_last_chats_recent`
-            // and stop at `limit`; my rooms' rows (one per room) are ordered here by the same key.
+            // and stop at `limit`; my rooms' newest `limit` rows (one per room) are merged here by
+            // the same key.
             let mut bounds = String::new();
             let mut args: Vec<rusqlite::types::Value> = vec![rusqlite::types::Value::Null];
             if let Some(start) = start_ms {
@@ -798,14 +799,17 @@ impl MessageStore for SqliteStore {
             }
             let mut found = keyed_rows(c, &single_sql, rusqlite::params_from_iter(single_args))?;
             args[0] = rooms.into();
-            found.extend(keyed_rows(
-                c,
-                &format!(
-                    "SELECT ts, rid, doc, oid FROM shiku_last_chats WHERE is_room = 1 \
-                     AND jid IN (SELECT value FROM json_each(?1)){bounds}"
-                ),
-                rusqlite::params_from_iter(args),
-            )?);
+            // At most `limit` of them too: a member of thousands of rooms reads a page, not
+            // every room's row.
+            let mut room_sql = format!(
+                "SELECT ts, rid, doc, oid FROM shiku_last_chats WHERE is_room = 1 \
+                 AND jid IN (SELECT value FROM json_each(?1)){bounds} ORDER BY ts DESC, rid DESC"
+            );
+            if limit > 0 {
+                args.push(sql_int(limit).into());
+                room_sql += &format!(" LIMIT ?{}", args.len());
+            }
+            found.extend(keyed_rows(c, &room_sql, rusqlite::params_from_iter(args))?);
             found.sort_unstable_by_key(|r| std::cmp::Reverse((r.0, r.1)));
             if limit > 0 {
                 found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
