@@ -1652,6 +1652,87 @@ async fn lists_join_offline_no_push_shares_and_copy() {
     );
 }
 
+/// `/room/member/list` as `who` reads it: each member's nickname, `/remarkName` when shown.
+async fn names(app: &TestApp, who: &U, room_id: &str, keyword: Option<&str>) -> Vec<String> {
+    let mut q = vec![("roomId", room_id)];
+    q.extend(keyword.map(|k| ("keyword", k)));
+    let v = call(app, "/room/member/list", who, &q).await;
+    ok(&v)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let name = m["nickname"].as_str().unwrap().to_string();
+            match m.get("remarkName") {
+                Some(r) => format!("{name}/{}", r.as_str().unwrap()),
+                None => name,
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn member_list_follows_every_change_and_shows_my_remarks_to_me() {
+    // The list is written once per room and kept while the store keeps it: every change of
+    // a member shows at once, and a reader's own remarks only to that reader.
+    let app = common::spawn().await;
+    let a = user(&app, "13100000031", "owner").await;
+    let b = user(&app, "13100000032", "bee").await;
+    let c = user(&app, "13100000033", "cee").await;
+    let d = user(&app, "13100000034", "dee").await;
+    let (room_id, _) = room(&app, &a, "g", &[&b, &c]).await;
+    let first = names(&app, &a, &room_id, None).await;
+    assert_eq!(first.len(), 3);
+    assert_eq!(names(&app, &a, &room_id, None).await, first, "read twice, the same");
+
+    ok(&call(
+        &app,
+        "/room/member/update",
+        &c,
+        &[("roomId", &room_id), ("userId", "0"), ("nickname", "cee2")],
+    )
+    .await);
+    let after = names(&app, &a, &room_id, None).await;
+    assert!(after.contains(&"cee2".to_string()), "{after:?}");
+
+    ok(&call(&app, "/user/settings/update", &c, &[("friendsVerify", "0")]).await);
+    ok(&call(&app, "/friends/add", &b, &[("toUserId", &c.sid())]).await);
+    ok(&call(
+        &app,
+        "/friends/remark",
+        &b,
+        &[("toUserId", &c.sid()), ("remarkName", "小C")],
+    )
+    .await);
+    assert!(names(&app, &b, &room_id, None).await.contains(&"cee2/小C".to_string()));
+    let theirs = names(&app, &a, &room_id, None).await;
+    assert!(theirs.contains(&"cee2".to_string()), "a's view unchanged: {theirs:?}");
+    assert_eq!(
+        names(&app, &b, &room_id, Some("小c")).await,
+        vec!["cee2/小C".to_string()],
+        "found by my remark"
+    );
+
+    ok(&call(
+        &app,
+        "/room/member/update",
+        &a,
+        &[("roomId", &room_id), ("text", &format!("[{}]", d.id))],
+    )
+    .await);
+    assert_eq!(names(&app, &a, &room_id, None).await.len(), 4, "a new member shows");
+    ok(&call(
+        &app,
+        "/room/member/delete",
+        &a,
+        &[("roomId", &room_id), ("userId", &c.sid())],
+    )
+    .await);
+    let left = names(&app, &b, &room_id, None).await;
+    assert_eq!(left.len(), 3, "{left:?}");
+    assert!(!left.iter().any(|m| m.starts_with("cee2")), "{left:?}");
+}
+
 #[tokio::test]
 async fn a_thousand_member_room() {
     // At the default limit of 1000 on the embedded store; on MongoDB the same path at a limit

@@ -178,6 +178,16 @@ async fn run_suite(store: Store) {
     assert_eq!(updated.chat_record_time_out, 7.5);
     assert_eq!(updated.to_friends_role, vec![2, 5]);
     assert_eq!(updated.to_nickname, "测试员");
+    // Remarks: only the relations with a non-empty one, in insertion order.
+    assert_eq!(
+        s.remark_names(1).await.unwrap(),
+        vec![(3, "小测".to_string()), (6, "Alice".to_string())]
+    );
+    s.update_friend(1, 6, &Patch::new().set("remarkName", ""))
+        .await
+        .unwrap();
+    assert_eq!(s.remark_names(1).await.unwrap(), vec![(3, "小测".to_string())]);
+    assert!(s.remark_names(77).await.unwrap().is_empty());
     assert_eq!(updated.create_time, 1003);
     assert_eq!(s.get_friend(1, 3).await.unwrap().unwrap(), updated);
     assert!(s.update_friend(1, 99, &patch).await.unwrap().is_none());

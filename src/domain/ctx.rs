@@ -8,8 +8,10 @@ use super::client_settings::ClientOverrides;
 use super::files::Files;
 use super::passwords::Passwords;
 use super::profiles::Profiles;
+use super::view::Renderings;
 use crate::config::Config;
 use crate::delivery::Router;
+use crate::documents::Member;
 use crate::store::Store;
 
 /// Everything a domain operation needs, shared by every front-end.
@@ -28,6 +30,8 @@ pub struct Ctx {
     pub connections: Arc<super::quota::Slots>,
     /// Users the message path reads for every message, cached for a second.
     pub profiles: Profiles,
+    /// Rooms' member lists as `/room/member/list` writes them, while the store keeps the list.
+    pub member_lists: Renderings<Vec<Member>>,
     /// The `/config` values set in the admin console (applied without a restart).
     pub console: ClientOverrides,
     /// KiB of message text all history pages being built hold together

@@ -64,6 +64,7 @@ impl Ctx {
                     .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
             )),
             profiles: profiles::Profiles::default(),
+            member_lists: view::Renderings::default(),
             console: client_settings::ClientOverrides::default(),
             config,
         };

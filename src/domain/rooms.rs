@@ -14,10 +14,10 @@ use super::messages::{
     notify_room, notify_user, notify_user_and_room, notify_users_and_room, Notice as Msg,
 };
 use super::util::{now_secs, uuid32};
-use super::view::{page_vo, sorted, to_map, Field, JsonText, Page, SortedFields};
+use super::view::{page_vo, sorted, to_map, Field, JsonArray, JsonText, ListText, Page, SortedFields};
 use super::{users, Ctx};
 use crate::documents::{Member, Notice, Room, Share};
-use crate::store::{FriendQuery, MemberQuery, Patch, RoomQuery, StoreError};
+use crate::store::{MemberQuery, Patch, RoomQuery, StoreError};
 
 /// Largest room when neither the configuration (`[rooms] max_user_size`) nor the client says
 /// (the reference's `config.maxUserSize` default).
@@ -409,21 +409,12 @@ pub async fn resolve_phones(ctx: &Ctx, text: &str) -> Result<Vec<i32>> {
 
 /// My friend remarks by userId (replace members' `remarkName` in my views).
 async fn my_remarks(ctx: &Ctx, me: i32) -> Result<HashMap<i32, String>> {
-    let rels = ctx
+    Ok(ctx
         .store
         .friends
-        .query_friends(&FriendQuery {
-            user_id: me,
-            ..FriendQuery::default()
-        })
-        .await?;
-    Ok(rels
+        .remark_names(me)
+        .await?
         .into_iter()
-        .filter_map(|f| {
-            f.remark_name
-                .filter(|r| !r.is_empty())
-                .map(|r| (f.to_user_id, r))
-        })
         .collect())
 }
 
@@ -904,26 +895,39 @@ pub async fn member_list(
     if member_of(ctx, &room, me).await?.is_none() {
         return Err(Error::failure(NO_PERMISSION));
     }
-    let mut list = members(ctx, &room, &[], 0, 0).await?;
-    list.sort_by_key(|m| (m.create_time, m.role));
+    let list = ctx.store.rooms.all_members(rid(&room)).await?;
+    let shown = ctx
+        .member_lists
+        .get_or_render(rid(&room), &list, |l| {
+            let mut order: Vec<usize> = (0..l.len()).collect();
+            order.sort_by_key(|&i| (l[i].create_time, l[i].role));
+            ListText::of(l, order, |buf, m| serde_json::to_writer(buf, &member_shown(m)))
+        })
+        .map_err(|e| Error::Internal(e.to_string()))?;
     let remarks = my_remarks(ctx, me).await?;
     let needle = keyword.map(str::to_lowercase);
-    let shown: Vec<Member> = list
-        .into_iter()
-        .map(|m| with_remark(m, &remarks))
-        .filter(|m| match &needle {
-            None => true,
-            Some(k) => {
-                m.nickname.to_lowercase().contains(k)
-                    || m.remark_name
-                        .as_deref()
-                        .is_some_and(|r| r.to_lowercase().contains(k))
+    let mut out = JsonArray::with_capacity(shown.text_len() + 64);
+    for (i, text) in shown.parts() {
+        let m = &list[i];
+        let remark = remarks.get(&m.user_id);
+        if let Some(k) = &needle {
+            let named = |s: &str| s.to_lowercase().contains(k);
+            if !(named(&m.nickname) || remark.or(m.remark_name.as_ref()).is_some_and(|r| named(r)))
+            {
+                continue;
             }
-        })
-        .collect();
-    let views: Vec<SortedFields> = shown.iter().map(member_shown).collect();
-    // About 300 bytes a member.
-    JsonText::of(&views, 512 + views.len() * 384).map_err(|e| Error::Internal(e.to_string()))
+        }
+        match remark {
+            // My name for this member: written for me alone.
+            Some(_) => {
+                let m = with_remark(m.clone(), &remarks);
+                out.push(&member_shown(&m), 384)
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+            }
+            None => out.push_raw(text),
+        }
+    }
+    out.finish().map_err(|e| Error::Internal(e.to_string()))
 }
 
 /// `/room/member/get`: one membership (0 = me). Members only.

@@ -1,5 +1,9 @@
 //! Building client views: JSON objects with fastjson's alphabetical key order.
 
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::{Arc, Mutex, Weak};
+
 use serde::ser::SerializeMap;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -117,6 +121,14 @@ impl JsonArray {
         self.len += 1;
         Ok(())
     }
+    /// Appends an element already written as JSON (a part of a [`ListText`]).
+    pub fn push_raw(&mut self, json: &str) {
+        if self.len > 0 {
+            self.buf.push(b',');
+        }
+        self.buf.extend_from_slice(json.as_bytes());
+        self.len += 1;
+    }
     /// Elements so far.
     pub fn len(&self) -> usize {
         self.len
@@ -129,6 +141,88 @@ impl JsonArray {
     pub fn finish(mut self) -> serde_json::Result<JsonText> {
         self.buf.push(b']');
         JsonText::from_utf8(self.buf)
+    }
+}
+
+/// A list written to JSON once for many readers: each element's text in the order shown, with
+/// its index in the list it was made of.
+#[derive(Debug, Default)]
+pub struct ListText {
+    text: String,
+    parts: Vec<(usize, Range<usize>)>,
+}
+
+impl ListText {
+    /// The elements of `list` at the indexes of `order`, each as `write` writes it.
+    pub fn of<T>(
+        list: &[T],
+        order: impl IntoIterator<Item = usize>,
+        write: impl Fn(&mut Vec<u8>, &T) -> serde_json::Result<()>,
+    ) -> serde_json::Result<ListText> {
+        let mut buf = Vec::with_capacity(list.len() * 384);
+        let mut parts = Vec::with_capacity(list.len());
+        for i in order {
+            let start = buf.len();
+            write(&mut buf, &list[i])?;
+            parts.push((i, start..buf.len()));
+        }
+        let text = String::from_utf8(buf).map_err(serde::ser::Error::custom)?;
+        Ok(ListText { text, parts })
+    }
+
+    /// The elements in order: their index in the list and their JSON text.
+    pub fn parts(&self) -> impl Iterator<Item = (usize, &str)> {
+        self.parts.iter().map(|(i, r)| (*i, &self.text[r.clone()]))
+    }
+
+    /// The bytes of all elements' text.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+}
+
+/// Lists written to JSON ([`ListText`]) by key, each kept while the store keeps the list it was
+/// made of: a store that keeps a list hands out the same `Arc` while it is unchanged
+/// (`RoomStore::all_members`), so a 500-member room is written once for all who open it, not
+/// once per reader. Bounded by what the store keeps: writings of lists it let go are dropped.
+pub struct Renderings<S> {
+    entries: Mutex<HashMap<String, (Weak<S>, Arc<ListText>)>>,
+}
+
+impl<S> Default for Renderings<S> {
+    fn default() -> Self {
+        Renderings {
+            entries: Mutex::default(),
+        }
+    }
+}
+
+impl<S> Renderings<S> {
+    /// The writing of `list` kept under `key`, or `render`'s, kept while the store keeps `list`.
+    pub fn get_or_render(
+        &self,
+        key: &str,
+        list: &Arc<S>,
+        render: impl FnOnce(&S) -> serde_json::Result<ListText>,
+    ) -> serde_json::Result<Arc<ListText>> {
+        // Only the caller holds it: the store keeps no lists, nothing will ask for this one.
+        if Arc::strong_count(list) == 1 {
+            return render(list).map(Arc::new);
+        }
+        {
+            let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            // The same allocation: a live `Weak` keeps its address from being reused.
+            if let Some((source, text)) = entries.get(key) {
+                if Weak::as_ptr(source) == Arc::as_ptr(list) {
+                    return Ok(text.clone());
+                }
+            }
+        }
+        let text = Arc::new(render(list)?);
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|_, (source, _)| source.strong_count() > 0);
+        entries.insert(key.to_string(), (Arc::downgrade(list), text.clone()));
+        Ok(text)
     }
 }
 

@@ -2,6 +2,7 @@
 //! per-room message collections `mucmsg_<jid>`.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -96,6 +97,16 @@ pub trait RoomStore: Send + Sync {
     async fn remove_member(&self, room_id: &str, user_id: i32) -> StoreResult<bool>;
     /// Members of a room, ordered by role then `createTime` (join order).
     async fn query_members(&self, q: &MemberQuery) -> StoreResult<Vec<Member>>;
+    /// Every member of a room, in the order of an unfiltered [`RoomStore::query_members`],
+    /// shared: a store that keeps lists hands out the same `Arc` while the list is unchanged
+    /// (so what is made of it can be kept as long); one that does not, a new one each time.
+    async fn all_members(&self, room_id: &str) -> StoreResult<Arc<Vec<Member>>> {
+        let q = MemberQuery {
+            room_id: room_id.to_string(),
+            ..MemberQuery::default()
+        };
+        Ok(Arc::new(self.query_members(&q).await?))
+    }
     /// How many members match (same filters as `query_members`, no paging).
     async fn count_members(&self, q: &MemberQuery) -> StoreResult<u64>;
     /// userIds of every member of a room (for fan-out).

@@ -1,5 +1,6 @@
 //! Documents kept decoded between reads, for the look-ups every authenticated request makes
-//! (its token's version, the caller's profile, login log and roles).
+//! (its token's version, the caller's profile, login log and roles) and for rooms' member
+//! lists (read whole by every member who opens one).
 //!
 //! A kept document is used only while nothing may have changed it, in this process or in any
 //! other on the same database file (two nodes of one deployment, or the old and the new
@@ -28,6 +29,8 @@ const SLOTS: usize = 1 << 16;
 pub(super) const MAX_AGE: Duration = Duration::from_secs(1);
 /// Documents kept per cache (cleared when full: simple and bounded).
 const CAPACITY: usize = 100_000;
+/// Members kept in all the member lists together (about 60 MB).
+pub(super) const MEMBERS_KEPT: usize = 100_000;
 /// Row changes a connection notes before it counts its tables as wholly changed instead.
 const MAX_NOTED: usize = 1024;
 
@@ -38,6 +41,9 @@ pub(super) enum Watched {
     LoginLog,
     TokenVersions,
     Roles,
+    /// `shiku_room_member`, counted as a whole table: a member list is kept by room, and the
+    /// update hook names only the changed row.
+    Members,
 }
 
 impl Watched {
@@ -47,6 +53,7 @@ impl Watched {
             "user_login_log" => Watched::LoginLog,
             "token_versions" => Watched::TokenVersions,
             "user_roles" => Watched::Roles,
+            "shiku_room_member" => Watched::Members,
             _ => return None,
         })
     }
@@ -54,16 +61,24 @@ impl Watched {
 
 /// Which counter a row (or a whole table, `row` None) has.
 fn slot(table: Watched, row: Option<i64>) -> usize {
-    // FNV-1a over the table and the row id.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let bytes = (table as u64)
         .to_le_bytes()
         .into_iter()
         .chain(row.map_or([0xff; 8], i64::to_le_bytes));
-    for b in bytes {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    (h % SLOTS as u64) as usize
+    (fnv1a(bytes) % SLOTS as u64) as usize
+}
+
+/// The key a document named by text (a room id) is kept under; keep the text beside the
+/// document to tell the rare collision apart.
+pub(super) fn text_key(text: &str) -> i64 {
+    fnv1a(text.bytes()) as i64
+}
+
+/// FNV-1a: small, fast and spread enough for counters and keys.
+fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// The change clock of one database file, shared by every process that opens it.
@@ -179,13 +194,40 @@ impl Changes {
 
 /// Decoded documents by key, each with the clock reading it was read under.
 pub(super) struct Kept<T> {
-    entries: Mutex<HashMap<i64, (u64, Instant, T)>>,
+    held: Mutex<Held<T>>,
+    /// The most all entries may weigh together (documents, or members for member lists).
+    capacity: usize,
+}
+
+/// The entries of a [`Kept`] and what they weigh together.
+struct Held<T> {
+    entries: HashMap<i64, Entry<T>>,
+    weight: usize,
+}
+
+/// One kept document: the clock reading and the time it was read under, and its weight.
+struct Entry<T> {
+    at: u64,
+    when: Instant,
+    doc: T,
+    weight: usize,
 }
 
 impl<T> Default for Kept<T> {
     fn default() -> Self {
+        Kept::with_capacity(CAPACITY)
+    }
+}
+
+impl<T> Kept<T> {
+    /// An empty cache holding at most `capacity` of weight (see [`Kept::put_weighing`]).
+    pub(super) fn with_capacity(capacity: usize) -> Self {
         Kept {
-            entries: Mutex::default(),
+            held: Mutex::new(Held {
+                entries: HashMap::new(),
+                weight: 0,
+            }),
+            capacity,
         }
     }
 }
@@ -193,18 +235,40 @@ impl<T> Default for Kept<T> {
 impl<T: Clone> Kept<T> {
     /// The document kept for `key` if it was read under the reading `now`, recently.
     pub(super) fn get(&self, key: i64, now: u64) -> Option<T> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let (at, when, doc) = entries.get(&key)?;
-        (*at == now && when.elapsed() < MAX_AGE).then(|| doc.clone())
+        let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let e = held.entries.get(&key)?;
+        (e.at == now && e.when.elapsed() < MAX_AGE).then(|| e.doc.clone())
     }
 
     /// Keeps `doc`, read after the clock read `at`.
     pub(super) fn put(&self, key: i64, at: u64, doc: T) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= CAPACITY {
-            entries.clear();
+        self.put_weighing(key, at, doc, 1);
+    }
+
+    /// Keeps `doc` of `weight` (a list's length), read after the clock read `at`; the cache is
+    /// cleared when it would pass its capacity (simple and bounded), and a document heavier
+    /// than the whole capacity is not kept.
+    pub(super) fn put_weighing(&self, key: i64, at: u64, doc: T, weight: usize) {
+        let weight = weight.max(1);
+        if weight > self.capacity {
+            return;
         }
-        entries.insert(key, (at, Instant::now(), doc));
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = held.entries.remove(&key) {
+            held.weight -= old.weight;
+        }
+        if held.weight + weight > self.capacity {
+            held.entries.clear();
+            held.weight = 0;
+        }
+        let entry = Entry {
+            at,
+            when: Instant::now(),
+            doc,
+            weight,
+        };
+        held.entries.insert(key, entry);
+        held.weight += weight;
     }
 }
 
@@ -270,5 +334,21 @@ mod tests {
         assert_eq!(kept.get(2, 10), None);
         std::thread::sleep(MAX_AGE + Duration::from_millis(50));
         assert_eq!(kept.get(1, 10), None, "trusted for MAX_AGE at most");
+    }
+
+    #[test]
+    fn kept_lists_stay_within_their_weight() {
+        let kept = Kept::with_capacity(10);
+        kept.put_weighing(1, 0, "six", 6);
+        kept.put_weighing(1, 0, "six again", 6);
+        assert_eq!(kept.get(1, 0), Some("six again"), "a replaced entry weighs once");
+        kept.put_weighing(2, 0, "four", 4);
+        assert_eq!(kept.get(1, 0), Some("six again"));
+        kept.put_weighing(3, 0, "one", 1);
+        assert_eq!(kept.get(1, 0), None, "cleared rather than passing the capacity");
+        assert_eq!(kept.get(3, 0), Some("one"));
+        kept.put_weighing(4, 0, "eleven", 11);
+        assert_eq!(kept.get(4, 0), None, "heavier than the whole capacity: not kept");
+        assert_eq!(kept.get(3, 0), Some("one"));
     }
 }

@@ -122,6 +122,23 @@ impl FriendStore for SqliteStore {
         .await
     }
 
+    async fn remark_names(&self, user_id: i32) -> StoreResult<Vec<(i32, String)>> {
+        // Only the relations with a remark are decoded (a member list asks for the remarks of
+        // someone with thousands of friends, of whom a few have one).
+        let friends: Vec<Friend> = self
+            .read(u64::MAX, move |c| {
+                docs(
+                    c,
+                    "u_friends",
+                    "SELECT doc FROM u_friends WHERE user_id = ?1 \
+                     AND json_extract(doc, '$.remarkName') <> '' ORDER BY rowid",
+                    params![user_id],
+                )
+            })
+            .await?;
+        Ok(crate::store::friends::remarks_of(friends))
+    }
+
     async fn count_matching(&self, q: &FriendQuery) -> StoreResult<u64> {
         let (sql, args) = where_of(q);
         self.read(1, move |c| {

@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{FriendStore, MetaStore, Patch, StoreError, StoreResult, UserQuery, UserStore};
-use crate::documents::{Friend, User, UserLoginLog, UserName, UserRole};
+use crate::documents::{Friend, Member, User, UserLoginLog, UserName, UserRole};
 
 /// The SQLite adapter.
 pub struct SqliteStore {
@@ -43,7 +43,6 @@ pub struct SqliteStore {
 }
 
 /// The documents kept decoded (see `cache`), by userId.
-#[derive(Default)]
 struct KeptDocs {
     users: cache::Kept<Option<User>>,
     /// For lists of friends: nickname and account only.
@@ -51,6 +50,21 @@ struct KeptDocs {
     login_logs: cache::Kept<Option<UserLoginLog>>,
     token_versions: cache::Kept<i64>,
     roles: cache::Kept<Vec<UserRole>>,
+    /// Member lists by a hash of the room id (the id kept beside to tell collisions apart).
+    members: cache::Kept<(String, Arc<Vec<Member>>)>,
+}
+
+impl Default for KeptDocs {
+    fn default() -> Self {
+        KeptDocs {
+            users: Default::default(),
+            names: Default::default(),
+            login_logs: Default::default(),
+            token_versions: Default::default(),
+            roles: Default::default(),
+            members: cache::Kept::with_capacity(cache::MEMBERS_KEPT),
+        }
+    }
 }
 
 /// Opens the shared connection.
@@ -107,6 +121,10 @@ CREATE TABLE IF NOT EXISTS u_friends (
 CREATE INDEX IF NOT EXISTS u_friends_to ON u_friends(to_user_id);
 -- Counts and pages by status read the status from here, not from each document.
 CREATE INDEX IF NOT EXISTS u_friends_user_status ON u_friends(user_id, status);
+-- The few relations of a user that carry a remark (member lists show them), without reading
+-- the others.
+CREATE INDEX IF NOT EXISTS u_friends_remarked ON u_friends(user_id)
+    WHERE json_extract(doc, '$.remarkName') <> '';
 CREATE TABLE IF NOT EXISTS server_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS token_versions (user_id INTEGER PRIMARY KEY, v INTEGER NOT NULL);
 "#;

@@ -490,6 +490,28 @@ impl RoomStore for SqliteStore {
         .await
     }
 
+    async fn all_members(&self, room_id: &str) -> StoreResult<Arc<Vec<Member>>> {
+        // Kept while no member row of any room changed (`cache`): every member who opens a
+        // large room reads the same list.
+        let at = self.clock.table(cache::Watched::Members);
+        let key = cache::text_key(room_id);
+        if let Some((id, list)) = self.kept.members.get(key, at) {
+            if id == room_id {
+                return Ok(list);
+            }
+        }
+        let q = MemberQuery {
+            room_id: room_id.to_string(),
+            ..MemberQuery::default()
+        };
+        let list = Arc::new(self.query_members(&q).await?);
+        let weight = list.len();
+        self.kept
+            .members
+            .put_weighing(key, at, (room_id.to_string(), list.clone()), weight);
+        Ok(list)
+    }
+
     async fn count_members(&self, q: &MemberQuery) -> StoreResult<u64> {
         let (sql, args) = member_where(q)?;
         let sql = format!("SELECT COUNT(*) FROM shiku_room_member WHERE {sql}");
