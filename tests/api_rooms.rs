@@ -1683,7 +1683,11 @@ async fn member_list_follows_every_change_and_shows_my_remarks_to_me() {
     let (room_id, _) = room(&app, &a, "g", &[&b, &c]).await;
     let first = names(&app, &a, &room_id, None).await;
     assert_eq!(first.len(), 3);
-    assert_eq!(names(&app, &a, &room_id, None).await, first, "read twice, the same");
+    assert_eq!(
+        names(&app, &a, &room_id, None).await,
+        first,
+        "read twice, the same"
+    );
 
     ok(&call(
         &app,
@@ -1704,9 +1708,14 @@ async fn member_list_follows_every_change_and_shows_my_remarks_to_me() {
         &[("toUserId", &c.sid()), ("remarkName", "小C")],
     )
     .await);
-    assert!(names(&app, &b, &room_id, None).await.contains(&"cee2/小C".to_string()));
+    assert!(names(&app, &b, &room_id, None)
+        .await
+        .contains(&"cee2/小C".to_string()));
     let theirs = names(&app, &a, &room_id, None).await;
-    assert!(theirs.contains(&"cee2".to_string()), "a's view unchanged: {theirs:?}");
+    assert!(
+        theirs.contains(&"cee2".to_string()),
+        "a's view unchanged: {theirs:?}"
+    );
     assert_eq!(
         names(&app, &b, &room_id, Some("小c")).await,
         vec!["cee2/小C".to_string()],
@@ -1720,7 +1729,11 @@ async fn member_list_follows_every_change_and_shows_my_remarks_to_me() {
         &[("roomId", &room_id), ("text", &format!("[{}]", d.id))],
     )
     .await);
-    assert_eq!(names(&app, &a, &room_id, None).await.len(), 4, "a new member shows");
+    assert_eq!(
+        names(&app, &a, &room_id, None).await.len(),
+        4,
+        "a new member shows"
+    );
     ok(&call(
         &app,
         "/room/member/delete",

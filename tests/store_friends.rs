@@ -186,7 +186,10 @@ async fn run_suite(store: Store) {
     s.update_friend(1, 6, &Patch::new().set("remarkName", ""))
         .await
         .unwrap();
-    assert_eq!(s.remark_names(1).await.unwrap(), vec![(3, "小测".to_string())]);
+    assert_eq!(
+        s.remark_names(1).await.unwrap(),
+        vec![(3, "小测".to_string())]
+    );
     assert!(s.remark_names(77).await.unwrap().is_empty());
     assert_eq!(updated.create_time, 1003);
     assert_eq!(s.get_friend(1, 3).await.unwrap().unwrap(), updated);

@@ -14,7 +14,9 @@ use super::messages::{
     notify_room, notify_user, notify_user_and_room, notify_users_and_room, Notice as Msg,
 };
 use super::util::{now_secs, uuid32};
-use super::view::{page_vo, sorted, to_map, Field, JsonArray, JsonText, ListText, Page, SortedFields};
+use super::view::{
+    page_vo, sorted, to_map, Field, JsonArray, JsonText, ListText, Page, SortedFields,
+};
 use super::{users, Ctx};
 use crate::documents::{Member, Notice, Room, Share};
 use crate::store::{MemberQuery, Patch, RoomQuery, StoreError};
@@ -901,7 +903,9 @@ pub async fn member_list(
         .get_or_render(rid(&room), &list, |l| {
             let mut order: Vec<usize> = (0..l.len()).collect();
             order.sort_by_key(|&i| (l[i].create_time, l[i].role));
-            ListText::of(l, order, |buf, m| serde_json::to_writer(buf, &member_shown(m)))
+            ListText::of(l, order, |buf, m| {
+                serde_json::to_writer(buf, &member_shown(m))
+            })
         })
         .map_err(|e| Error::Internal(e.to_string()))?;
     let remarks = my_remarks(ctx, me).await?;

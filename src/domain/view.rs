@@ -186,8 +186,11 @@ impl ListText {
 /// (`RoomStore::all_members`), so a 500-member room is written once for all who open it, not
 /// once per reader. Bounded by what the store keeps: writings of lists it let go are dropped.
 pub struct Renderings<S> {
-    entries: Mutex<HashMap<String, (Weak<S>, Arc<ListText>)>>,
+    entries: Mutex<HashMap<String, Rendering<S>>>,
 }
+
+/// A writing and the list it was made of (a live `Weak` keeps its address from being reused).
+type Rendering<S> = (Weak<S>, Arc<ListText>);
 
 impl<S> Default for Renderings<S> {
     fn default() -> Self {
@@ -280,6 +283,51 @@ pub fn java_double(v: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+    use std::sync::Arc;
+
+    use super::{JsonArray, ListText, Renderings};
+
+    #[test]
+    fn a_list_is_written_once_while_the_store_keeps_it() {
+        let renderings = Renderings::default();
+        let written = Cell::new(0);
+        let write = |l: &Vec<i32>| {
+            written.set(written.get() + 1);
+            ListText::of(l, (0..l.len()).rev(), |buf, n| {
+                serde_json::to_writer(buf, n)
+            })
+        };
+        let kept = Arc::new(vec![1, 2, 3]);
+        let mine = kept.clone(); // the store's copy and the reader's
+        let a = renderings.get_or_render("r", &mine, write).unwrap();
+        let b = renderings.get_or_render("r", &kept.clone(), write).unwrap();
+        assert_eq!(written.get(), 1, "the same list: written once");
+        assert!(Arc::ptr_eq(&a, &b));
+        let parts: Vec<(usize, &str)> = a.parts().collect();
+        assert_eq!(parts, vec![(2, "3"), (1, "2"), (0, "1")]);
+        let mut out = JsonArray::with_capacity(a.text_len());
+        a.parts().for_each(|(_, t)| out.push_raw(t));
+        assert_eq!(out.finish().unwrap().as_str(), "[3,2,1]");
+
+        let changed = Arc::new(vec![4]);
+        let _store = changed.clone();
+        renderings.get_or_render("r", &changed, write).unwrap();
+        assert_eq!(
+            written.get(),
+            2,
+            "another list under the key: written again"
+        );
+        drop((kept, mine));
+        renderings
+            .get_or_render("s", &Arc::new(vec![5]), write)
+            .unwrap();
+        renderings
+            .get_or_render("s", &Arc::new(vec![5]), write)
+            .unwrap();
+        assert_eq!(written.get(), 4, "a list only the reader holds is not kept");
+    }
+
     #[test]
     fn java_doubles() {
         assert_eq!(super::java_double(-1.0), "-1.0");

@@ -46,14 +46,9 @@ pub trait FriendStore: Send + Sync {
     async fn update_friends_to(&self, to_user_id: i32, patch: &Patch) -> StoreResult<()>;
     /// Relations matching `q`, in insertion order, paged by `q.skip` / `q.limit`.
     async fn query_friends(&self, q: &FriendQuery) -> StoreResult<Vec<Friend>>;
-    /// The names `user_id` gave others (a non-empty `remarkName`), by their userId.
-    async fn remark_names(&self, user_id: i32) -> StoreResult<Vec<(i32, String)>> {
-        let q = FriendQuery {
-            user_id,
-            ..FriendQuery::default()
-        };
-        Ok(remarks_of(self.query_friends(&q).await?))
-    }
+    /// The names `user_id` gave others (a non-empty `remarkName`), by their userId, in
+    /// insertion order.
+    async fn remark_names(&self, user_id: i32) -> StoreResult<Vec<(i32, String)>>;
     /// How many relations match `q` (its paging ignored).
     async fn count_matching(&self, q: &FriendQuery) -> StoreResult<u64>;
     /// Applies `patch` to the relation (`userId`, `toUserId`) and returns it updated (None when

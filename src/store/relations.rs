@@ -146,6 +146,10 @@ impl FriendStore for CachedRelations {
         self.inner.query_friends(q).await
     }
 
+    async fn remark_names(&self, user_id: i32) -> StoreResult<Vec<(i32, String)>> {
+        self.inner.remark_names(user_id).await
+    }
+
     async fn count_matching(&self, q: &FriendQuery) -> StoreResult<u64> {
         self.inner.count_matching(q).await
     }

@@ -110,6 +110,24 @@ impl FriendStore for MongoStore {
         docs.into_iter().map(|d| decode(FRIENDS, d)).collect()
     }
 
+    async fn remark_names(&self, user_id: i32) -> StoreResult<Vec<(i32, String)>> {
+        // Only the relations with a remark leave the server.
+        let docs: Vec<Document> = self
+            .coll(FRIENDS)
+            .find(doc! { "userId": user_id, "remarkName": { "$nin": [null, ""] } })
+            .sort(doc! { "_id": 1 })
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        let friends = docs
+            .into_iter()
+            .map(|d| decode(FRIENDS, d))
+            .collect::<StoreResult<Vec<Friend>>>()?;
+        Ok(crate::store::friends::remarks_of(friends))
+    }
+
     async fn count_matching(&self, q: &FriendQuery) -> StoreResult<u64> {
         self.coll(FRIENDS)
             .count_documents(friend_filter(q))

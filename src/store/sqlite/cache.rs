@@ -341,14 +341,26 @@ mod tests {
         let kept = Kept::with_capacity(10);
         kept.put_weighing(1, 0, "six", 6);
         kept.put_weighing(1, 0, "six again", 6);
-        assert_eq!(kept.get(1, 0), Some("six again"), "a replaced entry weighs once");
+        assert_eq!(
+            kept.get(1, 0),
+            Some("six again"),
+            "a replaced entry weighs once"
+        );
         kept.put_weighing(2, 0, "four", 4);
         assert_eq!(kept.get(1, 0), Some("six again"));
         kept.put_weighing(3, 0, "one", 1);
-        assert_eq!(kept.get(1, 0), None, "cleared rather than passing the capacity");
+        assert_eq!(
+            kept.get(1, 0),
+            None,
+            "cleared rather than passing the capacity"
+        );
         assert_eq!(kept.get(3, 0), Some("one"));
         kept.put_weighing(4, 0, "eleven", 11);
-        assert_eq!(kept.get(4, 0), None, "heavier than the whole capacity: not kept");
+        assert_eq!(
+            kept.get(4, 0),
+            None,
+            "heavier than the whole capacity: not kept"
+        );
         assert_eq!(kept.get(3, 0), Some("one"));
     }
 }

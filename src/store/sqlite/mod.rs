@@ -302,6 +302,29 @@ fn like_pattern(s: &str) -> String {
     format!("%{escaped}%")
 }
 
+/// Adds the bounds history pages share, numbered after the parameters in `args`: `ts` within
+/// `start..=end` (ms) and `content_type < max_type`.
+fn history_bounds(
+    sql: &mut String,
+    args: &mut Vec<rusqlite::types::Value>,
+    start: Option<i64>,
+    end: Option<i64>,
+    max_type: Option<i32>,
+) {
+    if let Some(start) = start {
+        args.push(start.into());
+        *sql += &format!(" AND ts >= ?{}", args.len());
+    }
+    if let Some(end) = end {
+        args.push(end.into());
+        *sql += &format!(" AND ts <= ?{}", args.len());
+    }
+    if let Some(max) = max_type {
+        args.push(i64::from(max).into());
+        *sql += &format!(" AND content_type < ?{}", args.len());
+    }
+}
+
 /// A list bound as one JSON parameter (`IN (SELECT value FROM json_each(?))`).
 fn json_list<T: Serialize>(items: &[T]) -> StoreResult<String> {
     serde_json::to_string(items).map_err(backend)

@@ -743,18 +743,7 @@ impl RoomStore for SqliteStore {
     async fn muc_history(&self, q: &MucQuery) -> StoreResult<Vec<MucRow>> {
         let mut sql = String::from("SELECT doc FROM shiku_muc_msgs WHERE jid = ?1");
         let mut args: Vec<SqlValue> = vec![q.jid.clone().into()];
-        if let Some(start) = q.start_ms {
-            args.push(start.into());
-            sql += &format!(" AND ts >= ?{}", args.len());
-        }
-        if let Some(end) = q.end_ms {
-            args.push(end.into());
-            sql += &format!(" AND ts <= ?{}", args.len());
-        }
-        if let Some(max) = q.max_type {
-            args.push(i64::from(max).into());
-            sql += &format!(" AND content_type < ?{}", args.len());
-        }
+        history_bounds(&mut sql, &mut args, q.start_ms, q.end_ms, q.max_type);
         if !q.hidden.is_empty() {
             args.push(json_list(&q.hidden)?.into());
             sql += &format!(
