@@ -1473,7 +1473,7 @@ pub async fn room_logs(ctx: &Ctx, mut q: RoomLogQuery, page: ConsolePage) -> Res
     };
     let mut data = Vec::with_capacity(rows.len());
     for row in &rows {
-        let mut v = super::history::muc_view(row, None);
+        let mut v = super::history::muc_view(row, None)?;
         let text = body_text(&row.message, &row.body);
         if let Value::Object(m) = &mut v {
             let from = if row.sender.is_empty() {
