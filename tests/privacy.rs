@@ -501,8 +501,8 @@ async fn xmpp_refuses_reserved_types_and_recalls_of_others_messages_in_rooms() {
         })
         .await
         .unwrap()
-        .into_iter()
-        .map(|r| r.message_id)
+        .iter()
+        .map(|r| r.message_id.clone())
         .collect();
     assert!(!ids.contains(&"fake903".to_string()), "{ids:?}");
     assert!(!ids.contains(&"fake202".to_string()), "{ids:?}");

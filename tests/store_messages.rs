@@ -4,9 +4,11 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use shiku_server::config::MessageLayout;
 use shiku_server::documents::{LastChat, MsgRow, NewFriend, StickDialog};
-use shiku_server::store::{ChatWrite, HistoryQuery, OfflineEntry, OfflineItem, Store};
+use shiku_server::store::{ChatWrite, HistoryQuery, OfflineEntry, OfflineItem, Shared, Store};
 
 use common::stores::{self, sqlite_in};
 
@@ -122,7 +124,7 @@ fn chat(msg: &M) -> ChatWrite {
     }
 }
 
-fn ids(rows: &[MsgRow]) -> Vec<&str> {
+fn ids(rows: &[Arc<Shared<MsgRow>>]) -> Vec<&str> {
     rows.iter().map(|r| r.message_id.as_str()).collect()
 }
 
@@ -134,7 +136,7 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-async fn history(s: &Store, owner: i32, peer: i32) -> Vec<MsgRow> {
+async fn history(s: &Store, owner: i32, peer: i32) -> Vec<Arc<Shared<MsgRow>>> {
     s.messages
         .history(&HistoryQuery {
             owner,
@@ -272,7 +274,16 @@ async fn run(store: Store) {
 
     // mark_read: the reader's received copies and the matching sender copies, nothing else.
     let read = strings(&["m1", "m4", "m5", "unknown"]);
+    let unread = |rows: &[Arc<Shared<MsgRow>>]| {
+        rows.iter()
+            .filter(|r| ["m1", "m4"].contains(&r.message_id.as_str()) && r.is_read == 0)
+            .count()
+    };
+    assert_eq!(unread(&history(s, A, B).await), 2, "read just before");
     assert_eq!(ms.mark_read(B, &read).await.unwrap(), 4);
+    // A page read again at once shows the receipt (a kept row follows its change).
+    assert_eq!(unread(&history(s, A, B).await), 0);
+    assert_eq!(unread(&history(s, B, A).await), 0);
     for (owner, id) in [(A, "m1"), (B, "m1"), (A, "m4"), (B, "m4")] {
         assert_eq!(is_read(s, owner, id).await, 1, "{owner} {id}");
     }

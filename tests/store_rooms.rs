@@ -92,8 +92,8 @@ async fn history(s: &Store, q: MucQuery) -> Vec<String> {
         .muc_history(&q)
         .await
         .unwrap()
-        .into_iter()
-        .map(|m| m.message_id)
+        .iter()
+        .map(|m| m.message_id.clone())
         .collect()
 }
 

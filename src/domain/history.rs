@@ -114,6 +114,38 @@ fn shown_text(stored: &str, unit: Option<TimeUnit>) -> Result<Box<RawValue>> {
     serde_json::value::to_raw_value(&text).map_err(|e| Error::Internal(e.to_string()))
 }
 
+/// A history row written as [`row_view`] shows it, straight to JSON text.
+fn row_text(row: &MsgRow, unit: Option<TimeUnit>) -> Result<Vec<u8>> {
+    let text = shown_text(body_json(row), unit)?;
+    let mut out = Vec::with_capacity(row_bytes(text.get(), &row.content));
+    serde_json::to_writer(&mut out, &row_shown(row, &text, unit))
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(out)
+}
+
+/// A group-history row written as [`muc_view`] shows it, straight to JSON text.
+fn muc_text(row: &MucRow, unit: Option<TimeUnit>) -> Result<Vec<u8>> {
+    let text = shown_text(muc_json(row), unit)?;
+    let mut out = Vec::with_capacity(row_bytes(text.get(), &row.content));
+    serde_json::to_writer(&mut out, &muc_shown(row, &text, unit))
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(out)
+}
+
+/// JSON written by serde as text (serde writes only UTF-8).
+fn written(bytes: Result<Vec<u8>>) -> Result<String> {
+    String::from_utf8(bytes?).map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// How a row's kept writing was written (`store::Shared`): the time unit of `timeSend`.
+fn unit_tag(unit: Option<TimeUnit>) -> u64 {
+    match unit {
+        None => 0,
+        Some(TimeUnit::Seconds) => 1,
+        Some(TimeUnit::Millis) => 2,
+    }
+}
+
 /// [`row_view`] as a typed row, serialised straight into an answer: [`MsgRow`]'s fields in its
 /// order, `message` and `body` both `text`.
 fn row_shown<'a>(row: &'a MsgRow, text: &'a RawValue, unit: Option<TimeUnit>) -> MsgShown<'a> {
@@ -224,11 +256,10 @@ pub async fn history(ctx: &Ctx, me: i32, r: &HistoryRequest) -> Result<JsonText>
         let rows = ctx.store.messages.history(&q).await?;
         q.skip += rows.len() as u64;
         let last = (rows.len() as u64) < n;
+        let unit = history_unit(ctx);
         for row in &rows {
-            let unit = history_unit(ctx);
-            let text = shown_text(body_json(row), unit)?;
-            let size = row_bytes(text.get(), &row.content);
-            if !page.push(&row_shown(row, &text, unit), size).await? {
+            let text = row.made(unit_tag(unit), |r| written(row_text(r, unit)))?;
+            if !page.push_written(&text).await? {
                 break;
             }
         }
@@ -282,9 +313,30 @@ impl Page {
     }
 
     /// Adds a row unless the page's byte budget is spent or the pages being built hold all of
-    /// theirs (the first row always fits, once there is room for it: busy after
-    /// [`PAGE_WAIT`]); false when the page is full.
+    /// theirs (see [`Page::admit`]); false when the page is full.
     async fn push(&mut self, row: &impl Serialize, size: usize) -> Result<bool> {
+        if !self.admit(size).await? {
+            return Ok(false);
+        }
+        self.rows
+            .push(row, size)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(true)
+    }
+
+    /// [`Page::push`] for a row already written as JSON.
+    async fn push_written(&mut self, text: &str) -> Result<bool> {
+        if !self.admit(text.len()).await? {
+            return Ok(false);
+        }
+        self.rows.push_raw(text);
+        Ok(true)
+    }
+
+    /// Takes a row of `size` bytes' share of the budgets unless the page's own is spent or the
+    /// pages being built hold all of theirs (the first row always fits, once there is room for
+    /// it: busy after [`PAGE_WAIT`]); false when the page is full.
+    async fn admit(&mut self, size: usize) -> Result<bool> {
         if !self.rows.is_empty() && self.bytes + size > self.budget {
             self.full = true;
             return Ok(false);
@@ -306,9 +358,6 @@ impl Page {
             None => self.held = Some(permit),
         }
         self.bytes += size;
-        self.rows
-            .push(row, size)
-            .map_err(|e| Error::Internal(e.to_string()))?;
         Ok(true)
     }
 
@@ -437,11 +486,10 @@ pub async fn muc_history(ctx: &Ctx, me: i32, r: &MucHistoryRequest) -> Result<Js
         let rows = ctx.store.rooms.muc_history(&q).await?;
         q.skip += rows.len() as u64;
         let last = (rows.len() as u64) < n;
+        let unit = history_unit(ctx);
         for row in &rows {
-            let unit = history_unit(ctx);
-            let text = shown_text(muc_json(row), unit)?;
-            let size = row_bytes(text.get(), &row.content);
-            if !page.push(&muc_shown(row, &text, unit), size).await? {
+            let text = row.made(unit_tag(unit), |r| written(muc_text(r, unit)))?;
+            if !page.push_written(&text).await? {
                 break;
             }
         }
@@ -754,8 +802,8 @@ pub async fn delete_last_chat(ctx: &Ctx, me: i32, jid: &str, is_room: i32) -> Re
                     ..MucQuery::default()
                 })
                 .await?
-                .into_iter()
-                .map(|r| r.message_id)
+                .iter()
+                .map(|r| r.message_id.clone())
                 .collect();
             ctx.store.rooms.hide_muc(me, jid, &ids).await?;
             Ok(())

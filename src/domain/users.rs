@@ -1,6 +1,8 @@
 //! Users and authentication (spec/reference-server.md 2.3–2.5 and 3.2): registration, login,
 //! profile and settings, with the reference's side effects and views.
 
+use std::collections::BTreeMap;
+
 use rand::Rng;
 use serde_json::{json, Map, Value};
 
@@ -8,12 +10,12 @@ use super::auth::{TokenProblem, USER_AUDIENCE};
 use super::credentials;
 use super::error::{Code, Error, Result};
 use super::util::{is_md5_hex, md5_hex, now_secs};
-use super::view::{java_double, sorted, to_map};
+use super::view::{java_double, sorted, to_map, JsonText};
 use super::{Ctx, SYSTEM_PUBLIC_ID, SYSTEM_SENDER_ID};
 use crate::documents::{
     DeviceInfo, Friend, Loc, LoginLog, User, UserLoginLog, UserRole, UserSettings,
 };
-use crate::store::{Patch, StoreError, UserQuery};
+use crate::store::{Patch, Shared, StoreError, UserQuery};
 
 /// Longest nickname accepted (characters).
 const MAX_NICKNAME: usize = 64;
@@ -831,45 +833,100 @@ fn position_open(u: &User) -> bool {
 /// (unless the owner turned location services on, friends do not see it either), the real
 /// name, and the phone numbers as `showTelephone` says. Blanked, not removed: clients read
 /// these fields.
-fn apply_privacy(m: &mut Map<String, Value>, u: &User, relation: Option<&Friend>) {
+fn apply_privacy(shown: &mut Overlay, u: &User, relation: Option<&Friend>) {
     let friend = is_friend(relation);
     if !(friend && position_open(u)) {
-        m.insert("loc".into(), json!({"lat": 0.0, "lng": 0.0}));
+        shown.insert("loc", Some(json!({"lat": 0.0, "lng": 0.0})));
     }
     if !friend {
-        m.insert("name".into(), json!(""));
+        shown.insert("name", Some(json!("")));
     }
     if !privacy_allows(u.settings.show_telephone, relation) {
         for k in ["areaCode", "telephone", "phone"] {
-            m.insert(k.into(), json!(""));
+            shown.insert(k, Some(json!("")));
         }
     }
 }
 
-/// The User object as `/user/get` shows it to `viewer` (self or another user).
-pub async fn user_view(ctx: &Ctx, viewer: i32, u: &User) -> Result<Value> {
+/// A user's fields as `/user/get` shows them to every viewer before what depends on the viewer
+/// ([`Overlay`]): sorted by key, each with its `"key":value` JSON. Made once per kept profile
+/// (`store::Shared`), not once per request.
+pub struct UserBase(Vec<(String, Value, String)>);
+
+impl UserBase {
+    fn of(u: &User) -> serde_json::Result<UserBase> {
+        let mut m = to_map(u);
+        m.remove("_id");
+        m.insert("userId".into(), json!(u.user_id));
+        // Never sent: hashes and secrets (the reference leaks the md5 password; we do not).
+        for k in ["password", "username", "balance", "money", "moneyTotal"] {
+            m.remove(k);
+        }
+        m.insert("settings".into(), settings_view(&u.settings));
+        m.insert("loc".into(), json!({"lat": u.loc.lat, "lng": u.loc.lng}));
+        m.insert("fourElements".into(), json!(0));
+        for (k, v) in [
+            ("isOpenResetPwd", json!(0)),
+            ("myInviteCode", json!("")),
+            ("notLetSeeHim", json!(false)),
+            ("notSeeHim", json!(false)),
+            ("realNameCertified", json!(0)),
+            ("walletUserNo", json!(0)),
+            ("withdrawBurnReadTime", json!(0)),
+        ] {
+            m.entry(k).or_insert(v);
+        }
+        m.sort_keys();
+        m.into_iter()
+            .map(|(k, v)| {
+                let entry = format!(
+                    "{}:{}",
+                    serde_json::to_string(&k)?,
+                    serde_json::to_string(&v)?
+                );
+                Ok((k, v, entry))
+            })
+            .collect::<serde_json::Result<_>>()
+            .map(UserBase)
+    }
+}
+
+/// What one viewer is shown beyond a [`UserBase`]: fields set (Some) or taken away (None).
+type Overlay = BTreeMap<&'static str, Option<Value>>;
+
+/// A field of the merged view: the base's, or the overlay's.
+enum ShownField<'a> {
+    Base(&'a (String, Value, String)),
+    Over(&'static str, &'a Value),
+}
+
+/// The base and the overlay merged in key order (the order `/user/get` has always had); the
+/// overlay's field wins over the base's of the same key.
+fn merged<'a>(base: &'a UserBase, over: &'a Overlay) -> Vec<ShownField<'a>> {
+    let mut out = Vec::with_capacity(base.0.len() + over.len());
+    let mut over = over.iter().peekable();
+    for field in &base.0 {
+        let key = field.0.as_str();
+        let mut replaced = false;
+        while let Some((k, v)) = over.next_if(|(k, _)| **k <= key) {
+            replaced |= *k == key;
+            if let Some(v) = v {
+                out.push(ShownField::Over(k, v));
+            }
+        }
+        if !replaced {
+            out.push(ShownField::Base(field));
+        }
+    }
+    out.extend(over.filter_map(|(k, v)| v.as_ref().map(|v| ShownField::Over(k, v))));
+    out
+}
+
+/// What `viewer` is shown of `u` beyond its [`UserBase`]: the relation, the last login as
+/// privacy allows, and for others, what only the owner sees taken away.
+async fn overlay(ctx: &Ctx, viewer: i32, u: &User) -> Result<Overlay> {
     let is_self = viewer == u.user_id;
-    let mut m = to_map(u);
-    m.remove("_id");
-    m.insert("userId".into(), json!(u.user_id));
-    // Never sent: hashes and secrets (the reference leaks the md5 password; we do not).
-    for k in ["password", "username", "balance", "money", "moneyTotal"] {
-        m.remove(k);
-    }
-    m.insert("settings".into(), settings_view(&u.settings));
-    m.insert("loc".into(), json!({"lat": u.loc.lat, "lng": u.loc.lng}));
-    m.insert("fourElements".into(), json!(0));
-    for (k, v) in [
-        ("isOpenResetPwd", json!(0)),
-        ("myInviteCode", json!("")),
-        ("notLetSeeHim", json!(false)),
-        ("notSeeHim", json!(false)),
-        ("realNameCertified", json!(0)),
-        ("walletUserNo", json!(0)),
-        ("withdrawBurnReadTime", json!(0)),
-    ] {
-        m.entry(k).or_insert(v);
-    }
+    let mut shown = Overlay::new();
     let relation = if is_self {
         None
     } else {
@@ -884,7 +941,7 @@ pub async fn user_view(ctx: &Ctx, viewer: i32, u: &User) -> Result<Value> {
         }
     };
     if let Some(f) = &relation {
-        m.insert("friends".into(), sorted(to_map(f)));
+        shown.insert("friends", Some(sorted(to_map(f))));
     }
     let last_login = ctx
         .store
@@ -894,15 +951,15 @@ pub async fn user_view(ctx: &Ctx, viewer: i32, u: &User) -> Result<Value> {
         .map(|l| l.login_log.login_time)
         .unwrap_or(0);
     if is_self {
-        m.insert(
-            "payPassword".into(),
-            json!(if pay_password_set(u) { "1" } else { "0" }),
+        shown.insert(
+            "payPassword",
+            Some(json!(if pay_password_set(u) { "1" } else { "0" })),
         );
         let roles = active_roles(ctx, u.user_id).await?;
         if !roles.is_empty() {
-            m.insert("role".into(), json!(roles));
+            shown.insert("role", Some(json!(roles)));
         }
-        m.insert("showLastLoginTime".into(), json!(last_login));
+        shown.insert("showLastLoginTime", Some(json!(last_login)));
     } else {
         for k in [
             "payPassword",
@@ -915,31 +972,77 @@ pub async fn user_view(ctx: &Ctx, viewer: i32, u: &User) -> Result<Value> {
             "idcardUrl",
             "multipleDevices",
         ] {
-            m.remove(k);
+            shown.insert(k, None);
         }
         for k in ["attCount", "fansCount", "friendsCount", "msgNum"] {
-            m.insert(k.into(), json!(0));
+            shown.insert(k, Some(json!(0)));
         }
-        m.insert("totalRecharge".into(), json!(0.0));
-        m.insert("totalConsume".into(), json!(0.0));
-        apply_privacy(&mut m, u, relation.as_ref());
+        shown.insert("totalRecharge", Some(json!(0.0)));
+        shown.insert("totalConsume", Some(json!(0.0)));
+        apply_privacy(&mut shown, u, relation.as_ref());
         if privacy_allows(u.settings.show_last_login_time, relation.as_ref()) {
-            m.insert("showLastLoginTime".into(), json!(last_login));
+            shown.insert("showLastLoginTime", Some(json!(last_login)));
         }
     }
-    Ok(sorted(m))
+    Ok(shown)
+}
+
+/// The User object as `/user/get` shows it to `viewer` (self or another user).
+pub async fn user_view(ctx: &Ctx, viewer: i32, u: &User) -> Result<Value> {
+    let over = overlay(ctx, viewer, u).await?;
+    let base = UserBase::of(u).map_err(|e| Error::Internal(e.to_string()))?;
+    let fields = merged(&base, &over).into_iter().map(|f| match f {
+        ShownField::Base((k, v, _)) => (k.clone(), v.clone()),
+        ShownField::Over(k, v) => (k.to_string(), v.clone()),
+    });
+    Ok(Value::Object(fields.collect()))
+}
+
+/// [`user_view`] written straight to JSON, from the profile's base made once while the store
+/// keeps it.
+async fn user_text(ctx: &Ctx, viewer: i32, u: &Shared<User>) -> Result<JsonText> {
+    let over = overlay(ctx, viewer, u).await?;
+    let internal = |e: serde_json::Error| Error::Internal(e.to_string());
+    let base = u.made(0, UserBase::of).map_err(internal)?;
+    let fields = merged(&base, &over);
+    let mut text = String::with_capacity(fields.len() * 32 + 64);
+    text.push('{');
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        match field {
+            ShownField::Base((_, _, entry)) => text.push_str(entry),
+            ShownField::Over(k, v) => {
+                text.push_str(&serde_json::to_string(k).map_err(internal)?);
+                text.push(':');
+                text.push_str(&serde_json::to_string(v).map_err(internal)?);
+            }
+        }
+    }
+    text.push('}');
+    Ok(JsonText::written(text))
 }
 
 /// `/user/get`: `user_id` empty = me; a numeric userId or a communication account otherwise.
-pub async fn get(ctx: &Ctx, me: i32, user_id: &str) -> Result<Value> {
+pub async fn get(ctx: &Ctx, me: i32, user_id: &str) -> Result<JsonText> {
     let key = user_id.trim();
-    let user = if key.is_empty() || key == "0" {
-        ctx.store.users.get_user(me).await?
+    let mine = key.is_empty() || key == "0";
+    let by_id = if mine {
+        Some(me)
     } else {
-        find_user(ctx, key).await?
+        key.parse::<i32>().ok()
     };
+    let mut user = match by_id {
+        Some(id) => ctx.store.users.shared_user(id).await?,
+        None => None,
+    };
+    // As `find_user`: a number that is no userId may be a communication account.
+    if user.is_none() && !mine && key.len() <= 64 {
+        user = ctx.store.users.find_by_account(key).await?.map(Shared::new);
+    }
     let user = user.ok_or_else(|| Error::failure("该用户不存在!"))?;
-    user_view(ctx, me, &user).await
+    user_text(ctx, me, &user).await
 }
 
 /// `/user/getByAccount`: by account or numeric userId; others' phone numbers are hidden.

@@ -84,6 +84,10 @@ impl JsonText {
         serde_json::to_writer(&mut buf, v)?;
         JsonText::from_utf8(buf)
     }
+    /// Text this server wrote as JSON itself (from parts serde_json wrote).
+    pub fn written(text: String) -> JsonText {
+        JsonText(text)
+    }
     fn from_utf8(buf: Vec<u8>) -> serde_json::Result<JsonText> {
         // serde_json writes UTF-8 only; checked anyway rather than assumed.
         String::from_utf8(buf)

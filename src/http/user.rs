@@ -346,7 +346,7 @@ async fn outtime(state: web::Data<AppState>, p: Params) -> ApiResult {
 
 async fn get(state: web::Data<AppState>, p: Params) -> ApiResult {
     let data = users::get(&state.ctx, p.me()?, p.str("userId").unwrap_or("")).await?;
-    Ok(Reply::data(data))
+    Ok(Reply::raw(data))
 }
 
 async fn get_by_account(state: web::Data<AppState>, p: Params) -> ApiResult {

@@ -1,9 +1,11 @@
 //! Message ports: single-chat history (`shiku_msgs`), the conversation list (`shiku_lastChats`),
 //! the offline queue, friend-protocol events (`NewFriends`) and pinned dialogs (`stick_dialog`).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
-use super::StoreResult;
+use super::{Shared, StoreResult};
 use crate::documents::{LastChat, MsgRow, NewFriend, StickDialog};
 
 /// Both copies of one 1:1 message and the conversation rows it updates, written together.
@@ -63,8 +65,8 @@ pub trait MessageStore: Send + Sync {
     /// direction (a client resending after a timeout). Concurrent calls may be committed
     /// together; each returns only after its own rows are durable.
     async fn store_chat(&self, write: &ChatWrite) -> StoreResult<bool>;
-    /// One owner's copies with a peer, newest (`ts`) first.
-    async fn history(&self, q: &HistoryQuery) -> StoreResult<Vec<MsgRow>>;
+    /// One owner's copies with a peer, newest (`ts`) first, shared with other readers.
+    async fn history(&self, q: &HistoryQuery) -> StoreResult<Vec<Arc<Shared<MsgRow>>>>;
     /// The copy of `message_id` owned by `owner`.
     async fn find_copy(&self, owner: i32, message_id: &str) -> StoreResult<Option<MsgRow>>;
     /// Sets `isRead` 1 on every copy of these messages that `reader` received (its direction-1

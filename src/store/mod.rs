@@ -15,6 +15,7 @@ pub mod patch;
 pub mod relations;
 pub mod rooms;
 pub mod sessions;
+pub mod shared;
 pub mod sqlite;
 pub mod users;
 
@@ -30,6 +31,7 @@ pub use org::OrgStore;
 pub use patch::{Patch, Val};
 pub use rooms::{MemberQuery, MucQuery, RoomQuery, RoomStore};
 pub use sessions::{SessionEntry, SessionStore};
+pub use shared::{Made, Shared};
 pub use users::{UserQuery, UserStore};
 
 /// The handle the app shares: one adapter behind every port.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{Patch, StoreResult};
+use super::{Patch, Shared, StoreResult};
 use crate::documents::{Member, MucRow, Notice, Room, Share};
 
 /// Which members to list, and in which order.
@@ -150,8 +150,8 @@ pub trait RoomStore: Send + Sync {
     /// Stores a group message in `mucmsg_<jid>`; false (nothing written) when that
     /// messageId is already there.
     async fn store_muc(&self, jid: &str, row: &MucRow) -> StoreResult<bool>;
-    /// Group history, newest (`ts`) first.
-    async fn muc_history(&self, q: &MucQuery) -> StoreResult<Vec<MucRow>>;
+    /// Group history, newest (`ts`) first, shared with other readers.
+    async fn muc_history(&self, q: &MucQuery) -> StoreResult<Vec<Arc<Shared<MucRow>>>>;
     /// One group message.
     async fn find_muc(&self, jid: &str, message_id: &str) -> StoreResult<Option<MucRow>>;
     /// Deletes group messages (optionally only those sent by `sender`); an empty list deletes

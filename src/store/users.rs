@@ -1,9 +1,12 @@
 //! `UserStore`: users, their login logs and roles.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use super::error::StoreResult;
 use super::patch::Patch;
+use super::shared::Shared;
 use crate::documents::{User, UserLoginLog, UserName, UserRole};
 
 /// Filter of `/user/query` (reference `UserQueryExample`).
@@ -32,6 +35,9 @@ pub trait UserStore: Send + Sync {
     async fn insert_user(&self, user: &User) -> StoreResult<()>;
     /// The user with this userId.
     async fn get_user(&self, user_id: i32) -> StoreResult<Option<User>>;
+    /// [`UserStore::get_user`] shared with other readers: a store that keeps profiles hands
+    /// out the same one while it is unchanged, so what is made of it for clients is made once.
+    async fn shared_user(&self, user_id: i32) -> StoreResult<Option<Arc<Shared<User>>>>;
     /// The nicknames and accounts of these userIds in one query, in the order given (None where
     /// no such user exists): lists of friends, fans and new friends show each one's current
     /// name, and reading only those two fields spares decoding whole profiles.

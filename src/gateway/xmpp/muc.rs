@@ -3,12 +3,14 @@
 //! creation handshake the client runs before `/room/add`. Group messages reach every member's
 //! sessions from the stored membership whether or not they joined (see `messages::send`).
 
+use std::sync::Arc;
+
 use super::ns;
 use super::xml::Element;
 use crate::documents::{Member, MucRow};
 use crate::domain::util::{now_millis, now_secs};
 use crate::domain::{Ctx, Result};
-use crate::store::MucQuery;
+use crate::store::{MucQuery, Shared};
 
 /// Most history messages sent on join, whatever the client asks.
 const MAX_HISTORY: u64 = 200;
@@ -96,7 +98,7 @@ pub async fn history(
     jid: &str,
     member: &Member,
     req: HistoryRequest,
-) -> Result<Vec<MucRow>> {
+) -> Result<Vec<Arc<Shared<MucRow>>>> {
     if req.is_none() {
         return Ok(Vec::new());
     }

@@ -978,20 +978,20 @@ impl XmppSession {
                         continue;
                     }
                     let body = if row.body.is_empty() {
-                        row.message
+                        &row.message
                     } else {
-                        row.body
+                        &row.body
                     };
                     let sender = if row.sender.is_empty() {
-                        sender_of(&row.sender_jid).to_string()
+                        sender_of(&row.sender_jid)
                     } else {
-                        row.sender
+                        &row.sender
                     };
                     let msg = self
                         .reply("message", Some(&format!("{room_bare}/{sender}")))
                         .attr("type", "groupchat")
-                        .attr("id", row.message_id)
-                        .child(Element::new("body").text(times::body_for(&body, self.time_unit)))
+                        .attr("id", row.message_id.as_str())
+                        .child(Element::new("body").text(times::body_for(body, self.time_unit)))
                         .child(delay(&room_bare, row.ts));
                     out.push(Out::Stanza(msg));
                 }

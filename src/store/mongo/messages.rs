@@ -25,7 +25,7 @@ use tokio::sync::OnceCell;
 use super::*;
 use crate::config::MessageLayout;
 use crate::documents::{BodyOnce, LastChat, MsgRow, NewFriend, StickDialog};
-use crate::store::{ChatWrite, HistoryQuery, MessageStore, OfflineItem};
+use crate::store::{ChatWrite, HistoryQuery, MessageStore, OfflineItem, Shared};
 
 /// Single-chat copies (reference layout, `message_db`).
 const MSGS: &str = "shiku_msgs";
@@ -636,7 +636,7 @@ impl MessageStore for MongoStore {
         Ok(true)
     }
 
-    async fn history(&self, q: &HistoryQuery) -> StoreResult<Vec<MsgRow>> {
+    async fn history(&self, q: &HistoryQuery) -> StoreResult<Vec<Arc<Shared<MsgRow>>>> {
         // LIMIT 0 means no rows, as in SQL (MongoDB would read it as "no limit").
         if q.limit == 0 {
             return Ok(Vec::new());
@@ -651,7 +651,11 @@ impl MessageStore for MongoStore {
             q.limit,
         )
         .await
-        .map(|rows: Vec<MsgRow>| rows.into_iter().map(BodyOnce::read_back).collect())
+        .map(|rows: Vec<MsgRow>| {
+            rows.into_iter()
+                .map(|r| Shared::new(r.read_back()))
+                .collect()
+        })
     }
 
     async fn find_copy(&self, owner: i32, message_id: &str) -> StoreResult<Option<MsgRow>> {

@@ -24,7 +24,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::patch::{Op, Patch, Val};
-use super::{FriendStore, MetaStore, StoreError, StoreResult, UserQuery, UserStore};
+use super::{FriendStore, MetaStore, Shared, StoreError, StoreResult, UserQuery, UserStore};
 use crate::config::MongoConfig;
 use crate::documents::{Friend, User, UserLoginLog, UserName, UserRole};
 

@@ -22,7 +22,7 @@ use tokio::sync::OnceCell;
 use super::messages::id_forms;
 use super::*;
 use crate::documents::{BodyOnce, Member, MucRow, Notice, Room, Share};
-use crate::store::{MemberQuery, MucQuery, RoomQuery, RoomStore};
+use crate::store::{MemberQuery, MucQuery, RoomQuery, RoomStore, Shared};
 
 const ROOMS: &str = "shiku_room";
 const MEMBERS: &str = "shiku_room_member";
@@ -937,7 +937,7 @@ impl RoomStore for MongoStore {
         }
     }
 
-    async fn muc_history(&self, q: &MucQuery) -> StoreResult<Vec<MucRow>> {
+    async fn muc_history(&self, q: &MucQuery) -> StoreResult<Vec<Arc<Shared<MucRow>>>> {
         let Some(coll) = self.muc_read(&q.jid) else {
             return Ok(Vec::new());
         };
@@ -945,7 +945,9 @@ impl RoomStore for MongoStore {
             .find_docs(&coll, muc_filter(q), newest_first(), q.skip, q.limit)
             .await?;
         let name = coll.name().to_string();
-        docs.into_iter().map(|d| decode_muc(&name, d)).collect()
+        docs.into_iter()
+            .map(|d| decode_muc(&name, d).map(Shared::new))
+            .collect()
     }
 
     async fn find_muc(&self, jid: &str, message_id: &str) -> StoreResult<Option<MucRow>> {

@@ -58,6 +58,10 @@ impl UserStore for MongoStore {
         self.find_user(doc! { "_id": user_id }).await
     }
 
+    async fn shared_user(&self, user_id: i32) -> StoreResult<Option<std::sync::Arc<Shared<User>>>> {
+        Ok(self.get_user(user_id).await?.map(Shared::new))
+    }
+
     async fn user_names(&self, user_ids: &[i32]) -> StoreResult<Vec<Option<UserName>>> {
         if user_ids.is_empty() {
             return Ok(Vec::new());

@@ -1,6 +1,7 @@
 //! Documents kept decoded between reads, for the look-ups every authenticated request makes
-//! (its token's version, the caller's profile, login log and roles) and for rooms' member
-//! lists (read whole by every member who opens one).
+//! (its token's version, the caller's profile, login log and roles), for rooms' member
+//! lists (read whole by every member who opens one) and for history rows (every page shows
+//! rows that earlier pages showed, and both copies' readers read them again and again).
 //!
 //! A kept document is used only while nothing may have changed it, in this process or in any
 //! other on the same database file (two nodes of one deployment, or the old and the new
@@ -31,6 +32,9 @@ pub(super) const MAX_AGE: Duration = Duration::from_secs(1);
 const CAPACITY: usize = 100_000;
 /// Members kept in all the member lists together (about 60 MB).
 pub(super) const MEMBERS_KEPT: usize = 100_000;
+/// Bytes of history rows kept, single and group chat each (documents counted thrice: the row
+/// decoded and its writing for clients hold the text about three times over).
+pub(super) const ROW_BYTES_KEPT: usize = 64 << 20;
 /// Row changes a connection notes before it counts its tables as wholly changed instead.
 const MAX_NOTED: usize = 1024;
 
@@ -44,6 +48,11 @@ pub(super) enum Watched {
     /// `shiku_room_member`, counted as a whole table: a member list is kept by room, and the
     /// update hook names only the changed row.
     Members,
+    /// `shiku_msgs` rows, by rowid. Counted by row only (the table's counter moves only when
+    /// a connection changed too many rows to name): a new message must not unkeep every row.
+    Msgs,
+    /// `shiku_muc_msgs` rows, by rowid, counted as [`Watched::Msgs`].
+    MucMsgs,
 }
 
 impl Watched {
@@ -54,8 +63,16 @@ impl Watched {
             "token_versions" => Watched::TokenVersions,
             "user_roles" => Watched::Roles,
             "shiku_room_member" => Watched::Members,
+            "shiku_msgs" => Watched::Msgs,
+            "shiku_muc_msgs" => Watched::MucMsgs,
             _ => return None,
         })
+    }
+
+    /// Whether a change of one row also moves the table's counter (read by
+    /// [`Clock::table`]); tables read only row by row leave it for changes too many to name.
+    fn moves_table(self) -> bool {
+        !matches!(self, Watched::Msgs | Watched::MucMsgs)
     }
 }
 
@@ -184,7 +201,9 @@ impl Changes {
         let noted = std::mem::take(&mut *self.noted.lock().unwrap_or_else(|e| e.into_inner()));
         for (table, row) in noted.rows {
             self.clock.advance(slot(table, Some(row)));
-            self.clock.advance(slot(table, None));
+            if table.moves_table() {
+                self.clock.advance(slot(table, None));
+            }
         }
         for table in noted.tables {
             self.clock.advance(slot(table, None));
@@ -303,6 +322,33 @@ mod tests {
             "another row: its table's count"
         );
         assert_eq!(b.row(Watched::LoginLog, 7), 0);
+    }
+
+    #[test]
+    fn a_message_row_change_moves_only_that_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("shiku.db");
+        let clock = Arc::new(Clock::open(&db).unwrap());
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE shiku_msgs (rid INTEGER PRIMARY KEY, doc TEXT); \
+             INSERT INTO shiku_msgs (rid, doc) VALUES (1, '{}'), (2, '{}')",
+        )
+        .unwrap();
+        let changes = Changes::watch(clock.clone(), &conn);
+        let (one, two) = (clock.row(Watched::Msgs, 1), clock.row(Watched::Msgs, 2));
+        conn.execute("INSERT INTO shiku_msgs (rid, doc) VALUES (3, '{}')", [])
+            .unwrap();
+        conn.execute("UPDATE shiku_msgs SET doc = '[]' WHERE rid = 1", [])
+            .unwrap();
+        changes.publish();
+        assert_ne!(clock.row(Watched::Msgs, 1), one, "the changed row");
+        assert_eq!(clock.row(Watched::Msgs, 2), two, "a new row moves no other");
+        conn.execute("DELETE FROM shiku_msgs WHERE rid = 3", [])
+            .unwrap();
+        let three = clock.row(Watched::Msgs, 3);
+        changes.publish();
+        assert_ne!(clock.row(Watched::Msgs, 3), three, "a deleted row moves");
     }
 
     #[test]

@@ -22,8 +22,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{FriendStore, MetaStore, Patch, StoreError, StoreResult, UserQuery, UserStore};
-use crate::documents::{Friend, Member, User, UserLoginLog, UserName, UserRole};
+use super::{FriendStore, MetaStore, Patch, Shared, StoreError, StoreResult, UserQuery, UserStore};
+use crate::documents::{Friend, Member, MsgRow, MucRow, User, UserLoginLog, UserName, UserRole};
 
 /// The SQLite adapter.
 pub struct SqliteStore {
@@ -44,7 +44,7 @@ pub struct SqliteStore {
 
 /// The documents kept decoded (see `cache`), by userId.
 struct KeptDocs {
-    users: cache::Kept<Option<User>>,
+    users: cache::Kept<Option<Arc<Shared<User>>>>,
     /// For lists of friends: nickname and account only.
     names: cache::Kept<Option<UserName>>,
     login_logs: cache::Kept<Option<UserLoginLog>>,
@@ -52,6 +52,9 @@ struct KeptDocs {
     roles: cache::Kept<Vec<UserRole>>,
     /// Member lists by a hash of the room id (the id kept beside to tell collisions apart).
     members: cache::Kept<(String, Arc<Vec<Member>>)>,
+    /// History rows by rowid, with their writings for clients (`Shared`).
+    msgs: cache::Kept<Arc<Shared<MsgRow>>>,
+    muc_msgs: cache::Kept<Arc<Shared<MucRow>>>,
 }
 
 impl Default for KeptDocs {
@@ -63,6 +66,8 @@ impl Default for KeptDocs {
             token_versions: Default::default(),
             roles: Default::default(),
             members: cache::Kept::with_capacity(cache::MEMBERS_KEPT),
+            msgs: cache::Kept::with_capacity(cache::ROW_BYTES_KEPT),
+            muc_msgs: cache::Kept::with_capacity(cache::ROW_BYTES_KEPT),
         }
     }
 }
@@ -342,6 +347,53 @@ fn page_rows(limit: u64) -> u64 {
     } else {
         limit
     }
+}
+
+/// The history rows a query selecting `rid` names, in its order: each the one kept under the
+/// change clock's reading of its row (`cache`), else its document read by `by_rid` (selecting
+/// `doc` of rowid ?1), decoded by `decode` and kept. A row deleted between the two reads is
+/// left out, as if deleted just before.
+#[allow(clippy::too_many_arguments)]
+fn kept_rows<T>(
+    conn: &Connection,
+    sql: &str,
+    args: Vec<rusqlite::types::Value>,
+    clock: &cache::Clock,
+    table: cache::Watched,
+    kept: &cache::Kept<Arc<Shared<T>>>,
+    by_rid: &str,
+    decode: impl Fn(&str) -> StoreResult<T>,
+) -> StoreResult<Vec<Arc<Shared<T>>>> {
+    let rids: Vec<i64> = {
+        let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| r.get(0))
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)?
+    };
+    let mut out = Vec::with_capacity(rids.len());
+    let mut read_doc = None;
+    for rid in rids {
+        // The reading before the document: a change after it moves the reading.
+        let at = clock.row(table, rid);
+        if let Some(row) = kept.get(rid, at) {
+            out.push(row);
+            continue;
+        }
+        let stmt = match &mut read_doc {
+            Some(stmt) => stmt,
+            None => read_doc.insert(conn.prepare_cached(by_rid).map_err(backend)?),
+        };
+        let doc: Option<String> = stmt
+            .query_row([rid], |r| r.get(0))
+            .optional()
+            .map_err(backend)?;
+        let Some(doc) = doc else { continue };
+        let row = Shared::new(decode(&doc)?);
+        kept.put_weighing(rid, at, row.clone(), 3 * doc.len());
+        out.push(row);
+    }
+    Ok(out)
 }
 
 /// SQLite's LIMIT for a `limit` where 0 means none.

@@ -12,7 +12,7 @@ use rusqlite::types::Value as SqlValue;
 
 use super::*;
 use crate::documents::{BodyOnce, Member, MucRow, Notice, Room, Share};
-use crate::store::{MemberQuery, MucQuery, RoomQuery, RoomStore};
+use crate::store::{MemberQuery, MucQuery, RoomQuery, RoomStore, Shared};
 
 /// Tables of the room port. Documents are the model's serde shape; the queried fields are
 /// generated columns except the keys a row is written under (`id`, `room_id`, `user_id`, `jid`,
@@ -740,8 +740,8 @@ impl RoomStore for SqliteStore {
         .await
     }
 
-    async fn muc_history(&self, q: &MucQuery) -> StoreResult<Vec<MucRow>> {
-        let mut sql = String::from("SELECT doc FROM shiku_muc_msgs WHERE jid = ?1");
+    async fn muc_history(&self, q: &MucQuery) -> StoreResult<Vec<Arc<Shared<MucRow>>>> {
+        let mut sql = String::from("SELECT rid FROM shiku_muc_msgs WHERE jid = ?1");
         let mut args: Vec<SqlValue> = vec![q.jid.clone().into()];
         history_bounds(&mut sql, &mut args, q.start_ms, q.end_ms, q.max_type);
         if !q.hidden.is_empty() {
@@ -755,8 +755,18 @@ impl RoomStore for SqliteStore {
         args.push(sql_offset(q.skip).into());
         let n = args.len();
         sql += &format!(" ORDER BY ts DESC, rid DESC LIMIT ?{} OFFSET ?{n}", n - 1);
+        let (clock, kept) = (self.clock.clone(), self.kept.clone());
         self.read(page_rows(q.limit), move |c| {
-            muc_rows(c, &sql, rusqlite::params_from_iter(args))
+            kept_rows(
+                c,
+                &sql,
+                args,
+                &clock,
+                cache::Watched::MucMsgs,
+                &kept.muc_msgs,
+                "SELECT doc FROM shiku_muc_msgs WHERE rid = ?1",
+                |doc| decode::<MucRow>(MUC, doc).map(BodyOnce::read_back),
+            )
         })
         .await
     }

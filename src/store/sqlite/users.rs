@@ -56,18 +56,23 @@ impl UserStore for SqliteStore {
     }
 
     async fn get_user(&self, user_id: i32) -> StoreResult<Option<User>> {
+        Ok(self.shared_user(user_id).await?.map(|u| User::clone(&u)))
+    }
+
+    async fn shared_user(&self, user_id: i32) -> StoreResult<Option<Arc<Shared<User>>>> {
         let at = self.clock.row(cache::Watched::User, i64::from(user_id));
         self.kept(
             |k| &k.users,
             user_id,
             at,
             move |c| {
-                one_doc(
+                Ok(one_doc(
                     c,
                     "user",
                     "SELECT doc FROM user WHERE id = ?1",
                     params![user_id],
-                )
+                )?
+                .map(Shared::new))
             },
         )
         .await
