@@ -52,6 +52,8 @@ struct KeptDocs {
     roles: cache::Kept<Vec<UserRole>>,
     /// Member lists by a hash of the room id (the id kept beside to tell collisions apart).
     members: cache::Kept<(String, Arc<Vec<Member>>)>,
+    /// The jids of each user's rooms, by userId, kept as member lists are.
+    room_jids: cache::Kept<Arc<Vec<String>>>,
     /// History rows by rowid, with their writings for clients (`Shared`).
     msgs: cache::Kept<Arc<Shared<MsgRow>>>,
     muc_msgs: cache::Kept<Arc<Shared<MucRow>>>,
@@ -66,6 +68,7 @@ impl Default for KeptDocs {
             token_versions: Default::default(),
             roles: Default::default(),
             members: cache::Kept::with_capacity(cache::MEMBERS_KEPT),
+            room_jids: cache::Kept::with_capacity(cache::MEMBERS_KEPT),
             msgs: cache::Kept::with_capacity(cache::ROW_BYTES_KEPT),
             muc_msgs: cache::Kept::with_capacity(cache::ROW_BYTES_KEPT),
         }

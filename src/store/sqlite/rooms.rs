@@ -14,6 +14,12 @@ use super::*;
 use crate::documents::{BodyOnce, Member, MucRow, Notice, Room, Share};
 use crate::store::{MemberQuery, MucQuery, RoomQuery, RoomStore, Shared};
 
+/// The jids of a user's rooms in joining order, read from `shiku_room_id_jid` (not from the
+/// rooms' documents).
+const ROOM_JIDS_OF: &str = "SELECT r.jid FROM shiku_room_member m \
+     JOIN shiku_room r INDEXED BY shiku_room_id_jid ON r.id = m.room_id \
+     WHERE m.user_id = ?1 ORDER BY m.rowid";
+
 /// Tables of the room port. Documents are the model's serde shape; the queried fields are
 /// generated columns except the keys a row is written under (`id`, `room_id`, `user_id`, `jid`,
 /// `message_id`), which never change after insert.
@@ -31,6 +37,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS shiku_room_jid ON shiku_room(jid);
 CREATE INDEX IF NOT EXISTS shiku_room_user ON shiku_room(user_id);
 CREATE INDEX IF NOT EXISTS shiku_room_look ON shiku_room(is_look, s);
 CREATE INDEX IF NOT EXISTS shiku_room_time ON shiku_room(create_time);
+-- A room's jid by its id without parsing its document (`room_jids_of`, named by INDEXED BY:
+-- the planner prefers the primary key and then extracts the jid from the document).
+CREATE INDEX IF NOT EXISTS shiku_room_id_jid ON shiku_room(id, jid);
 CREATE TABLE IF NOT EXISTS shiku_room_member (
     room_id TEXT NOT NULL,
     user_id INTEGER NOT NULL,
@@ -534,19 +543,27 @@ impl RoomStore for SqliteStore {
     }
 
     async fn room_jids_of(&self, user_id: i32) -> StoreResult<Vec<String>> {
-        self.read(u64::MAX, move |c| {
-            let mut stmt = c
-                .prepare_cached(
-                    "SELECT r.jid FROM shiku_room_member m JOIN shiku_room r ON r.id = m.room_id \
-                     WHERE m.user_id = ?1 ORDER BY m.rowid",
-                )
-                .map_err(backend)?;
-            let rows = stmt
-                .query_map(params![user_id], |r| r.get(0))
-                .map_err(backend)?;
-            rows.collect::<Result<_, _>>().map_err(backend)
-        })
-        .await
+        // Kept while no member row changed (`cache`): the conversation list asks on every call.
+        let at = self.clock.table(cache::Watched::Members);
+        let key = i64::from(user_id);
+        if let Some(jids) = self.kept.room_jids.get(key, at) {
+            return Ok(jids.to_vec());
+        }
+        let jids: Arc<Vec<String>> = Arc::new(
+            self.read(u64::MAX, move |c| {
+                let mut stmt = c.prepare_cached(ROOM_JIDS_OF).map_err(backend)?;
+                let rows = stmt
+                    .query_map(params![user_id], |r| r.get(0))
+                    .map_err(backend)?;
+                rows.collect::<Result<_, _>>().map_err(backend)
+            })
+            .await?,
+        );
+        let weight = jids.len();
+        self.kept
+            .room_jids
+            .put_weighing(key, at, jids.clone(), weight);
+        Ok(jids.to_vec())
     }
 
     async fn insert_notice(&self, notice: &Notice) -> StoreResult<String> {
@@ -920,6 +937,20 @@ impl RoomStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn room_jids_come_from_the_index_not_the_documents() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        let ops: Vec<String> = conn
+            .prepare(&format!("EXPLAIN {ROOM_JIDS_OF}"))
+            .unwrap()
+            .query_map([1], |r| r.get(1))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(!ops.iter().any(|op| op.contains("Func")), "{ops:?}");
+    }
 
     #[test]
     fn like_pattern_escapes_wildcards() {
