@@ -754,6 +754,10 @@ async fn run(store: Store) {
     );
     assert_eq!(s.rooms.hidden_muc(100, j2).await.unwrap(), strings(&["m5"]));
     assert!(s.rooms.hidden_muc(200, j1).await.unwrap().is_empty());
+    // A long list (longer than a read on the calling thread takes): whole, in order.
+    let many: Vec<String> = (0..450).map(|i| format!("x{i:03}")).collect();
+    s.rooms.hide_muc(300, j1, &many).await.unwrap();
+    assert_eq!(s.rooms.hidden_muc(300, j1).await.unwrap(), many);
     // The batch form: only the pairs asked about, each room's own ids.
     let asked = [(j1, "m2"), (j1, "m5"), (j2, "m5"), (j2, "m1")]
         .map(|(j, m)| (j.to_string(), m.to_string()));

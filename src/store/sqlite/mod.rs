@@ -272,6 +272,37 @@ impl SqliteStore {
         .await
         .map_err(backend)?
     }
+
+    /// The first column of a query's rows, for a list that is short for almost everyone (the
+    /// messages I hid in a room): read here up to [`readers::INLINE_ROWS`], and only when it
+    /// is longer, again whole on the blocking pool. `sql` ends with `LIMIT ?n`, `n` one past
+    /// `args`.
+    async fn short_list<T>(
+        &self,
+        sql: &'static str,
+        args: Vec<rusqlite::types::Value>,
+    ) -> StoreResult<Vec<T>>
+    where
+        T: rusqlite::types::FromSql + Send + 'static,
+    {
+        let list = |c: &Connection, args: Vec<rusqlite::types::Value>, limit: i64| {
+            let mut stmt = c.prepare_cached(sql).map_err(backend)?;
+            let params = args.into_iter().chain([limit.into()]);
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(params), |r| r.get(0))
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<T>, _>>().map_err(backend)
+        };
+        let inline = readers::INLINE_ROWS;
+        let first_args = args.clone();
+        let first = self
+            .read(inline, move |c| list(c, first_args, sql_int(inline + 1)))
+            .await?;
+        if first.len() as u64 <= inline {
+            return Ok(first);
+        }
+        self.read(u64::MAX, move |c| list(c, args, -1)).await
+    }
 }
 
 /// Reads the `doc` column of every row a query returns.
@@ -374,12 +405,16 @@ fn kept_rows<T>(
             .map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)?
     };
+    // The readings before the documents: a change after them moves the reading.
+    let wanted: Vec<(i64, u64)> = rids
+        .iter()
+        .map(|&rid| (rid, clock.row(table, rid)))
+        .collect();
+    let found = kept.get_many(&wanted);
     let mut out = Vec::with_capacity(rids.len());
     let mut read_doc = None;
-    for rid in rids {
-        // The reading before the document: a change after it moves the reading.
-        let at = clock.row(table, rid);
-        if let Some(row) = kept.get(rid, at) {
+    for ((rid, at), found) in wanted.into_iter().zip(found) {
+        if let Some(row) = found {
             out.push(row);
             continue;
         }

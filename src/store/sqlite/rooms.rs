@@ -18,7 +18,7 @@ use crate::store::{MemberQuery, MucQuery, RoomQuery, RoomStore, Shared};
 /// rooms' documents).
 const ROOM_JIDS_OF: &str = "SELECT r.jid FROM shiku_room_member m \
      JOIN shiku_room r INDEXED BY shiku_room_id_jid ON r.id = m.room_id \
-     WHERE m.user_id = ?1 ORDER BY m.rowid";
+     WHERE m.user_id = ?1 ORDER BY m.rowid LIMIT ?2";
 
 /// Tables of the room port. Documents are the model's serde shape; the queried fields are
 /// generated columns except the keys a row is written under (`id`, `room_id`, `user_id`, `jid`,
@@ -549,16 +549,8 @@ impl RoomStore for SqliteStore {
         if let Some(jids) = self.kept.room_jids.get(key, at) {
             return Ok(jids.to_vec());
         }
-        let jids: Arc<Vec<String>> = Arc::new(
-            self.read(u64::MAX, move |c| {
-                let mut stmt = c.prepare_cached(ROOM_JIDS_OF).map_err(backend)?;
-                let rows = stmt
-                    .query_map(params![user_id], |r| r.get(0))
-                    .map_err(backend)?;
-                rows.collect::<Result<_, _>>().map_err(backend)
-            })
-            .await?,
-        );
+        let jids: Arc<Vec<String>> =
+            Arc::new(self.short_list(ROOM_JIDS_OF, vec![user_id.into()]).await?);
         let weight = jids.len();
         self.kept
             .room_jids
@@ -893,19 +885,12 @@ impl RoomStore for SqliteStore {
     }
 
     async fn hidden_muc(&self, user_id: i32, jid: &str) -> StoreResult<Vec<String>> {
-        let jid = jid.to_string();
-        self.read(u64::MAX, move |c| {
-            let mut stmt = c
-                .prepare_cached(
-                    "SELECT message_id FROM room_group_msg WHERE user_id = ?1 AND jid = ?2 \
-                     ORDER BY rowid",
-                )
-                .map_err(backend)?;
-            let rows = stmt
-                .query_map(params![user_id, jid], |r| r.get(0))
-                .map_err(backend)?;
-            rows.collect::<Result<_, _>>().map_err(backend)
-        })
+        // Usually none: read without the hop to the blocking pool unless there are many.
+        self.short_list(
+            "SELECT message_id FROM room_group_msg WHERE user_id = ?1 AND jid = ?2 \
+             ORDER BY rowid LIMIT ?3",
+            vec![user_id.into(), jid.to_string().into()],
+        )
         .await
     }
 
@@ -945,7 +930,7 @@ mod tests {
         let ops: Vec<String> = conn
             .prepare(&format!("EXPLAIN {ROOM_JIDS_OF}"))
             .unwrap()
-            .query_map([1], |r| r.get(1))
+            .query_map([1, 10], |r| r.get(1))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
