@@ -429,7 +429,8 @@ async fn update_profile_fields() {
     assert_eq!(d["createTime"], created);
     assert!((now_secs() - d["modifyTime"].as_i64().unwrap()).abs() < 5);
 
-    // Persisted, and what others see.
+    // Persisted (the profile read just before is not shown again), and what others see.
+    assert_eq!(get_user(&app, &token, "").await["nickname"], "after");
     let (_, other) = app.register("13100000003", "pw", "other").await;
     let seen = get_user(&app, &other, &uid.to_string()).await;
     assert_eq!(seen["nickname"], "after");

@@ -115,26 +115,30 @@ fn shown_text(stored: &str, unit: Option<TimeUnit>) -> Result<Box<RawValue>> {
 }
 
 /// A history row written as [`row_view`] shows it, straight to JSON text.
-fn row_text(row: &MsgRow, unit: Option<TimeUnit>) -> Result<Vec<u8>> {
+fn row_text(row: &MsgRow, unit: Option<TimeUnit>) -> Result<String> {
     let text = shown_text(body_json(row), unit)?;
-    let mut out = Vec::with_capacity(row_bytes(text.get(), &row.content));
-    serde_json::to_writer(&mut out, &row_shown(row, &text, unit))
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(out)
+    written_row(
+        &row_shown(row, &text, unit),
+        row_bytes(text.get(), &row.content),
+    )
 }
 
 /// A group-history row written as [`muc_view`] shows it, straight to JSON text.
-fn muc_text(row: &MucRow, unit: Option<TimeUnit>) -> Result<Vec<u8>> {
+fn muc_text(row: &MucRow, unit: Option<TimeUnit>) -> Result<String> {
     let text = shown_text(muc_json(row), unit)?;
-    let mut out = Vec::with_capacity(row_bytes(text.get(), &row.content));
-    serde_json::to_writer(&mut out, &muc_shown(row, &text, unit))
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(out)
+    written_row(
+        &muc_shown(row, &text, unit),
+        row_bytes(text.get(), &row.content),
+    )
 }
 
-/// JSON written by serde as text (serde writes only UTF-8).
-fn written(bytes: Result<Vec<u8>>) -> Result<String> {
-    String::from_utf8(bytes?).map_err(|e| Error::Internal(e.to_string()))
+/// A shown row written to JSON text in a buffer of `size` bytes to start with.
+fn written_row(shown: &impl Serialize, size: usize) -> Result<String> {
+    let internal = |e: &dyn std::fmt::Display| Error::Internal(e.to_string());
+    let mut out = Vec::with_capacity(size);
+    serde_json::to_writer(&mut out, shown).map_err(|e| internal(&e))?;
+    // serde writes only UTF-8: checked rather than assumed.
+    String::from_utf8(out).map_err(|e| internal(&e))
 }
 
 /// How a row's kept writing was written (`store::Shared`): the time unit of `timeSend`.
@@ -258,7 +262,7 @@ pub async fn history(ctx: &Ctx, me: i32, r: &HistoryRequest) -> Result<JsonText>
         let last = (rows.len() as u64) < n;
         let unit = history_unit(ctx);
         for row in &rows {
-            let text = row.made(unit_tag(unit), |r| written(row_text(r, unit)))?;
+            let text = row.made(unit_tag(unit), |r| row_text(r, unit))?;
             if !page.push_written(&text).await? {
                 break;
             }
@@ -270,8 +274,8 @@ pub async fn history(ctx: &Ctx, me: i32, r: &HistoryRequest) -> Result<JsonText>
     page.into_json()
 }
 
-/// A history page being filled: at most `rows` rows and `limits.max_page_bytes` of message
-/// text (counted twice: every row carries it in `body` and `message`), read from the store
+/// A history page being filled: at most `rows` rows and `limits.max_page_bytes` of rows (a
+/// history row counted as written, its message text twice: `body` and `message`), read from the store
 /// a chunk at a time so a page of large messages never sits in memory whole. Its rows also
 /// hold their share of `limits.max_pages_bytes`, which bounds what all pages being built hold
 /// together however many are asked for at once.
@@ -488,7 +492,7 @@ pub async fn muc_history(ctx: &Ctx, me: i32, r: &MucHistoryRequest) -> Result<Js
         let last = (rows.len() as u64) < n;
         let unit = history_unit(ctx);
         for row in &rows {
-            let text = row.made(unit_tag(unit), |r| written(muc_text(r, unit)))?;
+            let text = row.made(unit_tag(unit), |r| muc_text(r, unit))?;
             if !page.push_written(&text).await? {
                 break;
             }

@@ -2,6 +2,7 @@
 //! profile and settings, with the reference's side effects and views.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rand::Rng;
 use serde_json::{json, Map, Value};
@@ -791,15 +792,21 @@ pub async fn outtime(ctx: &Ctx, me: i32) -> Result<()> {
 
 /// Finds a user by numeric userId, falling back to the communication `account`.
 async fn find_user(ctx: &Ctx, key: &str) -> Result<Option<User>> {
+    Ok(find_shared_user(ctx, key).await?.map(|u| User::clone(&u)))
+}
+
+/// [`find_user`] as the store shares it (`UserStore::shared_user`): by id, the profile whose
+/// `/user/get` base is made once.
+async fn find_shared_user(ctx: &Ctx, key: &str) -> Result<Option<Arc<Shared<User>>>> {
     if let Ok(id) = key.parse::<i32>() {
-        if let Some(u) = ctx.store.users.get_user(id).await? {
+        if let Some(u) = ctx.store.users.shared_user(id).await? {
             return Ok(Some(u));
         }
     }
     if key.len() > 64 {
         return Ok(None);
     }
-    Ok(ctx.store.users.find_by_account(key).await?)
+    Ok(ctx.store.users.find_by_account(key).await?.map(Shared::new))
 }
 
 /// Whether `setting` (showTelephone / showLastLoginTime: -1 nobody, 2 friends, 3 contacts,
@@ -1027,20 +1034,11 @@ async fn user_text(ctx: &Ctx, viewer: i32, u: &Shared<User>) -> Result<JsonText>
 /// `/user/get`: `user_id` empty = me; a numeric userId or a communication account otherwise.
 pub async fn get(ctx: &Ctx, me: i32, user_id: &str) -> Result<JsonText> {
     let key = user_id.trim();
-    let mine = key.is_empty() || key == "0";
-    let by_id = if mine {
-        Some(me)
+    let user = if key.is_empty() || key == "0" {
+        ctx.store.users.shared_user(me).await?
     } else {
-        key.parse::<i32>().ok()
+        find_shared_user(ctx, key).await?
     };
-    let mut user = match by_id {
-        Some(id) => ctx.store.users.shared_user(id).await?,
-        None => None,
-    };
-    // As `find_user`: a number that is no userId may be a communication account.
-    if user.is_none() && !mine && key.len() <= 64 {
-        user = ctx.store.users.find_by_account(key).await?.map(Shared::new);
-    }
     let user = user.ok_or_else(|| Error::failure("该用户不存在!"))?;
     user_text(ctx, me, &user).await
 }
