@@ -128,7 +128,7 @@ fn ids(rows: &[Arc<Shared<MsgRow>>]) -> Vec<&str> {
     rows.iter().map(|r| r.message_id.as_str()).collect()
 }
 
-fn jids(rows: &[LastChat]) -> Vec<&str> {
+fn jids(rows: &[Arc<Shared<LastChat>>]) -> Vec<&str> {
     rows.iter().map(|r| r.jid.as_str()).collect()
 }
 
@@ -637,6 +637,94 @@ async fn run(store: Store) {
 /// Senders and their receivers in the concurrency test; messages per sender on SQLite and on
 /// MongoDB (fewer: the test server there is one Python process, and the race is the same).
 const SENDERS: i32 = 8;
+/// A conversation list read again at once follows every change, whoever made it (`w`, on the
+/// SQLite store another store on the same file, as another node): a row beyond the page
+/// moving into it, a new conversation, a deletion, a room's new message, a changed row at the
+/// same time, other rooms; and which of its room messages were hidden.
+async fn run_conversations_follow_changes(s: &Store, w: &Store) {
+    const O: i32 = 710001;
+    const ROOM: &str = "0123456789abcdef0123456789abc710";
+    let page = |in_room: bool, limit: u64| async move {
+        let rooms = if in_room {
+            vec![ROOM.to_string()]
+        } else {
+            Vec::new()
+        };
+        let rows = s
+            .messages
+            .last_chats(O, &rooms, None, None, limit)
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| format!("{}:{}", r.jid, r.content))
+            .collect::<Vec<_>>()
+    };
+    for (peer, ts) in [("710002", 100), ("710003", 200), ("710004", 300)] {
+        w.messages
+            .upsert_last_chat(&last(O, peer, "m", ts, "a"))
+            .await
+            .unwrap();
+    }
+    let room = ROOM;
+    w.messages
+        .upsert_last_chat(&room_last(room, 710009, 150, "a"))
+        .await
+        .unwrap();
+    assert_eq!(page(true, 2).await, ["710004:a", "710003:a"]);
+    assert_eq!(page(true, 2).await, ["710004:a", "710003:a"], "again");
+    // The oldest conversation gets a message: it leads the page.
+    w.messages
+        .upsert_last_chat(&last(O, "710002", "m", 400, "b"))
+        .await
+        .unwrap();
+    assert_eq!(page(true, 2).await, ["710002:b", "710004:a"]);
+    // A new conversation.
+    w.messages
+        .upsert_last_chat(&last(O, "710005", "m", 500, "c"))
+        .await
+        .unwrap();
+    assert_eq!(page(true, 2).await, ["710005:c", "710002:b"]);
+    assert!(w.messages.delete_last_chat(O, "710005").await.unwrap());
+    assert_eq!(page(true, 2).await, ["710002:b", "710004:a"]);
+    // The room's new message, then its row removed (the message recalled).
+    w.messages
+        .upsert_last_chat(&room_last(room, 710009, 600, "d"))
+        .await
+        .unwrap();
+    assert_eq!(
+        page(true, 2).await,
+        [format!("{room}:d"), "710002:b".into()]
+    );
+    assert_eq!(
+        page(false, 2).await,
+        ["710002:b", "710004:a"],
+        "not in the room"
+    );
+    assert!(w.messages.delete_room_last_chat(room).await.unwrap());
+    assert_eq!(page(true, 2).await, ["710002:b", "710004:a"]);
+    // Another row at the same time: shown as changed, in its place.
+    w.messages
+        .upsert_last_chat(&last(O, "710004", "m", 300, "e"))
+        .await
+        .unwrap();
+    assert_eq!(page(true, 0).await, ["710002:b", "710004:e", "710003:a"]);
+
+    let asked = vec![(room.to_string(), "r-1".to_string())];
+    assert!(s.rooms.hidden_among(O, &asked).await.unwrap().is_empty());
+    assert!(s.rooms.hidden_among(O, &asked).await.unwrap().is_empty());
+    w.rooms.hide_muc(O, room, &strings(&["r-1"])).await.unwrap();
+    assert_eq!(
+        s.rooms.hidden_among(O, &asked).await.unwrap(),
+        asked.iter().cloned().collect()
+    );
+    assert!(s
+        .rooms
+        .hidden_among(O + 1, &asked)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 const PER_SENDER: usize = 500;
 const PER_SENDER_MONGO: usize = 100;
 const PEERS: i32 = 5;
@@ -795,6 +883,16 @@ async fn sqlite_delete_room_last_chat() {
     run_delete_room_last_chat(sqlite_in(dir.path())).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_conversations_follow_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reader, writer) = (sqlite_in(dir.path()), sqlite_in(dir.path()));
+    run_conversations_follow_changes(&reader, &writer).await;
+    let alone = tempfile::tempdir().unwrap();
+    let store = sqlite_in(alone.path());
+    run_conversations_follow_changes(&store, &store).await;
+}
+
 #[tokio::test]
 async fn sqlite_offline_with_chat() {
     let dir = tempfile::tempdir().unwrap();
@@ -915,6 +1013,15 @@ async fn mongo_delete_room_last_chat() {
     if let Some((store, dbs)) = stores::mongo("message store suite", MessageLayout::Reference).await
     {
         run_delete_room_last_chat(store).await;
+        dbs.drop_all().await;
+    }
+}
+
+#[tokio::test]
+async fn mongo_conversations_follow_changes() {
+    if let Some((store, dbs)) = stores::mongo("message store suite", MessageLayout::Reference).await
+    {
+        run_conversations_follow_changes(&store, &store).await;
         dbs.drop_all().await;
     }
 }

@@ -222,6 +222,14 @@ fn last_chat_shown(mut row: LastChat, unit: Option<TimeUnit>) -> LastChat {
     row
 }
 
+/// A conversation-list row written as [`last_chat_view`] shows it, straight to JSON text.
+fn last_chat_text(row: &LastChat, unit: Option<TimeUnit>) -> Result<String> {
+    written_row(
+        &last_chat_shown(row.clone(), unit),
+        row_bytes("", &row.content),
+    )
+}
+
 /// The unit this deployment's history answers give `timeSend` in.
 fn history_unit(ctx: &Ctx) -> Option<TimeUnit> {
     times::history_unit(ctx.config.client.history_time_unit)
@@ -316,19 +324,8 @@ impl Page {
         (!self.full && left > 0).then(|| left.min(PAGE_CHUNK))
     }
 
-    /// Adds a row unless the page's byte budget is spent or the pages being built hold all of
-    /// theirs (see [`Page::admit`]); false when the page is full.
-    async fn push(&mut self, row: &impl Serialize, size: usize) -> Result<bool> {
-        if !self.admit(size).await? {
-            return Ok(false);
-        }
-        self.rows
-            .push(row, size)
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        Ok(true)
-    }
-
-    /// [`Page::push`] for a row already written as JSON.
+    /// Adds a row written as JSON unless the page's byte budget is spent or the pages being
+    /// built hold all of theirs (see [`Page::admit`]); false when the page is full.
     async fn push_written(&mut self, text: &str) -> Result<bool> {
         if !self.admit(text.len()).await? {
             return Ok(false);
@@ -623,14 +620,14 @@ pub async fn last_chat_list(
         .map(|r| (r.jid.clone(), r.message_id.clone()))
         .collect();
     let hidden = ctx.store.rooms.hidden_among(me, &shown).await?;
+    let unit = history_unit(ctx);
     let mut page = Page::new(ctx, rows.len() as u64);
     for row in rows {
         if row.is_room == 1 && hidden.contains(&(row.jid.clone(), row.message_id.clone())) {
             continue;
         }
-        let row = last_chat_shown(row, history_unit(ctx));
-        let size = row_bytes("", &row.content);
-        if !page.push(&row, size).await? {
+        let text = row.made(unit_tag(unit), |r| last_chat_text(r, unit))?;
+        if !page.push_written(&text).await? {
             break;
         }
     }

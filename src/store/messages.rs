@@ -98,7 +98,7 @@ pub trait MessageStore: Send + Sync {
     /// by `jid` when it is 1.
     async fn upsert_last_chat(&self, row: &LastChat) -> StoreResult<()>;
     /// The single-chat rows of `user_id` plus the rows of `room_jids`, newest (`ts`) first;
-    /// optional bounds on `ts` (ms); `limit` 0 = all.
+    /// optional bounds on `ts` (ms); `limit` 0 = all. Shared like history rows.
     async fn last_chats(
         &self,
         user_id: i32,
@@ -106,7 +106,7 @@ pub trait MessageStore: Send + Sync {
         start_ms: Option<i64>,
         end_ms: Option<i64>,
         limit: u64,
-    ) -> StoreResult<Vec<LastChat>>;
+    ) -> StoreResult<Vec<Arc<Shared<LastChat>>>>;
     /// The single-chat row (`user_id`, `jid`), or the room row of `jid` when `user_id` is None.
     async fn get_last_chat(&self, user_id: Option<i32>, jid: &str)
         -> StoreResult<Option<LastChat>>;

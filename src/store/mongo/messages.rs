@@ -439,6 +439,42 @@ async fn create_place_indexes(coll: &Collection<Document>, kind: Kind) {
 }
 
 impl MongoStore {
+    /// [`MessageStore::last_chats`], the rows as read.
+    async fn last_chat_rows(
+        &self,
+        user_id: i32,
+        room_jids: &[String],
+        start_ms: Option<i64>,
+        end_ms: Option<i64>,
+        limit: u64,
+    ) -> StoreResult<Vec<LastChat>> {
+        let singles = self.single_last_chats_of(&user_id.to_string()).await?;
+        if self.msgs.layout == MessageLayout::Reference {
+            let filter = last_chats_filter(user_id, room_jids, start_ms, end_ms);
+            return self
+                .find_rows(&singles, LAST_CHATS, filter, newest_first(), 0, limit)
+                .await;
+        }
+        let filter = single_last_chats_filter(user_id, start_ms, end_ms);
+        let mut rows: Vec<LastChat> = self
+            .find_rows(&singles, LAST_CHATS, filter, newest_first(), 0, limit)
+            .await?;
+        if !room_jids.is_empty() {
+            let rooms = self.room_last_chats().await;
+            let filter = room_last_chats_filter(room_jids, start_ms, end_ms);
+            rows.extend(
+                self.find_rows::<LastChat>(&rooms, LAST_CHATS, filter, newest_first(), 0, limit)
+                    .await?,
+            );
+            // Two sorted lists merged: ObjectId hex strings order like their creation times.
+            rows.sort_by(|a, b| b.ts.cmp(&a.ts).then_with(|| b.id.cmp(&a.id)));
+            if limit > 0 {
+                rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            }
+        }
+        Ok(rows)
+    }
+
     /// The collection of `place`, its indexes created on first use.
     async fn place(&self, place: &Place) -> Collection<Document> {
         let db = self.msgs.db(place.db);
@@ -854,32 +890,13 @@ impl MessageStore for MongoStore {
         start_ms: Option<i64>,
         end_ms: Option<i64>,
         limit: u64,
-    ) -> StoreResult<Vec<LastChat>> {
-        let singles = self.single_last_chats_of(&user_id.to_string()).await?;
-        if self.msgs.layout == MessageLayout::Reference {
-            let filter = last_chats_filter(user_id, room_jids, start_ms, end_ms);
-            return self
-                .find_rows(&singles, LAST_CHATS, filter, newest_first(), 0, limit)
-                .await;
-        }
-        let filter = single_last_chats_filter(user_id, start_ms, end_ms);
-        let mut rows: Vec<LastChat> = self
-            .find_rows(&singles, LAST_CHATS, filter, newest_first(), 0, limit)
-            .await?;
-        if !room_jids.is_empty() {
-            let rooms = self.room_last_chats().await;
-            let filter = room_last_chats_filter(room_jids, start_ms, end_ms);
-            rows.extend(
-                self.find_rows::<LastChat>(&rooms, LAST_CHATS, filter, newest_first(), 0, limit)
-                    .await?,
-            );
-            // Two sorted lists merged: ObjectId hex strings order like their creation times.
-            rows.sort_by(|a, b| b.ts.cmp(&a.ts).then_with(|| b.id.cmp(&a.id)));
-            if limit > 0 {
-                rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-            }
-        }
-        Ok(rows)
+    ) -> StoreResult<Vec<Arc<Shared<LastChat>>>> {
+        Ok(self
+            .last_chat_rows(user_id, room_jids, start_ms, end_ms, limit)
+            .await?
+            .into_iter()
+            .map(Shared::new)
+            .collect())
     }
 
     async fn get_last_chat(

@@ -53,6 +53,14 @@ pub(super) enum Watched {
     Msgs,
     /// `shiku_muc_msgs` rows, by rowid, counted as [`Watched::Msgs`].
     MucMsgs,
+    /// `shiku_last_chats` rows, by rowid, counted as [`Watched::Msgs`]: a message moves its
+    /// conversation's row, not everyone's list.
+    LastChats,
+    /// New `shiku_last_chats` rows, counted as a table: a conversation list kept whole (its
+    /// rows by rowid) is read again when a conversation may have started.
+    LastChatsAdded,
+    /// `room_group_msg` (the room messages users hid), counted as a table.
+    Hidden,
 }
 
 impl Watched {
@@ -65,6 +73,8 @@ impl Watched {
             "shiku_room_member" => Watched::Members,
             "shiku_msgs" => Watched::Msgs,
             "shiku_muc_msgs" => Watched::MucMsgs,
+            "shiku_last_chats" => Watched::LastChats,
+            "room_group_msg" => Watched::Hidden,
             _ => return None,
         })
     }
@@ -72,7 +82,10 @@ impl Watched {
     /// Whether a change of one row also moves the table's counter (read by
     /// [`Clock::table`]); tables read only row by row leave it for changes too many to name.
     fn moves_table(self) -> bool {
-        !matches!(self, Watched::Msgs | Watched::MucMsgs)
+        !matches!(
+            self,
+            Watched::Msgs | Watched::MucMsgs | Watched::LastChats | Watched::LastChatsAdded
+        )
     }
 }
 
@@ -173,9 +186,12 @@ impl Changes {
         });
         let noting = changes.clone();
         conn.update_hook(Some(
-            move |_: rusqlite::hooks::Action, _: &str, table: &str, row: i64| {
+            move |action: rusqlite::hooks::Action, _: &str, table: &str, row: i64| {
                 if let Some(t) = Watched::of(table) {
                     noting.note(t, row);
+                    if t == Watched::LastChats && action == rusqlite::hooks::Action::SQLITE_INSERT {
+                        noting.note_table(Watched::LastChatsAdded);
+                    }
                 }
             },
         ));
@@ -192,6 +208,14 @@ impl Changes {
             noted.tables.push(table);
         } else {
             noted.rows.push((table, row));
+        }
+    }
+
+    /// Notes a change of `table` as a whole.
+    fn note_table(&self, table: Watched) {
+        let mut noted = self.noted.lock().unwrap_or_else(|e| e.into_inner());
+        if !noted.tables.contains(&table) {
+            noted.tables.push(table);
         }
     }
 

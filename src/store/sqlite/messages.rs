@@ -539,17 +539,128 @@ fn msg_row(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> StoreResul
     Ok(one_doc::<MsgRow>(conn, MSGS, sql, p)?.map(with_message))
 }
 
-/// Conversation rows of a query selecting `ts, rid, doc, oid`, not yet decoded.
-fn keyed_rows(
+/// Conversations kept per user as an ordered list of rowids; a user with more reads each page
+/// from the indexes instead.
+const CONVERSATIONS_KEPT: u64 = 1000;
+
+/// The (`ts`, rowid) of my single-chat conversation rows and of my rooms' rows, newest first,
+/// within the bounds (ms), at most `limit` (0: all).
+fn conversation_keys(
     conn: &Connection,
-    sql: &str,
-    p: impl rusqlite::Params,
-) -> StoreResult<Vec<(i64, i64, String, String)>> {
-    let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
-    let rows = stmt
-        .query_map(p, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .map_err(backend)?;
-    rows.collect::<Result<_, _>>().map_err(backend)
+    user_id: i32,
+    rooms: &[String],
+    start_ms: Option<i64>,
+    end_ms: Option<i64>,
+    limit: u64,
+) -> StoreResult<Vec<(i64, i64)>> {
+    // Two reads merged here rather than one `OR` query: that one sorted every matching row in
+    // a temporary b-tree. My single-chat rows come newest first from `shiku_last_chats_recent`
+    // (which holds `ts` and the rowid: nothing is read from the table) and stop at `limit`;
+    // my rooms' newest `limit` rows (one per room) are merged here by the same key.
+    let mut bounds = String::new();
+    let mut args: Vec<rusqlite::types::Value> = vec![rusqlite::types::Value::Null];
+    if let Some(start) = start_ms {
+        args.push(start.into());
+        bounds += &format!(" AND ts >= ?{}", args.len());
+    }
+    if let Some(end) = end_ms {
+        args.push(end.into());
+        bounds += &format!(" AND ts <= ?{}", args.len());
+    }
+    let limited = |sql: &mut String, args: &mut Vec<rusqlite::types::Value>| {
+        if limit > 0 {
+            args.push(sql_int(limit).into());
+            *sql += &format!(" LIMIT ?{}", args.len());
+        }
+    };
+    let keys = |sql: &str, args: Vec<rusqlite::types::Value>| -> StoreResult<Vec<(i64, i64)>> {
+        let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    };
+    let mut single_args = args.clone();
+    single_args[0] = user_id.to_string().into();
+    let mut single_sql = format!(
+        "SELECT ts, rid FROM shiku_last_chats \
+         WHERE user_id = ?1 AND is_room = 0{bounds} ORDER BY ts DESC, rid DESC"
+    );
+    limited(&mut single_sql, &mut single_args);
+    let mut found = keys(&single_sql, single_args)?;
+    if !rooms.is_empty() {
+        args[0] = json_list(rooms)?.into();
+        // At most `limit` of them too: a member of thousands of rooms reads a page, not every
+        // room's row.
+        let mut room_sql = format!(
+            "SELECT ts, rid FROM shiku_last_chats WHERE is_room = 1 \
+             AND jid IN (SELECT value FROM json_each(?1)){bounds} ORDER BY ts DESC, rid DESC"
+        );
+        limited(&mut room_sql, &mut args);
+        found.extend(keys(&room_sql, args)?);
+    }
+    found.sort_unstable_by_key(|r| std::cmp::Reverse(*r));
+    if limit > 0 {
+        found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    }
+    Ok(found)
+}
+
+/// Every conversation of a user, in order ([`conversation_keys`] unbounded), and what it was
+/// read under: kept by userId while no conversation started anywhere (the clock's
+/// [`cache::Watched::LastChatsAdded`], the key's reading), none of these rows changed (the
+/// sum of their readings) and the user is in the same rooms.
+pub(super) struct Conversations {
+    rooms: Vec<String>,
+    rows: Vec<(i64, i64)>,
+    readings: u64,
+}
+
+/// The sum of the rows' clock readings: counters only grow, so it moves when any does.
+fn readings_of(clock: &cache::Clock, rows: &[(i64, i64)]) -> u64 {
+    rows.iter().fold(0u64, |sum, &(_, rid)| {
+        sum.wrapping_add(clock.row(cache::Watched::LastChats, rid))
+    })
+}
+
+/// [`Conversations`] of `user_id` in `rooms`, kept or read; None when there are more than
+/// [`CONVERSATIONS_KEPT`] or they changed while read (the caller reads its page instead).
+fn conversations(
+    conn: &Connection,
+    clock: &cache::Clock,
+    kept: &cache::Kept<Arc<Conversations>>,
+    user_id: i32,
+    rooms: &[String],
+) -> StoreResult<Option<Arc<Conversations>>> {
+    let added = clock.table(cache::Watched::LastChatsAdded);
+    let key = i64::from(user_id);
+    if let Some(all) = kept.get(key, added) {
+        if all.rooms == rooms && all.readings == readings_of(clock, &all.rows) {
+            return Ok(Some(all));
+        }
+    }
+    let read = || conversation_keys(conn, user_id, rooms, None, None, CONVERSATIONS_KEPT + 1);
+    let rows = read()?;
+    if rows.len() as u64 > CONVERSATIONS_KEPT {
+        return Ok(None);
+    }
+    // The rowids are known only after the read, so their readings come after it: a change
+    // committed after the read but counted before the readings would go unseen. Reading
+    // again after the readings closes that gap (such a change shows in the second read).
+    let readings = readings_of(clock, &rows);
+    if read()? != rows {
+        return Ok(None);
+    }
+    let weight = rows.len() + rooms.len();
+    let all = Arc::new(Conversations {
+        rooms: rooms.to_vec(),
+        rows,
+        readings,
+    });
+    kept.put_weighing(key, added, all.clone(), weight);
+    Ok(Some(all))
 }
 
 /// Reads conversation rows from a query selecting `doc, oid`.
@@ -604,7 +715,7 @@ impl MessageStore for SqliteStore {
                 cache::Watched::Msgs,
                 &kept.msgs,
                 "SELECT doc FROM shiku_msgs WHERE rid = ?1",
-                |doc| decode(MSGS, doc).map(with_message),
+                |doc, _| decode(MSGS, doc).map(with_message),
             )
         })
         .await
@@ -777,59 +888,45 @@ impl MessageStore for SqliteStore {
         start_ms: Option<i64>,
         end_ms: Option<i64>,
         limit: u64,
-    ) -> StoreResult<Vec<LastChat>> {
-        let rooms = json_list(room_jids)?;
+    ) -> StoreResult<Vec<Arc<Shared<LastChat>>>> {
+        let rooms = room_jids.to_vec();
+        let (clock, kept) = (self.clock.clone(), self.kept.clone());
         self.read(page_rows(limit), move |c| {
-            // Two reads merged here rather than one `OR` query: that one sorted every matching
-            // row, documents and all, in a temporary b-tree (over half of the endpoint's time in
-            // the profile). My single-chat rows come newest first from `shiku_last_chats_recent`
-            // and stop at `limit`; my rooms' newest `limit` rows (one per room) are merged here by
-            // the same key.
-            let mut bounds = String::new();
-            let mut args: Vec<rusqlite::types::Value> = vec![rusqlite::types::Value::Null];
-            if let Some(start) = start_ms {
-                args.push(start.into());
-                bounds += &format!(" AND ts >= ?{}", args.len());
-            }
-            if let Some(end) = end_ms {
-                args.push(end.into());
-                bounds += &format!(" AND ts <= ?{}", args.len());
-            }
-            let mut single_args = args.clone();
-            single_args[0] = user_id.to_string().into();
-            let mut single_sql = format!(
-                "SELECT ts, rid, doc, oid FROM shiku_last_chats \
-                 WHERE user_id = ?1 AND is_room = 0{bounds} ORDER BY ts DESC, rid DESC"
-            );
-            if limit > 0 {
-                single_args.push(sql_int(limit).into());
-                single_sql += &format!(" LIMIT ?{}", single_args.len());
-            }
-            let mut found = keyed_rows(c, &single_sql, rusqlite::params_from_iter(single_args))?;
-            args[0] = rooms.into();
-            // At most `limit` of them too: a member of thousands of rooms reads a page, not
-            // every room's row.
-            let mut room_sql = format!(
-                "SELECT ts, rid, doc, oid FROM shiku_last_chats WHERE is_room = 1 \
-                 AND jid IN (SELECT value FROM json_each(?1)){bounds} ORDER BY ts DESC, rid DESC"
-            );
-            if limit > 0 {
-                args.push(sql_int(limit).into());
-                room_sql += &format!(" LIMIT ?{}", args.len());
-            }
-            found.extend(keyed_rows(c, &room_sql, rusqlite::params_from_iter(args))?);
-            found.sort_unstable_by_key(|r| std::cmp::Reverse((r.0, r.1)));
-            if limit > 0 {
-                found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-            }
-            found
-                .into_iter()
-                .map(|(_, _, doc, oid)| {
-                    let mut chat: LastChat = decode(LAST_CHATS, &doc)?;
-                    chat.id = Some(oid);
+            let wanted = |&(ts, _): &(i64, i64)| {
+                start_ms.is_none_or(|s| ts >= s) && end_ms.is_none_or(|e| ts <= e)
+            };
+            let take = if limit == 0 {
+                usize::MAX
+            } else {
+                usize::try_from(limit).unwrap_or(usize::MAX)
+            };
+            let rids: Vec<i64> =
+                match conversations(c, &clock, &kept.conversations, user_id, &rooms)? {
+                    Some(all) => all
+                        .rows
+                        .iter()
+                        .filter(|r| wanted(r))
+                        .take(take)
+                        .map(|r| r.1)
+                        .collect(),
+                    None => conversation_keys(c, user_id, &rooms, start_ms, end_ms, limit)?
+                        .into_iter()
+                        .map(|r| r.1)
+                        .collect(),
+                };
+            rows_by_rid(
+                c,
+                &rids,
+                &clock,
+                cache::Watched::LastChats,
+                &kept.last_chats,
+                "SELECT doc, oid FROM shiku_last_chats WHERE rid = ?1",
+                |doc, oid| {
+                    let mut chat: LastChat = decode(LAST_CHATS, doc)?;
+                    chat.id = oid;
                     Ok(chat)
-                })
-                .collect()
+                },
+            )
         })
         .await
     }

@@ -23,7 +23,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{FriendStore, MetaStore, Patch, Shared, StoreError, StoreResult, UserQuery, UserStore};
-use crate::documents::{Friend, Member, MsgRow, MucRow, User, UserLoginLog, UserName, UserRole};
+use crate::documents::{
+    Friend, LastChat, Member, MsgRow, MucRow, User, UserLoginLog, UserName, UserRole,
+};
 
 /// The SQLite adapter.
 pub struct SqliteStore {
@@ -57,6 +59,11 @@ struct KeptDocs {
     /// History rows by rowid, with their writings for clients (`Shared`).
     msgs: cache::Kept<Arc<Shared<MsgRow>>>,
     muc_msgs: cache::Kept<Arc<Shared<MucRow>>>,
+    /// Conversation-list rows by rowid, and each user's list of them in order, by userId.
+    last_chats: cache::Kept<Arc<Shared<LastChat>>>,
+    conversations: cache::Kept<Arc<messages::Conversations>>,
+    /// Which of the room messages a user's conversation list shows they hid, by userId.
+    hidden: cache::Kept<Arc<rooms::HiddenAmong>>,
 }
 
 impl Default for KeptDocs {
@@ -71,6 +78,9 @@ impl Default for KeptDocs {
             room_jids: cache::Kept::with_capacity(cache::MEMBERS_KEPT),
             msgs: cache::Kept::with_capacity(cache::ROW_BYTES_KEPT),
             muc_msgs: cache::Kept::with_capacity(cache::ROW_BYTES_KEPT),
+            last_chats: cache::Kept::with_capacity(cache::ROW_BYTES_KEPT),
+            conversations: cache::Kept::with_capacity(cache::MEMBERS_KEPT),
+            hidden: cache::Kept::with_capacity(cache::MEMBERS_KEPT),
         }
     }
 }
@@ -383,10 +393,7 @@ fn page_rows(limit: u64) -> u64 {
     }
 }
 
-/// The history rows a query selecting `rid` names, in its order: each the one kept under the
-/// change clock's reading of its row (`cache`), else its document read by `by_rid` (selecting
-/// `doc` of rowid ?1), decoded by `decode` and kept. A row deleted between the two reads is
-/// left out, as if deleted just before.
+/// The history rows a query selecting `rid` names, in its order (see [`rows_by_rid`]).
 #[allow(clippy::too_many_arguments)]
 fn kept_rows<T>(
     conn: &Connection,
@@ -396,7 +403,7 @@ fn kept_rows<T>(
     table: cache::Watched,
     kept: &cache::Kept<Arc<Shared<T>>>,
     by_rid: &str,
-    decode: impl Fn(&str) -> StoreResult<T>,
+    decode: impl Fn(&str, Option<String>) -> StoreResult<T>,
 ) -> StoreResult<Vec<Arc<Shared<T>>>> {
     let rids: Vec<i64> = {
         let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
@@ -405,6 +412,22 @@ fn kept_rows<T>(
             .map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)?
     };
+    rows_by_rid(conn, &rids, clock, table, kept, by_rid, decode)
+}
+
+/// The rows of `table` with these rowids, in their order: each the one kept under the change
+/// clock's reading of its row (`kept`), else read by `by_rid` (selecting `doc`, and optionally
+/// an id beside it, of rowid ?1), decoded by `decode` and kept. A row deleted meanwhile is
+/// left out, as if deleted just before.
+fn rows_by_rid<T>(
+    conn: &Connection,
+    rids: &[i64],
+    clock: &cache::Clock,
+    table: cache::Watched,
+    kept: &cache::Kept<Arc<Shared<T>>>,
+    by_rid: &str,
+    decode: impl Fn(&str, Option<String>) -> StoreResult<T>,
+) -> StoreResult<Vec<Arc<Shared<T>>>> {
     // The readings before the documents: a change after them moves the reading.
     let wanted: Vec<(i64, u64)> = rids
         .iter()
@@ -422,12 +445,15 @@ fn kept_rows<T>(
             Some(stmt) => stmt,
             None => read_doc.insert(conn.prepare_cached(by_rid).map_err(backend)?),
         };
-        let doc: Option<String> = stmt
-            .query_row([rid], |r| r.get(0))
+        let with_id = stmt.column_count() > 1;
+        let doc: Option<(String, Option<String>)> = stmt
+            .query_row([rid], |r| {
+                Ok((r.get(0)?, if with_id { r.get(1)? } else { None }))
+            })
             .optional()
             .map_err(backend)?;
-        let Some(doc) = doc else { continue };
-        let row = Shared::new(decode(&doc)?);
+        let Some((doc, id)) = doc else { continue };
+        let row = Shared::new(decode(&doc, id)?);
         kept.put_weighing(rid, at, row.clone(), 3 * doc.len());
         out.push(row);
     }

@@ -774,7 +774,7 @@ impl RoomStore for SqliteStore {
                 cache::Watched::MucMsgs,
                 &kept.muc_msgs,
                 "SELECT doc FROM shiku_muc_msgs WHERE rid = ?1",
-                |doc| decode::<MucRow>(MUC, doc).map(BodyOnce::read_back),
+                |doc, _| decode::<MucRow>(MUC, doc).map(BodyOnce::read_back),
             )
         })
         .await
@@ -902,21 +902,45 @@ impl RoomStore for SqliteStore {
         if messages.is_empty() {
             return Ok(HashSet::new());
         }
+        // Asked again and again with the same rows (a conversation list's rooms): kept while
+        // no one hid or unhid a room message.
+        let at = self.clock.table(cache::Watched::Hidden);
+        let key = i64::from(user_id);
+        if let Some(kept) = self.kept.hidden.get(key, at) {
+            if kept.asked == messages {
+                return Ok(kept.hidden.clone());
+            }
+        }
         let pairs = serde_json::to_string(messages).map_err(backend)?;
-        self.read(messages.len() as u64, move |c| {
-            let mut stmt = c
-                .prepare_cached(
-                    "SELECT jid, message_id FROM room_group_msg WHERE user_id = ?1 AND \
-                     (jid, message_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?2))",
-                )
-                .map_err(backend)?;
-            let rows = stmt
-                .query_map(params![user_id, pairs], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(backend)?;
-            rows.collect::<Result<_, _>>().map_err(backend)
-        })
-        .await
+        let hidden: HashSet<(String, String)> = self
+            .read(messages.len() as u64, move |c| {
+                let mut stmt = c
+                    .prepare_cached(
+                        "SELECT jid, message_id FROM room_group_msg WHERE user_id = ?1 AND \
+                         (jid, message_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?2))",
+                    )
+                    .map_err(backend)?;
+                let rows = stmt
+                    .query_map(params![user_id, pairs], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(backend)?;
+                rows.collect::<Result<_, _>>().map_err(backend)
+            })
+            .await?;
+        let kept = HiddenAmong {
+            asked: messages.to_vec(),
+            hidden: hidden.clone(),
+        };
+        self.kept
+            .hidden
+            .put_weighing(key, at, Arc::new(kept), messages.len());
+        Ok(hidden)
     }
+}
+
+/// What [`RoomStore::hidden_among`] was asked of a user's room messages and answered.
+pub(super) struct HiddenAmong {
+    asked: Vec<(String, String)>,
+    hidden: HashSet<(String, String)>,
 }
 
 #[cfg(test)]
