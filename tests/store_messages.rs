@@ -725,6 +725,94 @@ async fn run_conversations_follow_changes(s: &Store, w: &Store) {
         .is_empty());
 }
 
+/// History pages are the rows as stored, in page order, whether a page lies within the
+/// newest rows the store keeps of a conversation or reaches past them, with every filter, read
+/// again at once, and after a message is added or deleted (by `w`: on SQLite another store on
+/// the same file).
+async fn run_pages_follow_changes(s: &Store, w: &Store) {
+    const A: i32 = 720001;
+    const B: i32 = 720002;
+    // (ts, id, contentType) in the order stored: equal times in threes, ordered by storing.
+    let mut sent: Vec<(i64, &'static str, i32)> = Vec::new();
+    let send = |i: usize, ts: i64| {
+        let id: &'static str = Box::leak(format!("h{i:03}").into_boxed_str());
+        let content_type = if i.is_multiple_of(4) { 2 } else { 1 };
+        let msg = M {
+            content_type,
+            ..m(A, B, id, ts, "x")
+        };
+        (msg, (ts, id, content_type))
+    };
+    for i in 0..130 {
+        let (msg, row) = send(i, 10_000 + (i as i64 / 3) * 10);
+        assert!(w.messages.store_chat(&chat(&msg)).await.unwrap());
+        sent.push(row);
+    }
+    type Ask = (u64, u64, Option<i64>, Option<i64>, Option<i32>);
+    let asks: [Ask; 10] = [
+        (0, 20, None, None, None),
+        (20, 20, None, None, None),
+        (80, 20, None, None, None),
+        (90, 20, None, None, None),
+        (95, 5, None, None, None),
+        (0, 20, None, None, Some(2)),
+        (60, 20, None, None, Some(2)),
+        (0, 20, Some(10_050), Some(10_200), None),
+        (5, 30, None, Some(10_300), Some(2)),
+        (100, 30, None, None, None),
+    ];
+    let check = |sent: Vec<(i64, &'static str, i32)>, when: &'static str| async move {
+        let mut order: Vec<(usize, (i64, &str, i32))> = sent.into_iter().enumerate().collect();
+        order.sort_by_key(|(i, (ts, _, _))| std::cmp::Reverse((*ts, *i)));
+        for (owner, peer) in [(A, B), (B, A)] {
+            for &(skip, limit, start_ms, end_ms, max_type) in &asks {
+                let expected: Vec<&str> = order
+                    .iter()
+                    .filter(|(_, (ts, _, ct))| {
+                        start_ms.is_none_or(|st| *ts >= st)
+                            && end_ms.is_none_or(|e| *ts <= e)
+                            && max_type.is_none_or(|mt| *ct < mt)
+                    })
+                    .skip(skip as usize)
+                    .take(limit as usize)
+                    .map(|(_, (_, id, _))| *id)
+                    .collect();
+                let q = HistoryQuery {
+                    owner,
+                    peer,
+                    start_ms,
+                    end_ms,
+                    max_type,
+                    skip,
+                    limit,
+                };
+                for again in ["", " again"] {
+                    let rows = s.messages.history(&q).await.unwrap();
+                    assert_eq!(ids(&rows), expected, "{when}{again}: {q:?}");
+                }
+            }
+        }
+    };
+    check(sent.clone(), "stored").await;
+    let (msg, row) = send(130, 20_000);
+    assert!(w.messages.store_chat(&chat(&msg)).await.unwrap());
+    sent.push(row);
+    check(sent.clone(), "a new message").await;
+    // One message in the middle of the first page, deleted from both copies.
+    let gone = sent[120].1;
+    for owner in [A, B] {
+        assert_eq!(
+            w.messages
+                .delete_copies(owner, &strings(&[gone]))
+                .await
+                .unwrap(),
+            1
+        );
+    }
+    sent.remove(120);
+    check(sent, "a message deleted").await;
+}
+
 const PER_SENDER: usize = 500;
 const PER_SENDER_MONGO: usize = 100;
 const PEERS: i32 = 5;
@@ -893,6 +981,16 @@ async fn sqlite_conversations_follow_changes() {
     run_conversations_follow_changes(&store, &store).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_pages_follow_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reader, writer) = (sqlite_in(dir.path()), sqlite_in(dir.path()));
+    run_pages_follow_changes(&reader, &writer).await;
+    let alone = tempfile::tempdir().unwrap();
+    let store = sqlite_in(alone.path());
+    run_pages_follow_changes(&store, &store).await;
+}
+
 #[tokio::test]
 async fn sqlite_offline_with_chat() {
     let dir = tempfile::tempdir().unwrap();
@@ -1022,6 +1120,15 @@ async fn mongo_conversations_follow_changes() {
     if let Some((store, dbs)) = stores::mongo("message store suite", MessageLayout::Reference).await
     {
         run_conversations_follow_changes(&store, &store).await;
+        dbs.drop_all().await;
+    }
+}
+
+#[tokio::test]
+async fn mongo_pages_follow_changes() {
+    if let Some((store, dbs)) = stores::mongo("message store suite", MessageLayout::Reference).await
+    {
+        run_pages_follow_changes(&store, &store).await;
         dbs.drop_all().await;
     }
 }

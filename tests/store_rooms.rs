@@ -123,6 +123,99 @@ const BAD_IDS: [&str; 4] = [
     "000000000000000000000000",
 ];
 
+/// Room history pages are the rows as stored, in page order, whether a page lies within the
+/// newest rows the store keeps of a room or reaches past them, with every filter and a hide
+/// list, read again at once, and after a message is added or deleted (by `w`: on SQLite
+/// another store on the same file).
+async fn run_pages_follow_changes(s: &Store, w: &Store) {
+    const JID: &str = "0123456789abcdef0123456789abc720";
+    let mut sent: Vec<(i64, String, i32)> = Vec::new();
+    let row = |i: usize, ts: i64| {
+        (
+            ts,
+            format!("g{i:03}"),
+            if i.is_multiple_of(4) { 2 } else { 1 },
+        )
+    };
+    for i in 0..130 {
+        let (ts, id, ct) = row(i, 10_000 + (i as i64 / 3) * 10);
+        assert!(w
+            .rooms
+            .store_muc(JID, &muc(&id, "720001", ts, ct, "x"))
+            .await
+            .unwrap());
+        sent.push((ts, id, ct));
+    }
+    type Ask = (
+        u64,
+        u64,
+        Option<i64>,
+        Option<i64>,
+        Option<i32>,
+        &'static [&'static str],
+    );
+    let asks: [Ask; 11] = [
+        (0, 20, None, None, None, &[]),
+        (20, 20, None, None, None, &[]),
+        (80, 20, None, None, None, &[]),
+        (90, 20, None, None, None, &[]),
+        (95, 5, None, None, None, &[]),
+        (0, 20, None, None, Some(2), &[]),
+        (60, 20, None, None, Some(2), &[]),
+        (0, 20, Some(10_050), Some(10_200), None, &[]),
+        (5, 30, None, Some(10_300), Some(2), &[]),
+        (0, 20, None, None, None, &["g129", "g127"]),
+        (0, 0, None, None, None, &[]),
+    ];
+    let check = |sent: Vec<(i64, String, i32)>, when: &'static str| async move {
+        let mut order: Vec<(usize, (i64, String, i32))> = sent.into_iter().enumerate().collect();
+        order.sort_by_key(|(i, (ts, _, _))| std::cmp::Reverse((*ts, *i)));
+        for &(skip, limit, start_ms, end_ms, max_type, hidden) in &asks {
+            let expected: Vec<String> = order
+                .iter()
+                .filter(|(_, (ts, id, ct))| {
+                    start_ms.is_none_or(|st| *ts >= st)
+                        && end_ms.is_none_or(|e| *ts <= e)
+                        && max_type.is_none_or(|mt| *ct < mt)
+                        && !hidden.contains(&id.as_str())
+                })
+                .skip(skip as usize)
+                .take(if limit == 0 {
+                    usize::MAX
+                } else {
+                    limit as usize
+                })
+                .map(|(_, (_, id, _))| id.clone())
+                .collect();
+            let q = MucQuery {
+                jid: JID.to_string(),
+                start_ms,
+                end_ms,
+                max_type,
+                hidden: hidden.iter().map(|h| h.to_string()).collect(),
+                skip,
+                limit,
+            };
+            for again in ["", " again"] {
+                let got = history(s, q.clone()).await;
+                assert_eq!(got, expected, "{when}{again}: {q:?}");
+            }
+        }
+    };
+    check(sent.clone(), "stored").await;
+    let (ts, id, ct) = row(130, 20_000);
+    assert!(w
+        .rooms
+        .store_muc(JID, &muc(&id, "720001", ts, ct, "x"))
+        .await
+        .unwrap());
+    sent.push((ts, id, ct));
+    check(sent.clone(), "a new message").await;
+    let gone = sent.remove(120).1;
+    assert_eq!(w.rooms.delete_muc(JID, &[gone], None).await.unwrap(), 1);
+    check(sent, "a message deleted").await;
+}
+
 async fn run(store: Store) {
     let s = &store;
     let (j1, j2, j3) = (
@@ -1023,6 +1116,15 @@ async fn sqlite_room_suite() {
     run(store).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_pages_follow_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reader, writer) = (stores::sqlite_in(dir.path()), stores::sqlite_in(dir.path()));
+    run_pages_follow_changes(&reader, &writer).await;
+    let (store, _dir) = sqlite();
+    run_pages_follow_changes(&store, &store).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_concurrent_members() {
     let (store, _dir) = sqlite();
@@ -1039,6 +1141,14 @@ async fn sqlite_big_room() {
 async fn mongo_room_suite() {
     if let Some((store, dbs)) = stores::mongo("room store suite", MessageLayout::Reference).await {
         run(store).await;
+        dbs.drop_all().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mongo_pages_follow_changes() {
+    if let Some((store, dbs)) = stores::mongo("room store suite", MessageLayout::Reference).await {
+        run_pages_follow_changes(&store, &store).await;
         dbs.drop_all().await;
     }
 }

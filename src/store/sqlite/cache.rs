@@ -61,6 +61,15 @@ pub(super) enum Watched {
     LastChatsAdded,
     /// `room_group_msg` (the room messages users hid), counted as a table.
     Hidden,
+    /// `shiku_room`, counted as a table (rooms are kept by jid).
+    Rooms,
+    /// New messages of a conversation, by owner and peer (`history_key`), noted by the store
+    /// that wrote them (the update hook names rows, not conversations).
+    MsgsAdded,
+    /// New messages of a room, by the room's `text_key`, noted likewise.
+    MucMsgsAdded,
+    /// History rows (single or group chat) deleted, counted as a table.
+    HistoryRemoved,
 }
 
 impl Watched {
@@ -75,6 +84,7 @@ impl Watched {
             "shiku_muc_msgs" => Watched::MucMsgs,
             "shiku_last_chats" => Watched::LastChats,
             "room_group_msg" => Watched::Hidden,
+            "shiku_room" => Watched::Rooms,
             _ => return None,
         })
     }
@@ -84,7 +94,13 @@ impl Watched {
     fn moves_table(self) -> bool {
         !matches!(
             self,
-            Watched::Msgs | Watched::MucMsgs | Watched::LastChats | Watched::LastChatsAdded
+            Watched::Msgs
+                | Watched::MucMsgs
+                | Watched::LastChats
+                | Watched::LastChatsAdded
+                | Watched::MsgsAdded
+                | Watched::MucMsgsAdded
+                | Watched::HistoryRemoved
         )
     }
 }
@@ -178,19 +194,31 @@ pub(super) struct Changes {
 }
 
 impl Changes {
-    /// Starts noting the watched rows `conn`'s statements change.
-    pub(super) fn watch(clock: Arc<Clock>, conn: &rusqlite::Connection) -> Arc<Changes> {
-        let changes = Arc::new(Changes {
+    /// Changes noted by hand ([`Changes::note_key`]) for the clock, of no connection.
+    pub(super) fn new(clock: Arc<Clock>) -> Arc<Changes> {
+        Arc::new(Changes {
             clock,
             noted: Mutex::default(),
-        });
+        })
+    }
+
+    /// Starts noting the watched rows `conn`'s statements change.
+    pub(super) fn watch(clock: Arc<Clock>, conn: &rusqlite::Connection) -> Arc<Changes> {
+        let changes = Changes::new(clock);
         let noting = changes.clone();
         conn.update_hook(Some(
             move |action: rusqlite::hooks::Action, _: &str, table: &str, row: i64| {
+                use rusqlite::hooks::Action;
                 if let Some(t) = Watched::of(table) {
                     noting.note(t, row);
-                    if t == Watched::LastChats && action == rusqlite::hooks::Action::SQLITE_INSERT {
-                        noting.note_table(Watched::LastChatsAdded);
+                    match (t, action) {
+                        (Watched::LastChats, Action::SQLITE_INSERT) => {
+                            noting.note_table(Watched::LastChatsAdded)
+                        }
+                        (Watched::Msgs | Watched::MucMsgs, Action::SQLITE_DELETE) => {
+                            noting.note_table(Watched::HistoryRemoved)
+                        }
+                        _ => {}
                     }
                 }
             },
@@ -209,6 +237,12 @@ impl Changes {
         } else {
             noted.rows.push((table, row));
         }
+    }
+
+    /// Notes a change the update hook cannot name (`key` of `table`, e.g. a conversation);
+    /// published, like every note, only once what it names is committed.
+    pub(super) fn note_key(&self, table: Watched, key: i64) {
+        self.note(table, key);
     }
 
     /// Notes a change of `table` as a whole.
@@ -399,11 +433,18 @@ mod tests {
         changes.publish();
         assert_ne!(clock.row(Watched::Msgs, 1), one, "the changed row");
         assert_eq!(clock.row(Watched::Msgs, 2), two, "a new row moves no other");
+        let removed = clock.table(Watched::HistoryRemoved);
+        assert_eq!(clock.table(Watched::HistoryRemoved), removed);
         conn.execute("DELETE FROM shiku_msgs WHERE rid = 3", [])
             .unwrap();
         let three = clock.row(Watched::Msgs, 3);
         changes.publish();
         assert_ne!(clock.row(Watched::Msgs, 3), three, "a deleted row moves");
+        assert_ne!(
+            clock.table(Watched::HistoryRemoved),
+            removed,
+            "and the history's deletions"
+        );
     }
 
     #[test]

@@ -534,6 +534,11 @@ fn history_sql(q: &HistoryQuery) -> (String, Vec<rusqlite::types::Value>) {
     (sql, args)
 }
 
+/// What a conversation's head is kept and counted under (`Head`): its owner and peer.
+fn history_name(owner: &str, peer: &str) -> String {
+    format!("{owner}/{peer}")
+}
+
 /// The first `shiku_msgs` row of a query selecting `doc`.
 fn msg_row(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> StoreResult<Option<MsgRow>> {
     Ok(one_doc::<MsgRow>(conn, MSGS, sql, p)?.map(with_message))
@@ -700,17 +705,58 @@ impl MessageStore for SqliteStore {
             .offline
             .as_ref()
             .map(|o| (o.user_id, o.payload.clone(), o.ts));
-        self.writer.chat(rows, last_chats, offline).await
+        let names: Vec<String> = rows
+            .iter()
+            .map(|r| history_name(&r.sender, &r.receiver))
+            .collect();
+        let stored = self.writer.chat(rows, last_chats, offline).await?;
+        // Committed: the conversations' kept heads are read again (counted before anyone is
+        // answered; a reader that saw the rows before this only reads once more).
+        if stored {
+            for name in &names {
+                self.added
+                    .note_key(cache::Watched::MsgsAdded, cache::text_key(name));
+            }
+            self.added.publish();
+        }
+        Ok(stored)
     }
 
     async fn history(&self, q: &HistoryQuery) -> StoreResult<Vec<Arc<Shared<MsgRow>>>> {
+        let (owner, peer) = (q.owner.to_string(), q.peer.to_string());
+        let name = history_name(&owner, &peer);
+        // The readings before any read (`Head`).
+        let at = self
+            .clock
+            .row(cache::Watched::MsgsAdded, cache::text_key(&name))
+            .wrapping_add(self.clock.table(cache::Watched::HistoryRemoved));
+        let ask = PageAsk {
+            start_ms: q.start_ms,
+            end_ms: q.end_ms,
+            max_type: q.max_type,
+            skip: q.skip,
+            limit: q.limit,
+        };
         let (sql, args) = history_sql(q);
         let (clock, kept) = (self.clock.clone(), self.kept.clone());
         self.read(page_rows(q.limit), move |c| {
-            kept_rows(
+            let head = head_page(
                 c,
-                &sql,
-                args,
+                &kept.heads,
+                &name,
+                at,
+                "SELECT ts, rid, content_type FROM shiku_msgs WHERE sender = ?1 AND receiver = ?2 \
+                 ORDER BY ts DESC, rid DESC LIMIT ?3",
+                vec![owner.into(), peer.into()],
+                &ask,
+            )?;
+            let rids = match head {
+                Some(rids) => rids,
+                None => rids_of(c, &sql, args)?,
+            };
+            rows_by_rid(
+                c,
+                &rids,
                 &clock,
                 cache::Watched::Msgs,
                 &kept.msgs,

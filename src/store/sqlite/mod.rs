@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use super::{FriendStore, MetaStore, Patch, Shared, StoreError, StoreResult, UserQuery, UserStore};
 use crate::documents::{
-    Friend, LastChat, Member, MsgRow, MucRow, User, UserLoginLog, UserName, UserRole,
+    Friend, LastChat, Member, MsgRow, MucRow, Room, User, UserLoginLog, UserName, UserRole,
 };
 
 /// The SQLite adapter.
@@ -37,6 +37,8 @@ pub struct SqliteStore {
     readers: Arc<readers::Readers>,
     /// What the shared connection changed in the watched tables, published after its commits.
     changes: Arc<cache::Changes>,
+    /// New history rows, noted by hand once committed (`cache::Watched::MsgsAdded`).
+    added: Arc<cache::Changes>,
     /// The change clock every process on this file shares (`cache`).
     clock: Arc<cache::Clock>,
     /// The look-ups every request makes, kept decoded while the clock says they hold.
@@ -64,6 +66,14 @@ struct KeptDocs {
     conversations: cache::Kept<Arc<messages::Conversations>>,
     /// Which of the room messages a user's conversation list shows they hid, by userId.
     hidden: cache::Kept<Arc<rooms::HiddenAmong>>,
+    /// Rooms by jid, members by room and userId, the messages a user hid in a room: what
+    /// every room history page checks first.
+    rooms: cache::Kept<(String, Option<Arc<Room>>)>,
+    member: cache::Kept<(String, Option<Member>)>,
+    hidden_muc: cache::Kept<(String, Arc<Vec<String>>)>,
+    /// The newest rows of conversations (by owner and peer) and of rooms (by jid).
+    heads: cache::Kept<(String, Arc<Head>)>,
+    muc_heads: cache::Kept<(String, Arc<Head>)>,
 }
 
 impl Default for KeptDocs {
@@ -81,6 +91,11 @@ impl Default for KeptDocs {
             last_chats: cache::Kept::with_capacity(cache::ROW_BYTES_KEPT),
             conversations: cache::Kept::with_capacity(cache::MEMBERS_KEPT),
             hidden: cache::Kept::with_capacity(cache::MEMBERS_KEPT),
+            rooms: Default::default(),
+            member: Default::default(),
+            hidden_muc: Default::default(),
+            heads: cache::Kept::with_capacity(cache::MEMBERS_KEPT),
+            muc_heads: cache::Kept::with_capacity(cache::MEMBERS_KEPT),
         }
     }
 }
@@ -200,6 +215,7 @@ impl SqliteStore {
             writer,
             readers: Arc::new(readers::Readers::new(&path)),
             changes,
+            added: cache::Changes::new(clock.clone()),
             clock,
             kept: Arc::default(),
             path: path.display().to_string(),
@@ -251,6 +267,32 @@ impl SqliteStore {
         }
         let doc = self.read(1, f).await?;
         pick(&self.kept).put(key, at, doc.clone());
+        Ok(doc)
+    }
+
+    /// [`SqliteStore::kept`] for a document named by text (a room's jid): kept beside its name,
+    /// which tells the rare collision of keys apart; `rows` bounds the read as for
+    /// [`SqliteStore::read`] and weighs what is kept.
+    async fn kept_by_name<T, F>(
+        &self,
+        pick: fn(&KeptDocs) -> &cache::Kept<(String, T)>,
+        name: String,
+        at: u64,
+        rows: u64,
+        f: F,
+    ) -> StoreResult<T>
+    where
+        T: Clone + Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let key = cache::text_key(&name);
+        if let Some((kept, doc)) = pick(&self.kept).get(key, at) {
+            if kept == name {
+                return Ok(doc);
+            }
+        }
+        let doc = self.read(rows, f).await?;
+        pick(&self.kept).put_weighing(key, at, (name, doc.clone()), 1);
         Ok(doc)
     }
 
@@ -393,26 +435,125 @@ fn page_rows(limit: u64) -> u64 {
     }
 }
 
-/// The history rows a query selecting `rid` names, in its order (see [`rows_by_rid`]).
-#[allow(clippy::too_many_arguments)]
-fn kept_rows<T>(
+/// Rows of a conversation or room kept as its head: pages within them (the first pages, which
+/// clients read again and again) need no query.
+const HEAD_ROWS: u64 = 100;
+
+/// The newest rows of a conversation or a room, newest first as pages are: (`ts`, rowid,
+/// `contentType`). Kept while no row was added to it and no history row deleted anywhere
+/// (the only changes of rows that move them: a receipt changes a document, not its place).
+pub(super) struct Head {
+    rows: Vec<(i64, i64, Option<i64>)>,
+    /// Whether these are all of its rows.
+    complete: bool,
+}
+
+/// What a history page asks of its rows besides whose they are.
+pub(super) struct PageAsk {
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    pub max_type: Option<i32>,
+    pub skip: u64,
+    /// 0: all.
+    pub limit: u64,
+}
+
+impl PageAsk {
+    /// Whether a head can answer it at all (a page within [`HEAD_ROWS`]).
+    fn within_head(&self) -> bool {
+        self.limit > 0 && self.skip.saturating_add(self.limit) <= HEAD_ROWS
+    }
+}
+
+impl Head {
+    /// The head read by `sql` (selecting `ts, rid, content_type` newest first and ending with
+    /// `LIMIT ?n`, `n` one past `args`).
+    fn read(
+        conn: &Connection,
+        sql: &str,
+        mut args: Vec<rusqlite::types::Value>,
+    ) -> StoreResult<Head> {
+        args.push(sql_int(HEAD_ROWS + 1).into());
+        let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+        let mut rows: Vec<(i64, i64, Option<i64>)> = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(backend)?
+            .collect::<Result<_, _>>()
+            .map_err(backend)?;
+        let complete = rows.len() as u64 <= HEAD_ROWS;
+        rows.truncate(HEAD_ROWS as usize);
+        Ok(Head { rows, complete })
+    }
+
+    /// The rowids of the page `ask` names, as the page query would give them; None when the
+    /// page reaches past the head.
+    fn page(&self, ask: &PageAsk) -> Option<Vec<i64>> {
+        let limit = usize::try_from(ask.limit).unwrap_or(usize::MAX);
+        let mut skip = ask.skip;
+        let mut out = Vec::with_capacity(limit.min(self.rows.len()));
+        for &(ts, rid, content_type) in &self.rows {
+            if out.len() == limit {
+                return Some(out);
+            }
+            // As SQL compares: a row without a contentType never passes `maxType`.
+            let shown = ask.start_ms.is_none_or(|s| ts >= s)
+                && ask.end_ms.is_none_or(|e| ts <= e)
+                && ask
+                    .max_type
+                    .is_none_or(|m| content_type.is_some_and(|c| c < i64::from(m)));
+            if !shown {
+                continue;
+            }
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            out.push(rid);
+        }
+        (self.complete || out.len() == limit).then_some(out)
+    }
+}
+
+/// A page's rowids from the head of `name` kept under the clock's reading `at` (taken before
+/// any read), the head read by `head_sql` with `head_args` and kept when it is not; None when
+/// the page reaches past the head (the caller asks the index).
+fn head_page(
+    conn: &Connection,
+    kept: &cache::Kept<(String, Arc<Head>)>,
+    name: &str,
+    at: u64,
+    head_sql: &str,
+    head_args: Vec<rusqlite::types::Value>,
+    ask: &PageAsk,
+) -> StoreResult<Option<Vec<i64>>> {
+    if !ask.within_head() {
+        return Ok(None);
+    }
+    let key = cache::text_key(name);
+    if let Some((kept_name, head)) = kept.get(key, at) {
+        if kept_name == name {
+            return Ok(head.page(ask));
+        }
+    }
+    let head = Arc::new(Head::read(conn, head_sql, head_args)?);
+    let weight = head.rows.len();
+    kept.put_weighing(key, at, (name.to_string(), head.clone()), weight);
+    Ok(head.page(ask))
+}
+
+/// The rowids a query selecting `rid` names, in its order.
+fn rids_of(
     conn: &Connection,
     sql: &str,
     args: Vec<rusqlite::types::Value>,
-    clock: &cache::Clock,
-    table: cache::Watched,
-    kept: &cache::Kept<Arc<Shared<T>>>,
-    by_rid: &str,
-    decode: impl Fn(&str, Option<String>) -> StoreResult<T>,
-) -> StoreResult<Vec<Arc<Shared<T>>>> {
-    let rids: Vec<i64> = {
-        let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(args), |r| r.get(0))
-            .map_err(backend)?;
-        rows.collect::<Result<_, _>>().map_err(backend)?
-    };
-    rows_by_rid(conn, &rids, clock, table, kept, by_rid, decode)
+) -> StoreResult<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(args), |r| r.get(0))
+        .map_err(backend)?;
+    rows.collect::<Result<_, _>>().map_err(backend)
 }
 
 /// The rows of `table` with these rowids, in their order: each the one kept under the change

@@ -279,16 +279,28 @@ impl RoomStore for SqliteStore {
     }
 
     async fn get_room_by_jid(&self, jid: &str) -> StoreResult<Option<Room>> {
+        // Kept while no room changed (`cache`): every room history page checks its room.
+        let at = self.clock.table(cache::Watched::Rooms);
+        let name = jid.to_string();
         let jid = jid.to_string();
-        self.read(1, move |c| {
-            one_doc(
-                c,
-                ROOMS,
-                "SELECT doc FROM shiku_room WHERE jid = ?1",
-                params![jid],
+        let room = self
+            .kept_by_name(
+                |k| &k.rooms,
+                name,
+                at,
+                1,
+                move |c| {
+                    let room: Option<Room> = one_doc(
+                        c,
+                        ROOMS,
+                        "SELECT doc FROM shiku_room WHERE jid = ?1",
+                        params![jid],
+                    )?;
+                    Ok(room.map(Arc::new))
+                },
             )
-        })
-        .await
+            .await?;
+        Ok(room.map(|r| (*r).clone()))
     }
 
     async fn update_room(&self, room_id: &str, patch: &Patch) -> StoreResult<Option<Room>> {
@@ -400,15 +412,24 @@ impl RoomStore for SqliteStore {
     }
 
     async fn get_member(&self, room_id: &str, user_id: i32) -> StoreResult<Option<Member>> {
+        // Kept while no member row changed (`cache`), like member lists.
+        let at = self.clock.table(cache::Watched::Members);
+        let name = format!("{room_id}/{user_id}");
         let id = room_id.to_string();
-        self.read(1, move |c| {
-            one_doc(
-                c,
-                MEMBERS,
-                "SELECT doc FROM shiku_room_member WHERE room_id = ?1 AND user_id = ?2",
-                params![id, user_id],
-            )
-        })
+        self.kept_by_name(
+            |k| &k.member,
+            name,
+            at,
+            1,
+            move |c| {
+                one_doc(
+                    c,
+                    MEMBERS,
+                    "SELECT doc FROM shiku_room_member WHERE room_id = ?1 AND user_id = ?2",
+                    params![id, user_id],
+                )
+            },
+        )
         .await
     }
 
@@ -734,19 +755,27 @@ impl RoomStore for SqliteStore {
             row.id = Some(new_id());
         }
         let text = encode(&row)?;
+        let key = cache::text_key(jid);
         let (jid, message_id) = (jid.to_string(), row.message_id.clone());
-        self.run(move |c| {
-            // The unique (jid, message_id) key turns a resend into a no-op.
-            let n = c
-                .execute(
-                    "INSERT INTO shiku_muc_msgs (jid, message_id, doc) VALUES (?1, ?2, ?3) \
-                     ON CONFLICT(jid, message_id) DO NOTHING",
-                    params![jid, message_id, text],
-                )
-                .map_err(backend)?;
-            Ok(n == 1)
-        })
-        .await
+        let stored = self
+            .run(move |c| {
+                // The unique (jid, message_id) key turns a resend into a no-op.
+                let n = c
+                    .execute(
+                        "INSERT INTO shiku_muc_msgs (jid, message_id, doc) VALUES (?1, ?2, ?3) \
+                         ON CONFLICT(jid, message_id) DO NOTHING",
+                        params![jid, message_id, text],
+                    )
+                    .map_err(backend)?;
+                Ok(n == 1)
+            })
+            .await?;
+        // Committed: the room's kept head is read again (see `store_chat`).
+        if stored {
+            self.added.note_key(cache::Watched::MucMsgsAdded, key);
+            self.added.publish();
+        }
+        Ok(stored)
     }
 
     async fn muc_history(&self, q: &MucQuery) -> StoreResult<Vec<Arc<Shared<MucRow>>>> {
@@ -764,12 +793,39 @@ impl RoomStore for SqliteStore {
         args.push(sql_offset(q.skip).into());
         let n = args.len();
         sql += &format!(" ORDER BY ts DESC, rid DESC LIMIT ?{} OFFSET ?{n}", n - 1);
+        // The readings before any read (`Head`); a page leaving out messages I hid is read
+        // from the index.
+        let at = self
+            .clock
+            .row(cache::Watched::MucMsgsAdded, cache::text_key(&q.jid))
+            .wrapping_add(self.clock.table(cache::Watched::HistoryRemoved));
+        let ask = PageAsk {
+            start_ms: q.start_ms,
+            end_ms: q.end_ms,
+            max_type: q.max_type,
+            skip: q.skip,
+            limit: if q.hidden.is_empty() { q.limit } else { 0 },
+        };
+        let jid = q.jid.clone();
         let (clock, kept) = (self.clock.clone(), self.kept.clone());
         self.read(page_rows(q.limit), move |c| {
-            kept_rows(
+            let head = head_page(
                 c,
-                &sql,
-                args,
+                &kept.muc_heads,
+                &jid,
+                at,
+                "SELECT ts, rid, content_type FROM shiku_muc_msgs WHERE jid = ?1 \
+                 ORDER BY ts DESC, rid DESC LIMIT ?2",
+                vec![jid.clone().into()],
+                &ask,
+            )?;
+            let rids = match head {
+                Some(rids) => rids,
+                None => rids_of(c, &sql, args)?,
+            };
+            rows_by_rid(
+                c,
+                &rids,
                 &clock,
                 cache::Watched::MucMsgs,
                 &kept.muc_msgs,
@@ -885,13 +941,29 @@ impl RoomStore for SqliteStore {
     }
 
     async fn hidden_muc(&self, user_id: i32, jid: &str) -> StoreResult<Vec<String>> {
-        // Usually none: read without the hop to the blocking pool unless there are many.
-        self.short_list(
-            "SELECT message_id FROM room_group_msg WHERE user_id = ?1 AND jid = ?2 \
-             ORDER BY rowid LIMIT ?3",
-            vec![user_id.into(), jid.to_string().into()],
-        )
-        .await
+        // Kept while no one hid a room message (`cache`); usually none, so read without the
+        // hop to the blocking pool unless there are many.
+        let at = self.clock.table(cache::Watched::Hidden);
+        let key = cache::text_key(&format!("{user_id}/{jid}"));
+        let name = format!("{user_id}/{jid}");
+        if let Some((kept, ids)) = self.kept.hidden_muc.get(key, at) {
+            if kept == name {
+                return Ok(ids.to_vec());
+            }
+        }
+        let ids = Arc::new(
+            self.short_list(
+                "SELECT message_id FROM room_group_msg WHERE user_id = ?1 AND jid = ?2 \
+                 ORDER BY rowid LIMIT ?3",
+                vec![user_id.into(), jid.to_string().into()],
+            )
+            .await?,
+        );
+        let weight = ids.len();
+        self.kept
+            .hidden_muc
+            .put_weighing(key, at, (name, ids.clone()), weight);
+        Ok(ids.to_vec())
     }
 
     async fn hidden_among(
