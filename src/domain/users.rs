@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rand::Rng;
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use super::auth::{TokenProblem, USER_AUDIENCE};
@@ -840,19 +842,20 @@ fn position_open(u: &User) -> bool {
 /// (unless the owner turned location services on, friends do not see it either), the real
 /// name, and the phone numbers as `showTelephone` says. Blanked, not removed: clients read
 /// these fields.
-fn apply_privacy(shown: &mut Overlay, u: &User, relation: Option<&Friend>) {
+fn apply_privacy(shown: &mut Overlay, u: &User, relation: Option<&Friend>) -> Result<()> {
     let friend = is_friend(relation);
     if !(friend && position_open(u)) {
-        shown.insert("loc", Some(json!({"lat": 0.0, "lng": 0.0})));
+        shown.insert("loc", Some(raw(json!({"lat": 0.0, "lng": 0.0}))?));
     }
     if !friend {
-        shown.insert("name", Some(json!("")));
+        shown.insert("name", Some(raw("")?));
     }
     if !privacy_allows(u.settings.show_telephone, relation) {
         for k in ["areaCode", "telephone", "phone"] {
-            shown.insert(k, Some(json!("")));
+            shown.insert(k, Some(raw("")?));
         }
     }
+    Ok(())
 }
 
 /// A user's fields as `/user/get` shows them to every viewer before what depends on the viewer
@@ -899,12 +902,85 @@ impl UserBase {
 }
 
 /// What one viewer is shown beyond a [`UserBase`]: fields set (Some) or taken away (None).
-type Overlay = BTreeMap<&'static str, Option<Value>>;
+type Overlay = BTreeMap<&'static str, Option<Box<RawValue>>>;
+
+/// A value of the [`Overlay`], written.
+fn raw(v: impl Serialize) -> Result<Box<RawValue>> {
+    serde_json::value::to_raw_value(&v).map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// A relation as `/user/get` shows it under `friends`: the document's fields sorted by name
+/// (the order the answer has always had), written straight to JSON.
+#[derive(Serialize)]
+struct FriendShown<'a> {
+    blacklist: i32,
+    #[serde(rename = "chatRecordTimeOut")]
+    chat_record_time_out: f64,
+    #[serde(rename = "createTime")]
+    create_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    describe: Option<&'a str>,
+    #[serde(rename = "fromAddType")]
+    from_add_type: i32,
+    #[serde(rename = "isBeenBlack")]
+    is_been_black: i32,
+    #[serde(rename = "isOpenSnapchat")]
+    is_open_snapchat: i32,
+    #[serde(rename = "lastTalkTime")]
+    last_talk_time: i64,
+    #[serde(rename = "modifyTime")]
+    modify_time: i64,
+    #[serde(rename = "msgNum")]
+    msg_num: i32,
+    #[serde(rename = "offlineNoPushMsg")]
+    offline_no_push_msg: i32,
+    #[serde(rename = "openTopChatTime")]
+    open_top_chat_time: i64,
+    #[serde(rename = "remarkName", skip_serializing_if = "Option::is_none")]
+    remark_name: Option<&'a str>,
+    status: i32,
+    #[serde(rename = "toFriendsRole", skip_serializing_if = "<[i32]>::is_empty")]
+    to_friends_role: &'a [i32],
+    #[serde(rename = "toNickname")]
+    to_nickname: &'a str,
+    #[serde(rename = "toUserId")]
+    to_user_id: i32,
+    #[serde(rename = "toUserType")]
+    to_user_type: i32,
+    #[serde(rename = "userId")]
+    user_id: i32,
+}
+
+impl<'a> FriendShown<'a> {
+    fn of(f: &'a Friend) -> FriendShown<'a> {
+        FriendShown {
+            blacklist: f.blacklist,
+            chat_record_time_out: f.chat_record_time_out,
+            create_time: f.create_time,
+            describe: f.describe.as_deref(),
+            from_add_type: f.from_add_type,
+            is_been_black: f.is_been_black,
+            is_open_snapchat: f.is_open_snapchat,
+            last_talk_time: f.last_talk_time,
+            modify_time: f.modify_time,
+            msg_num: f.msg_num,
+            offline_no_push_msg: f.offline_no_push_msg,
+            open_top_chat_time: f.open_top_chat_time,
+            remark_name: f.remark_name.as_deref(),
+            status: f.status,
+            to_friends_role: &f.to_friends_role,
+            to_nickname: &f.to_nickname,
+            to_user_id: f.to_user_id,
+            to_user_type: f.to_user_type,
+            user_id: f.user_id,
+        }
+    }
+}
 
 /// A field of the merged view: the base's, or the overlay's.
 enum ShownField<'a> {
     Base(&'a (String, Value, String)),
-    Over(&'static str, &'a Value),
+    Over(&'static str, &'a RawValue),
 }
 
 /// The base and the overlay merged in key order (the order `/user/get` has always had); the
@@ -948,7 +1024,7 @@ async fn overlay(ctx: &Ctx, viewer: i32, u: &User) -> Result<Overlay> {
         }
     };
     if let Some(f) = &relation {
-        shown.insert("friends", Some(sorted(to_map(f))));
+        shown.insert("friends", Some(raw(FriendShown::of(f))?));
     }
     let last_login = ctx
         .store
@@ -960,13 +1036,13 @@ async fn overlay(ctx: &Ctx, viewer: i32, u: &User) -> Result<Overlay> {
     if is_self {
         shown.insert(
             "payPassword",
-            Some(json!(if pay_password_set(u) { "1" } else { "0" })),
+            Some(raw(if pay_password_set(u) { "1" } else { "0" })?),
         );
         let roles = active_roles(ctx, u.user_id).await?;
         if !roles.is_empty() {
-            shown.insert("role", Some(json!(roles)));
+            shown.insert("role", Some(raw(&roles)?));
         }
-        shown.insert("showLastLoginTime", Some(json!(last_login)));
+        shown.insert("showLastLoginTime", Some(raw(last_login)?));
     } else {
         for k in [
             "payPassword",
@@ -982,13 +1058,13 @@ async fn overlay(ctx: &Ctx, viewer: i32, u: &User) -> Result<Overlay> {
             shown.insert(k, None);
         }
         for k in ["attCount", "fansCount", "friendsCount", "msgNum"] {
-            shown.insert(k, Some(json!(0)));
+            shown.insert(k, Some(raw(0)?));
         }
-        shown.insert("totalRecharge", Some(json!(0.0)));
-        shown.insert("totalConsume", Some(json!(0.0)));
-        apply_privacy(&mut shown, u, relation.as_ref());
+        shown.insert("totalRecharge", Some(raw(0.0)?));
+        shown.insert("totalConsume", Some(raw(0.0)?));
+        apply_privacy(&mut shown, u, relation.as_ref())?;
         if privacy_allows(u.settings.show_last_login_time, relation.as_ref()) {
-            shown.insert("showLastLoginTime", Some(json!(last_login)));
+            shown.insert("showLastLoginTime", Some(raw(last_login)?));
         }
     }
     Ok(shown)
@@ -997,12 +1073,19 @@ async fn overlay(ctx: &Ctx, viewer: i32, u: &User) -> Result<Overlay> {
 /// The User object as `/user/get` shows it to `viewer` (self or another user).
 pub async fn user_view(ctx: &Ctx, viewer: i32, u: &User) -> Result<Value> {
     let over = overlay(ctx, viewer, u).await?;
-    let base = UserBase::of(u).map_err(|e| Error::Internal(e.to_string()))?;
-    let fields = merged(&base, &over).into_iter().map(|f| match f {
-        ShownField::Base((k, v, _)) => (k.clone(), v.clone()),
-        ShownField::Over(k, v) => (k.to_string(), v.clone()),
-    });
-    Ok(Value::Object(fields.collect()))
+    let internal = |e: serde_json::Error| Error::Internal(e.to_string());
+    let base = UserBase::of(u).map_err(internal)?;
+    let mut fields = Map::new();
+    for field in merged(&base, &over) {
+        match field {
+            ShownField::Base((k, v, _)) => fields.insert(k.clone(), v.clone()),
+            ShownField::Over(k, v) => fields.insert(
+                k.to_string(),
+                serde_json::from_str(v.get()).map_err(internal)?,
+            ),
+        };
+    }
+    Ok(Value::Object(fields))
 }
 
 /// [`user_view`] written straight to JSON, from the profile's base made once while the store
@@ -1023,7 +1106,7 @@ async fn user_text(ctx: &Ctx, viewer: i32, u: &Shared<User>) -> Result<JsonText>
             ShownField::Over(k, v) => {
                 text.push_str(&serde_json::to_string(k).map_err(internal)?);
                 text.push(':');
-                text.push_str(&serde_json::to_string(v).map_err(internal)?);
+                text.push_str(v.get());
             }
         }
     }
@@ -1434,4 +1517,32 @@ pub async fn authenticate(
     token: &str,
 ) -> Result<std::result::Result<i32, TokenProblem>> {
     ctx.tokens.check(&ctx.store, token, USER_AUDIENCE).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `friends` is written as the relation's document sorted by field name always was.
+    #[test]
+    fn a_relation_is_written_as_its_sorted_document() {
+        let mut f: Friend = serde_json::from_value(json!({
+            "userId": 100101, "toUserId": 100100, "toNickname": "用户0001", "status": 2,
+            "createTime": 1796658247, "modifyTime": 1796658247,
+        }))
+        .unwrap();
+        let mut relations = vec![f.clone()];
+        f.remark_name = Some("备注".into());
+        f.describe = Some(String::new());
+        f.to_friends_role = vec![1, 3];
+        f.chat_record_time_out = 7.5;
+        f.is_been_black = 1;
+        relations.push(f.clone());
+        f.chat_record_time_out = f64::NAN;
+        relations.push(f);
+        for f in &relations {
+            let before = serde_json::to_string(&sorted(to_map(f))).unwrap();
+            assert_eq!(raw(FriendShown::of(f)).unwrap().get(), before);
+        }
+    }
 }

@@ -42,6 +42,10 @@ pub fn decode_form(raw: &[u8]) -> Result<Vec<(String, String)>, Error> {
 }
 
 fn decode_component(raw: &[u8]) -> Result<String, std::string::FromUtf8Error> {
+    // Most values (tokens, ids) need no decoding: copied whole, not byte by byte.
+    if !raw.iter().any(|b| matches!(b, b'+' | b'%')) {
+        return String::from_utf8(raw.to_vec());
+    }
     let plus: Vec<u8> = raw
         .iter()
         .map(|b| if *b == b'+' { b' ' } else { *b })
