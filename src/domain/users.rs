@@ -1,12 +1,12 @@
 //! Users and authentication (spec/reference-server.md 2.3–2.5 and 3.2): registration, login,
 //! profile and settings, with the reference's side effects and views.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rand::Rng;
 use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use super::auth::{TokenProblem, USER_AUDIENCE};
@@ -845,14 +845,14 @@ fn position_open(u: &User) -> bool {
 fn apply_privacy(shown: &mut Overlay, u: &User, relation: Option<&Friend>) -> Result<()> {
     let friend = is_friend(relation);
     if !(friend && position_open(u)) {
-        shown.insert("loc", Some(raw(json!({"lat": 0.0, "lng": 0.0}))?));
+        shown.insert("loc", Some(Cow::Borrowed(r#"{"lat":0.0,"lng":0.0}"#)));
     }
     if !friend {
-        shown.insert("name", Some(raw("")?));
+        shown.insert("name", Some(Cow::Borrowed(EMPTY)));
     }
     if !privacy_allows(u.settings.show_telephone, relation) {
         for k in ["areaCode", "telephone", "phone"] {
-            shown.insert(k, Some(raw("")?));
+            shown.insert(k, Some(Cow::Borrowed(EMPTY)));
         }
     }
     Ok(())
@@ -902,11 +902,16 @@ impl UserBase {
 }
 
 /// What one viewer is shown beyond a [`UserBase`]: fields set (Some) or taken away (None).
-type Overlay = BTreeMap<&'static str, Option<Box<RawValue>>>;
+type Overlay = BTreeMap<&'static str, Option<Cow<'static, str>>>;
+
+/// The empty string, written.
+const EMPTY: &str = "\"\"";
 
 /// A value of the [`Overlay`], written.
-fn raw(v: impl Serialize) -> Result<Box<RawValue>> {
-    serde_json::value::to_raw_value(&v).map_err(|e| Error::Internal(e.to_string()))
+fn raw(v: impl Serialize) -> Result<Cow<'static, str>> {
+    serde_json::to_string(&v)
+        .map(Cow::Owned)
+        .map_err(|e| Error::Internal(e.to_string()))
 }
 
 /// A relation as `/user/get` shows it under `friends`: the document's fields sorted by name
@@ -980,7 +985,7 @@ impl<'a> FriendShown<'a> {
 /// A field of the merged view: the base's, or the overlay's.
 enum ShownField<'a> {
     Base(&'a (String, Value, String)),
-    Over(&'static str, &'a RawValue),
+    Over(&'static str, &'a str),
 }
 
 /// The base and the overlay merged in key order (the order `/user/get` has always had); the
@@ -1036,7 +1041,11 @@ async fn overlay(ctx: &Ctx, viewer: i32, u: &User) -> Result<Overlay> {
     if is_self {
         shown.insert(
             "payPassword",
-            Some(raw(if pay_password_set(u) { "1" } else { "0" })?),
+            Some(Cow::Borrowed(if pay_password_set(u) {
+                "\"1\""
+            } else {
+                "\"0\""
+            })),
         );
         let roles = active_roles(ctx, u.user_id).await?;
         if !roles.is_empty() {
@@ -1058,10 +1067,10 @@ async fn overlay(ctx: &Ctx, viewer: i32, u: &User) -> Result<Overlay> {
             shown.insert(k, None);
         }
         for k in ["attCount", "fansCount", "friendsCount", "msgNum"] {
-            shown.insert(k, Some(raw(0)?));
+            shown.insert(k, Some(Cow::Borrowed("0")));
         }
-        shown.insert("totalRecharge", Some(raw(0.0)?));
-        shown.insert("totalConsume", Some(raw(0.0)?));
+        shown.insert("totalRecharge", Some(Cow::Borrowed("0.0")));
+        shown.insert("totalConsume", Some(Cow::Borrowed("0.0")));
         apply_privacy(&mut shown, u, relation.as_ref())?;
         if privacy_allows(u.settings.show_last_login_time, relation.as_ref()) {
             shown.insert("showLastLoginTime", Some(raw(last_login)?));
@@ -1079,10 +1088,9 @@ pub async fn user_view(ctx: &Ctx, viewer: i32, u: &User) -> Result<Value> {
     for field in merged(&base, &over) {
         match field {
             ShownField::Base((k, v, _)) => fields.insert(k.clone(), v.clone()),
-            ShownField::Over(k, v) => fields.insert(
-                k.to_string(),
-                serde_json::from_str(v.get()).map_err(internal)?,
-            ),
+            ShownField::Over(k, v) => {
+                fields.insert(k.to_string(), serde_json::from_str(v).map_err(internal)?)
+            }
         };
     }
     Ok(Value::Object(fields))
@@ -1106,7 +1114,7 @@ async fn user_text(ctx: &Ctx, viewer: i32, u: &Shared<User>) -> Result<JsonText>
             ShownField::Over(k, v) => {
                 text.push_str(&serde_json::to_string(k).map_err(internal)?);
                 text.push(':');
-                text.push_str(v.get());
+                text.push_str(v);
             }
         }
     }
@@ -1542,7 +1550,7 @@ mod tests {
         relations.push(f);
         for f in &relations {
             let before = serde_json::to_string(&sorted(to_map(f))).unwrap();
-            assert_eq!(raw(FriendShown::of(f)).unwrap().get(), before);
+            assert_eq!(raw(FriendShown::of(f)).unwrap(), before);
         }
     }
 }
