@@ -9,9 +9,9 @@ use serde_json::{json, Map, Value};
 
 use super::error::{Code, Error, Result};
 use super::messages::{notify_user, Notice};
-use super::users::{caller_user, user_view, SEARCH_FLOOR};
+use super::users::{caller_user, relation_fields, user_view, SEARCH_FLOOR};
 use super::util::{md5_hex, now_secs};
-use super::view::{sorted, to_map};
+use super::view::{page_text, sorted, to_map, Field, JsonArray, JsonText, SortedFields};
 use super::{Ctx, SYSTEM_PUBLIC_ID, SYSTEM_SENDER_ID};
 use crate::documents::{Friend, NewFriend, User, UserName};
 use crate::store::{FriendQuery, Patch, UserQuery};
@@ -89,29 +89,34 @@ pub fn order_key(name: &str) -> String {
 /// A relation as clients read it (seed 002 `/friends/page` item): the stored fields plus the
 /// friend's current `toNickname` and `account` when the user is known, the newer generation's
 /// `encryptType` 0, `hideChatSwitch` 0, `hiding` -1, and `orderKey` of the display name.
-pub fn friend_view(f: &Friend, to: Option<&UserName>) -> Value {
-    let mut m = to_map(f);
+pub fn friend_view(f: &Friend, to: Option<&UserName>) -> Result<Value> {
+    let order = friend_order_key(f, to);
+    serde_json::to_value(friend_fields(f, to, &order)).map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// [`friend_view`]'s fields, sorted.
+fn friend_fields<'a>(f: &'a Friend, to: Option<&'a UserName>, order: &'a str) -> SortedFields<'a> {
+    let mut m = relation_fields(
+        f,
+        to.map_or(f.to_nickname.as_str(), |u| u.nickname.as_str()),
+    );
     if let Some(u) = to {
-        m.insert("toNickname".into(), json!(u.nickname));
-        m.insert("account".into(), json!(u.account));
+        m.put("account", Field::Str(&u.account));
     }
+    m.put("orderKey", Field::Str(order));
+    m.put("encryptType", Field::Int(0));
+    m.put("hideChatSwitch", Field::Int(0));
+    m.put("hiding", Field::Int(-1));
+    m.sorted()
+}
+
+/// The `orderKey` of a relation: of the remark, else of the friend's name.
+fn friend_order_key(f: &Friend, to: Option<&UserName>) -> String {
     let display = match f.remark_name.as_deref().filter(|r| !r.trim().is_empty()) {
-        Some(r) => r.to_string(),
-        None => m
-            .get("toNickname")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
+        Some(r) => r,
+        None => to.map_or(f.to_nickname.as_str(), |u| u.nickname.as_str()),
     };
-    m.insert("orderKey".into(), json!(order_key(&display)));
-    for (k, v) in [
-        ("encryptType", json!(0)),
-        ("hideChatSwitch", json!(0)),
-        ("hiding", json!(-1)),
-    ] {
-        m.entry(k).or_insert(v);
-    }
-    sorted(m)
+    order_key(display)
 }
 
 /// The names of the users of `ids` (None for users that no longer exist), in order.
@@ -123,12 +128,12 @@ async fn users_of(ctx: &Ctx, ids: Vec<i32>) -> Result<Vec<Option<UserName>>> {
 /// relations to users that no longer exist (paged lists keep them so `total` stays true).
 async fn views(ctx: &Ctx, friends: Vec<Friend>, keep_vanished: bool) -> Result<Vec<Value>> {
     let users = users_of(ctx, friends.iter().map(|f| f.to_user_id).collect()).await?;
-    Ok(friends
+    friends
         .iter()
         .zip(users.iter())
         .filter(|(_, u)| keep_vanished || u.is_some())
         .map(|(f, u)| friend_view(f, u.as_ref()))
-        .collect())
+        .collect()
 }
 
 /// A user with the facts relation documents copy from it.
@@ -602,7 +607,7 @@ pub async fn blacklist_add(ctx: &Ctx, me: i32, to: i32) -> Result<Value> {
         .get_friend(me, to)
         .await?
         .ok_or_else(|| Error::Internal("blacklisted relation vanished".into()))?;
-    Ok(friend_view(&f, target.as_ref().map(User::name).as_ref()))
+    friend_view(&f, target.as_ref().map(User::name).as_ref())
 }
 
 /// `/friends/blacklist/delete`: returns my relation afterwards (None when the entry was a
@@ -653,7 +658,7 @@ pub async fn blacklist_delete(ctx: &Ctx, me: i32, to: i32) -> Result<Option<Valu
     match ctx.store.friends.get_friend(me, to).await? {
         Some(f) => {
             let u = target_user(ctx, to).await?;
-            Ok(Some(friend_view(&f, u.as_ref().map(User::name).as_ref())))
+            Ok(Some(friend_view(&f, u.as_ref().map(User::name).as_ref())?))
         }
         None => Ok(None),
     }
@@ -782,7 +787,7 @@ pub async fn set_flag(ctx: &Ctx, me: i32, to: i32, value: i32, kind: i32) -> Res
         .map(|t| t.nickname.clone())
         .unwrap_or_default();
     notify_my_devices(ctx, &user, to, &to_nickname).await;
-    Ok(friend_view(&f, target.as_ref().map(User::name).as_ref()))
+    friend_view(&f, target.as_ref().map(User::name).as_ref())
 }
 
 /// `/friends/get`: my relation to `to` with `isBeenBlack` read from their side, or None.
@@ -793,7 +798,7 @@ pub async fn get(ctx: &Ctx, me: i32, to: i32) -> Result<Option<Value>> {
     let back = ctx.store.friends.get_friend(to, me).await?;
     f.is_been_black = back.map(|b| b.blacklist).unwrap_or(0);
     let u = target_user(ctx, to).await?;
-    Ok(Some(friend_view(&f, u.as_ref().map(User::name).as_ref())))
+    Ok(Some(friend_view(&f, u.as_ref().map(User::name).as_ref())?))
 }
 
 /// `/friends/list`: my friends (status 2, not blacklisted) with their current nicknames.
@@ -813,7 +818,7 @@ pub async fn list(ctx: &Ctx, me: i32) -> Result<Value> {
 
 /// `/friends/page`: my relations with this status (≤ 0: any), optionally whose nickname or
 /// remark contains `keyword`, as a PageVO (the 10000 relation included).
-pub async fn page(ctx: &Ctx, me: i32, keyword: &str, status: i32, page: Page) -> Result<Value> {
+pub async fn page(ctx: &Ctx, me: i32, keyword: &str, status: i32, page: Page) -> Result<JsonText> {
     let q = FriendQuery {
         user_id: me,
         status: (status > 0).then_some(status),
@@ -824,7 +829,17 @@ pub async fn page(ctx: &Ctx, me: i32, keyword: &str, status: i32, page: Page) ->
     };
     let total = ctx.store.friends.count_matching(&q).await?;
     let rows = ctx.store.friends.query_friends(&q).await?;
-    Ok(page_vo(views(ctx, rows, true).await?, total, page))
+    let users = users_of(ctx, rows.iter().map(|f| f.to_user_id).collect()).await?;
+    // Written straight to JSON: pages of thousands of relations are common (the web client
+    // asks for 50000).
+    let internal = |e: serde_json::Error| Error::Internal(e.to_string());
+    let mut out = JsonArray::with_capacity(rows.len() * 512 + 2);
+    for (f, u) in rows.iter().zip(&users) {
+        let order = friend_order_key(f, u.as_ref());
+        out.push(&friend_fields(f, u.as_ref(), &order), 512)
+            .map_err(internal)?;
+    }
+    Ok(page_text(out.finish().map_err(internal)?, total, page))
 }
 
 /// `/friends/attention/list`: my relations with `status` (0 = friends).

@@ -13,7 +13,7 @@ use super::auth::{TokenProblem, USER_AUDIENCE};
 use super::credentials;
 use super::error::{Code, Error, Result};
 use super::util::{is_md5_hex, md5_hex, now_secs};
-use super::view::{java_double, sorted, to_map, JsonText};
+use super::view::{java_double, sorted, to_map, Field, JsonText, SortedFields};
 use super::{Ctx, SYSTEM_PUBLIC_ID, SYSTEM_SENDER_ID};
 use crate::documents::{
     DeviceInfo, Friend, Loc, LoginLog, User, UserLoginLog, UserRole, UserSettings,
@@ -914,72 +914,36 @@ fn raw(v: impl Serialize) -> Result<Cow<'static, str>> {
         .map_err(|e| Error::Internal(e.to_string()))
 }
 
-/// A relation as `/user/get` shows it under `friends`: the document's fields sorted by name
-/// (the order the answer has always had), written straight to JSON.
-#[derive(Serialize)]
-struct FriendShown<'a> {
-    blacklist: i32,
-    #[serde(rename = "chatRecordTimeOut")]
-    chat_record_time_out: f64,
-    #[serde(rename = "createTime")]
-    create_time: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    describe: Option<&'a str>,
-    #[serde(rename = "fromAddType")]
-    from_add_type: i32,
-    #[serde(rename = "isBeenBlack")]
-    is_been_black: i32,
-    #[serde(rename = "isOpenSnapchat")]
-    is_open_snapchat: i32,
-    #[serde(rename = "lastTalkTime")]
-    last_talk_time: i64,
-    #[serde(rename = "modifyTime")]
-    modify_time: i64,
-    #[serde(rename = "msgNum")]
-    msg_num: i32,
-    #[serde(rename = "offlineNoPushMsg")]
-    offline_no_push_msg: i32,
-    #[serde(rename = "openTopChatTime")]
-    open_top_chat_time: i64,
-    #[serde(rename = "remarkName", skip_serializing_if = "Option::is_none")]
-    remark_name: Option<&'a str>,
-    status: i32,
-    #[serde(rename = "toFriendsRole", skip_serializing_if = "<[i32]>::is_empty")]
-    to_friends_role: &'a [i32],
-    #[serde(rename = "toNickname")]
-    to_nickname: &'a str,
-    #[serde(rename = "toUserId")]
-    to_user_id: i32,
-    #[serde(rename = "toUserType")]
-    to_user_type: i32,
-    #[serde(rename = "userId")]
-    user_id: i32,
-}
-
-impl<'a> FriendShown<'a> {
-    fn of(f: &'a Friend) -> FriendShown<'a> {
-        FriendShown {
-            blacklist: f.blacklist,
-            chat_record_time_out: f.chat_record_time_out,
-            create_time: f.create_time,
-            describe: f.describe.as_deref(),
-            from_add_type: f.from_add_type,
-            is_been_black: f.is_been_black,
-            is_open_snapchat: f.is_open_snapchat,
-            last_talk_time: f.last_talk_time,
-            modify_time: f.modify_time,
-            msg_num: f.msg_num,
-            offline_no_push_msg: f.offline_no_push_msg,
-            open_top_chat_time: f.open_top_chat_time,
-            remark_name: f.remark_name.as_deref(),
-            status: f.status,
-            to_friends_role: &f.to_friends_role,
-            to_nickname: &f.to_nickname,
-            to_user_id: f.to_user_id,
-            to_user_type: f.to_user_type,
-            user_id: f.user_id,
-        }
+/// A relation document's fields as clients read them, unsorted (`toNickname` as given): under
+/// `friends` in `/user/get` and, with more, in friend lists.
+pub(super) fn relation_fields<'a>(f: &'a Friend, to_nickname: &'a str) -> SortedFields<'a> {
+    let mut m = SortedFields::with_capacity(24);
+    m.put("blacklist", Field::Int(f.blacklist.into()));
+    m.put("chatRecordTimeOut", Field::Float(f.chat_record_time_out));
+    m.put("createTime", Field::Int(f.create_time));
+    if let Some(d) = &f.describe {
+        m.put("describe", Field::Str(d));
     }
+    m.put("fromAddType", Field::Int(f.from_add_type.into()));
+    m.put("isBeenBlack", Field::Int(f.is_been_black.into()));
+    m.put("isOpenSnapchat", Field::Int(f.is_open_snapchat.into()));
+    m.put("lastTalkTime", Field::Int(f.last_talk_time));
+    m.put("modifyTime", Field::Int(f.modify_time));
+    m.put("msgNum", Field::Int(f.msg_num.into()));
+    m.put("offlineNoPushMsg", Field::Int(f.offline_no_push_msg.into()));
+    m.put("openTopChatTime", Field::Int(f.open_top_chat_time));
+    if let Some(r) = &f.remark_name {
+        m.put("remarkName", Field::Str(r));
+    }
+    m.put("status", Field::Int(f.status.into()));
+    if !f.to_friends_role.is_empty() {
+        m.put("toFriendsRole", Field::Ints(&f.to_friends_role));
+    }
+    m.put("toNickname", Field::Str(to_nickname));
+    m.put("toUserId", Field::Int(f.to_user_id.into()));
+    m.put("toUserType", Field::Int(f.to_user_type.into()));
+    m.put("userId", Field::Int(f.user_id.into()));
+    m
 }
 
 /// A field of the merged view: the base's, or the overlay's.
@@ -1029,7 +993,10 @@ async fn overlay(ctx: &Ctx, viewer: i32, u: &User) -> Result<Overlay> {
         }
     };
     if let Some(f) = &relation {
-        shown.insert("friends", Some(raw(FriendShown::of(f))?));
+        shown.insert(
+            "friends",
+            Some(raw(relation_fields(f, &f.to_nickname).sorted())?),
+        );
     }
     let last_login = ctx
         .store
@@ -1550,7 +1517,10 @@ mod tests {
         relations.push(f);
         for f in &relations {
             let before = serde_json::to_string(&sorted(to_map(f))).unwrap();
-            assert_eq!(raw(FriendShown::of(f)).unwrap(), before);
+            assert_eq!(
+                raw(relation_fields(f, &f.to_nickname).sorted()).unwrap(),
+                before
+            );
         }
     }
 }

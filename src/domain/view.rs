@@ -19,7 +19,10 @@ pub fn sorted(mut map: Map<String, Value>) -> Value {
 #[derive(Debug, Clone)]
 pub enum Field<'a> {
     Int(i64),
+    /// Written as `Value` writes a double (NaN and infinities as null).
+    Float(f64),
     Str(&'a str),
+    Ints(&'a [i32]),
     Json(&'a Value),
 }
 
@@ -27,7 +30,9 @@ impl Serialize for Field<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Field::Int(v) => s.serialize_i64(*v),
+            Field::Float(v) => s.serialize_f64(*v),
             Field::Str(v) => s.serialize_str(v),
+            Field::Ints(v) => v.serialize(s),
             Field::Json(v) => v.serialize(s),
         }
     }
@@ -245,6 +250,24 @@ impl Page {
     pub fn skip(&self) -> u64 {
         u64::from(self.index) * u64::from(self.size)
     }
+}
+
+/// [`page_vo`] written straight to JSON around rows written already.
+pub fn page_text(rows: JsonText, total: u64, page: Page) -> JsonText {
+    let size = u64::from(page.size.max(1));
+    let rows = rows.as_str();
+    let mut text = String::with_capacity(rows.len() + 128);
+    text.push_str("{\"pageCount\":");
+    text.push_str(&total.div_ceil(size).to_string());
+    text.push_str(",\"pageData\":");
+    text.push_str(rows);
+    text.push_str(&format!(
+        ",\"pageIndex\":{},\"pageSize\":{},\"start\":{},\"total\":{total}}}",
+        page.index,
+        page.size,
+        page.skip()
+    ));
+    JsonText::written(text)
 }
 
 /// The reference's console `PageResult`: one page of rows and the count of all matching rows.

@@ -410,7 +410,7 @@ async fn page(state: web::Data<AppState>, p: Params) -> ApiResult {
     let keyword = p.get("keyword").unwrap_or("");
     let status = p.i32_or("status", 2)?;
     let page = p.page(10, MAX_PAGE_SIZE)?;
-    Ok(Reply::data(
+    Ok(Reply::raw(
         friends::page(&state.ctx, p.me()?, keyword, status, page).await?,
     ))
 }
