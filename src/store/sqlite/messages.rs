@@ -740,20 +740,15 @@ impl MessageStore for SqliteStore {
         let (sql, args) = history_sql(q);
         let (clock, kept) = (self.clock.clone(), self.kept.clone());
         self.read(page_rows(q.limit), move |c| {
-            let head = head_page(
-                c,
-                &kept.heads,
-                &name,
+            let head = HeadOf {
+                kept: &kept.heads,
+                name: &name,
                 at,
-                "SELECT ts, rid, content_type FROM shiku_msgs WHERE sender = ?1 AND receiver = ?2 \
-                 ORDER BY ts DESC, rid DESC LIMIT ?3",
-                vec![owner.into(), peer.into()],
-                &ask,
-            )?;
-            let rids = match head {
-                Some(rids) => rids,
-                None => rids_of(c, &sql, args)?,
+                sql: "SELECT ts, rid, content_type FROM shiku_msgs \
+                      WHERE sender = ?1 AND receiver = ?2 ORDER BY ts DESC, rid DESC LIMIT ?3",
+                args: vec![owner.into(), peer.into()],
             };
+            let rids = page_rids(c, head, &ask, &sql, args)?;
             rows_by_rid(
                 c,
                 &rids,

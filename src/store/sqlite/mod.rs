@@ -516,31 +516,50 @@ impl Head {
     }
 }
 
-/// A page's rowids from the head of `name` kept under the clock's reading `at` (taken before
-/// any read), the head read by `head_sql` with `head_args` and kept when it is not; None when
-/// the page reaches past the head (the caller asks the index).
-fn head_page(
-    conn: &Connection,
-    kept: &cache::Kept<(String, Arc<Head>)>,
-    name: &str,
+/// Where a page's head is kept and how it is read.
+struct HeadOf<'a> {
+    kept: &'a cache::Kept<(String, Arc<Head>)>,
+    /// The conversation or room it is kept under.
+    name: &'a str,
+    /// The clock's reading for it, taken before any read.
     at: u64,
-    head_sql: &str,
-    head_args: Vec<rusqlite::types::Value>,
+    /// Selects `ts, rid, content_type` newest first and ends with `LIMIT ?n`, `n` one past
+    /// `args`.
+    sql: &'static str,
+    args: Vec<rusqlite::types::Value>,
+}
+
+/// A history page's rowids: from its head (kept, or read and kept) when the page lies within
+/// it, else from `sql` (selecting `rid`) with `args`.
+fn page_rids(
+    conn: &Connection,
+    head: HeadOf,
     ask: &PageAsk,
-) -> StoreResult<Option<Vec<i64>>> {
-    if !ask.within_head() {
-        return Ok(None);
-    }
-    let key = cache::text_key(name);
-    if let Some((kept_name, head)) = kept.get(key, at) {
-        if kept_name == name {
-            return Ok(head.page(ask));
+    sql: &str,
+    args: Vec<rusqlite::types::Value>,
+) -> StoreResult<Vec<i64>> {
+    if ask.within_head() {
+        let key = cache::text_key(head.name);
+        let kept = head
+            .kept
+            .get(key, head.at)
+            .filter(|(name, _)| name == head.name)
+            .map(|(_, kept)| kept);
+        let kept = match kept {
+            Some(kept) => kept,
+            None => {
+                let read = Arc::new(Head::read(conn, head.sql, head.args)?);
+                let weight = read.rows.len();
+                head.kept
+                    .put_weighing(key, head.at, (head.name.to_string(), read.clone()), weight);
+                read
+            }
+        };
+        if let Some(rids) = kept.page(ask) {
+            return Ok(rids);
         }
     }
-    let head = Arc::new(Head::read(conn, head_sql, head_args)?);
-    let weight = head.rows.len();
-    kept.put_weighing(key, at, (name.to_string(), head.clone()), weight);
-    Ok(head.page(ask))
+    rids_of(conn, sql, args)
 }
 
 /// The rowids a query selecting `rid` names, in its order.

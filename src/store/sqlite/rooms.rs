@@ -809,20 +809,15 @@ impl RoomStore for SqliteStore {
         let jid = q.jid.clone();
         let (clock, kept) = (self.clock.clone(), self.kept.clone());
         self.read(page_rows(q.limit), move |c| {
-            let head = head_page(
-                c,
-                &kept.muc_heads,
-                &jid,
+            let head = HeadOf {
+                kept: &kept.muc_heads,
+                name: &jid,
                 at,
-                "SELECT ts, rid, content_type FROM shiku_muc_msgs WHERE jid = ?1 \
-                 ORDER BY ts DESC, rid DESC LIMIT ?2",
-                vec![jid.clone().into()],
-                &ask,
-            )?;
-            let rids = match head {
-                Some(rids) => rids,
-                None => rids_of(c, &sql, args)?,
+                sql: "SELECT ts, rid, content_type FROM shiku_muc_msgs WHERE jid = ?1 \
+                      ORDER BY ts DESC, rid DESC LIMIT ?2",
+                args: vec![jid.clone().into()],
             };
+            let rids = page_rids(c, head, &ask, &sql, args)?;
             rows_by_rid(
                 c,
                 &rids,
