@@ -959,7 +959,7 @@ async fn rooms_are_listed_managed_locked_and_dissolved() {
     assert_eq!(ok(&v)["members"].as_array().unwrap().len(), 2);
     assert_code(
         &call(&app, "/console/getRoomMember", &reader, &[("roomId", "x")]).await,
-        1020101,
+        1010101,
     );
     assert_code(
         &call(&app, "/console/getRoomMember", &reader, &[]).await,

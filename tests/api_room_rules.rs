@@ -267,10 +267,12 @@ async fn outsiders_neither_read_nor_change_a_room() {
     let v = call(&app, "/tigase/search", &x, &[("content", "secret")]).await;
     assert_eq!(ok(&v)["mucmsgs"], json!([]));
 
-    // Malformed ids are the reference's 1020101; a missing roomId is 1010101; neither panics.
+    // Malformed ids and a missing roomId are parameter errors (1010101, never an internal
+    // error); neither panics.
     for (path, extra, _) in &cases {
         for (id, code, msg) in [
-            ("not-an-id", 1020101, None),
+            ("not-an-id", 1010101, None),
+            ("60332a72d656fd634b20f20a60332a72d656fd63", 1010101, None),
             ("60332a72d656fd634b20f20a", 0, Some("群组不存在！")),
         ] {
             let mut pairs = vec![("roomId", id)];

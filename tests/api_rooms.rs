@@ -272,6 +272,38 @@ async fn add_answers_the_seed_room_and_sends_907_to_every_member() {
     assert_eq!(v["resultCode"], 0, "{v}");
 }
 
+/// The newest Vue client names a room by its jid where the others pass its id: every room
+/// endpoint takes either and answers the same; a jid of no room is "群组不存在！".
+#[tokio::test]
+async fn rooms_are_named_by_id_or_jid() {
+    let app = common::spawn().await;
+    let a = user(&app, "13100000061", "甲").await;
+    let b = user(&app, "13100000062", "乙").await;
+    let (room_id, jid) = room(&app, &a, "两种名字", &[&b]).await;
+    ok(&call(
+        &app,
+        "/room/update",
+        &a,
+        &[("roomId", &jid), ("notice", "公告")],
+    )
+    .await);
+    for path in [
+        "/room/get",
+        "/room/getRoom",
+        "/room/noticesPage",
+        "/room/notice/list",
+        "/room/member/list",
+        "/room/share/find",
+    ] {
+        let by_id = call(&app, path, &a, &[("roomId", &room_id)]).await;
+        let by_jid = call(&app, path, &a, &[("roomId", &jid.to_uppercase())]).await;
+        assert_eq!(by_id["resultCode"], 1, "{path}: {by_id}");
+        assert_eq!(by_jid["data"], by_id["data"], "{path}");
+    }
+    let v = call(&app, "/room/get", &a, &[("roomId", &uuid32())]).await;
+    refused(&v, "群组不存在！");
+}
+
 #[tokio::test]
 async fn add_by_phones_as_seed_002_does() {
     let app = common::spawn().await;
@@ -382,13 +414,14 @@ async fn get_shows_members_by_role_with_my_remarks_and_notices() {
     assert_eq!(m.len(), 1);
     assert_eq!(m[0]["userId"], b.id);
 
-    // Outsiders: a private room is refused; bad ids are 1020101; missing rooms 群组不存在！.
+    // Outsiders: a private room is refused; bad ids are parameter errors; missing rooms
+    // 群组不存在！.
     refused(
         &call(&app, "/room/get", &x, &[("roomId", &room_id)]).await,
         "不是群成员 权限不足!",
     );
     let v = call(&app, "/room/get", &a, &[("roomId", "xyz")]).await;
-    assert_eq!(v["resultCode"], 1020101, "{v}");
+    assert_eq!(v["resultCode"], 1010101, "{v}");
     refused(
         &call(
             &app,

@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
-use super::error::{Code, Error, Result};
+use super::error::{Error, Result};
 use super::messages::{
     notify_room, notify_user, notify_user_and_room, notify_users_and_room, Notice as Msg,
 };
@@ -227,20 +227,28 @@ fn is_object_id(s: &str) -> bool {
     s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// Loads a room by its id; a malformed id is the reference's 1020101, a missing room "群组不存在！".
+/// Whether `s` has the form of a room's jid (32 hex digits: a UUID without dashes, as Shiku
+/// and this server make them).
+fn is_room_jid(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Loads a room named by its id (as most clients pass it) or by its jid (as the newest Vue
+/// client passes it); anything else is a parameter error, a missing room "群组不存在！".
 pub async fn load_room(ctx: &Ctx, room_id: &str) -> Result<Room> {
-    let room_id = room_id.trim();
-    if !is_object_id(room_id) {
-        return Err(Error::CodeMsg {
-            code: Code::InternalError,
-            msg: format!("{}: roomId 应为 24 位十六进制", Code::InternalError.text()),
-        });
-    }
-    ctx.store
-        .rooms
-        .get_room(room_id)
-        .await?
-        .ok_or_else(|| Error::failure(NOT_FOUND))
+    // Both are written in lowercase hex (ObjectId.toHexString, UUIDs).
+    let room_id = room_id.trim().to_ascii_lowercase();
+    let room = if is_object_id(&room_id) {
+        ctx.store.rooms.get_room(&room_id).await?
+    } else if is_room_jid(&room_id) {
+        ctx.store.rooms.get_room_by_jid(&room_id).await?
+    } else {
+        return Err(Error::invalid(
+            "roomId",
+            "应为群组 id (24 位十六进制) 或 jid (32 位十六进制)",
+        ));
+    };
+    room.ok_or_else(|| Error::failure(NOT_FOUND))
 }
 
 fn rid(room: &Room) -> &str {

@@ -261,7 +261,7 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "A room with all its members and notices (any console role)",
         access: Access::Console,
         params: &[p("roomId", "string", true, "room id")],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "Room with members and notices",
     },
     EndpointDoc {
@@ -270,7 +270,7 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "Dissolves a room (903 to members and the room) (role 5/6)",
         access: Access::Console,
         params: &[p("roomId", "string", true, "room id")],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "none",
     },
     EndpointDoc {
@@ -282,7 +282,7 @@ pub const DOCS: &[EndpointDoc] = &[
             p("roomId", "string", true, "room id"),
             p("userId", "string", true, "comma-separated userIds"),
         ],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "{removed:[userId]}",
     },
     EndpointDoc {
@@ -294,7 +294,7 @@ pub const DOCS: &[EndpointDoc] = &[
             p("roomId", "string", true, "room id"),
             p("userIds", "string", true, "comma-separated userIds"),
         ],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "{added:[userId]}",
     },
     EndpointDoc {
@@ -306,7 +306,7 @@ pub const DOCS: &[EndpointDoc] = &[
             p("roomId", "string", true, "room id"),
             p("s", "integer", true, "-1 lock, 1 unlock"),
         ],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "none",
     },
     EndpointDoc {

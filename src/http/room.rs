@@ -14,7 +14,12 @@ use crate::domain::Error;
 /// Largest `pageSize` honoured (seed 002 asks for 50000 to mean "all").
 const MAX_PAGE_SIZE: u32 = 50_000;
 
-const ROOM_ID: ParamDoc = p("roomId", "string", true, "the room's id (24 hex)");
+const ROOM_ID: ParamDoc = p(
+    "roomId",
+    "string",
+    true,
+    "the room's id (24 hex) or its jid (32 hex)",
+);
 const PAGE_INDEX: ParamDoc = p("pageIndex", "integer", false, "0-based, default 0");
 
 /// Documentation of this module's endpoints.
@@ -58,7 +63,7 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "A room with the members my role may see (paged), its notices and my membership",
         access: Access::User,
         params: &[ROOM_ID, PAGE_INDEX, p("pageSize", "integer", false, "default 500")],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "Room {…, members, notices, member}",
     },
     EndpointDoc {
@@ -67,7 +72,7 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "A room with only its owner and admins, and my membership",
         access: Access::User,
         params: &[ROOM_ID],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "Room",
     },
     EndpointDoc {
@@ -97,7 +102,7 @@ pub const DOCS: &[EndpointDoc] = &[
             p("chatRecordTimeOut", "number", false, "days, -1 forever; 932"),
             p("isAttritionNotice", "integer", false, "0/1 (written only when sent)"),
         ],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "{noticeId} when a notice was posted, else none",
     },
     EndpointDoc {
@@ -106,7 +111,7 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "The owner dissolves the room: 903 to every member and the room, then everything is deleted",
         access: Access::User,
         params: &[ROOM_ID],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "none",
     },
     EndpointDoc {
@@ -115,7 +120,7 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "The owner hands the room to a member; 925",
         access: Access::User,
         params: &[ROOM_ID, p("toUserId", "integer", true, "the new owner")],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "none",
     },
     EndpointDoc {
@@ -150,7 +155,7 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "Join a public room (isLook 0) that needs no verification and has space; 907",
         access: Access::User,
         params: &[ROOM_ID, p("type", "integer", false, "ignored (default 2)")],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "none",
     },
     EndpointDoc {
@@ -159,7 +164,7 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "Leave a room (as /room/member/delete of myself; the owner leaving dissolves it)",
         access: Access::User,
         params: &[ROOM_ID],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "none",
     },
     EndpointDoc {
@@ -178,7 +183,7 @@ pub const DOCS: &[EndpointDoc] = &[
             p("talkTime", "long", false, "mute until (s), 0 = unmute; owner/admin"),
             p("sub", "integer", false, "0/1"),
         ],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "none",
     },
     EndpointDoc {
@@ -187,7 +192,7 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "Remove a member (904) or leave (userId = me); the owner leaving dissolves the room (903)",
         access: Access::User,
         params: &[ROOM_ID, p("userId", "integer", true, "the member to remove")],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "none",
     },
     EndpointDoc {
@@ -196,7 +201,7 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "Every member of a room (join order), my friend remarks applied",
         access: Access::User,
         params: &[ROOM_ID, p("keyword", "string", false, "substring of nickname or remarkName")],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "array of Member",
     },
     EndpointDoc {
@@ -205,7 +210,7 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "One membership of a room",
         access: Access::User,
         params: &[ROOM_ID, p("userId", "integer", false, "0 = me (default)")],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "Member",
     },
     EndpointDoc {
@@ -219,7 +224,7 @@ pub const DOCS: &[EndpointDoc] = &[
             p("offlineNoPushMsg", "integer", false, "0 off (default), 1 on"),
             p("type", "integer", false, "0 do-not-disturb (default), 1 pin"),
         ],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "none",
     },
     EndpointDoc {
@@ -232,7 +237,7 @@ pub const DOCS: &[EndpointDoc] = &[
             p("touserId", "integer", true, "the member"),
             p("type", "integer", true, "2 set, 3 revoke"),
         ],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "none",
     },
     EndpointDoc {
@@ -245,7 +250,7 @@ pub const DOCS: &[EndpointDoc] = &[
             p("touserId", "integer", true, "the member"),
             p("type", "integer", true, "4, -1, 5 or 0"),
         ],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "none",
     },
     EndpointDoc {
@@ -254,7 +259,7 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "A page of a room's notices, newest first",
         access: Access::User,
         params: &[ROOM_ID, PAGE_INDEX, p("pageSize", "integer", false, "default 10")],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "PageVO {pageCount, pageData: [Notice], pageIndex, pageSize, start, total}",
     },
     EndpointDoc {
@@ -263,7 +268,7 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "Every notice of a room, newest first",
         access: Access::User,
         params: &[ROOM_ID, p("keyword", "string", false, "ignored")],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "array of Notice",
     },
     EndpointDoc {
@@ -272,7 +277,7 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "Owner/admin deletes a notice",
         access: Access::User,
         params: &[ROOM_ID, p("noticeId", "string", true, "the notice")],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "none",
     },
     EndpointDoc {
@@ -285,7 +290,7 @@ pub const DOCS: &[EndpointDoc] = &[
             p("noticeId", "string", true, "the notice"),
             p("noticeContent", "string", true, "new text"),
         ],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "Notice",
     },
     EndpointDoc {
@@ -301,7 +306,7 @@ pub const DOCS: &[EndpointDoc] = &[
             p("url", "string", true, "file URL"),
             p("name", "string", true, "file name"),
         ],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "Share {shareId, roomId, name, url, time, userId, nickname, type, size}",
     },
     EndpointDoc {
@@ -316,7 +321,7 @@ pub const DOCS: &[EndpointDoc] = &[
             p("userId", "integer", false, "only this uploader's (0 = all)"),
             p("time", "long", false, "ignored"),
         ],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "array of Share",
     },
     EndpointDoc {
@@ -325,7 +330,7 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "One shared file",
         access: Access::User,
         params: &[ROOM_ID, p("shareId", "string", true, "the share")],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "Share",
     },
     EndpointDoc {
@@ -338,7 +343,7 @@ pub const DOCS: &[EndpointDoc] = &[
             p("shareId", "string", true, "the share"),
             p("userId", "integer", false, "ignored: the token decides"),
         ],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "none",
     },
     EndpointDoc {
@@ -351,7 +356,7 @@ pub const DOCS: &[EndpointDoc] = &[
             p("roomName", "string", false, "default: the original's name"),
             p("jid", "string", false, "32-hex jid for the copy (generated when absent)"),
         ],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "Room as built",
     },
     EndpointDoc {
@@ -360,7 +365,7 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "The room's call and video-meeting numbers",
         access: Access::User,
         params: &[ROOM_ID],
-        codes: &[0, 1020101],
+        codes: &[0],
         data: "{call, videoMeetingNo}",
     },
 ];
