@@ -163,6 +163,20 @@ async fn current_time_is_ms_in_data_and_top_level() {
     }
 }
 
+/// `/_ping`: the newest Vue client times the round trip every 2 s, before and after login.
+#[tokio::test]
+async fn ping_answers_without_a_token() {
+    let app = common::spawn().await;
+    for v in [
+        app.get("/_ping", &[]).await,
+        app.get("/_ping", &[("access_token", ""), ("salt", "1700000000000")])
+            .await,
+    ] {
+        assert_eq!(keys(&v), ["currentTime", "resultCode"], "{v}");
+        assert_eq!(v["resultCode"], 1);
+    }
+}
+
 #[tokio::test]
 async fn any_http_method_is_accepted() {
     // The reference's @RequestMapping has no method: PUT and DELETE work like GET.

@@ -39,6 +39,10 @@ const ALLOWED: &[(&str, &str)] = &[
     ),
     ("/user/getOnLine", "online state is shown to anyone, as in the reference"),
     (
+        "/user/getOnLineDevice",
+        "the online state by device, shown to anyone like /user/getOnLine",
+    ),
+    (
         "/user/login/auto",
         "the userId is ignored: re-validates the caller's own session",
     ),

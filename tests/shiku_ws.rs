@@ -466,6 +466,26 @@ async fn a_second_login_on_the_same_resource_kicks_the_first() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let u: Value = app.get("/user/get", &[("access_token", &a.token)]).await;
     assert_eq!(u["data"]["onlinestate"], 1, "{u}");
+    // The devices a user is online with, as the newest Vue client asks when a chat opens.
+    let mut phone = Bin::at(bin).await;
+    phone.auth(a.id, &a.token, "android").await;
+    let b = user(&app, "13600000052", "b").await;
+    let devices = |who: &U, of: i64| {
+        let who = who.token.clone();
+        let app = &app;
+        async move {
+            app.get(
+                "/user/getOnLineDevice",
+                &[("access_token", who.as_str()), ("userId", &of.to_string())],
+            )
+            .await
+        }
+    };
+    let v = devices(&b, a.id).await;
+    assert_eq!(v["resultCode"], 1, "{v}");
+    assert_eq!(v["data"], "android,web", "{v}");
+    assert_eq!(devices(&a, b.id).await["data"], "", "b is offline");
+    assert_eq!(devices(&a, 99_999).await["resultCode"], 0, "no such user");
 }
 
 #[tokio::test]

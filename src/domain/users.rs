@@ -1443,6 +1443,20 @@ pub async fn online(ctx: &Ctx, me: i32, user_id: i32) -> Result<Value> {
     Ok(json!(u.onlinestate))
 }
 
+/// `/user/getOnLineDevice`: the resources `user_id` (default me) is connected with on any
+/// node, sorted and comma-separated ("" when offline). The reference leaves the shape to its
+/// clients, which show the string; like `/user/getOnLine`, anyone may ask.
+pub async fn online_devices(ctx: &Ctx, me: i32, user_id: i32) -> Result<Value> {
+    let id = if user_id == 0 { me } else { user_id };
+    if ctx.store.users.get_user(id).await?.is_none() {
+        return Err(Error::failure("该用户不存在!"));
+    }
+    let mut resources = ctx.router.resources(id).await;
+    resources.sort();
+    resources.dedup();
+    Ok(json!(resources.join(",")))
+}
+
 /// `/user/update/OfflineNoPushMsg`.
 pub async fn set_offline_no_push(ctx: &Ctx, me: i32, value: i32) -> Result<Value> {
     if !(0..=1).contains(&value) {

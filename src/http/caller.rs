@@ -70,6 +70,7 @@ const OPEN_PATHS: &[&str] = &[
     "/getQRCodeKey",
     "/qrCodeLoginCheck",
     "/getImgCode",
+    "/_ping",
 ];
 
 /// Whether `path` needs no token.

@@ -230,6 +230,15 @@ pub const DOCS: &[EndpointDoc] = &[
         data: "0 or 1",
     },
     EndpointDoc {
+        path: "/user/getOnLineDevice",
+        tag: "user",
+        summary: "The devices (connection resources) a user is online with",
+        access: Access::User,
+        params: &[p("userId", "integer", false, "default me")],
+        codes: &[0],
+        data: "string: the resources, sorted and comma-separated (web, android, ios, pc, …); empty when offline",
+    },
+    EndpointDoc {
         path: "/user/update/OfflineNoPushMsg",
         tag: "user",
         summary: "Turn offline push off (1) or on (0)",
@@ -255,6 +264,7 @@ pub fn routes(r: &mut Routes) {
     r.add("/user/password/update", update_password);
     r.add("/user/query", query);
     r.add("/user/getOnLine", online);
+    r.add("/user/getOnLineDevice", online_devices);
     r.add("/user/update/OfflineNoPushMsg", offline_no_push);
 }
 
@@ -440,6 +450,11 @@ async fn query(state: web::Data<AppState>, p: Params) -> ApiResult {
 
 async fn online(state: web::Data<AppState>, p: Params) -> ApiResult {
     let data = users::online(&state.ctx, p.me()?, p.i32_or("userId", 0)?).await?;
+    Ok(Reply::data(data))
+}
+
+async fn online_devices(state: web::Data<AppState>, p: Params) -> ApiResult {
+    let data = users::online_devices(&state.ctx, p.me()?, p.i32_or("userId", 0)?).await?;
     Ok(Reply::data(data))
 }
 
