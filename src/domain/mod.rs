@@ -14,6 +14,7 @@ pub mod error;
 pub mod files;
 pub mod friends;
 pub mod handshake;
+pub mod hardened;
 pub mod history;
 pub mod login_guard;
 pub mod messages;
