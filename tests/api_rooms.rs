@@ -298,6 +298,7 @@ async fn rooms_are_named_by_id_or_jid() {
         let by_id = call(&app, path, &a, &[("roomId", &room_id)]).await;
         let by_jid = call(&app, path, &a, &[("roomId", &jid.to_uppercase())]).await;
         assert_eq!(by_id["resultCode"], 1, "{path}: {by_id}");
+        assert_eq!(by_jid["resultCode"], 1, "{path}: {by_jid}");
         assert_eq!(by_jid["data"], by_id["data"], "{path}");
     }
     let v = call(&app, "/room/get", &a, &[("roomId", &uuid32())]).await;

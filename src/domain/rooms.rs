@@ -584,7 +584,7 @@ pub fn check_room_jid(jid: &str) -> Result<String> {
     if jid.is_empty() {
         return Err(Error::missing("jid"));
     }
-    if jid.len() != 32 || !jid.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !is_room_jid(jid) {
         return Err(Error::invalid(
             "jid",
             "应为 32 位十六进制字符串 (a dash-less UUID the client generates)",

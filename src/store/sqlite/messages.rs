@@ -725,11 +725,7 @@ impl MessageStore for SqliteStore {
     async fn history(&self, q: &HistoryQuery) -> StoreResult<Vec<Arc<Shared<MsgRow>>>> {
         let (owner, peer) = (q.owner.to_string(), q.peer.to_string());
         let name = history_name(&owner, &peer);
-        // The readings before any read (`Head`).
-        let at = self
-            .clock
-            .row(cache::Watched::MsgsAdded, cache::text_key(&name))
-            .wrapping_add(self.clock.table(cache::Watched::HistoryRemoved));
+        let at = head_reading(&self.clock, cache::Watched::MsgsAdded, &name);
         let ask = PageAsk {
             start_ms: q.start_ms,
             end_ms: q.end_ms,

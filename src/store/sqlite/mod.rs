@@ -458,6 +458,14 @@ pub(super) struct PageAsk {
     pub limit: u64,
 }
 
+/// The clock's reading for the head of `name` (taken before any read): rows added to it
+/// (`added`, noted by the store that wrote them) and history rows deleted anywhere.
+fn head_reading(clock: &cache::Clock, added: cache::Watched, name: &str) -> u64 {
+    clock
+        .row(added, cache::text_key(name))
+        .wrapping_add(clock.table(cache::Watched::HistoryRemoved))
+}
+
 impl PageAsk {
     /// Whether a head can answer it at all (a page within [`HEAD_ROWS`]).
     fn within_head(&self) -> bool {

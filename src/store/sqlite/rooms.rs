@@ -793,12 +793,8 @@ impl RoomStore for SqliteStore {
         args.push(sql_offset(q.skip).into());
         let n = args.len();
         sql += &format!(" ORDER BY ts DESC, rid DESC LIMIT ?{} OFFSET ?{n}", n - 1);
-        // The readings before any read (`Head`); a page leaving out messages I hid is read
-        // from the index.
-        let at = self
-            .clock
-            .row(cache::Watched::MucMsgsAdded, cache::text_key(&q.jid))
-            .wrapping_add(self.clock.table(cache::Watched::HistoryRemoved));
+        // A page leaving out messages I hid is read from the index.
+        let at = head_reading(&self.clock, cache::Watched::MucMsgsAdded, &q.jid);
         let ask = PageAsk {
             start_ms: q.start_ms,
             end_ms: q.end_ms,
