@@ -134,6 +134,25 @@ pub struct AuthConfig {
     pub jwt_secret: String,
     /// Token lifetime, seconds (the reference's `expires_in`).
     pub token_ttl_secs: i64,
+    /// `apiKey` of the newest Vue clients' hardened dialect (README "The hardened dialect"):
+    /// it must equal the key built into the client, which signs before it reads `/config`.
+    pub hardened_api_key: String,
+    /// The server key (base64 of 32 bytes) sealing every user's login verifier and deriving
+    /// each session's `httpKey`; empty = read from `server_key_file`. Never kept in the store.
+    pub server_key: String,
+    /// Where the server key lives when `server_key` is empty; made on first start. Empty =
+    /// `<data_dir>/server.key`. Every node of a cluster needs the same key.
+    pub server_key_file: String,
+    /// Earlier server keys (base64), still opened after a rotation; a verifier sealed under
+    /// one is sealed again under the current key the next time it is used.
+    pub previous_server_keys: Vec<String>,
+    /// How long a one-time login key of `/auth/getLoginCode` can be used, seconds.
+    pub login_code_ttl_secs: i64,
+    /// How often one signed request (one `salt` and `secret`) of the hardened dialect is
+    /// accepted within the signature window: its login sends steps 1 and 2 twice each.
+    pub max_secret_uses: u32,
+    /// Signed requests remembered for the replay check (in memory, per node).
+    pub replay_entries: u64,
 }
 
 /// Password checks (README "Logins"): every check runs through one bounded argon2 pool and one
@@ -630,6 +649,13 @@ impl Default for AuthConfig {
             signature_window_secs: 180,
             jwt_secret: String::new(),
             token_ttl_secs: 3_024_000,
+            hardened_api_key: "5e29f483c48848".into(),
+            server_key: String::new(),
+            server_key_file: String::new(),
+            previous_server_keys: Vec::new(),
+            login_code_ttl_secs: 60,
+            max_secret_uses: 2,
+            replay_entries: 200_000,
         }
     }
 }

@@ -486,6 +486,9 @@ fn fill_of(name: &str) -> Option<Fill> {
         "type" => NotRef("a message or change type"),
         "jobId" => NotRef("a console job (console endpoints refuse user tokens)"),
         "<key>" => NotRef("a /config key (console only)"),
+        "deviceId" => NotRef("the caller's own device"),
+        "mac" => NotRef("a proof of the password, which the stranger does not have"),
+        "data" => NotRef("encrypted under a key only the logged-in client holds"),
         _ => return None,
     })
 }
@@ -521,6 +524,8 @@ fn plausible(name: &str, description: &str, schema_type: &str, variant: usize) -
         "pageSize" | "limit" => "50".into(),
         "pageIndex" => "0".into(),
         "areaCode" => "86".into(),
+        // The hardened dialect's salt is the client's time in ms.
+        "salt" => shiku_server::domain::util::now_millis().to_string(),
         "chatRecordTimeOut" => "-1".into(),
         "page" => "1".into(),
         "startTime" | "endTime" | "validTime" | "time" => "0".into(),

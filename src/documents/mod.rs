@@ -20,4 +20,6 @@ pub use friends::{Friend, NewFriend};
 pub use messages::{BodyOnce, LastChat, MsgRow, StickDialog};
 pub use org::{Company, Department, Employee};
 pub use rooms::{Member, MucRow, Notice, Room, Share};
-pub use users::{DeviceInfo, Loc, LoginLog, User, UserLoginLog, UserName, UserRole, UserSettings};
+pub use users::{
+    DeviceInfo, Loc, LoginKeys, LoginLog, User, UserLoginLog, UserName, UserRole, UserSettings,
+};

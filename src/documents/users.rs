@@ -153,6 +153,21 @@ pub struct UserName {
     pub account: String,
 }
 
+/// The hardened dialect's keys of a user, kept in the user document but never in [`User`]
+/// (so no view of a user can show them): the client's RSA key pair (`publicKey`, `privateKey`:
+/// the reference's fields; the private key is the client's AES-encrypted blob) and the login
+/// verifier sealed under the server key (`loginVerifier`, ours). Empty: not set.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginKeys {
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub public_key: String,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub private_key: String,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub login_verifier: String,
+}
+
 impl User {
     /// The user's [`UserName`].
     pub fn name(&self) -> UserName {

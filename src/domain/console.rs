@@ -677,7 +677,7 @@ pub async fn update_user(ctx: &Ctx, user: &User, f: &UserFields) -> Result<()> {
         }
     }
     if let Some(p) = f.password.as_deref().filter(|p| !p.is_empty()) {
-        patch.push_set("password", ctx.passwords.hash(&md5_hex(p)).await?);
+        patch.append(credentials::password_patch(ctx, user.user_id, &md5_hex(p)).await?);
         revoke = true;
     }
     if patch.is_empty() {
@@ -940,16 +940,10 @@ pub async fn reset_password(
     refuse_system(u.user_id)?;
     guard_admin_target(ctx, actor, u.user_id).await?;
     let plain = password.filter(|p| !p.is_empty()).unwrap_or("123456");
-    let hash = ctx.passwords.hash(&md5_hex(plain)).await?;
-    ctx.store
-        .users
-        .update_user(
-            u.user_id,
-            &Patch::new()
-                .set("password", hash)
-                .set("modifyTime", now_secs()),
-        )
-        .await?;
+    let patch = credentials::password_patch(ctx, u.user_id, &md5_hex(plain))
+        .await?
+        .set("modifyTime", now_secs());
+    ctx.store.users.update_user(u.user_id, &patch).await?;
     end_user_sessions(ctx, u.user_id).await?;
     Ok(u.user_id)
 }

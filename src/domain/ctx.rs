@@ -8,6 +8,8 @@ use super::client_settings::ClientOverrides;
 use super::files::Files;
 use super::passwords::Passwords;
 use super::profiles::Profiles;
+use super::server_key::ServerKey;
+use super::signed_calls::SignedCalls;
 use super::view::Renderings;
 use crate::config::Config;
 use crate::delivery::Router;
@@ -20,6 +22,10 @@ pub struct Ctx {
     pub tokens: Tokens,
     /// Password hashing, repeat-login verifiers and the guessing limiter.
     pub passwords: Passwords,
+    /// Seals login verifiers and derives session keys (held outside the store).
+    pub server_key: ServerKey,
+    /// The hardened dialect's signed requests seen lately (its replay check).
+    pub signed_calls: SignedCalls,
     pub config: Arc<Config>,
     /// Live sessions on this node.
     pub router: Arc<Router>,

@@ -29,6 +29,9 @@ pub enum Code {
     ImgCodeError = 1040216,
     NotPermissionDelete = 1040303,
     AccountIsLocked = 1040304,
+    /// The hardened dialect's `secret` is wrong, stale or replayed: its client goes back to the
+    /// login page.
+    SecretInvalid = 10110,
     /// `/friends/attention/add`: the target refuses follows (the reference's string "1100801").
     AttentionRefused = 1100801,
 }
@@ -62,6 +65,7 @@ impl Code {
             Code::ImgCodeError => "图形验证码错误",
             Code::NotPermissionDelete => "你没有权限删除!",
             Code::AccountIsLocked => "账号被锁定",
+            Code::SecretInvalid => "接口签名验证失败，请重新登录",
             Code::AttentionRefused => "关注失败，目标用户拒绝关注",
         }
     }

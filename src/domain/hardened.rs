@@ -114,6 +114,20 @@ pub fn secret_after_login(
     )
 }
 
+/// Whether `public_key_b64` is an RSA public key the dialect can use (base64 X.509
+/// SubjectPublicKeyInfo DER, 1024 to 4096 bits).
+pub fn check_public_key(public_key_b64: &str) -> Result<(), Malformed> {
+    use rsa::traits::PublicKeyParts;
+    let der = B64
+        .decode(public_key_b64.trim())
+        .map_err(|_| Malformed::Base64)?;
+    let key = RsaPublicKey::from_public_key_der(&der).map_err(|_| Malformed::PublicKey)?;
+    if !(1024..=4096).contains(&(key.size() * 8)) {
+        return Err(Malformed::PublicKey);
+    }
+    Ok(())
+}
+
 /// `data` encrypted with RSAES-PKCS1-v1_5 to a client's public key (base64 X.509
 /// SubjectPublicKeyInfo DER), in base64.
 pub fn rsa_encrypt_b64(public_key_b64: &str, data: &[u8]) -> Result<String, Malformed> {

@@ -15,6 +15,7 @@ pub mod files;
 pub mod friends;
 pub mod handshake;
 pub mod hardened;
+pub mod hardened_login;
 pub mod history;
 pub mod login_guard;
 pub mod messages;
@@ -26,6 +27,8 @@ pub mod presence;
 pub mod profiles;
 pub mod quota;
 pub mod rooms;
+pub mod server_key;
+pub mod signed_calls;
 pub mod times;
 pub mod users;
 pub mod util;
@@ -57,6 +60,8 @@ impl Ctx {
             store,
             tokens,
             passwords: passwords::Passwords::start(&config.passwords).await?,
+            server_key: server_key::ServerKey::load(&config)?,
+            signed_calls: signed_calls::SignedCalls::new(&config.auth),
             router: Router::new(&config.cluster.node_id),
             files,
             connections: quota::Slots::new(config.limits.max_connections_per_address),

@@ -63,6 +63,8 @@ pub struct Registration {
     pub name: Option<String>,
     pub invite_code: Option<String>,
     pub is_sms_register: i32,
+    /// The SMS code sent to the telephone (required when `isOpenSMSCode` is on).
+    pub sms_code: Option<String>,
     pub device: DeviceReport,
 }
 
@@ -492,6 +494,13 @@ async fn register_with(ctx: &Ctx, r: Registration, gated: bool) -> Result<Value>
     let user_id = u.user_id;
     ctx.store
         .users
+        .update_user(
+            user_id,
+            &credentials::verifier_patch(ctx, user_id, &r.password),
+        )
+        .await?;
+    ctx.store
+        .users
         .put_login_log(&UserLoginLog {
             user_id,
             login_log: login_log_from(&r.device, true, now),
@@ -593,6 +602,13 @@ pub async fn login(ctx: &Ctx, r: LoginRequest) -> Result<Value> {
     let Some(user) = user.filter(|_| right) else {
         return Err(Error::failure("帐号或密码错误"));
     };
+    Ok(sorted(signed_in(ctx, user, &r.device).await?))
+}
+
+/// What every login does once the user has proven who they are (`/user/login`,
+/// `/user/login/v1`): refuses a locked account, records the login, issues the token and answers
+/// the reference's fields.
+pub async fn signed_in(ctx: &Ctx, user: User, device: &DeviceReport) -> Result<Map<String, Value>> {
     if user.status == -1 {
         return Err(Error::failure("您的账号已被锁定"));
     }
@@ -600,15 +616,14 @@ pub async fn login(ctx: &Ctx, r: LoginRequest) -> Result<Value> {
     let previous = ctx.store.users.get_login_log(user.user_id).await?;
     // The reference deletes expired, read messages at every login (spec 5.6).
     super::messages::expire(ctx, user.user_id).await?;
-    let mut log_patch =
-        Patch::new().set("loginLog", json_val(&login_log_from(&r.device, false, now)));
-    if let Some(dk) = r.device.device_key.as_deref().filter(|d| !d.is_empty()) {
+    let mut log_patch = Patch::new().set("loginLog", json_val(&login_log_from(device, false, now)));
+    if let Some(dk) = device.device_key.as_deref().filter(|d| !d.is_empty()) {
         check_len("deviceKey", dk, 32)?;
         let device = DeviceInfo {
             login_time: now,
             device_key: dk.to_string(),
             online: 1,
-            app_id: r.device.app_id.clone(),
+            app_id: device.app_id.clone(),
             ..Default::default()
         };
         log_patch.push_set(&format!("deviceMap.{}", path_key(dk)), json_val(&device));
@@ -620,12 +635,12 @@ pub async fn login(ctx: &Ctx, r: LoginRequest) -> Result<Value> {
     let mut patch = Patch::new()
         .set("settings.openService", 0)
         .set("active", now);
-    if let Some(area) = &r.device.area {
+    if let Some(area) = &device.area {
         patch.push_set("area", area.clone());
     }
-    if r.device.latitude > 0.0 && r.device.longitude > 0.0 {
-        patch.push_set("loc.lat", r.device.latitude);
-        patch.push_set("loc.lng", r.device.longitude);
+    if device.latitude > 0.0 && device.longitude > 0.0 {
+        patch.push_set("loc.lat", device.latitude);
+        patch.push_set("loc.lng", device.longitude);
     }
     if user.account.is_empty() {
         let account = format!(
@@ -651,7 +666,7 @@ pub async fn login(ctx: &Ctx, r: LoginRequest) -> Result<Value> {
     let roles = active_roles(ctx, user.user_id).await?;
     let friend_count = ctx.store.friends.count_friends(user.user_id, None).await?;
     let prev_log = previous.map(|p| p.login_log).unwrap_or_default();
-    let isupdate = match (&prev_log.serial, &r.device.serial) {
+    let isupdate = match (&prev_log.serial, &device.serial) {
         (Some(a), Some(b)) if !a.is_empty() && a == b => 0,
         _ => 1,
     };
@@ -676,7 +691,7 @@ pub async fn login(ctx: &Ctx, r: LoginRequest) -> Result<Value> {
         m.insert("role".into(), json!(roles));
     }
     m.insert("fourElements".into(), json!(0));
-    Ok(sorted(m))
+    Ok(m)
 }
 
 /// Device keys become a path segment: keep them to safe characters.
@@ -1361,16 +1376,10 @@ pub async fn update_password(
     if !credentials::check_password(ctx, Some(&user), "", source, old).await? {
         return Err(Error::failure("旧密码错误"));
     }
-    let hash = ctx.passwords.hash(new).await?;
-    ctx.store
-        .users
-        .update_user(
-            me,
-            &Patch::new()
-                .set("password", hash)
-                .set("modifyTime", now_secs()),
-        )
-        .await?;
+    let patch = credentials::password_patch(ctx, me, new)
+        .await?
+        .set("modifyTime", now_secs());
+    ctx.store.users.update_user(me, &patch).await?;
     credentials::revoke_all(ctx, me).await
 }
 

@@ -1,6 +1,8 @@
 //! Who is asking: the reference's authorization filter (spec/reference-server.md 1.3) — the open
-//! paths, the `access_token` check, the optional `time`/`secret` signature, and the admin area
-//! (`/console…`), which takes the integration key or a console token instead of a user token.
+//! paths, the `access_token` check, the optional signature (the reference's md5 `time`/`secret`,
+//! or the hardened dialect's HMAC `salt`/`secret`, `auth.signature` deciding for both), and the
+//! admin area (`/console…`), which takes the integration key or a console token instead of a
+//! user token.
 //!
 //! Console tokens: a JWT of their own audience whose session slides in the store (30 minutes
 //! idle, renewed on use, revoked by `/console/logout`; see `domain::console`), held by a user
@@ -10,6 +12,7 @@
 use crate::config::SignatureMode;
 use crate::domain::auth::{open_secret, time_in_window, token_secret, TokenProblem};
 use crate::domain::console as console_rules;
+use crate::domain::hardened_login;
 use crate::domain::util::md5_hex;
 use crate::domain::{users, Code, Ctx, Error};
 
@@ -24,8 +27,22 @@ pub struct Credentials<'a> {
     pub access_token: Option<&'a str>,
     /// `secret`, when sent and not empty.
     pub secret: Option<&'a str>,
-    /// `time`, when sent and not empty.
+    /// `time`, when sent and not empty (the md5 signature).
     pub time: Option<&'a str>,
+    /// `salt`, when sent and not empty (the hardened dialect's signature).
+    pub salt: Option<&'a str>,
+    /// Every parameter, which the hardened dialect's `secret` covers.
+    pub params: &'a [(String, String)],
+}
+
+impl Credentials<'_> {
+    /// The hardened dialect's signature: `salt` and `secret` without the md5 rule's `time`.
+    fn hardened(&self) -> Option<(&str, &str)> {
+        match (self.time, self.salt, self.secret) {
+            (None, Some(salt), Some(secret)) => Some((salt, secret)),
+            _ => None,
+        }
+    }
 }
 
 /// The resolved caller of a request.
@@ -71,6 +88,13 @@ const OPEN_PATHS: &[&str] = &[
     "/qrCodeLoginCheck",
     "/getImgCode",
     "/_ping",
+    // The hardened dialect's login and registration (spec hardened-login.md).
+    "/auth/getLoginCode",
+    "/authkeys/getLoginPrivateKey",
+    "/authkeys/uploadLoginKey",
+    "/user/login/v1",
+    "/user/login/auto/v1",
+    "/user/register/v1",
 ];
 
 /// Whether `path` needs no token.
@@ -103,9 +127,13 @@ fn is_integration_key(given: &str, key: &str) -> bool {
     std::hint::black_box(diff) == 0
 }
 
-/// Paths exempt from every signature check (the client signs them with "null" ids before login).
+/// Paths exempt from every signature check (the jQuery client signs them with "null" ids
+/// before login; the Vue client reads `/config` before it knows the apiKey, and times `/_ping`).
 fn signature_exempt(path: &str) -> bool {
-    path.starts_with("/config") || path.starts_with("/getCurrentTime") || path == "/getImgCode"
+    path.starts_with("/config")
+        || path.starts_with("/getCurrentTime")
+        || path == "/getImgCode"
+        || path == "/_ping"
 }
 
 fn signature_failed() -> Error {
@@ -133,9 +161,25 @@ pub async fn authorize(ctx: &Ctx, path: &str, creds: &Credentials<'_>) -> Result
         return authorize_admin(ctx, creds).await;
     }
     if is_open_path(path) || is_admin_open_path(path) {
-        // An open call is signed `md5(apiKey + time)`, checked only when it carries a secret and
-        // no access_token parameter at all (an empty one skips it, as the reference does).
-        if token.is_none() && auth.signature != SignatureMode::Off && !signature_exempt(path) {
+        let caller = match token.filter(|t| !t.is_empty()) {
+            Some(t) => match users::authenticate(ctx, t).await? {
+                Ok(id) => Caller::User(id),
+                Err(_) => Caller::Anonymous,
+            },
+            None => Caller::Anonymous,
+        };
+        let checked = auth.signature != SignatureMode::Off && !signature_exempt(path);
+        if let (true, Some((salt, secret))) = (checked, creds.hardened()) {
+            // The hardened dialect signs open calls too, in a session when it has one.
+            let session = match (&caller, token) {
+                (Caller::User(id), Some(t)) => Some((*id, t)),
+                _ => None,
+            };
+            hardened_login::check_secret(ctx, session, creds.params, salt, secret)?;
+        } else if checked && token.is_none() {
+            // An open call is signed `md5(apiKey + time)`, checked only when it carries a
+            // secret and no access_token parameter at all (an empty one skips it, as the
+            // reference does).
             if let Some(secret) = secret {
                 let time = check_time(creds, auth.signature_window_secs)?;
                 if !secret.eq_ignore_ascii_case(&open_secret(&auth.api_key, time)) {
@@ -143,13 +187,7 @@ pub async fn authorize(ctx: &Ctx, path: &str, creds: &Credentials<'_>) -> Result
                 }
             }
         }
-        return Ok(match token.filter(|t| !t.is_empty()) {
-            Some(t) => match users::authenticate(ctx, t).await? {
-                Ok(id) => Caller::User(id),
-                Err(_) => Caller::Anonymous,
-            },
-            None => Caller::Anonymous,
-        });
+        return Ok(caller);
     }
     let token = token
         .filter(|t| !t.is_empty())
@@ -164,8 +202,9 @@ pub async fn authorize(ctx: &Ctx, path: &str, creds: &Credentials<'_>) -> Result
     Ok(Caller::User(user_id))
 }
 
-/// The reference's API signature of token calls, `md5(apiKey + time + userId + access_token)`,
-/// checked as the configured mode asks.
+/// The signature of token calls, checked as the configured mode asks: the hardened dialect's
+/// (a call with `salt` and no `time`; 10110 when wrong), else the reference's
+/// `md5(apiKey + time + userId + access_token)`.
 fn check_token_signature(
     ctx: &Ctx,
     creds: &Credentials,
@@ -179,6 +218,16 @@ fn check_token_signature(
         SignatureMode::WhenPresent => secret.is_some(),
         SignatureMode::Required => true,
     };
+    if let (true, Some(_)) = (must_check, creds.salt.filter(|_| creds.time.is_none())) {
+        let (salt, secret) = creds.hardened().ok_or(Error::Code(Code::SecretInvalid))?;
+        return hardened_login::check_secret(
+            ctx,
+            Some((user_id, token)),
+            creds.params,
+            salt,
+            secret,
+        );
+    }
     if must_check {
         let time = check_time(creds, auth.signature_window_secs)?;
         let expected = token_secret(&auth.api_key, time, user_id, token);

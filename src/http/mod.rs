@@ -10,6 +10,7 @@ pub mod docs;
 pub mod envelope;
 pub mod files;
 pub mod friends;
+pub mod hardened;
 pub mod org;
 pub mod params;
 pub mod room;
@@ -35,6 +36,7 @@ type Module = (&'static [EndpointDoc], fn(&mut Routes));
 const MODULES: &[Module] = &[
     (basic::DOCS, basic::routes),
     (user::DOCS, user::routes),
+    (hardened::DOCS, hardened::routes),
     (friends::DOCS, friends::routes),
     (room::DOCS, room::routes),
     (org::DOCS, org::routes),

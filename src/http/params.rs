@@ -228,6 +228,8 @@ impl Params {
             access_token: self.get("access_token"),
             secret: self.str("secret"),
             time: self.str("time"),
+            salt: self.str("salt"),
+            params: &self.pairs,
         }
     }
 

@@ -301,6 +301,7 @@ async fn register(state: web::Data<AppState>, p: Params) -> ApiResult {
         name: p.string("name"),
         invite_code: p.string("inviteCode"),
         is_sms_register: p.i32_or("isSmsRegister", 0)?,
+        sms_code: p.string("smsCode").or_else(|| p.string("randcode")),
         device: device(&p)?,
     };
     let data = users::register(&state.ctx, r).await?;

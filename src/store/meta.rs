@@ -15,4 +15,12 @@ pub trait MetaStore: Send + Sync {
     async fn token_version(&self, user_id: i32) -> StoreResult<i64>;
     /// Increments and returns the token version of a user (revokes every token).
     async fn bump_token_version(&self, user_id: i32) -> StoreResult<i64>;
+    /// Keeps a short-lived code (a login key, an SMS or image code) under `key` for `life_ms`
+    /// from `now_ms`, replacing an earlier one and its count of attempts; expired codes go.
+    async fn put_code(&self, key: &str, value: &str, now_ms: i64, life_ms: i64) -> StoreResult<()>;
+    /// Takes the code under `key` (it is gone afterwards) unless it expired before `now_ms`.
+    async fn take_code(&self, key: &str, now_ms: i64) -> StoreResult<Option<String>>;
+    /// The code under `key` unless expired, counting one more attempt at it: the value and
+    /// the attempts made so far, this one included.
+    async fn try_code(&self, key: &str, now_ms: i64) -> StoreResult<Option<(String, i64)>>;
 }

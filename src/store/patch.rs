@@ -101,6 +101,10 @@ impl Patch {
     pub fn push_set(&mut self, path: &str, v: impl Into<Val>) {
         self.ops.push(Op::Set(path.to_string(), v.into()));
     }
+    /// Adds every operation of `other`, after this patch's own.
+    pub fn append(&mut self, other: Patch) {
+        self.ops.extend(other.ops);
+    }
     /// True when there is nothing to apply.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()

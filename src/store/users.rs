@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use super::error::StoreResult;
 use super::patch::Patch;
 use super::shared::Shared;
-use crate::documents::{User, UserLoginLog, UserName, UserRole};
+use crate::documents::{LoginKeys, User, UserLoginLog, UserName, UserRole};
 
 /// Filter of `/user/query` (reference `UserQueryExample`).
 #[derive(Debug, Clone, Default)]
@@ -68,4 +68,6 @@ pub trait UserStore: Send + Sync {
     async fn roles_of(&self, user_id: i32) -> StoreResult<Vec<UserRole>>;
     /// Inserts a `userRoles` document.
     async fn insert_role(&self, role: &UserRole) -> StoreResult<()>;
+    /// The hardened dialect's keys kept in a user's document (None: no such user).
+    async fn login_keys(&self, user_id: i32) -> StoreResult<Option<LoginKeys>>;
 }

@@ -181,7 +181,19 @@ impl Bin {
         }
     }
 
+    /// The next error frame, read as both client generations read it (spec 5.1: the newest
+    /// Vue client skips two header bytes for `-1`, the others one); both must agree.
     pub async fn expect_error(&mut self) -> CommonErrorProBuf {
-        self.recv(ERROR).await
+        loop {
+            let (c, p) = self.next().await.expect("server sent a frame");
+            if c == ERROR {
+                let one = <CommonErrorProBuf as prost::Message>::decode(p.as_slice())
+                    .expect("error frame decodes");
+                let two = <CommonErrorProBuf as prost::Message>::decode(&p[1..])
+                    .expect("decodes after 2 bytes too");
+                assert_eq!(one, two, "both client generations read the same error");
+                return one;
+            }
+        }
     }
 }

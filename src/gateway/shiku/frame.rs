@@ -1,6 +1,7 @@
 //! Frames of the binary protocol: one command byte, read as signed (`>127` is minus 256), then
-//! the protobuf message. Errors go out as the single byte `0xFF` (spec 5.1: only one old client
-//! read a two-byte error command).
+//! the protobuf message. Error frames are read by two client generations differently (spec 5.1:
+//! the newest Vue client skips two header bytes for `-1`, the others one), so they carry a
+//! padding field that makes the message decode the same from either offset.
 
 use prost::Message;
 
@@ -75,6 +76,23 @@ pub fn encode(command: i8, msg: &impl Message) -> Vec<u8> {
     out
 }
 
+/// An unknown length-delimited field (number 4, key `0x22`) that every protobuf reader skips:
+/// read from the byte after `0xFF` it is `22 22 | 21 + 33 zeros` (34 bytes of value), read one
+/// byte later it is `22 21 | 33 zeros`; either way the error message follows it.
+const ERROR_PAD: [u8; 3] = [0x22, 0x22, 0x21];
+const ERROR_PAD_ZEROS: usize = 0x21;
+
+/// An error frame (cmd -1) that both client generations decode (see the module comment).
+pub fn encode_error(msg: &impl Message) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + ERROR_PAD.len() + ERROR_PAD_ZEROS + msg.encoded_len());
+    out.push(cmd::ERROR as u8);
+    out.extend_from_slice(&ERROR_PAD);
+    out.resize(out.len() + ERROR_PAD_ZEROS, 0);
+    msg.encode(&mut out)
+        .expect("a Vec grows to fit the message");
+    out
+}
+
 /// Decodes a payload as `M`; the error text names the message for the client's error frame.
 pub fn decode<M: Message + Default>(payload: &[u8], what: &str) -> Result<M, String> {
     M::decode(payload).map_err(|e| format!("malformed {what}: {e}"))
@@ -95,16 +113,20 @@ mod tests {
     }
 
     #[test]
-    fn error_frames_start_with_one_ff_byte() {
+    fn error_frames_decode_after_one_or_two_header_bytes() {
         let e = CommonErrorProBuf {
-            message_head: Some(MessageHead::default()),
+            message_head: Some(MessageHead {
+                message_id: "m-1".into(),
+                ..Default::default()
+            }),
             code: -2,
-            arg: "x".into(),
+            arg: "敏感词".into(),
         };
-        let bytes = encode(cmd::ERROR, &e);
-        assert_eq!(bytes[0], 0xFF);
-        let back: CommonErrorProBuf = decode(&bytes[1..], "error").unwrap();
-        assert_eq!(back, e);
+        let bytes = encode_error(&e);
+        assert_eq!(split(&bytes).unwrap().command, cmd::ERROR);
+        let one: CommonErrorProBuf = decode(&bytes[1..], "error").unwrap();
+        let two: CommonErrorProBuf = decode(&bytes[2..], "error").unwrap();
+        assert_eq!((one.clone(), two), (e.clone(), e));
         // A length prefix that runs past the end is refused, not trusted.
         assert!(decode::<CommonErrorProBuf>(&[0x1A, 0xFF, 0xFF, 0xFF, 0x0F, b'a'], "x").is_err());
     }

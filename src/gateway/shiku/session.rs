@@ -169,7 +169,7 @@ impl ShikuSession {
             code,
             arg: text.into(),
         };
-        Out::Frame(frame::encode(cmd::ERROR, &e))
+        Out::Frame(frame::encode_error(&e))
     }
 
     /// The error frame of a domain refusal: the Shiku resultCode and resultMsg.

@@ -15,7 +15,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 
-use super::frame::{self, cmd};
+use super::frame;
 use super::proto::CommonErrorProBuf;
 use super::session::{Out, ShikuSession, CODE_MALFORMED};
 use crate::domain::Ctx;
@@ -149,14 +149,11 @@ fn run<S: Socket>(ctx: Arc<Ctx>, peer_ip: Option<String>, ws: S) -> impl Future<
 
 /// An error frame outside any request.
 fn error_frame(text: &str) -> Vec<u8> {
-    frame::encode(
-        cmd::ERROR,
-        &CommonErrorProBuf {
-            message_head: None,
-            code: CODE_MALFORMED,
-            arg: text.to_string(),
-        },
-    )
+    frame::encode_error(&CommonErrorProBuf {
+        message_head: None,
+        code: CODE_MALFORMED,
+        arg: text.to_string(),
+    })
 }
 
 /// The error frame's text for a WebSocket-level failure.

@@ -26,7 +26,7 @@ use serde::Serialize;
 use super::patch::{Op, Patch, Val};
 use super::{FriendStore, MetaStore, Shared, StoreError, StoreResult, UserQuery, UserStore};
 use crate::config::MongoConfig;
-use crate::documents::{Friend, User, UserLoginLog, UserName, UserRole};
+use crate::documents::{Friend, LoginKeys, User, UserLoginLog, UserName, UserRole};
 
 const USER: &str = "user";
 const LOGIN_LOG: &str = "userLoginLog";
@@ -35,6 +35,8 @@ const ID_COUNTER: &str = "idx_user";
 const FRIENDS: &str = "u_friends";
 const META: &str = "shiku_server_meta";
 const TOKEN_VERSIONS: &str = "shiku_token_versions";
+/// Short-lived codes (login keys, SMS and image codes): `{_id, v, exp (ms), n (attempts)}`.
+const SHORT_CODES: &str = "shiku_short_codes";
 
 /// `_id` of the counter document when we create it; a fixed value so that two servers racing
 /// to create it collide on the `_id` index instead of creating two counters.
@@ -150,6 +152,8 @@ impl MongoStore {
         self.ensure_index(FRIENDS, doc! { "userId": 1, "toUserId": 1 }, None)
             .await;
         self.ensure_index(ROLES, doc! { "userId": 1 }, None).await;
+        self.ensure_index(SHORT_CODES, doc! { "exp": 1 }, None)
+            .await;
     }
 
     /// Creates one index; true when it exists afterwards.
@@ -261,6 +265,50 @@ impl MetaStore for MongoStore {
                 collection: TOKEN_VERSIONS.into(),
                 reason: format!("no numeric `v` for user {user_id}"),
             })
+    }
+
+    async fn put_code(&self, key: &str, value: &str, now_ms: i64, life_ms: i64) -> StoreResult<()> {
+        let codes = self.coll(SHORT_CODES);
+        codes
+            .delete_many(doc! { "exp": { "$lt": now_ms } })
+            .await
+            .map_err(backend)?;
+        codes
+            .update_one(
+                doc! { "_id": key },
+                doc! { "$set": { "v": value, "exp": now_ms.saturating_add(life_ms), "n": 0_i64 } },
+            )
+            .upsert(true)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn take_code(&self, key: &str, now_ms: i64) -> StoreResult<Option<String>> {
+        let found = self
+            .coll(SHORT_CODES)
+            .find_one_and_delete(doc! { "_id": key })
+            .await
+            .map_err(backend)?;
+        Ok(found
+            .filter(|d| d.get("exp").and_then(bson_to_i64).unwrap_or(0) >= now_ms)
+            .and_then(|d| d.get_str("v").ok().map(str::to_string)))
+    }
+
+    async fn try_code(&self, key: &str, now_ms: i64) -> StoreResult<Option<(String, i64)>> {
+        let found = self
+            .coll(SHORT_CODES)
+            .find_one_and_update(
+                doc! { "_id": key, "exp": { "$gte": now_ms } },
+                doc! { "$inc": { "n": 1_i64 } },
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(backend)?;
+        Ok(found.and_then(|d| {
+            let v = d.get_str("v").ok()?.to_string();
+            Some((v, d.get("n").and_then(bson_to_i64).unwrap_or(1)))
+        }))
     }
 }
 

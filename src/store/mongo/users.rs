@@ -210,4 +210,21 @@ impl UserStore for MongoStore {
             .map_err(write_error)?;
         Ok(())
     }
+
+    async fn login_keys(&self, user_id: i32) -> StoreResult<Option<LoginKeys>> {
+        let found = self
+            .coll(USER)
+            .find_one(doc! { "_id": user_id })
+            .projection(doc! { "publicKey": 1, "privateKey": 1, "loginVerifier": 1 })
+            .await
+            .map_err(backend)?;
+        found
+            .map(|d| {
+                bson::from_document(d).map_err(|e| StoreError::Decode {
+                    collection: USER.into(),
+                    reason: format!("login keys of {user_id}: {e}"),
+                })
+            })
+            .transpose()
+    }
 }

@@ -24,7 +24,8 @@ use serde::Serialize;
 
 use super::{FriendStore, MetaStore, Patch, Shared, StoreError, StoreResult, UserQuery, UserStore};
 use crate::documents::{
-    Friend, LastChat, Member, MsgRow, MucRow, Room, User, UserLoginLog, UserName, UserRole,
+    Friend, LastChat, LoginKeys, Member, MsgRow, MucRow, Room, User, UserLoginLog, UserName,
+    UserRole,
 };
 
 /// The SQLite adapter.
@@ -160,6 +161,13 @@ CREATE INDEX IF NOT EXISTS u_friends_remarked ON u_friends(user_id)
     WHERE json_extract(doc, '$.remarkName') <> '';
 CREATE TABLE IF NOT EXISTS server_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS token_versions (user_id INTEGER PRIMARY KEY, v INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS short_codes (
+    k TEXT PRIMARY KEY,
+    v TEXT NOT NULL,
+    expires INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS short_codes_expires ON short_codes(expires);
 "#;
 
 /// A fresh 24-hex id shaped like a MongoDB ObjectId (seconds, then process-unique bytes), so
@@ -763,6 +771,53 @@ impl MetaStore for SqliteStore {
                 params![user_id],
                 |r| r.get(0),
             )
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn put_code(&self, key: &str, value: &str, now_ms: i64, life_ms: i64) -> StoreResult<()> {
+        let (k, v) = (key.to_string(), value.to_string());
+        let (now, expires_ms) = (now_ms, now_ms.saturating_add(life_ms));
+        self.run(move |c| {
+            c.execute("DELETE FROM short_codes WHERE expires < ?1", params![now])
+                .map_err(backend)?;
+            c.execute(
+                "INSERT INTO short_codes (k, v, expires, attempts) VALUES (?1, ?2, ?3, 0) \
+                 ON CONFLICT(k) DO UPDATE SET v = ?2, expires = ?3, attempts = 0",
+                params![k, v, expires_ms],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn take_code(&self, key: &str, now_ms: i64) -> StoreResult<Option<String>> {
+        let k = key.to_string();
+        self.run(move |c| {
+            c.query_row(
+                "DELETE FROM short_codes WHERE k = ?1 RETURNING v, expires",
+                params![k],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+            )
+            .optional()
+            .map(|found| found.filter(|(_, exp)| *exp >= now_ms).map(|(v, _)| v))
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn try_code(&self, key: &str, now_ms: i64) -> StoreResult<Option<(String, i64)>> {
+        let k = key.to_string();
+        self.run(move |c| {
+            c.query_row(
+                "UPDATE short_codes SET attempts = attempts + 1 WHERE k = ?1 AND expires >= ?2 \
+                 RETURNING v, attempts",
+                params![k, now_ms],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
             .map_err(backend)
         })
         .await

@@ -341,6 +341,20 @@ impl UserStore for SqliteStore {
         })
         .await
     }
+
+    async fn login_keys(&self, user_id: i32) -> StoreResult<Option<LoginKeys>> {
+        self.read(1, move |c| {
+            one_doc(
+                c,
+                "user",
+                "SELECT json_object('publicKey', json_extract(doc, '$.publicKey'), \
+                 'privateKey', json_extract(doc, '$.privateKey'), \
+                 'loginVerifier', json_extract(doc, '$.loginVerifier')) FROM user WHERE id = ?1",
+                params![user_id],
+            )
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
