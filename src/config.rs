@@ -76,6 +76,8 @@ pub struct Config {
     pub cluster: ClusterConfig,
     /// Uploads and the file server (the reference's upload service on 8088 and nginx on 8089).
     pub files: FilesConfig,
+    /// SMS codes and image codes (README "SMS").
+    pub sms: SmsConfig,
     /// First userId handed out on an empty database (reference: 10000002; seed 002: 6 digits).
     pub first_user_id: i32,
     /// `tracing` filter, e.g. `info` or `shiku_server=debug`.
@@ -119,6 +121,88 @@ pub enum MessageLayout {
     /// The seed-002 deployment: databases `shiku_msgs` (collection `userId / 10000` per owner)
     /// and `shiku_lastChats` (`userId / 10000` for single chats, `lastChats_muc` for rooms).
     Sharded,
+}
+
+/// Which SMS sender `sms.sender` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmsSenderKind {
+    /// The code goes to the server log (development).
+    Log,
+    /// A webhook of any SMS gateway (`sms.http`).
+    Http,
+}
+
+/// SMS codes (`/basic/randcode/sendSms`), image codes (`/getImgCode`) and their limits.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmsConfig {
+    pub sender: SmsSenderKind,
+    /// The message; `{code}`, `{minutes}`, `{phone}`, `{areaCode}`, `{telephone}` are filled in.
+    pub template: String,
+    /// Digits of a code (4 to 10).
+    pub code_length: usize,
+    /// How long a code can be used, seconds.
+    pub code_ttl_secs: i64,
+    /// Guesses at one code before it is dropped.
+    pub max_attempts: i64,
+    /// Least time between two codes to one phone, seconds.
+    pub resend_secs: i64,
+    /// Codes to one phone per day.
+    pub per_phone_per_day: i64,
+    /// Codes requested from one client address per hour.
+    pub per_address_per_hour: i64,
+    /// Require the code of `/getImgCode` before an SMS is sent.
+    pub image_code: bool,
+    /// How long an image code can be used, seconds.
+    pub image_code_ttl_secs: i64,
+    pub http: SmsHttpConfig,
+}
+
+/// The webhook of `sms.sender = "http"`: `url` and `body` take the placeholders of `template`
+/// and `{text}` (the filled template), escaped for where they stand (the URL, or the body's
+/// `content_type`: JSON or form).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmsHttpConfig {
+    pub url: String,
+    pub method: String,
+    pub content_type: String,
+    pub body: String,
+    /// Extra headers (an API key or `Authorization`).
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub timeout_secs: u64,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        SmsConfig {
+            sender: SmsSenderKind::Log,
+            template: "您的验证码是 {code}，{minutes} 分钟内有效。".into(),
+            code_length: 6,
+            code_ttl_secs: 300,
+            max_attempts: 5,
+            resend_secs: 60,
+            per_phone_per_day: 10,
+            per_address_per_hour: 30,
+            image_code: false,
+            image_code_ttl_secs: 300,
+            http: SmsHttpConfig::default(),
+        }
+    }
+}
+
+impl Default for SmsHttpConfig {
+    fn default() -> Self {
+        SmsHttpConfig {
+            url: String::new(),
+            method: "POST".into(),
+            content_type: "application/json".into(),
+            body: r#"{"phone":"{phone}","text":"{text}"}"#.into(),
+            headers: Default::default(),
+            timeout_secs: 10,
+        }
+    }
 }
 
 /// Tokens and request signatures.
@@ -619,6 +703,7 @@ impl Default for Config {
             xmpp: XmppConfig::default(),
             cluster: ClusterConfig::default(),
             files: FilesConfig::default(),
+            sms: SmsConfig::default(),
             first_user_id: 100100,
             log: "info".into(),
             access_log: false,

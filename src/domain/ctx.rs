@@ -12,6 +12,7 @@ use super::server_key::ServerKey;
 use super::signed_calls::SignedCalls;
 use super::view::Renderings;
 use crate::config::Config;
+use crate::delivery::sms::SmsSender;
 use crate::delivery::Router;
 use crate::documents::Member;
 use crate::store::Store;
@@ -26,6 +27,8 @@ pub struct Ctx {
     pub server_key: ServerKey,
     /// The hardened dialect's signed requests seen lately (its replay check).
     pub signed_calls: SignedCalls,
+    /// Where SMS codes go (`sms.sender`).
+    pub sms: SmsSender,
     pub config: Arc<Config>,
     /// Live sessions on this node.
     pub router: Arc<Router>,

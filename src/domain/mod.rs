@@ -5,6 +5,7 @@
 //! (never this file) and the layers below.
 
 pub mod auth;
+pub mod captcha;
 pub mod client_config;
 pub mod client_settings;
 pub mod console;
@@ -29,6 +30,7 @@ pub mod quota;
 pub mod rooms;
 pub mod server_key;
 pub mod signed_calls;
+pub mod sms;
 pub mod times;
 pub mod users;
 pub mod util;
@@ -62,6 +64,8 @@ impl Ctx {
             passwords: passwords::Passwords::start(&config.passwords).await?,
             server_key: server_key::ServerKey::load(&config)?,
             signed_calls: signed_calls::SignedCalls::new(&config.auth),
+            sms: crate::delivery::sms::SmsSender::from_config(&config.sms)
+                .map_err(Error::Internal)?,
             router: Router::new(&config.cluster.node_id),
             files,
             connections: quota::Slots::new(config.limits.max_connections_per_address),

@@ -422,6 +422,20 @@ pub async fn create_account(ctx: &Ctx, r: Registration) -> Result<Value> {
     register_with(ctx, r, false).await
 }
 
+/// Refuses a registration for a telephone (areaCode + number) somebody holds.
+async fn refuse_taken_phone(ctx: &Ctx, telephone: &str) -> Result<()> {
+    if ctx
+        .store
+        .users
+        .find_by_telephone(telephone)
+        .await?
+        .is_some()
+    {
+        return Err(Error::failure("手机号已被注册"));
+    }
+    Ok(())
+}
+
 async fn register_with(ctx: &Ctx, r: Registration, gated: bool) -> Result<Value> {
     check_phone("telephone", &r.telephone)?;
     let area_code = if r.area_code.is_empty() {
@@ -458,6 +472,14 @@ async fn register_with(ctx: &Ctx, r: Registration, gated: bool) -> Result<Value>
         ));
     }
     let telephone = format!("{area_code}{}", r.telephone);
+    let sms_required =
+        gated && client_i32("isOpenSMSCode", ctx.config.client.is_open_sms_code) != 0;
+    if sms_required {
+        // Refused before anything is written; the code is spent only by a registration that
+        // can go ahead (the phone not yet taken).
+        refuse_taken_phone(ctx, &telephone).await?;
+        super::sms::check_sms_code(ctx, &telephone, r.sms_code.as_deref().unwrap_or("")).await?;
+    }
     let password = ctx.passwords.hash(&r.password).await?;
     let nickname = if nickname.trim().is_empty() {
         r.telephone.clone()
@@ -468,22 +490,18 @@ async fn register_with(ctx: &Ctx, r: Registration, gated: bool) -> Result<Value>
     // (checked first, and again by the store's unique key) is refused.
     let mut attempts = 0;
     let (u, now) = loop {
-        if ctx
-            .store
-            .users
-            .find_by_telephone(&telephone)
-            .await?
-            .is_some()
-        {
-            return Err(Error::failure("手机号已被注册"));
-        }
+        refuse_taken_phone(ctx, &telephone).await?;
         let user_id = ctx
             .store
             .users
             .next_user_id(ctx.config.first_user_id)
             .await?;
         let now = now_secs();
-        let u = new_user(ctx, &r, user_id, &area_code, &nickname, &password, now);
+        let mut u = new_user(ctx, &r, user_id, &area_code, &nickname, &password, now);
+        if gated {
+            // isAuth: the phone was proven by an SMS code, not merely claimed.
+            u.is_auth = i32::from(sms_required);
+        }
         match ctx.store.users.insert_user(&u).await {
             Ok(()) => break (u, now),
             Err(StoreError::Duplicate(_)) if attempts < 20 => attempts += 1,

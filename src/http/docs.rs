@@ -116,7 +116,14 @@ fn code_text(code: i64) -> &'static str {
         AccountNotExist,
         AccountOrPasswordIncorrect,
         OldPasswordIsWrong,
+        VerifyCodeErrOrExpired,
+        SendMsgFail,
+        TooFrequent,
+        PhoneRegistered,
+        NullImgCode,
+        ImgCodeError,
         AccountIsLocked,
+        SecretInvalid,
     ]
     .into_iter()
     .find(|c| c.value() == code)

@@ -14,6 +14,7 @@ pub mod hardened;
 pub mod org;
 pub mod params;
 pub mod room;
+pub mod sms;
 pub mod state;
 pub mod tigase;
 pub mod upload;
@@ -37,6 +38,7 @@ const MODULES: &[Module] = &[
     (basic::DOCS, basic::routes),
     (user::DOCS, user::routes),
     (hardened::DOCS, hardened::routes),
+    (sms::DOCS, sms::routes),
     (friends::DOCS, friends::routes),
     (room::DOCS, room::routes),
     (org::DOCS, org::routes),

@@ -164,6 +164,8 @@ fn secret_param(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     [
         "password", "pwd", "token", "secret", "key", "sign", "code", "salt", "mac",
+        // The hardened dialect's encrypted forms (a registration's holds the md5 password).
+        "data",
     ]
     .iter()
     .any(|s| n.contains(s))
@@ -369,6 +371,7 @@ mod tests {
             "/user/login?telephone=138&password=***&access_token=***&secret=***&flag=rw"
         );
         assert!(!redacted_target("/x", "loginPwd=1&apiKey=k&smsCode=9").contains('1'));
+        assert!(!redacted_target("/x", "randcode=1&imgCode=1&data=1&loginToken=1").contains('1'));
         assert_eq!(redacted_target("/getCurrentTime", ""), "/getCurrentTime");
     }
 
