@@ -547,6 +547,44 @@ async fn users_without_a_verifier_are_told_how_to_get_one() {
     // One login with the md5 dialect makes it.
     ok(&app.login("13800000006", "pw6").await);
     ok(&vue.step1(&app, &now_salt()).await);
+
+    // A user of an existing Shiku database (or an import): the bare md5 stored, no verifier.
+    // The server sees the md5 there, so the first hardened login works at once.
+    let mut legacy = app
+        .app
+        .store
+        .users
+        .get_user(uid as i32)
+        .await
+        .unwrap()
+        .unwrap();
+    legacy.user_id += 1000;
+    legacy.telephone = "8613800000016".into();
+    legacy.phone = "13800000016".into();
+    legacy.account = String::new();
+    legacy.password = md5_hex("legacy6");
+    app.app.store.users.insert_user(&legacy).await.unwrap();
+    let mut vue = Vue::new("13800000016", "legacy6");
+    vue.log_in(&app, &rsa_key()).await;
+    let keys = app
+        .app
+        .store
+        .users
+        .login_keys(legacy.user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(keys.login_verifier.starts_with("k1."), "{keys:?}");
+    // Still the legacy md5 (the hardened login never sees the password itself).
+    let stored = app
+        .app
+        .store
+        .users
+        .get_user(legacy.user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.password, md5_hex("legacy6"));
 }
 
 #[tokio::test]
@@ -681,4 +719,43 @@ async fn registration_in_the_dialect_then_login() {
     assert_eq!(v["resultCode"], 10110, "{v}");
     let mut vue = vue;
     vue.log_in(&app, &rsa_key()).await;
+}
+
+#[tokio::test]
+async fn a_rotated_server_key_still_opens_verifiers_and_seals_them_again() {
+    let (old, new) = (B64.encode([1u8; 32]), B64.encode([2u8; 32]));
+    let old_key = old.clone();
+    let first = spawn_with(move |c| c.auth.server_key = old_key).await;
+    let (uid, _) = first.register("13800000031", "rot31", "r").await;
+    let sealed = |app: &TestApp| {
+        let store = app.app.store.clone();
+        async move {
+            let keys = store.users.login_keys(uid as i32).await.unwrap().unwrap();
+            keys.login_verifier.split('.').nth(1).unwrap().to_string()
+        }
+    };
+    let under_old = sealed(&first).await;
+    // The next start has a new key and keeps the old one among the previous keys.
+    let dir = first.data_dir.path().to_path_buf();
+    let second = spawn_with(move |c| {
+        c.data_dir = dir;
+        c.auth.server_key = new;
+        c.auth.previous_server_keys = vec![old];
+    })
+    .await;
+    let mut vue = Vue::new("13800000031", "rot31");
+    vue.log_in(&second, &rsa_key()).await;
+    let under_new = sealed(&second).await;
+    assert_ne!(under_old, under_new, "sealed again under the new key");
+    // A server without either key cannot open it: the user is told what to do.
+    let dir = first.data_dir.path().to_path_buf();
+    let third = spawn_with(move |c| {
+        c.data_dir = dir;
+        c.auth.server_key = B64.encode([3u8; 32]);
+    })
+    .await;
+    let v = Vue::new("13800000031", "rot31")
+        .step1(&third, &now_salt())
+        .await;
+    assert!(v["resultMsg"].as_str().unwrap().contains("重置密码"), "{v}");
 }

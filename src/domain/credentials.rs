@@ -38,15 +38,32 @@ pub fn verifier_patch(ctx: &Ctx, user_id: i32, client_md5: &str) -> Patch {
     }
 }
 
+/// A stored password that is still the legacy bare md5 (rows of an existing Shiku database or
+/// an import, until their first login rehashes them).
+fn legacy_md5(stored: &str) -> Option<&str> {
+    (stored.len() == 32 && stored.bytes().all(|b| b.is_ascii_hexdigit())).then_some(stored)
+}
+
 /// The user's login verifier, opened (None: none kept, or sealed under a key this server no
-/// longer has). One sealed under an earlier server key is sealed again under the current one.
+/// longer has). One sealed under an earlier server key is sealed again under the current one;
+/// a user whose stored password is still the legacy md5 gets one derived from it here.
 pub async fn login_verifier(ctx: &Ctx, user_id: i32) -> Result<Option<String>> {
     let sealed = match ctx.store.users.login_keys(user_id).await? {
         Some(keys) => keys.login_verifier,
         None => return Ok(None),
     };
     let Some(opened) = ctx.server_key.open(&verifier_label(user_id), &sealed) else {
-        return Ok(None);
+        let Some(user) = ctx.store.users.get_user(user_id).await? else {
+            return Ok(None);
+        };
+        let Some(md5) = legacy_md5(&user.password) else {
+            return Ok(None);
+        };
+        ctx.store
+            .users
+            .update_user(user_id, &verifier_patch(ctx, user_id, md5))
+            .await?;
+        return Ok(login_pwd_hex(md5).ok());
     };
     if opened.stale {
         let fresh = ctx.server_key.seal(&verifier_label(user_id), &opened.plain);
