@@ -30,6 +30,21 @@ pub const SUCCESS: i8 = 100;
 pub const ERROR: i8 = -1;
 pub const CONFLICT: i8 = -3;
 
+/// The commands a v1 client decodes from the server (spec 5.1); any other makes its decoder
+/// throw, so the server must never send one.
+const SERVER_COMMANDS: [i8; 10] = [
+    AUTH_RESP,
+    CHAT,
+    RECEIPT,
+    PULL_RESP,
+    BATCH_RESP,
+    GROUP_RESULT,
+    PING,
+    SUCCESS,
+    ERROR,
+    CONFLICT,
+];
+
 pub type Stream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 pub fn head(from: &str, to: &str, id: &str, chat_type: i32) -> Option<MessageHead> {
@@ -85,6 +100,11 @@ impl Bin {
             match msg {
                 Some(Ok(Message::Binary(b))) => {
                     assert!(!b.is_empty(), "empty frame from the server");
+                    assert!(
+                        SERVER_COMMANDS.contains(&(b[0] as i8)),
+                        "command {} would break a v1 client's decoder",
+                        b[0] as i8
+                    );
                     return Some((b[0] as i8, b[1..].to_vec()));
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
