@@ -621,6 +621,8 @@ pub struct Limits {
     /// rows count until the page is done); beyond it a page stops early, and one with no row
     /// yet waits up to 10 s, then is refused as busy (1040106).
     pub max_pages_bytes: usize,
+    /// Favourites one user keeps at most (`/emoji/add`).
+    pub max_favourites: u64,
     /// Connections (dedicated listeners) plus HTTP requests in flight one client address may
     /// hold at once; trusted proxies are not counted (their clients are, by the address they
     /// forward). 0 = unlimited.
@@ -805,6 +807,7 @@ impl Default for Limits {
             max_form_bytes: 1024 * 1024,
             max_page_bytes: 8 << 20,
             max_pages_bytes: 24 << 20,
+            max_favourites: 2000,
             max_connections_per_address: 1000,
             body_timeout_secs: 30,
             upload_idle_secs: 30,

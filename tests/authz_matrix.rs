@@ -39,6 +39,16 @@ const ALLOWED: &[(&str, &str)] = &[
     ),
     ("/user/getOnLine", "online state is shown to anyone, as in the reference"),
     (
+        "/emoji/list",
+        "the userId is ignored: the caller's own stickers (favourites are private)",
+    ),
+    ("/user/emoji/list", "as /emoji/list"),
+    (
+        "/collection/list",
+        "the userId is ignored: the caller's own favourites (favourites are private)",
+    ),
+    ("/user/collection/list", "as /collection/list"),
+    (
         "/getImgCode",
         "an image code for the caller's own address: it does not touch the code the phone's owner was shown",
     ),
@@ -491,6 +501,7 @@ fn fill_of(name: &str) -> Option<Fill> {
         "jobId" => NotRef("a console job (console endpoints refuse user tokens)"),
         "<key>" => NotRef("a /config key (console only)"),
         "deviceId" => NotRef("the caller's own device"),
+        "emojiId" => NotRef("a favourite: tests/api_favourites.rs checks nobody else deletes one"),
         "imgCode" => NotRef("an image code the caller was shown"),
         "isRegister" => NotRef("what an SMS code is for"),
         "mac" => NotRef("a proof of the password, which the stranger does not have"),

@@ -7,6 +7,7 @@
 //! same field as int32, int64, double or string depending on the writer's generation. Below
 //! both the store and the domain: it imports nothing of the crate.
 
+pub mod emoji;
 pub mod files;
 pub mod friends;
 pub mod lenient;
@@ -15,6 +16,7 @@ pub mod org;
 pub mod rooms;
 pub mod users;
 
+pub use emoji::{Emoji, FAVOURITE_KINDS, STICKER};
 pub use files::{Resource, RESOURCE_LOCAL};
 pub use friends::{Friend, NewFriend};
 pub use messages::{BodyOnce, LastChat, MsgRow, StickDialog};

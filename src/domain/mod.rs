@@ -12,6 +12,7 @@ pub mod console;
 pub mod credentials;
 pub mod ctx;
 pub mod error;
+pub mod favourites;
 pub mod files;
 pub mod friends;
 pub mod handshake;

@@ -8,6 +8,7 @@ pub mod console;
 pub mod console_ui;
 pub mod docs;
 pub mod envelope;
+pub mod favourites;
 pub mod files;
 pub mod friends;
 pub mod hardened;
@@ -39,6 +40,7 @@ const MODULES: &[Module] = &[
     (user::DOCS, user::routes),
     (hardened::DOCS, hardened::routes),
     (sms::DOCS, sms::routes),
+    (favourites::DOCS, favourites::routes),
     (friends::DOCS, friends::routes),
     (room::DOCS, room::routes),
     (org::DOCS, org::routes),

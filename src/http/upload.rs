@@ -562,7 +562,8 @@ fn valid_days(params: &Params, uploader: Uploader, ctx: &Ctx) -> f64 {
 }
 
 /// `scheme://host` of the request (the default URL prefix).
-fn request_base(req: &HttpRequest) -> String {
+/// The scheme and host the client reached us at (the base of the URLs we hand out).
+pub fn request_base(req: &HttpRequest) -> String {
     let ci = req.connection_info();
     format!("{}://{}", ci.scheme(), ci.host())
 }

@@ -5,6 +5,7 @@
 
 pub mod console;
 pub mod error;
+pub mod favourites;
 pub mod files;
 pub mod friends;
 pub mod messages;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 
 pub use console::{ChatLogQuery, ConsoleStore, ConsoleUserQuery, RoomLogQuery};
 pub use error::{StoreError, StoreResult};
+pub use favourites::FavouriteStore;
 pub use files::FileStore;
 pub use friends::{FriendQuery, FriendStore};
 pub use messages::{ChatWrite, HistoryQuery, MessageStore, OfflineEntry, OfflineItem};
@@ -48,6 +50,8 @@ pub struct Store {
     pub org: Arc<dyn OrgStore>,
     /// Upload records (`resources`).
     pub files: Arc<dyn FileStore>,
+    /// Users' favourites (`emoji`).
+    pub favourites: Arc<dyn FavouriteStore>,
     /// The session directory several nodes share (MongoDB only; `None` on the embedded store).
     pub sessions: Option<Arc<dyn SessionStore>>,
     /// Human description for the start-up log line (`sqlite:/path` or `mongodb:host/db`).
@@ -64,6 +68,7 @@ impl Store {
             + MessageStore
             + RoomStore
             + FileStore
+            + FavouriteStore
             + OrgStore
             + ConsoleStore
             + 'static,
@@ -76,6 +81,7 @@ impl Store {
             console: adapter.clone(),
             org: adapter.clone(),
             files: adapter.clone(),
+            favourites: adapter.clone(),
             meta: adapter,
             sessions: None,
             description,

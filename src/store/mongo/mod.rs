@@ -4,6 +4,7 @@
 //! extra collections (`shiku_server_meta`, `shiku_token_versions`).
 
 mod console;
+mod favourites;
 mod files;
 mod friends;
 mod messages;

@@ -4,6 +4,7 @@
 
 mod cache;
 mod console;
+mod favourites;
 mod files;
 mod friends;
 mod messages;
@@ -215,6 +216,7 @@ impl SqliteStore {
         conn.execute_batch(org::SCHEMA).map_err(backend)?;
         conn.execute_batch(console::SCHEMA).map_err(backend)?;
         conn.execute_batch(files::SCHEMA).map_err(backend)?;
+        conn.execute_batch(favourites::SCHEMA).map_err(backend)?;
         // A newer schema may have rewritten documents another process keeps.
         changes.publish();
         let writer = messages::MessageWriter::start(&path, clock.clone())?;
