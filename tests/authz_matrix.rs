@@ -49,6 +49,11 @@ const ALLOWED: &[(&str, &str)] = &[
     ),
     ("/user/collection/list", "as /collection/list"),
     (
+        "/course/list",
+        "the userId is ignored: the caller's own courses (courses are private)",
+    ),
+    ("/user/course/list", "as /course/list"),
+    (
         "/getImgCode",
         "an image code for the caller's own address: it does not touch the code the phone's owner was shown",
     ),
@@ -483,7 +488,7 @@ fn fill_of(name: &str) -> Option<Fill> {
         "roomId" => Room,
         "roomJid" | "room_jid_id" => RoomJid,
         "jid" => Conversation,
-        "messageId" | "msgId" => Message,
+        "messageId" | "msgId" | "messageIds" => Message,
         "noticeId" => Notice,
         "shareId" => Share,
         "url" | "paths" => File,
@@ -502,6 +507,9 @@ fn fill_of(name: &str) -> Option<Fill> {
         "<key>" => NotRef("a /config key (console only)"),
         "deviceId" => NotRef("the caller's own device"),
         "emojiId" => NotRef("a favourite: tests/api_favourites.rs checks nobody else deletes one"),
+        "courseId" => NotRef(
+            "a course: tests/api_courses.rs checks nobody else reads, changes or deletes one",
+        ),
         "imgCode" => NotRef("an image code the caller was shown"),
         "isRegister" => NotRef("what an SMS code is for"),
         "mac" => NotRef("a proof of the password, which the stranger does not have"),

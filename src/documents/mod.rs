@@ -7,6 +7,7 @@
 //! same field as int32, int64, double or string depending on the writer's generation. Below
 //! both the store and the domain: it imports nothing of the crate.
 
+pub mod course;
 pub mod emoji;
 pub mod files;
 pub mod friends;
@@ -16,6 +17,7 @@ pub mod org;
 pub mod rooms;
 pub mod users;
 
+pub use course::{Course, CourseMessage};
 pub use emoji::{Emoji, FAVOURITE_KINDS, STICKER};
 pub use files::{Resource, RESOURCE_LOCAL};
 pub use friends::{Friend, NewFriend};

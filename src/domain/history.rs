@@ -391,7 +391,7 @@ pub fn muc_view(row: &MucRow, unit: Option<TimeUnit>) -> Result<Value> {
 
 /// The JSON text of a stored group message: the first of `message` and `body` that holds a
 /// JSON object.
-fn muc_json(row: &MucRow) -> &str {
+pub fn muc_json(row: &MucRow) -> &str {
     let is_object = |s: &str| s.trim_start().starts_with('{');
     [row.message.as_str(), row.body.as_str()]
         .into_iter()

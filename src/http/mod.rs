@@ -6,6 +6,7 @@ pub mod basic;
 pub mod caller;
 pub mod console;
 pub mod console_ui;
+pub mod courses;
 pub mod docs;
 pub mod envelope;
 pub mod favourites;
@@ -41,6 +42,7 @@ const MODULES: &[Module] = &[
     (hardened::DOCS, hardened::routes),
     (sms::DOCS, sms::routes),
     (favourites::DOCS, favourites::routes),
+    (courses::DOCS, courses::routes),
     (friends::DOCS, friends::routes),
     (room::DOCS, room::routes),
     (org::DOCS, org::routes),

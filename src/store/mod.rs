@@ -4,6 +4,7 @@
 //! writes an existing Shiku MongoDB in the reference's database, collection and document shapes.
 
 pub mod console;
+pub mod courses;
 pub mod error;
 pub mod favourites;
 pub mod files;
@@ -23,6 +24,7 @@ pub mod users;
 use std::sync::Arc;
 
 pub use console::{ChatLogQuery, ConsoleStore, ConsoleUserQuery, RoomLogQuery};
+pub use courses::CourseStore;
 pub use error::{StoreError, StoreResult};
 pub use favourites::FavouriteStore;
 pub use files::FileStore;
@@ -52,6 +54,8 @@ pub struct Store {
     pub files: Arc<dyn FileStore>,
     /// Users' favourites (`emoji`).
     pub favourites: Arc<dyn FavouriteStore>,
+    /// Users' courses (`course`).
+    pub courses: Arc<dyn CourseStore>,
     /// The session directory several nodes share (MongoDB only; `None` on the embedded store).
     pub sessions: Option<Arc<dyn SessionStore>>,
     /// Human description for the start-up log line (`sqlite:/path` or `mongodb:host/db`).
@@ -69,6 +73,7 @@ impl Store {
             + RoomStore
             + FileStore
             + FavouriteStore
+            + CourseStore
             + OrgStore
             + ConsoleStore
             + 'static,
@@ -82,6 +87,7 @@ impl Store {
             org: adapter.clone(),
             files: adapter.clone(),
             favourites: adapter.clone(),
+            courses: adapter.clone(),
             meta: adapter,
             sessions: None,
             description,

@@ -7,20 +7,8 @@ use crate::store::favourites::FavouriteStore;
 /// The reference's collection of favourites.
 pub(super) const EMOJI: &str = "emoji";
 
-fn decode_emoji(mut d: Document) -> StoreResult<Emoji> {
-    if let Some(Bson::ObjectId(oid)) = d.get("_id") {
-        let hex = oid.to_hex();
-        d.insert("_id", hex);
-    }
-    decode(EMOJI, d)
-}
-
-/// The `_id` filter of a favourite id (ObjectId hex, or a string id of other writers).
-fn id_filter(id: &str) -> Bson {
-    match bson::oid::ObjectId::parse_str(id) {
-        Ok(oid) => Bson::ObjectId(oid),
-        Err(_) => Bson::String(id.to_string()),
-    }
+fn decode_emoji(d: Document) -> StoreResult<Emoji> {
+    decode_hex_id(EMOJI, d)
 }
 
 #[async_trait]

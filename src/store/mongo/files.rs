@@ -27,12 +27,8 @@ impl MongoStore {
 }
 
 /// Decodes a `resources` document, the ObjectId `_id` as hex.
-fn decode_resource(mut d: Document) -> StoreResult<Resource> {
-    if let Some(Bson::ObjectId(oid)) = d.get("_id") {
-        let hex = oid.to_hex();
-        d.insert("_id", hex);
-    }
-    decode(RESOURCES, d)
+fn decode_resource(d: Document) -> StoreResult<Resource> {
+    decode_hex_id(RESOURCES, d)
 }
 
 #[async_trait]

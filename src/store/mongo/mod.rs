@@ -4,6 +4,7 @@
 //! extra collections (`shiku_server_meta`, `shiku_token_versions`).
 
 mod console;
+mod courses;
 mod favourites;
 mod files;
 mod friends;
@@ -460,6 +461,23 @@ fn decode<T: DeserializeOwned>(collection: &str, doc: Document) -> StoreResult<T
         collection: collection.into(),
         reason: format!("_id {id}: {e}"),
     })
+}
+
+/// [`decode`] of a document whose ObjectId `_id` the shape reads as hex text.
+fn decode_hex_id<T: DeserializeOwned>(collection: &str, mut doc: Document) -> StoreResult<T> {
+    if let Some(Bson::ObjectId(oid)) = doc.get("_id") {
+        let hex = oid.to_hex();
+        doc.insert("_id", hex);
+    }
+    decode(collection, doc)
+}
+
+/// The `_id` filter of an id handed to clients (ObjectId hex, or another writer's string).
+fn id_filter(id: &str) -> Bson {
+    match bson::oid::ObjectId::parse_str(id) {
+        Ok(oid) => Bson::ObjectId(oid),
+        Err(_) => Bson::String(id.to_string()),
+    }
 }
 
 fn encode<T: Serialize>(collection: &str, value: &T) -> StoreResult<Document> {

@@ -4,6 +4,7 @@
 
 mod cache;
 mod console;
+mod courses;
 mod favourites;
 mod files;
 mod friends;
@@ -217,6 +218,7 @@ impl SqliteStore {
         conn.execute_batch(console::SCHEMA).map_err(backend)?;
         conn.execute_batch(files::SCHEMA).map_err(backend)?;
         conn.execute_batch(favourites::SCHEMA).map_err(backend)?;
+        conn.execute_batch(courses::SCHEMA).map_err(backend)?;
         // A newer schema may have rewritten documents another process keeps.
         changes.publish();
         let writer = messages::MessageWriter::start(&path, clock.clone())?;

@@ -1,0 +1,23 @@
+//! `CourseStore`: users' courses (room messages saved as lectures).
+
+use async_trait::async_trait;
+
+use super::error::StoreResult;
+use crate::documents::Course;
+
+/// Users' courses, each user's own.
+#[async_trait]
+pub trait CourseStore: Send + Sync {
+    /// Inserts a course; answers its id.
+    async fn insert_course(&self, c: &Course) -> StoreResult<String>;
+    /// A user's courses, newest first, at most `limit`.
+    async fn courses(&self, user_id: i32, limit: u32) -> StoreResult<Vec<Course>>;
+    /// How many courses a user keeps.
+    async fn count_courses(&self, user_id: i32) -> StoreResult<u64>;
+    /// One of the user's courses.
+    async fn course(&self, user_id: i32, id: &str) -> StoreResult<Option<Course>>;
+    /// Replaces one of the user's courses (its id and owner name it); false when absent.
+    async fn replace_course(&self, c: &Course) -> StoreResult<bool>;
+    /// Deletes one of the user's courses; false when absent.
+    async fn delete_course(&self, user_id: i32, id: &str) -> StoreResult<bool>;
+}
