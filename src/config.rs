@@ -625,6 +625,8 @@ pub struct Limits {
     pub max_favourites: u64,
     /// Courses one user keeps at most (`/course/add`).
     pub max_courses: u64,
+    /// Reports of one reporter waiting for review at most (`/user/report`).
+    pub max_waiting_reports: u64,
     /// Connections (dedicated listeners) plus HTTP requests in flight one client address may
     /// hold at once; trusted proxies are not counted (their clients are, by the address they
     /// forward). 0 = unlimited.
@@ -811,6 +813,7 @@ impl Default for Limits {
             max_pages_bytes: 24 << 20,
             max_favourites: 2000,
             max_courses: 500,
+            max_waiting_reports: 100,
             max_connections_per_address: 1000,
             body_timeout_secs: 30,
             upload_idle_secs: 30,

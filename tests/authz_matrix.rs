@@ -54,6 +54,10 @@ const ALLOWED: &[(&str, &str)] = &[
     ),
     ("/user/course/list", "as /course/list"),
     (
+        "/user/report",
+        "reporting someone is what it is for: the reported sees nothing and nothing of theirs changes until a console user reviews it",
+    ),
+    (
         "/getImgCode",
         "an image code for the caller's own address: it does not touch the code the phone's owner was shown",
     ),
@@ -511,6 +515,7 @@ fn fill_of(name: &str) -> Option<Fill> {
             "a course: tests/api_courses.rs checks nobody else reads, changes or deletes one",
         ),
         "imgCode" => NotRef("an image code the caller was shown"),
+        "reportId" => NotRef("a report (console only; user tokens are refused there)"),
         "isRegister" => NotRef("what an SMS code is for"),
         "mac" => NotRef("a proof of the password, which the stranger does not have"),
         "data" => NotRef("encrypted under a key only the logged-in client holds"),

@@ -14,6 +14,7 @@ pub mod friends;
 pub mod lenient;
 pub mod messages;
 pub mod org;
+pub mod report;
 pub mod rooms;
 pub mod users;
 
@@ -23,6 +24,7 @@ pub use files::{Resource, RESOURCE_LOCAL};
 pub use friends::{Friend, NewFriend};
 pub use messages::{BodyOnce, LastChat, MsgRow, StickDialog};
 pub use org::{Company, Department, Employee};
+pub use report::Report;
 pub use rooms::{Member, MucRow, Notice, Room, Share};
 pub use users::{
     DeviceInfo, Loc, LoginKeys, LoginLog, User, UserLoginLog, UserName, UserRole, UserSettings,

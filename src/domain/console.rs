@@ -527,7 +527,8 @@ pub struct ConsolePage {
 }
 
 impl ConsolePage {
-    fn skip(&self) -> u64 {
+    /// Rows before this page.
+    pub fn skip(&self) -> u64 {
         (self.page.max(1) - 1).saturating_mul(self.limit)
     }
 }

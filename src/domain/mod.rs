@@ -29,6 +29,7 @@ pub mod peer;
 pub mod presence;
 pub mod profiles;
 pub mod quota;
+pub mod reports;
 pub mod rooms;
 pub mod server_key;
 pub mod signed_calls;

@@ -570,7 +570,7 @@ pub fn routes(r: &mut Routes) {
 }
 
 /// The acting admin or integration, refused with 1030103 unless it may do what `need` says.
-async fn actor(ctx: &Ctx, p: &Params, need: Need) -> Result<Actor, Error> {
+pub async fn actor(ctx: &Ctx, p: &Params, need: Need) -> Result<Actor, Error> {
     let a = match p.caller() {
         Caller::Integration => Actor::Integration,
         Caller::Console(uid) => {
@@ -589,7 +589,7 @@ async fn actor(ctx: &Ctx, p: &Params, need: Need) -> Result<Actor, Error> {
 }
 
 /// 1-based `page` (or 0-based `pageIndex`) and `limit` (or `pageSize`).
-fn console_page(p: &Params, default_limit: u64) -> Result<ConsolePage, Error> {
+pub fn console_page(p: &Params, default_limit: u64) -> Result<ConsolePage, Error> {
     let page = match p.i64("page")? {
         Some(n) if n < 0 => {
             return Err(Error::invalid("page", "不能为负数 (must not be negative)"))

@@ -15,6 +15,7 @@ pub mod friends;
 pub mod hardened;
 pub mod org;
 pub mod params;
+pub mod reports;
 pub mod room;
 pub mod sms;
 pub mod state;
@@ -43,6 +44,7 @@ const MODULES: &[Module] = &[
     (sms::DOCS, sms::routes),
     (favourites::DOCS, favourites::routes),
     (courses::DOCS, courses::routes),
+    (reports::DOCS, reports::routes),
     (friends::DOCS, friends::routes),
     (room::DOCS, room::routes),
     (org::DOCS, org::routes),

@@ -15,6 +15,7 @@ pub mod mongo;
 pub mod org;
 pub mod patch;
 pub mod relations;
+pub mod reports;
 pub mod rooms;
 pub mod sessions;
 pub mod shared;
@@ -33,6 +34,7 @@ pub use messages::{ChatWrite, HistoryQuery, MessageStore, OfflineEntry, OfflineI
 pub use meta::MetaStore;
 pub use org::OrgStore;
 pub use patch::{Patch, Val};
+pub use reports::{ReportQuery, ReportStore};
 pub use rooms::{MemberQuery, MucQuery, RoomQuery, RoomStore};
 pub use sessions::{SessionEntry, SessionStore};
 pub use shared::{Made, Shared};
@@ -56,6 +58,8 @@ pub struct Store {
     pub favourites: Arc<dyn FavouriteStore>,
     /// Users' courses (`course`).
     pub courses: Arc<dyn CourseStore>,
+    /// Reports of users and rooms (`Report`).
+    pub reports: Arc<dyn ReportStore>,
     /// The session directory several nodes share (MongoDB only; `None` on the embedded store).
     pub sessions: Option<Arc<dyn SessionStore>>,
     /// Human description for the start-up log line (`sqlite:/path` or `mongodb:host/db`).
@@ -74,6 +78,7 @@ impl Store {
             + FileStore
             + FavouriteStore
             + CourseStore
+            + ReportStore
             + OrgStore
             + ConsoleStore
             + 'static,
@@ -88,6 +93,7 @@ impl Store {
             files: adapter.clone(),
             favourites: adapter.clone(),
             courses: adapter.clone(),
+            reports: adapter.clone(),
             meta: adapter,
             sessions: None,
             description,

@@ -277,3 +277,36 @@ pub fn refused(v: &Value, msg: &str) {
     assert_eq!(v["resultCode"], 0, "{v}");
     assert_eq!(v["resultMsg"], msg, "{v}");
 }
+
+/// Registers a user holding console `role` and logs it in to the console: (userId, console
+/// token).
+pub async fn console_admin(app: &TestApp, phone: &str, role: i32) -> (i64, String) {
+    let (uid, _) = app
+        .register(phone, "secret-pw", &format!("admin{role}"))
+        .await;
+    app.app
+        .store
+        .users
+        .insert_role(&shiku_server::documents::UserRole {
+            user_id: uid as i32,
+            phone: None,
+            role,
+            status: 1,
+            create_time: shiku_server::domain::util::now_secs(),
+            last_login_time: 0,
+        })
+        .await
+        .unwrap();
+    let v = app
+        .post(
+            "/console/login",
+            &[
+                ("account", phone),
+                ("password", &md5_hex("secret-pw")),
+                ("areaCode", "86"),
+            ],
+        )
+        .await;
+    let token = ok(&v)["access_Token"].as_str().expect("token").to_string();
+    (uid, token)
+}

@@ -10,6 +10,7 @@ mod files;
 mod friends;
 mod messages;
 mod org;
+mod reports;
 mod rooms;
 mod sessions;
 mod users;

@@ -11,6 +11,7 @@ mod friends;
 mod messages;
 mod org;
 mod readers;
+mod reports;
 mod rooms;
 mod users;
 mod vfs;
@@ -219,6 +220,7 @@ impl SqliteStore {
         conn.execute_batch(files::SCHEMA).map_err(backend)?;
         conn.execute_batch(favourites::SCHEMA).map_err(backend)?;
         conn.execute_batch(courses::SCHEMA).map_err(backend)?;
+        conn.execute_batch(reports::SCHEMA).map_err(backend)?;
         // A newer schema may have rewritten documents another process keeps.
         changes.publish();
         let writer = messages::MessageWriter::start(&path, clock.clone())?;
