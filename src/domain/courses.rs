@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use super::error::{Error, Result};
-use super::history::muc_json;
+use super::history::{muc_json, parse_ids};
 use super::rooms;
 use super::times;
 use super::util::now_secs;
@@ -36,29 +36,18 @@ fn check_name(name: &str) -> Result<String> {
 
 /// Message ids as sent: comma-separated (or a JSON array), without repeats, in order.
 pub fn message_ids(text: &str) -> Result<Vec<String>> {
-    let parsed: Vec<String> = match serde_json::from_str::<Vec<String>>(text) {
-        Ok(list) => list,
-        Err(_) => text.split(',').map(str::to_string).collect(),
+    let joined = match serde_json::from_str::<Vec<String>>(text) {
+        Ok(list) => list.join(","),
+        Err(_) => text.to_string(),
     };
-    let mut out: Vec<String> = Vec::new();
-    for id in parsed.iter().map(|i| i.trim()).filter(|i| !i.is_empty()) {
-        if id.len() > 64 {
-            return Err(Error::invalid("messageIds", "消息 id 过长"));
-        }
-        if !out.iter().any(|o| o == id) {
-            out.push(id.to_string());
-        }
-    }
-    if out.is_empty() {
-        return Err(Error::missing("messageIds"));
-    }
-    if out.len() > MAX_MESSAGES {
+    let ids = parse_ids("messageIds", &joined)?;
+    if ids.len() > MAX_MESSAGES {
         return Err(Error::invalid(
             "messageIds",
             format!("至多 {MAX_MESSAGES} 条"),
         ));
     }
-    Ok(out)
+    Ok(ids)
 }
 
 fn missing_course() -> Error {
