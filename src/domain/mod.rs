@@ -9,6 +9,7 @@ pub mod captcha;
 pub mod client_config;
 pub mod client_settings;
 pub mod console;
+pub mod console_friends;
 pub mod courses;
 pub mod credentials;
 pub mod ctx;

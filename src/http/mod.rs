@@ -5,6 +5,7 @@
 pub mod basic;
 pub mod caller;
 pub mod console;
+pub mod console_friends;
 pub mod console_ui;
 pub mod courses;
 pub mod docs;
@@ -45,6 +46,7 @@ const MODULES: &[Module] = &[
     (favourites::DOCS, favourites::routes),
     (courses::DOCS, courses::routes),
     (reports::DOCS, reports::routes),
+    (console_friends::DOCS, console_friends::routes),
     (friends::DOCS, friends::routes),
     (room::DOCS, room::routes),
     (org::DOCS, org::routes),
