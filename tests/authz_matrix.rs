@@ -486,10 +486,10 @@ fn fill_of(name: &str) -> Option<Fill> {
         "userId" | "toUserId" | "touserId" | "createUserId" | "managerId" | "fromUserId"
         | "from" | "to" | "receiver" | "sender" | "toUserIds" | "userIds" | "keyWorld"
         | "account" => User,
-        "text" => UserList,
+        "text" | "ids" => UserList,
         "telephone" | "phone" | "sendPhone" | "toUserPhone" => Phone,
         "phones" => PhoneList,
-        "roomId" => Room,
+        "roomId" | "id" => Room,
         "roomJid" | "room_jid_id" => RoomJid,
         "jid" => Conversation,
         "messageId" | "msgId" | "messageIds" => Message,

@@ -10,6 +10,7 @@ pub mod client_config;
 pub mod client_settings;
 pub mod console;
 pub mod console_friends;
+pub mod console_rooms;
 pub mod courses;
 pub mod credentials;
 pub mod ctx;

@@ -6,6 +6,7 @@ pub mod basic;
 pub mod caller;
 pub mod console;
 pub mod console_friends;
+pub mod console_rooms;
 pub mod console_ui;
 pub mod courses;
 pub mod docs;
@@ -47,6 +48,7 @@ const MODULES: &[Module] = &[
     (courses::DOCS, courses::routes),
     (reports::DOCS, reports::routes),
     (console_friends::DOCS, console_friends::routes),
+    (console_rooms::DOCS, console_rooms::routes),
     (friends::DOCS, friends::routes),
     (room::DOCS, room::routes),
     (org::DOCS, org::routes),
