@@ -12,7 +12,7 @@ use shiku_server::domain::util::{md5_hex, now_secs};
 use shiku_server::http::all_docs;
 use shiku_server::http::docs::Access;
 
-use common::TestApp;
+use common::{console_admin, TestApp};
 
 const KEY: &str = "task-system-key-0123456789";
 
@@ -74,17 +74,6 @@ async fn console_login(app: &TestApp, phone: &str, password: &str) -> Value {
     .await
 }
 
-/// Registers a user with `role` and logs it in to the console: (userId, console token).
-async fn admin(app: &TestApp, phone: &str, role: i32) -> (i64, String) {
-    let (uid, _) = app
-        .register(phone, "secret-pw", &format!("admin{role}"))
-        .await;
-    grant(app, uid, role, 1).await;
-    let v = console_login(app, phone, "secret-pw").await;
-    let token = ok(&v)["access_Token"].as_str().expect("token").to_string();
-    (uid, token)
-}
-
 async fn call(app: &TestApp, path: &str, token: &str, extra: &[(&str, &str)]) -> Value {
     let mut pairs = vec![("access_token", token)];
     pairs.extend_from_slice(extra);
@@ -140,7 +129,7 @@ async fn login_needs_the_password_an_active_console_role_and_an_unlocked_user() 
     // Every console role may log in; the answer has the reference's fields.
     for (i, role) in [1, 4, 5, 6, 7].into_iter().enumerate() {
         let phone = format!("1390000010{i}");
-        let (uid, token) = admin(&app, &phone, role).await;
+        let (uid, token) = console_admin(&app, &phone, role).await;
         let v = console_login(&app, &phone, "secret-pw").await;
         let d = ok(&v);
         assert_eq!(d["role"], role.to_string());
@@ -157,8 +146,8 @@ async fn login_needs_the_password_an_active_console_role_and_an_unlocked_user() 
     grant(&app, d, 5, -1).await;
     let v = console_login(&app, "13900000002", "secret-pw").await;
     assert!(v["resultMsg"].as_str().unwrap().contains("禁用"), "{v}");
-    let (_, super_token) = admin(&app, "13900000003", 6).await;
-    let (locked, _) = admin(&app, "13900000004", 5).await;
+    let (_, super_token) = console_admin(&app, "13900000003", 6).await;
+    let (locked, _) = console_admin(&app, "13900000004", 5).await;
     let v = call(
         &app,
         "/console/changeStatus",
@@ -175,7 +164,7 @@ async fn login_needs_the_password_an_active_console_role_and_an_unlocked_user() 
 async fn user_tokens_never_open_the_console_and_console_tokens_never_act_as_users() {
     let app = spawn().await;
     let (_, user_token) = app.register("13900000011", "secret-pw", "用户").await;
-    let (_, console) = admin(&app, "13900000012", 6).await;
+    let (_, console) = console_admin(&app, "13900000012", 6).await;
     let paths = console_paths();
     assert!(paths.len() >= 30, "{paths:?}");
     for path in &paths {
@@ -204,7 +193,7 @@ async fn user_tokens_never_open_the_console_and_console_tokens_never_act_as_user
 #[tokio::test]
 async fn sessions_last_thirty_idle_minutes_are_renewed_on_use_and_end_at_logout() {
     let app = spawn().await;
-    let (uid, token) = admin(&app, "13900000021", 5).await;
+    let (uid, token) = console_admin(&app, "13900000021", 5).await;
     let v = call(&app, "/console/me", &token, &[]).await;
     assert_eq!(ok(&v)["userId"], uid);
     assert_eq!(ok(&v)["role"], 5);
@@ -256,7 +245,7 @@ fn totp_code(secret: &str, at: u64) -> String {
 #[tokio::test]
 async fn totp_second_factor() {
     let app = spawn().await;
-    let (_, token) = admin(&app, "13900000031", 6).await;
+    let (_, token) = console_admin(&app, "13900000031", 6).await;
     // Enabling needs a setup first, then a right code.
     let v = call(&app, "/console/totp/enable", &token, &[("code", "123456")]).await;
     assert_code(&v, 0);
@@ -347,11 +336,11 @@ async fn totp_second_factor() {
 #[tokio::test]
 async fn roles_decide_who_may_do_what() {
     let app = spawn().await;
-    let (_, tourist) = admin(&app, "13900000041", 1).await;
-    let (_, service) = admin(&app, "13900000042", 4).await;
-    let (_, finance) = admin(&app, "13900000043", 7).await;
-    let (admin5_id, admin5) = admin(&app, "13900000044", 5).await;
-    let (_, super6) = admin(&app, "13900000045", 6).await;
+    let (_, tourist) = console_admin(&app, "13900000041", 1).await;
+    let (_, service) = console_admin(&app, "13900000042", 4).await;
+    let (_, finance) = console_admin(&app, "13900000043", 7).await;
+    let (admin5_id, admin5) = console_admin(&app, "13900000044", 5).await;
+    let (_, super6) = console_admin(&app, "13900000045", 6).await;
     let (victim, _) = app.register("13900000046", "pw", "受害者").await;
     let victim = victim.to_string();
 
@@ -399,7 +388,7 @@ async fn roles_decide_who_may_do_what() {
         assert_code(&call(&app, path, KEY, &[]).await, 1030103);
     }
     // An admin (5) cannot lock, reset or delete another admin account; a super admin can.
-    let (other_admin, _) = admin(&app, "13900000047", 5).await;
+    let (other_admin, _) = console_admin(&app, "13900000047", 5).await;
     let other = other_admin.to_string();
     for (path, extra) in [
         (
@@ -460,7 +449,7 @@ async fn roles_decide_who_may_do_what() {
 #[tokio::test]
 async fn user_list_pages_filters_and_hides_secrets() {
     let app = spawn().await;
-    let (_, token) = admin(&app, "13900000051", 1).await;
+    let (_, token) = console_admin(&app, "13900000051", 1).await;
     for i in 0..5 {
         app.register(&format!("1380000005{i}"), "pw", &format!("列表{i}"))
             .await;
@@ -549,7 +538,7 @@ async fn user_list_pages_filters_and_hides_secrets() {
 #[tokio::test]
 async fn users_are_created_updated_and_synced_by_id_or_phone() {
     let app = spawn().await;
-    let (_, token) = admin(&app, "13900000061", 5).await;
+    let (_, token) = console_admin(&app, "13900000061", 5).await;
     // Create: userId 0, plain password hashed like the client's md5.
     let v = call(
         &app,
@@ -738,7 +727,7 @@ async fn users_are_created_updated_and_synced_by_id_or_phone() {
 #[tokio::test]
 async fn locking_a_user_ends_tokens_and_live_sessions() {
     let app = spawn().await;
-    let (_, token) = admin(&app, "13900000071", 5).await;
+    let (_, token) = console_admin(&app, "13900000071", 5).await;
     let (uid, user_token) = app.register("13800000071", "pw", "锁").await;
     let (tx, mut rx) = shiku_server::delivery::push_channel(usize::MAX);
     app.app.router.register(uid as i32, "web", tx);
@@ -800,7 +789,7 @@ async fn locking_a_user_ends_tokens_and_live_sessions() {
 #[tokio::test]
 async fn deleting_a_user_really_deletes_and_tells_friends_with_512() {
     let app = spawn().await;
-    let (_, token) = admin(&app, "13900000081", 6).await;
+    let (_, token) = console_admin(&app, "13900000081", 6).await;
     let (a, ta) = app.register("13800000081", "pw", "被删").await;
     let (b, tb) = app.register("13800000082", "pw", "朋友").await;
     let (c, _) = app.register("13800000083", "pw", "另一个").await;
@@ -928,8 +917,8 @@ async fn make_room(app: &TestApp, owner_token: &str, members: &[i64]) -> (String
 #[tokio::test]
 async fn rooms_are_listed_managed_locked_and_dissolved() {
     let app = spawn().await;
-    let (_, token) = admin(&app, "13900000091", 5).await;
-    let (_, reader) = admin(&app, "13900000092", 1).await;
+    let (_, token) = console_admin(&app, "13900000091", 5).await;
+    let (_, reader) = console_admin(&app, "13900000092", 1).await;
     let (a, ta) = app.register("13800000091", "pw", "群主").await;
     let (b, tb) = app.register("13800000092", "pw", "成员").await;
     let (c, _) = app.register("13800000093", "pw", "新人").await;
@@ -1084,8 +1073,8 @@ async fn send_text(app: &TestApp, token: &str, from: i64, to: i64, text: &str) -
 #[tokio::test]
 async fn chat_logs_are_read_filtered_and_deleted() {
     let app = spawn().await;
-    let (_, token) = admin(&app, "13900000101", 6).await;
-    let (_, reader) = admin(&app, "13900000102", 1).await;
+    let (_, token) = console_admin(&app, "13900000101", 6).await;
+    let (_, reader) = console_admin(&app, "13900000102", 1).await;
     let (a, _) = app.register("13800000101", "pw", "甲").await;
     let (b, _) = app.register("13800000102", "pw", "乙").await;
     send_text(&app, &token, a, b, "你好 one").await;
@@ -1181,7 +1170,7 @@ async fn chat_logs_are_read_filtered_and_deleted() {
 #[tokio::test]
 async fn group_logs_are_read_and_deleted() {
     let app = spawn().await;
-    let (_, token) = admin(&app, "13900000111", 5).await;
+    let (_, token) = console_admin(&app, "13900000111", 5).await;
     let (a, ta) = app.register("13800000111", "pw", "群主").await;
     let (b, _) = app.register("13800000112", "pw", "成员").await;
     let (_room, jid) = make_room(&app, &ta, &[b]).await;
@@ -1285,7 +1274,7 @@ async fn group_logs_are_read_and_deleted() {
 #[tokio::test]
 async fn push_to_all_runs_in_the_background_and_reaches_everyone() {
     let app = spawn().await;
-    let (admin_id, token) = admin(&app, "13900000121", 5).await;
+    let (admin_id, token) = console_admin(&app, "13900000121", 5).await;
     let mut users = Vec::new();
     for i in 0..5 {
         users.push(app.register(&format!("1380000012{i}"), "pw", "收").await);
@@ -1369,7 +1358,7 @@ async fn push_to_all_runs_in_the_background_and_reaches_everyone() {
 #[tokio::test]
 async fn statistics_show_online_users_over_time() {
     let app = spawn().await;
-    let (_, token) = admin(&app, "13900000131", 1).await;
+    let (_, token) = console_admin(&app, "13900000131", 1).await;
     let (uid, _) = app.register("13800000131", "pw", "在线").await;
     shiku_server::domain::presence::resource_online(&app.app, uid as i32, "web")
         .await
@@ -1398,7 +1387,7 @@ async fn statistics_show_online_users_over_time() {
 #[tokio::test]
 async fn configuration_is_set_in_the_console_and_applied_at_once() {
     let app = spawn().await;
-    let (_, token) = admin(&app, "13900000141", 6).await;
+    let (_, token) = console_admin(&app, "13900000141", 6).await;
     let v = call(&app, "/console/config", &token, &[]).await;
     let d = ok(&v).clone();
     assert_eq!(d["values"]["isOpenRegister"], 1);
@@ -1474,7 +1463,7 @@ async fn configuration_is_set_in_the_console_and_applied_at_once() {
 #[tokio::test]
 async fn admin_accounts_are_managed_by_super_admins() {
     let app = spawn().await;
-    let (me, token) = admin(&app, "13900000151", 6).await;
+    let (me, token) = console_admin(&app, "13900000151", 6).await;
     // A new user as an admin, created with a password.
     let v = call(
         &app,
@@ -1616,7 +1605,7 @@ async fn admin_accounts_are_managed_by_super_admins() {
 #[tokio::test]
 async fn system_users_are_recreated_but_never_with_a_default_password() {
     let app = spawn().await;
-    let (_, token) = admin(&app, "13900000161", 5).await;
+    let (_, token) = console_admin(&app, "13900000161", 5).await;
     let v = call(&app, "/console/initSysUser", &token, &[]).await;
     assert_eq!(ok(&v)["created"], json!([]));
     app.app.store.console.delete_user(10005).await.unwrap();
@@ -1646,7 +1635,7 @@ async fn console_login_is_throttled_and_the_console_shows_and_clears_blocks() {
         c.passwords.first_delay_secs = 60;
     })
     .await;
-    let (_, token) = admin(&app, "13900000051", 6).await;
+    let (_, token) = console_admin(&app, "13900000051", 6).await;
     let (uid, _) = app.register("13900000052", "secret-pw", "victim").await;
     grant(&app, uid, 5, 1).await;
     for _ in 0..2 {
@@ -1676,7 +1665,7 @@ async fn console_login_is_throttled_and_the_console_shows_and_clears_blocks() {
     assert_eq!(ok(&v)["cleared"], 1);
     ok(&console_login(&app, "13900000052", "secret-pw").await);
     // Only managers see and clear blocks.
-    let (_, reader) = admin(&app, "13900000053", 1).await;
+    let (_, reader) = console_admin(&app, "13900000053", 1).await;
     assert_eq!(
         call(&app, "/console/loginBlocks", &reader, &[]).await["resultCode"],
         1030103

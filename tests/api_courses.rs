@@ -99,6 +99,12 @@ async fn a_course_is_saved_read_changed_and_deleted_by_its_owner_only() {
         courses
     );
     assert!(list(&call(&app, "/course/list", &a, &[("roomJid", "other")]).await).is_empty());
+    assert_eq!(
+        list(&call(&app, "/course/list", &a, &[("roomJid", &jid)]).await),
+        courses
+    );
+    let paged = [("pageIndex", "1"), ("pageSize", "1")];
+    assert!(list(&call(&app, "/course/list", &a, &paged).await).is_empty());
 
     let messages = list(&call(&app, "/course/get", &a, &[("courseId", &course_id)]).await);
     assert_eq!(messages.len(), 2);

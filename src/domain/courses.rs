@@ -10,13 +10,14 @@ use super::history::{muc_json, parse_ids};
 use super::rooms;
 use super::times;
 use super::util::now_secs;
+use super::view::Page;
 use super::Ctx;
 use crate::documents::{Course, CourseMessage};
 
 /// Messages one course holds at most.
 const MAX_MESSAGES: usize = 500;
-/// Message text one course holds at most, bytes.
-const MAX_COURSE_BYTES: usize = 4 << 20;
+/// Message text one course holds at most, bytes (a lecture of 500 long texts fits).
+const MAX_COURSE_BYTES: usize = 1 << 20;
 /// Characters of a course name.
 const MAX_NAME: usize = 64;
 
@@ -103,13 +104,16 @@ pub async fn add(ctx: &Ctx, me: i32, name: &str, room_jid: &str, ids: &[String])
     Ok(())
 }
 
-/// `/course/list`: the caller's courses, newest first (of one room when `room_jid` is given).
-pub async fn list(ctx: &Ctx, me: i32, room_jid: Option<&str>) -> Result<Value> {
-    let limit = u32::try_from(ctx.config.limits.max_courses).unwrap_or(u32::MAX);
-    let rows = ctx.store.courses.courses(me, limit).await?;
+/// `/course/list`: a page of the caller's courses, newest first (of one room when `room_jid`
+/// is given), with their messages' ids; the bodies are read by `/course/get` only.
+pub async fn list(ctx: &Ctx, me: i32, room_jid: Option<&str>, page: Page) -> Result<Value> {
+    let rows = ctx
+        .store
+        .courses
+        .course_heads(me, room_jid, page.skip(), page.size)
+        .await?;
     Ok(Value::Array(
         rows.iter()
-            .filter(|c| room_jid.is_none_or(|j| j == c.room_jid))
             .map(|c| {
                 json!({
                     "courseId": c.id.clone().unwrap_or_default(),

@@ -3,6 +3,8 @@
 //! the reported user or room from there. Handling one report handles every waiting report of
 //! the same user or room.
 
+use std::collections::HashMap;
+
 use serde_json::{json, Value};
 
 use super::console::{self, Actor, ConsolePage, Need, UserRef};
@@ -100,16 +102,23 @@ pub async fn console_list(
             .map(|n| n.nickname.clone())
             .unwrap_or_default()
     };
-    let mut data = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let room_name = if r.room_id.is_empty() {
-            String::new()
-        } else {
-            match rooms::load_room(ctx, &r.room_id).await {
+    // Reports of one room are usually many: each room is read once per page.
+    let mut room_names: HashMap<&str, String> = HashMap::new();
+    for r in rows.iter().filter(|r| !r.room_id.is_empty()) {
+        if !room_names.contains_key(r.room_id.as_str()) {
+            let name = match rooms::load_room(ctx, &r.room_id).await {
                 Ok(room) => room.name,
                 Err(_) => String::new(),
-            }
-        };
+            };
+            room_names.insert(&r.room_id, name);
+        }
+    }
+    let mut data = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let room_name = room_names
+            .get(r.room_id.as_str())
+            .cloned()
+            .unwrap_or_default();
         data.push(json!({
             "reportId": r.id.clone().unwrap_or_default(),
             "userId": r.user_id,

@@ -55,6 +55,13 @@ const LIST: &[ParamDoc] = &[
         false,
         "only the courses of this room jid",
     ),
+    p("pageIndex", "integer", false, "default 0"),
+    p(
+        "pageSize",
+        "integer",
+        false,
+        "default and at most limits.max_courses (all of them)",
+    ),
 ];
 const LIST_SUMMARY: &str = "The caller's courses, newest first";
 const LIST_DATA: &str =
@@ -132,7 +139,9 @@ async fn add(state: web::Data<AppState>, p: Params) -> ApiResult {
 }
 
 async fn list(state: web::Data<AppState>, p: Params) -> ApiResult {
-    let data = courses::list(&state.ctx, p.me()?, p.str("roomJid")).await?;
+    let max = u32::try_from(state.ctx.config.limits.max_courses).unwrap_or(u32::MAX);
+    let page = p.page(max, max)?;
+    let data = courses::list(&state.ctx, p.me()?, p.str("roomJid"), page).await?;
     Ok(Reply::data(data))
 }
 

@@ -10,8 +10,15 @@ use crate::documents::Course;
 pub trait CourseStore: Send + Sync {
     /// Inserts a course; answers its id.
     async fn insert_course(&self, c: &Course) -> StoreResult<String>;
-    /// A user's courses, newest first, at most `limit`.
-    async fn courses(&self, user_id: i32, limit: u32) -> StoreResult<Vec<Course>>;
+    /// A page of a user's courses (of one room when `room_jid` is given), newest first, each
+    /// with its messages' ids but not their bodies.
+    async fn course_heads(
+        &self,
+        user_id: i32,
+        room_jid: Option<&str>,
+        skip: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<Course>>;
     /// How many courses a user keeps.
     async fn count_courses(&self, user_id: i32) -> StoreResult<u64>;
     /// One of the user's courses.

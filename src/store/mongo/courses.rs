@@ -20,11 +20,23 @@ impl CourseStore for MongoStore {
         Ok(id.to_hex())
     }
 
-    async fn courses(&self, user_id: i32, limit: u32) -> StoreResult<Vec<Course>> {
+    async fn course_heads(
+        &self,
+        user_id: i32,
+        room_jid: Option<&str>,
+        skip: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<Course>> {
+        let mut filter = doc! { "userId": user_id };
+        if let Some(j) = room_jid {
+            filter.insert("roomJid", j);
+        }
         let cursor = self
             .coll(COURSE)
-            .find(doc! { "userId": user_id })
+            .find(filter)
+            .projection(doc! { "messages.message": 0 })
             .sort(doc! { "_id": -1 })
+            .skip(skip)
             .limit(i64::from(limit))
             .await
             .map_err(backend)?;

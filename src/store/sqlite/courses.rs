@@ -34,15 +34,31 @@ impl CourseStore for SqliteStore {
         .await
     }
 
-    async fn courses(&self, user_id: i32, limit: u32) -> StoreResult<Vec<Course>> {
+    async fn course_heads(
+        &self,
+        user_id: i32,
+        room_jid: Option<&str>,
+        skip: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<Course>> {
+        let room_jid = room_jid.map(str::to_string);
         self.read(page_rows(u64::from(limit)), move |c| {
+            // The bodies (up to the course cap each) stay in SQLite: only the ids leave it.
             let mut st = c
                 .prepare_cached(
-                    "SELECT doc FROM course WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2",
+                    "SELECT json_set(doc, '$.messages', (SELECT json_group_array(\
+                     json_object('messageId', json_extract(m.value, '$.messageId'))) \
+                     FROM json_each(doc, '$.messages') AS m)) \
+                     FROM course WHERE user_id = ?1 \
+                     AND (?2 IS NULL OR json_extract(doc, '$.roomJid') = ?2) \
+                     ORDER BY id DESC LIMIT ?3 OFFSET ?4",
                 )
                 .map_err(backend)?;
+            let skip = i64::try_from(skip).unwrap_or(i64::MAX);
             let rows = st
-                .query_map(params![user_id, limit], |r| r.get::<_, String>(0))
+                .query_map(params![user_id, room_jid, limit, skip], |r| {
+                    r.get::<_, String>(0)
+                })
                 .map_err(backend)?;
             let mut out = Vec::new();
             for text in rows {
