@@ -627,6 +627,8 @@ pub struct Limits {
     pub max_courses: u64,
     /// Reports of one reporter waiting for review at most (`/user/report`).
     pub max_waiting_reports: u64,
+    /// How far `/nearby/user` looks at most, metres (its `distance` may only narrow it).
+    pub nearby_max_distance: f64,
     /// Connections (dedicated listeners) plus HTTP requests in flight one client address may
     /// hold at once; trusted proxies are not counted (their clients are, by the address they
     /// forward). 0 = unlimited.
@@ -814,6 +816,7 @@ impl Default for Limits {
             max_favourites: 2000,
             max_courses: 500,
             max_waiting_reports: 100,
+            nearby_max_distance: 1_000_000.0,
             max_connections_per_address: 1000,
             body_timeout_secs: 30,
             upload_idle_secs: 30,

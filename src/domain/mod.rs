@@ -24,6 +24,7 @@ pub mod hardened_login;
 pub mod history;
 pub mod login_guard;
 pub mod messages;
+pub mod nearby;
 pub mod org;
 pub mod password_pool;
 pub mod passwords;

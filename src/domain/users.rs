@@ -18,7 +18,8 @@ use super::{Ctx, SYSTEM_PUBLIC_ID, SYSTEM_SENDER_ID};
 use crate::documents::{
     DeviceInfo, Friend, Loc, LoginLog, User, UserLoginLog, UserRole, UserSettings,
 };
-use crate::store::{Patch, Shared, StoreError, UserQuery};
+use crate::store::users::is_position;
+use crate::store::{Patch, Shared, StoreError, UserQuery, Val};
 
 /// Longest nickname accepted (characters).
 const MAX_NICKNAME: usize = 64;
@@ -401,7 +402,7 @@ fn new_user(
     u.encry_account = md5_hex(&u.account);
     u.area = r.device.area.clone();
     u.app_id = r.device.app_id.clone();
-    if r.device.latitude > 0.0 || r.device.longitude > 0.0 {
+    if is_position(r.device.latitude, r.device.longitude) {
         u.loc = Loc {
             lng: r.device.longitude,
             lat: r.device.latitude,
@@ -409,6 +410,15 @@ fn new_user(
     }
     u.settings = initial_settings(ctx);
     u
+}
+
+/// Records a reported position as the user's `loc` when it is one a user can have (others,
+/// such as 0,0 from a device without location, leave it alone). Written whole, `lng` first:
+/// MongoDB's geo index reads the first field of `{lng, lat}` as the longitude.
+fn set_position(patch: &mut Patch, lat: f64, lng: f64) {
+    if is_position(lat, lng) {
+        patch.push_set("loc", Val::Json(json!({"lng": lng, "lat": lat})));
+    }
 }
 
 /// `/user/register`: creates the user, its login log, its token and its default friends.
@@ -656,10 +666,7 @@ pub async fn signed_in(ctx: &Ctx, user: User, device: &DeviceReport) -> Result<M
     if let Some(area) = &device.area {
         patch.push_set("area", area.clone());
     }
-    if device.latitude > 0.0 && device.longitude > 0.0 {
-        patch.push_set("loc.lat", device.latitude);
-        patch.push_set("loc.lng", device.longitude);
-    }
+    set_position(&mut patch, device.latitude, device.longitude);
     if user.account.is_empty() {
         let account = format!(
             "{}{}",
@@ -759,10 +766,7 @@ pub async fn login_auto(
         Some(_) => 3,
     };
     let mut patch = Patch::new().set("active", now);
-    if latitude > 0.0 && longitude > 0.0 {
-        patch.push_set("loc.lat", latitude);
-        patch.push_set("loc.lng", longitude);
-    }
+    set_position(&mut patch, latitude, longitude);
     ctx.store.users.update_user(me, &patch).await?;
     ctx.store
         .users
@@ -1236,10 +1240,7 @@ pub async fn update(ctx: &Ctx, me: i32, p: ProfileUpdate) -> Result<Value> {
         patch.push_set("multipleDevices", md);
     }
     if let (Some(lat), Some(lng)) = (p.latitude, p.longitude) {
-        if lat > 0.0 && lng > 0.0 {
-            patch.push_set("loc.lat", lat);
-            patch.push_set("loc.lng", lng);
-        }
+        set_position(&mut patch, lat, lng);
     }
     if let Some(t) = p.user_type {
         match t {

@@ -1,22 +1,18 @@
-//! `FriendsController` and `NearbyController`: relations, friend lists, blacklist and the user
-//! search (spec/reference-server.md 3.3, seed 002 `/friends/page`, clients.md 2.4). Every
-//! endpoint acts on the caller's own relations; `userId` parameters are accepted and ignored.
+//! `FriendsController`: relations, friend lists and the blacklist (spec/reference-server.md
+//! 3.3, seed 002 `/friends/page`, clients.md 2.4). Every endpoint acts on the caller's own relations; `userId` parameters are accepted and ignored.
 
 use actix_web::web;
-use serde_json::Value;
 
 use super::docs::{p, Access, EndpointDoc, Routes};
 use super::envelope::{ApiResult, Reply};
 use super::params::Params;
 use super::AppState;
-use crate::domain::friends::{self, Attention, UserSearch, ATTENTION_REFUSED};
+use crate::domain::friends::{self, Attention, ATTENTION_REFUSED};
 use crate::domain::Code;
 use crate::domain::Error;
 
 /// Largest `pageSize` honoured (seed 002's web client asks `/friends/page` for 50000).
 const MAX_PAGE_SIZE: u32 = 50_000;
-/// Largest `pageSize` of a user search.
-const MAX_SEARCH_PAGE: u32 = 100;
 
 const TO_USER_ID: crate::http::docs::ParamDoc = p("toUserId", "integer", true, "the other user");
 const IGNORED_USER_ID: crate::http::docs::ParamDoc = p(
@@ -253,36 +249,6 @@ pub const DOCS: &[EndpointDoc] = &[
         codes: &[0],
         data: "array of the userIds added",
     },
-    EndpointDoc {
-        path: "/nearby/nearbyUserWeb",
-        tag: "friends",
-        summary: "Find users by communication account, exact phone or nickname (web client); honours phoneSearch/nameSearch",
-        access: Access::User,
-        params: &[
-            p("nickname", "string", false, "the search text; empty finds nobody (no location search)"),
-            p("userId", "integer", false, "only this user"),
-            p("sex", "integer", false, ""),
-            PAGE_INDEX,
-            p("pageSize", "integer", false, "default 10, at most 100"),
-        ],
-        codes: &[],
-        data: "PageVO of User objects as /user/get shows them (total at most 500)",
-    },
-    EndpointDoc {
-        path: "/nearby/user",
-        tag: "friends",
-        summary: "Find users by communication account, exact phone or nickname; honours phoneSearch/nameSearch",
-        access: Access::User,
-        params: &[
-            p("nickname", "string", false, "the search text; empty finds nobody (no location search)"),
-            p("userId", "integer", false, "only this user"),
-            p("sex", "integer", false, ""),
-            PAGE_INDEX,
-            p("pageSize", "integer", false, "default 10, at most 100"),
-        ],
-        codes: &[],
-        data: "array of User objects as /user/get shows them",
-    },
 ];
 
 /// Registers this module's routes.
@@ -308,8 +274,6 @@ pub fn routes(r: &mut Routes) {
     r.add("/friends/newFriend/list", new_friends);
     r.add("/friends/newFriendListWeb", new_friends_web);
     r.add("/friends/addAllFriendsSys", add_all_sys);
-    r.add("/nearby/nearbyUserWeb", nearby_user_web);
-    r.add("/nearby/user", nearby_user);
 }
 
 async fn add(state: web::Data<AppState>, p: Params) -> ApiResult {
@@ -472,25 +436,4 @@ async fn add_all_sys(state: web::Data<AppState>, p: Params) -> ApiResult {
     Ok(Reply::data(
         friends::add_all_system(&state.ctx, p.me()?).await?,
     ))
-}
-
-fn search_of(p: &Params) -> Result<UserSearch, Error> {
-    Ok(UserSearch {
-        keyword: p.get("nickname").unwrap_or("").to_string(),
-        user_id: p.i32("userId")?,
-        sex: p.i32("sex")?,
-        page: p.page(10, MAX_SEARCH_PAGE)?,
-    })
-}
-
-async fn nearby_user_web(state: web::Data<AppState>, p: Params) -> ApiResult {
-    let q = search_of(&p)?;
-    let (rows, total) = friends::search_users(&state.ctx, p.me()?, &q).await?;
-    Ok(Reply::data(friends::page_vo(rows, total, q.page)))
-}
-
-async fn nearby_user(state: web::Data<AppState>, p: Params) -> ApiResult {
-    let q = search_of(&p)?;
-    let (rows, _) = friends::search_users(&state.ctx, p.me()?, &q).await?;
-    Ok(Reply::data(Value::Array(rows)))
 }

@@ -15,6 +15,7 @@ pub mod favourites;
 pub mod files;
 pub mod friends;
 pub mod hardened;
+pub mod nearby;
 pub mod org;
 pub mod params;
 pub mod reports;
@@ -50,6 +51,7 @@ const MODULES: &[Module] = &[
     (console_friends::DOCS, console_friends::routes),
     (console_rooms::DOCS, console_rooms::routes),
     (friends::DOCS, friends::routes),
+    (nearby::DOCS, nearby::routes),
     (room::DOCS, room::routes),
     (org::DOCS, org::routes),
     (tigase::DOCS, tigase::routes),

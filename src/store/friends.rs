@@ -73,6 +73,9 @@ pub trait FriendStore: Send + Sync {
     /// The users `user_id` refuses messages from: those its relations blacklist (`blacklist`
     /// 1 or `status` -1), in no particular order.
     async fn refused_senders(&self, user_id: i32) -> StoreResult<Vec<i32>>;
+    /// The users who refuse messages from `user_id` (whose relation towards it blacklists it),
+    /// in no particular order.
+    async fn refusers_of(&self, user_id: i32) -> StoreResult<Vec<i32>>;
     /// Whether `user_id` refuses messages from `sender` (see [`FriendStore::refused_senders`]).
     async fn refuses(&self, user_id: i32, sender: i32) -> StoreResult<bool> {
         Ok(self

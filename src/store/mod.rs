@@ -38,7 +38,7 @@ pub use reports::{ReportQuery, ReportStore};
 pub use rooms::{MemberQuery, MucQuery, RoomQuery, RoomStore};
 pub use sessions::{SessionEntry, SessionStore};
 pub use shared::{Made, Shared};
-pub use users::{UserQuery, UserStore};
+pub use users::{NearbyQuery, UserQuery, UserStore};
 
 /// The handle the app shares: one adapter behind every port.
 #[derive(Clone)]

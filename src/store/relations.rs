@@ -94,6 +94,10 @@ impl FriendStore for CachedRelations {
         self.inner.refused_senders(user_id).await
     }
 
+    async fn refusers_of(&self, user_id: i32) -> StoreResult<Vec<i32>> {
+        self.inner.refusers_of(user_id).await
+    }
+
     async fn refuses(&self, user_id: i32, sender: i32) -> StoreResult<bool> {
         let cached = self
             .entries

@@ -25,6 +25,52 @@ pub struct UserQuery {
     pub limit: u32,
 }
 
+/// A search by position (`/nearby/user`). Every adapter also leaves out locked users, users
+/// without a position (`loc` absent or 0,0) and users whose `settings.isOpenPrivacyPosition`
+/// is 0.
+#[derive(Debug, Clone, Default)]
+pub struct NearbyQuery {
+    pub lat: f64,
+    pub lng: f64,
+    /// Metres from (`lat`, `lng`); farther users are never found.
+    pub max_distance: f64,
+    pub sex: Option<i32>,
+    /// Birthday range, seconds.
+    pub birthday_from: Option<i64>,
+    pub birthday_to: Option<i64>,
+    /// Only users seen (`active`) at or after this, seconds.
+    pub active_since: Option<i64>,
+    /// Users with `_id` at or above this (hides system users).
+    pub min_user_id: i32,
+    /// Never found (the caller, whom the caller blocks).
+    pub except: Vec<i32>,
+    pub skip: u64,
+    pub limit: u32,
+}
+
+/// The mean Earth radius MongoDB's spherical queries use, metres.
+pub const EARTH_RADIUS: f64 = 6_378_100.0;
+
+/// Great-circle distance in metres between two positions in degrees (haversine, on
+/// [`EARTH_RADIUS`], as MongoDB's `$geoNear` measures it).
+pub fn distance_m(lat1: f64, lng1: f64, lat2: f64, lng2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lng2 - lng1).to_radians();
+    let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS * h.sqrt().min(1.0).asin()
+}
+
+/// Whether (`lat`, `lng`) is a position a user can have: in range, finite, and not 0,0 (the
+/// reference's "no position").
+pub fn is_position(lat: f64, lng: f64) -> bool {
+    lat.is_finite()
+        && lng.is_finite()
+        && (-90.0..=90.0).contains(&lat)
+        && (-180.0..=180.0).contains(&lng)
+        && !(lat == 0.0 && lng == 0.0)
+}
+
 /// Users, their login logs and roles (`user`, `userLoginLog`, `userRoles`, `idx_user`).
 #[async_trait]
 pub trait UserStore: Send + Sync {
@@ -58,6 +104,10 @@ pub trait UserStore: Send + Sync {
     async fn mark_all_offline(&self) -> StoreResult<u64>;
     /// Users matching a `/user/query` filter, `_id` descending.
     async fn query_users(&self, query: &UserQuery) -> StoreResult<Vec<User>>;
+    /// A page of the users nearest a position, nearest first, each with its
+    /// distance in metres; through the adapter's geo index (MongoDB `2dsphere` on `loc`,
+    /// SQLite an R*Tree), never a scan of every user.
+    async fn nearby_users(&self, query: &NearbyQuery) -> StoreResult<Vec<(User, f64)>>;
     /// The login log of a user.
     async fn get_login_log(&self, user_id: i32) -> StoreResult<Option<UserLoginLog>>;
     /// Inserts or replaces a login log.

@@ -185,6 +185,26 @@ impl FriendStore for MongoStore {
             .collect())
     }
 
+    async fn refusers_of(&self, user_id: i32) -> StoreResult<Vec<i32>> {
+        let docs: Vec<Document> = self
+            .coll(FRIENDS)
+            .find(doc! {
+                "toUserId": user_id,
+                "$or": [{ "blacklist": 1 }, { "status": -1 }],
+            })
+            .projection(doc! { "userId": 1, "_id": 0 })
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        Ok(docs
+            .iter()
+            .filter_map(|d| d.get("userId").and_then(bson_to_i64))
+            .filter_map(|id| i32::try_from(id).ok())
+            .collect())
+    }
+
     async fn followers(
         &self,
         to_user_id: i32,

@@ -27,7 +27,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::patch::{Op, Patch, Val};
-use super::{FriendStore, MetaStore, Shared, StoreError, StoreResult, UserQuery, UserStore};
+use super::{
+    FriendStore, MetaStore, NearbyQuery, Shared, StoreError, StoreResult, UserQuery, UserStore,
+};
 use crate::config::MongoConfig;
 use crate::documents::{Friend, LoginKeys, User, UserLoginLog, UserName, UserRole};
 
@@ -154,6 +156,18 @@ impl MongoStore {
         }
         self.ensure_index(FRIENDS, doc! { "userId": 1, "toUserId": 1 }, None)
             .await;
+        // Who follows or blocks a user (fans, people nearby).
+        self.ensure_index(FRIENDS, doc! { "toUserId": 1 }, None)
+            .await;
+        // `/nearby/user`. The reference indexes `loc` as `2d`; a `2dsphere` index reads the same
+        // `{lng, lat}` pairs and measures on the sphere. It fails on a user with an impossible
+        // position (the server never writes one): then the search answers an error, logged.
+        if !self
+            .ensure_index(USER, doc! { "loc": "2dsphere" }, None)
+            .await
+        {
+            tracing::warn!("no 2dsphere index on user.loc: /nearby/user by position will fail");
+        }
         self.ensure_index(ROLES, doc! { "userId": 1 }, None).await;
         self.ensure_index(SHORT_CODES, doc! { "exp": 1 }, None)
             .await;
@@ -430,6 +444,43 @@ pub fn user_query_filter(q: &UserQuery) -> Document {
     filter
 }
 
+/// The `$geoNear` stage of a [`NearbyQuery`]: distances in metres into `distanceField`.
+pub fn nearby_stage(q: &NearbyQuery, distance_field: &str) -> Document {
+    let mut filter = doc! {
+        "_id": { "$gte": q.min_user_id, "$nin": q.except.clone() },
+        "status": { "$ne": -1 },
+        "settings.isOpenPrivacyPosition": { "$ne": 0 },
+        // 0,0 is the reference's "no position".
+        "$or": [ { "loc.lat": { "$ne": 0 } }, { "loc.lng": { "$ne": 0 } } ],
+    };
+    if let Some(sex) = q.sex {
+        filter.insert("sex", sex);
+    }
+    let mut birthday = Document::new();
+    if let Some(from) = q.birthday_from {
+        birthday.insert("$gte", from);
+    }
+    if let Some(to) = q.birthday_to {
+        birthday.insert("$lte", to);
+    }
+    if !birthday.is_empty() {
+        filter.insert("birthday", birthday);
+    }
+    if let Some(since) = q.active_since {
+        filter.insert("active", doc! { "$gte": since });
+    }
+    doc! {
+        "$geoNear": {
+            "near": { "type": "Point", "coordinates": [q.lng, q.lat] },
+            "key": "loc",
+            "spherical": true,
+            "maxDistance": q.max_distance,
+            "distanceField": distance_field,
+            "query": filter,
+        }
+    }
+}
+
 /// Escapes regex metacharacters so user input matches literally (no injection, no ReDoS).
 pub fn escape_regex(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
@@ -500,6 +551,13 @@ fn missing_meta() -> StoreError {
 }
 
 /// Any numeric BSON value as i64 (Shiku writers disagree on int32/int64/double).
+fn bson_to_f64(v: &Bson) -> Option<f64> {
+    match v {
+        Bson::Double(d) => Some(*d),
+        other => bson_to_i64(other).map(|i| i as f64),
+    }
+}
+
 fn bson_to_i64(v: &Bson) -> Option<i64> {
     match v {
         Bson::Int32(i) => Some(i64::from(*i)),

@@ -159,6 +159,33 @@ impl UserStore for MongoStore {
         docs.into_iter().map(|d| decode(USER, d)).collect()
     }
 
+    async fn nearby_users(&self, query: &NearbyQuery) -> StoreResult<Vec<(User, f64)>> {
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        const DISTANCE: &str = "_nearbyDistance";
+        let pipeline = [
+            nearby_stage(query, DISTANCE),
+            // `$geoNear` streams nearest first: the page stops the index walk.
+            doc! { "$skip": i64::try_from(query.skip).unwrap_or(i64::MAX) },
+            doc! { "$limit": i64::from(query.limit) },
+        ];
+        let docs: Vec<Document> = self
+            .coll(USER)
+            .aggregate(pipeline)
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        docs.into_iter()
+            .map(|mut d| {
+                let distance = d.remove(DISTANCE).as_ref().and_then(bson_to_f64);
+                Ok((decode(USER, d)?, distance.unwrap_or(0.0)))
+            })
+            .collect()
+    }
+
     async fn get_login_log(&self, user_id: i32) -> StoreResult<Option<UserLoginLog>> {
         let found = self
             .coll(LOGIN_LOG)

@@ -204,6 +204,24 @@ impl FriendStore for SqliteStore {
         .await
     }
 
+    async fn refusers_of(&self, user_id: i32) -> StoreResult<Vec<i32>> {
+        self.read(u64::MAX, move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT user_id FROM u_friends WHERE to_user_id = ?1 \
+                     AND (status = -1 OR IFNULL(json_extract(doc, '$.blacklist'), 0) = 1)",
+                )
+                .map_err(backend)?;
+            let ids = stmt
+                .query_map(params![user_id], |r| r.get::<_, i32>(0))
+                .map_err(backend)?
+                .collect::<rusqlite::Result<Vec<i32>>>()
+                .map_err(backend)?;
+            Ok(ids)
+        })
+        .await
+    }
+
     async fn followers(
         &self,
         to_user_id: i32,

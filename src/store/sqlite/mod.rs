@@ -25,7 +25,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{FriendStore, MetaStore, Patch, Shared, StoreError, StoreResult, UserQuery, UserStore};
+use super::{
+    FriendStore, MetaStore, NearbyQuery, Patch, Shared, StoreError, StoreResult, UserQuery,
+    UserStore,
+};
 use crate::documents::{
     Friend, LastChat, LoginKeys, Member, MsgRow, MucRow, Room, User, UserLoginLog, UserName,
     UserRole,
@@ -140,6 +143,24 @@ CREATE INDEX IF NOT EXISTS user_user_key ON user(user_key);
 CREATE INDEX IF NOT EXISTS user_encry_account ON user(encry_account);
 CREATE INDEX IF NOT EXISTS user_account ON user(account);
 CREATE INDEX IF NOT EXISTS user_phone ON user(phone);
+-- `/nearby/user`: each user's position (`loc`) in an R*Tree, kept by triggers whatever writes
+-- the document; users without a possible position (absent, out of range, 0,0) are left out.
+CREATE VIRTUAL TABLE IF NOT EXISTS user_loc USING rtree(id, min_lat, max_lat, min_lng, max_lng);
+CREATE TRIGGER IF NOT EXISTS user_loc_insert AFTER INSERT ON user BEGIN
+    INSERT INTO user_loc SELECT new.id, lat, lat, lng, lng FROM (
+        SELECT json_extract(new.doc, '$.loc.lat') AS lat, json_extract(new.doc, '$.loc.lng') AS lng)
+    WHERE lat BETWEEN -90 AND 90 AND lng BETWEEN -180 AND 180 AND NOT (lat = 0 AND lng = 0);
+END;
+CREATE TRIGGER IF NOT EXISTS user_loc_update AFTER UPDATE OF doc ON user
+WHEN json_extract(new.doc, '$.loc') IS NOT json_extract(old.doc, '$.loc') BEGIN
+    DELETE FROM user_loc WHERE id = new.id;
+    INSERT INTO user_loc SELECT new.id, lat, lat, lng, lng FROM (
+        SELECT json_extract(new.doc, '$.loc.lat') AS lat, json_extract(new.doc, '$.loc.lng') AS lng)
+    WHERE lat BETWEEN -90 AND 90 AND lng BETWEEN -180 AND 180 AND NOT (lat = 0 AND lng = 0);
+END;
+CREATE TRIGGER IF NOT EXISTS user_loc_delete AFTER DELETE ON user BEGIN
+    DELETE FROM user_loc WHERE id = old.id;
+END;
 CREATE TABLE IF NOT EXISTS user_login_log (id INTEGER PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS user_roles (
     rid INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -213,6 +234,7 @@ impl SqliteStore {
         let conn = open_shared(&path)?;
         let changes = cache::Changes::watch(clock.clone(), &conn);
         conn.execute_batch(SCHEMA).map_err(backend)?;
+        users::index_positions(&conn)?;
         messages::create_schema(&conn)?;
         conn.execute_batch(rooms::SCHEMA).map_err(backend)?;
         conn.execute_batch(org::SCHEMA).map_err(backend)?;

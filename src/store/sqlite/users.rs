@@ -256,6 +256,16 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    async fn nearby_users(&self, query: &NearbyQuery) -> StoreResult<Vec<(User, f64)>> {
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let q = query.clone();
+        // Candidates are thousands of rows: always on the blocking pool.
+        self.read(MAX_NEARBY_CANDIDATES as u64, move |c| nearby(c, &q))
+            .await
+    }
+
     async fn get_login_log(&self, user_id: i32) -> StoreResult<Option<UserLoginLog>> {
         let at = self.clock.row(cache::Watched::LoginLog, i64::from(user_id));
         self.kept(
@@ -355,6 +365,162 @@ impl UserStore for SqliteStore {
         })
         .await
     }
+}
+
+/// Fills `user_loc` from the users' documents when it is empty (a database made before the
+/// index, or an import); the triggers keep it from then on.
+pub(super) fn index_positions(c: &Connection) -> StoreResult<()> {
+    let empty: bool = c
+        .query_row("SELECT NOT EXISTS (SELECT 1 FROM user_loc)", [], |r| {
+            r.get(0)
+        })
+        .map_err(backend)?;
+    if empty {
+        c.execute(
+            "INSERT INTO user_loc SELECT id, lat, lat, lng, lng FROM (SELECT id, \
+             json_extract(doc, '$.loc.lat') AS lat, json_extract(doc, '$.loc.lng') AS lng \
+             FROM user) WHERE lat BETWEEN -90 AND 90 AND lng BETWEEN -180 AND 180 \
+             AND NOT (lat = 0 AND lng = 0)",
+            [],
+        )
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Candidate rows one round of a nearby search reads from the R*Tree at most.
+const MAX_NEARBY_CANDIDATES: usize = 20_000;
+/// The first radius a nearby search tries, metres.
+const FIRST_NEARBY_RADIUS: f64 = 2_000.0;
+/// Rounds of a nearby search at most (each grows or halves the radius).
+const MAX_NEARBY_ROUNDS: usize = 40;
+
+/// The users within `radius` metres who pass the query's filters, nearest first, by id and
+/// distance; `None` when the box held more than [`MAX_NEARBY_CANDIDATES`].
+fn nearby_within(
+    c: &Connection,
+    q: &NearbyQuery,
+    except: &str,
+    radius: f64,
+) -> StoreResult<Option<Vec<(i64, f64)>>> {
+    // The R*Tree keeps 32-bit floats, rounded outwards: a margin of ~10 m keeps edge points in.
+    const MARGIN: f64 = 1e-4;
+    let delta = radius / crate::store::users::EARTH_RADIUS;
+    let dlat = delta.to_degrees() + MARGIN;
+    let (lat_lo, lat_hi) = (q.lat - dlat, q.lat + dlat);
+    let cos = q.lat.to_radians().cos();
+    let (lng_lo, lng_hi) = if lat_lo <= -90.0 || lat_hi >= 90.0 || delta.sin() >= cos {
+        (-180.0, 180.0)
+    } else {
+        let dlng = (delta.sin() / cos).asin().to_degrees() + MARGIN;
+        if q.lng - dlng < -180.0 || q.lng + dlng > 180.0 {
+            (-180.0, 180.0)
+        } else {
+            (q.lng - dlng, q.lng + dlng)
+        }
+    };
+    let mut st = c
+        .prepare_cached(
+            "SELECT l.id, json_extract(u.doc, '$.loc.lat'), json_extract(u.doc, '$.loc.lng') \
+             FROM user_loc AS l JOIN user AS u ON u.id = l.id \
+             WHERE l.max_lat >= ?1 AND l.min_lat <= ?2 AND l.max_lng >= ?3 AND l.min_lng <= ?4 \
+             AND l.id >= ?5 AND l.id NOT IN (SELECT value FROM json_each(?6)) \
+             AND coalesce(json_extract(u.doc, '$.status'), 1) <> -1 \
+             AND coalesce(json_extract(u.doc, '$.settings.isOpenPrivacyPosition'), 1) <> 0 \
+             AND (?7 IS NULL OR json_extract(u.doc, '$.sex') = ?7) \
+             AND (?8 IS NULL OR json_extract(u.doc, '$.birthday') >= ?8) \
+             AND (?9 IS NULL OR json_extract(u.doc, '$.birthday') <= ?9) \
+             AND (?10 IS NULL OR json_extract(u.doc, '$.active') >= ?10) \
+             LIMIT ?11",
+        )
+        .map_err(backend)?;
+    let rows = st
+        .query_map(
+            params![
+                lat_lo,
+                lat_hi,
+                lng_lo,
+                lng_hi,
+                q.min_user_id,
+                except,
+                q.sex,
+                q.birthday_from,
+                q.birthday_to,
+                q.active_since,
+                MAX_NEARBY_CANDIDATES as i64 + 1,
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, f64>(1)?,
+                    r.get::<_, f64>(2)?,
+                ))
+            },
+        )
+        .map_err(backend)?;
+    let mut found = Vec::new();
+    let mut read = 0;
+    for row in rows {
+        let (id, lat, lng) = row.map_err(backend)?;
+        read += 1;
+        if read > MAX_NEARBY_CANDIDATES {
+            return Ok(None);
+        }
+        let d = crate::store::users::distance_m(q.lat, q.lng, lat, lng);
+        if d <= radius {
+            found.push((id, d));
+        }
+    }
+    found.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    Ok(Some(found))
+}
+
+/// A nearby search on the R*Tree: the radius grows from [`FIRST_NEARBY_RADIUS`] (by the
+/// density found so far) until the circle holds the page or reaches `max_distance`; every
+/// user nearer than the page's last is inside that circle, so the order is exact.
+fn nearby(c: &Connection, q: &NearbyQuery) -> StoreResult<Vec<(User, f64)>> {
+    let need = usize::try_from(q.skip.saturating_add(u64::from(q.limit))).unwrap_or(usize::MAX);
+    let except = serde_json::to_string(&q.except).map_err(backend)?;
+    let mut radius = FIRST_NEARBY_RADIUS.min(q.max_distance);
+    // The largest radius known to fit under the candidate cap, and the smallest known not to.
+    let mut fits = 0.0_f64;
+    let mut best: Vec<(i64, f64)> = Vec::new();
+    for _ in 0..MAX_NEARBY_ROUNDS {
+        match nearby_within(c, q, &except, radius)? {
+            Some(found) => {
+                fits = radius;
+                let done = found.len() >= need || radius >= q.max_distance;
+                best = found;
+                if done {
+                    break;
+                }
+                let factor = if best.is_empty() {
+                    4.0
+                } else {
+                    ((need as f64 / best.len() as f64).sqrt() * 1.2).clamp(1.2, 2.0)
+                };
+                radius = (radius * factor).min(q.max_distance);
+            }
+            // Too dense: the circle between the last that fitted and this one.
+            None if radius - fits > 1.0 => radius = fits + (radius - fits) / 2.0,
+            None => break,
+        }
+    }
+    let skip = usize::try_from(q.skip).unwrap_or(usize::MAX);
+    let mut st = c
+        .prepare_cached("SELECT doc FROM user WHERE id = ?1")
+        .map_err(backend)?;
+    let mut out = Vec::new();
+    for (id, d) in best.into_iter().skip(skip).take(q.limit as usize) {
+        let text: Option<String> = st
+            .query_row(params![id], |r| r.get(0))
+            .optional()
+            .map_err(backend)?;
+        if let Some(text) = text {
+            out.push((decode("user", &text)?, d));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
