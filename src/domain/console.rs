@@ -20,7 +20,7 @@ use super::messages::{self, Notice, Outgoing, Target};
 use super::passwords::PasswordCheck;
 use super::users::{self, Registration};
 use super::util::{md5_hex, now_millis, now_secs, uuid32};
-use super::view::{to_map, PageResult};
+use super::view::{to_map, Page, PageResult};
 use super::{rooms, Ctx, SYSTEM_PUBLIC_ID, SYSTEM_SENDER_ID};
 use crate::delivery::ClusterEvent;
 use crate::documents::{User, UserRole};
@@ -1552,6 +1552,62 @@ pub async fn user_status(ctx: &Ctx, hours: i64) -> Result<Value> {
         "intervalSecs": SAMPLE_SECS,
         "samples": samples.iter().map(|(ts, n)| json!({ "time": ts, "count": n })).collect::<Vec<_>>(),
     }))
+}
+
+/// `/user/getUserStatusCount`: the online samples between `from` and `to` (seconds) as
+/// `{time (s), count, type}` rows, oldest first, paged: `kind` 1 the online count, 0 the
+/// offline count (users now less those online then; users are not sampled).
+pub async fn user_status_count(
+    ctx: &Ctx,
+    from: i64,
+    to: i64,
+    kind: i32,
+    page: Page,
+) -> Result<Vec<Value>> {
+    if !(0..=1).contains(&kind) {
+        return Err(Error::invalid("type", "应为 0 (离线) 或 1 (在线)"));
+    }
+    if to < from || to - from > SAMPLE_KEEP_SECS {
+        return Err(Error::invalid(
+            "endData",
+            "应在 startData 之后且相距不超过 90 天",
+        ));
+    }
+    let samples = ctx.store.console.online_samples(from, to).await?;
+    let users = if kind == 0 {
+        ctx.store
+            .console
+            .list_users(&ConsoleUserQuery::default())
+            .await?
+            .1
+    } else {
+        0
+    };
+    Ok(samples
+        .iter()
+        .skip(usize::try_from(page.skip()).unwrap_or(usize::MAX))
+        .take(page.size as usize)
+        .map(|(ts, online)| {
+            let count = if kind == 1 {
+                *online
+            } else {
+                users.saturating_sub(*online)
+            };
+            json!({ "time": ts, "count": count, "type": kind })
+        })
+        .collect())
+}
+
+/// `/console/addAllUser`: the reference copied every user into Tigase's `tig_users`. Here the
+/// XMPP service authenticates against the users themselves, so every user already has its
+/// XMPP account: nothing is copied; the answer counts the users that can log in over XMPP.
+pub async fn add_all_user(ctx: &Ctx) -> Result<Value> {
+    let (_, users) = ctx
+        .store
+        .console
+        .list_users(&ConsoleUserQuery::default())
+        .await?;
+    Ok(json!({ "userCount": users, "copied": 0 }))
 }
 
 /// `/console/summary`: the dashboard's numbers.

@@ -1471,6 +1471,20 @@ pub async fn online(ctx: &Ctx, me: i32, user_id: i32) -> Result<Value> {
     Ok(json!(u.onlinestate))
 }
 
+/// `/tigase/OnlineState`: in the reference Tigase reported a user's state to the API. Here the
+/// server knows it from the live sessions, so a report is not stored: the caller may report
+/// only its own state, and the answer is the state the server holds (`onlineState` 0/1).
+pub async fn report_online_state(ctx: &Ctx, me: i32, user_id: i32, state: i32) -> Result<Value> {
+    if !(0..=1).contains(&state) {
+        return Err(Error::invalid("OnlineState", "应为 0 或 1"));
+    }
+    if user_id != 0 && user_id != me {
+        return Err(Error::failure("只能报告自己的在线状态"));
+    }
+    let u = caller_user(ctx, me).await?;
+    Ok(json!({ "userId": me, "onlineState": u.onlinestate }))
+}
+
 /// `/user/getOnLineDevice`: the resources `user_id` (default me) is connected with on any
 /// node, sorted and comma-separated ("" when offline). The reference leaves the shape to its
 /// clients, which show the string; like `/user/getOnLine`, anyone may ask.

@@ -105,9 +105,12 @@ pub fn is_open_path(path: &str) -> bool {
         || OPEN_PATHS.contains(&path)
 }
 
+/// Admin endpoints outside `/console`: site statistics the reference's console reads.
+const ADMIN_PATHS_ELSEWHERE: &[&str] = &["/user/getUserStatusCount"];
+
 /// Whether `path` is in the reference's admin area, where user tokens are refused.
 pub fn is_admin_path(path: &str) -> bool {
-    path == "/console" || path.starts_with("/console/")
+    path == "/console" || path.starts_with("/console/") || ADMIN_PATHS_ELSEWHERE.contains(&path)
 }
 
 /// Admin paths that need no token: the console login itself.
@@ -283,6 +286,7 @@ mod tests {
     fn admin_area_and_key_comparison() {
         assert!(is_admin_path("/console/oneSendOne"));
         assert!(is_admin_path("/console"));
+        assert!(is_admin_path("/user/getUserStatusCount") && !is_admin_path("/user/get"));
         assert!(!is_admin_path("/consoles") && !is_admin_path("/tigase/push"));
         assert!(is_admin_open_path("/console/login"));
         assert!(is_integration_key("k3y", "k3y"));

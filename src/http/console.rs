@@ -496,6 +496,49 @@ pub const DOCS: &[EndpointDoc] = &[
         data: "as /console/config",
     },
     EndpointDoc {
+        path: "/console/clientConfig",
+        tag: "console",
+        summary: "The reference keeps the client's settings (URLs, versions, switches) in a clientConfig document beside config; here both are the one set of /config values: as /console/config (role 5/6)",
+        access: Access::Console,
+        params: &[],
+        codes: &[],
+        data: "{values:{key: value}, overridden:[key]}",
+    },
+    EndpointDoc {
+        path: "/console/clientConfig/set",
+        tag: "console",
+        summary: "Sets /config values as /console/config/set does (the client's settings and the server's are one set here; role 6)",
+        access: Access::Console,
+        params: &[p("<key>", "string", false, "any settable /config key, e.g. XMPPHost=…, androidVersion=…")],
+        codes: &[],
+        data: "as /console/config",
+    },
+    EndpointDoc {
+        path: "/console/addAllUser",
+        tag: "console",
+        summary: "The reference copied every user into Tigase's tig_users; this XMPP service authenticates against the users themselves, so nothing is copied (role 5/6)",
+        access: Access::Console,
+        params: &[],
+        codes: &[],
+        data: "{userCount (users that can log in over XMPP), copied: 0}",
+    },
+    EndpointDoc {
+        path: "/user/getUserStatusCount",
+        tag: "console",
+        summary: "Online or offline user counts over time, from the 5-minute online samples, oldest first (any console role)",
+        access: Access::Console,
+        params: &[
+            p("startData", "string", false, "yyyy-MM-dd (local) or seconds; default 24 hours ago"),
+            p("endData", "string", false, "yyyy-MM-dd (the whole day) or seconds; default now; at most 90 days after startData"),
+            p("type", "integer", false, "1 online, 0 offline (users now less those online then); default 0"),
+            p("sign", "string", false, "accepted, ignored (samples are 5 minutes apart)"),
+            p("pageIndex", "integer", false, "default 0"),
+            p("pageSize", "integer", false, "default 288 (a day), at most 2000"),
+        ],
+        codes: &[1010101],
+        data: "array of {time (s), count, type}",
+    },
+    EndpointDoc {
         path: "/console/oneSendOne",
         tag: "console",
         summary: "Task-management push: a single-chat message from the user with sendPhone to the user with toUserPhone (role 5/6 or integration key)",
@@ -565,6 +608,10 @@ pub fn routes(r: &mut Routes) {
     r.add("/console/delAdmin", del_admin);
     r.add("/console/config", config_get);
     r.add("/console/config/set", config_set);
+    r.add("/console/clientConfig", config_get);
+    r.add("/console/clientConfig/set", config_set);
+    r.add("/console/addAllUser", add_all_user);
+    r.add("/user/getUserStatusCount", user_status_count);
     r.add("/console/oneSendOne", one_send_one);
     r.add("/console/sendMessage", send_message);
 }
@@ -1106,6 +1153,23 @@ async fn del_admin(state: web::Data<AppState>, p: Params) -> ApiResult {
     let a = actor(ctx, &p, Need::Super).await?;
     rules::del_admin(ctx, &a, p.required_i32("userId")?).await?;
     Ok(Reply::ok())
+}
+
+async fn add_all_user(state: web::Data<AppState>, p: Params) -> ApiResult {
+    let ctx = &state.ctx;
+    actor(ctx, &p, Need::Manage).await?;
+    Ok(Reply::data(rules::add_all_user(ctx).await?))
+}
+
+async fn user_status_count(state: web::Data<AppState>, p: Params) -> ApiResult {
+    let ctx = &state.ctx;
+    actor(ctx, &p, Need::Read).await?;
+    let now = crate::domain::util::now_secs();
+    let from = date_param(&p, "startData", false)?.unwrap_or(now - 86_400);
+    let to = date_param(&p, "endData", true)?.unwrap_or(now);
+    let page = p.page(288, 2000)?;
+    let rows = rules::user_status_count(ctx, from, to, p.i32_or("type", 0)?, page).await?;
+    Ok(Reply::data(serde_json::Value::Array(rows)))
 }
 
 async fn config_get(state: web::Data<AppState>, p: Params) -> ApiResult {

@@ -165,6 +165,18 @@ pub const DOCS: &[EndpointDoc] = &[
         codes: &[0],
         data: "array of {toUserId, resultCode, messageId | resultMsg}",
     },
+    EndpointDoc {
+        path: "/tigase/OnlineState",
+        tag: "tigase",
+        summary: "Report my online state (seed 003; Tigase's hook in the reference). The server knows presence from live sessions, so the report is not stored: answers the state it holds",
+        access: Access::User,
+        params: &[
+            p("userId", "integer", false, "my userId (another user's is refused); default me"),
+            p("OnlineState", "integer", true, "0 offline, 1 online"),
+        ],
+        codes: &[0, 1010101],
+        data: "{userId, onlineState (0/1, as the server knows it)}",
+    },
 ];
 
 /// Registers this module's routes.
@@ -181,6 +193,7 @@ pub fn routes(r: &mut Routes) {
     r.add("/tigase/dialog/add", dialog_add);
     r.add("/tigase/dialog/delete", dialog_delete);
     r.add("/tigase/push", push);
+    r.add("/tigase/OnlineState", online_state);
 }
 
 async fn shiku_msgs(state: web::Data<AppState>, p: Params) -> ApiResult {
@@ -313,5 +326,16 @@ async fn push(state: web::Data<AppState>, p: Params) -> ApiResult {
     let recipients = history::parse_recipients(p.required("text")?)?;
     let body = history::parse_body("body", p.required("body")?)?;
     let data = history::push(&state.ctx, me, &recipients, body).await?;
+    Ok(Reply::data(data))
+}
+
+async fn online_state(state: web::Data<AppState>, p: Params) -> ApiResult {
+    let data = crate::domain::users::report_online_state(
+        &state.ctx,
+        p.me()?,
+        p.i32_or("userId", 0)?,
+        p.required_i32("OnlineState")?,
+    )
+    .await?;
     Ok(Reply::data(data))
 }
