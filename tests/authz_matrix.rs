@@ -519,6 +519,8 @@ fn fill_of(name: &str) -> Option<Fill> {
         "isRegister" => NotRef("what an SMS code is for"),
         "mac" => NotRef("a proof of the password, which the stranger does not have"),
         "data" => NotRef("encrypted under a key only the logged-in client holds"),
+        "username" => NotRef("the public account logging in (/mp/login checks its password)"),
+        "img" => NotRef("a picture's URL in an article (public-account back office only)"),
         _ => return None,
     })
 }
@@ -827,7 +829,11 @@ async fn a_stranger_reaches_nothing_of_another_user_through_any_id() {
                 _ => true,
             })
             .collect();
-        let is_console = op.tag == "console" && op.secured && op.path != "/console/login";
+        // The admin areas: the console and the public accounts' back office.
+        let is_console = (op.tag == "console" || op.path.starts_with("/mp/"))
+            && op.secured
+            && op.path != "/console/login"
+            && op.path != "/mp/login";
         if fills.is_empty() && !is_console {
             no_id += 1;
             continue;

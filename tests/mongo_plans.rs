@@ -255,6 +255,7 @@ async fn hot_queries_use_indexes(layout: MessageLayout) {
         user_id: OWNER,
         status: None,
         exclude_status: Some(0),
+        min_to_user_id: None,
         blacklisted: Some(false),
         keyword: None,
         skip: 0,

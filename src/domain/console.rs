@@ -168,6 +168,15 @@ pub async fn touch_session(ctx: &Ctx, token: &str) -> Result<bool> {
     Ok(true)
 }
 
+/// Opens the session of a token just issued (console and public-account logins).
+pub async fn start_session(ctx: &Ctx, token: &str) -> Result<()> {
+    ctx.store
+        .console
+        .set_meta(&session_key(token), &now_secs().to_string())
+        .await?;
+    Ok(())
+}
+
 /// Ends a console session (`/console/logout`).
 pub async fn end_session(ctx: &Ctx, token: &str) -> Result<()> {
     ctx.store
@@ -377,10 +386,7 @@ pub async fn login(ctx: &Ctx, r: LoginRequest) -> Result<Value> {
         .tokens
         .issue(&ctx.store, user.user_id, CONSOLE_AUDIENCE)
         .await?;
-    ctx.store
-        .console
-        .set_meta(&session_key(&token), &now_secs().to_string())
-        .await?;
+    start_session(ctx, &token).await?;
     ctx.store
         .console
         .touch_roles(user.user_id, CONSOLE_ROLES, now_secs())
@@ -1230,10 +1236,30 @@ fn push_key(job: &str) -> String {
     format!("console_push:{job}")
 }
 
+/// Who a mass-sending job sends to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recipients {
+    /// Every user (userId descending), `/console/pushToAll`.
+    AllUsers,
+    /// The followers (friends) of this public account, `/mp/*ToAll`.
+    Fans(i32),
+}
+
 /// `/console/pushToAll`: checks the sender and body, then sends the message to every user
 /// (userId descending, the sender and 10005 left out) in batches on a background task, so the
 /// request returns at once. Progress is kept under the returned `jobId`.
 pub async fn push_to_all(ctx: &Arc<Ctx>, from: i32, body: Map<String, Value>) -> Result<Value> {
+    start_push(ctx, from, body, Recipients::AllUsers).await
+}
+
+/// Starts a mass-sending job: the message from `from` to each of `to`, in batches of
+/// [`PUSH_BATCH`] on a background task; answers its `jobId` at once.
+pub async fn start_push(
+    ctx: &Arc<Ctx>,
+    from: i32,
+    body: Map<String, Value>,
+    to: Recipients,
+) -> Result<Value> {
     let sender = ctx
         .store
         .users
@@ -1248,8 +1274,7 @@ pub async fn push_to_all(ctx: &Arc<Ctx>, from: i32, body: Map<String, Value>) ->
         return Err(Error::invalid("body", "type 应为聊天消息类型 1–99"));
     }
     let job = uuid32();
-    let state =
-        json!({ "jobId": job, "done": false, "sent": 0, "failed": 0, "startTime": now_millis() });
+    let state = json!({ "jobId": job, "from": from, "done": false, "sent": 0, "failed": 0, "startTime": now_millis() });
     ctx.store
         .console
         .set_meta(&push_key(&job), &state.to_string())
@@ -1257,35 +1282,69 @@ pub async fn push_to_all(ctx: &Arc<Ctx>, from: i32, body: Map<String, Value>) ->
     let weak = Arc::downgrade(ctx);
     let job_id = job.clone();
     tokio::spawn(async move {
-        if let Err(e) = run_push(weak, &job_id, from, body).await {
-            tracing::error!(error = %e, job = %job_id, "pushToAll stopped");
+        if let Err(e) = run_push(weak, &job_id, from, body, to).await {
+            tracing::error!(error = %e, job = %job_id, "mass sending stopped");
         }
     });
     Ok(json!({ "jobId": job }))
 }
 
-async fn run_push(weak: Weak<Ctx>, job: &str, from: i32, body: Map<String, Value>) -> Result<()> {
+/// The next batch of a job's recipients after `cursor` (a userId for every user, a count of
+/// fans already read for a public account's), and the cursor after it.
+async fn next_recipients(ctx: &Ctx, to: Recipients, cursor: i64) -> Result<(Vec<i32>, i64)> {
+    match to {
+        Recipients::AllUsers => {
+            let batch = ctx
+                .store
+                .users
+                .query_users(&UserQuery {
+                    before: (cursor != 0).then_some(cursor as i32),
+                    min_user_id: i32::MIN,
+                    limit: PUSH_BATCH,
+                    ..UserQuery::default()
+                })
+                .await?;
+            let next = batch.last().map_or(cursor, |u| i64::from(u.user_id));
+            Ok((batch.iter().map(|u| u.user_id).collect(), next))
+        }
+        Recipients::Fans(account) => {
+            let batch = ctx
+                .store
+                .friends
+                .query_friends(&super::public_accounts::fans_query(
+                    ctx,
+                    account,
+                    cursor as u64,
+                    u64::from(PUSH_BATCH),
+                ))
+                .await?;
+            let next = cursor + batch.len() as i64;
+            Ok((batch.iter().map(|f| f.to_user_id).collect(), next))
+        }
+    }
+}
+
+async fn run_push(
+    weak: Weak<Ctx>,
+    job: &str,
+    from: i32,
+    body: Map<String, Value>,
+    to: Recipients,
+) -> Result<()> {
     let (mut sent, mut failed) = (0u64, 0u64);
-    let mut before: Option<i32> = None;
+    let mut cursor = 0_i64;
     loop {
         // The server may be shutting down: the task then ends with the context.
         let Some(ctx) = weak.upgrade() else {
             return Ok(());
         };
-        let batch = ctx
-            .store
-            .users
-            .query_users(&UserQuery {
-                before,
-                min_user_id: i32::MIN,
-                limit: PUSH_BATCH,
-                ..UserQuery::default()
-            })
-            .await?;
-        let Some(last) = batch.last() else { break };
-        before = Some(last.user_id);
-        for u in &batch {
-            if u.user_id == from || u.user_id == SYSTEM_SENDER_ID {
+        let (batch, next) = next_recipients(&ctx, to, cursor).await?;
+        if batch.is_empty() {
+            break;
+        }
+        cursor = next;
+        for user_id in batch {
+            if user_id == from || user_id == SYSTEM_SENDER_ID {
                 continue;
             }
             let mut b = body.clone();
@@ -1294,7 +1353,7 @@ async fn run_push(weak: Weak<Ctx>, job: &str, from: i32, body: Map<String, Value
             let out = Outgoing {
                 from,
                 resource: "console".into(),
-                target: Target::User(u.user_id),
+                target: Target::User(user_id),
                 body: b,
                 origin: None,
             };
@@ -1303,7 +1362,8 @@ async fn run_push(weak: Weak<Ctx>, job: &str, from: i32, body: Map<String, Value
                 Err(_) => failed += 1,
             }
         }
-        let state = json!({ "jobId": job, "done": false, "sent": sent, "failed": failed });
+        let state =
+            json!({ "jobId": job, "from": from, "done": false, "sent": sent, "failed": failed });
         ctx.store
             .console
             .set_meta(&push_key(job), &state.to_string())
@@ -1313,7 +1373,7 @@ async fn run_push(weak: Weak<Ctx>, job: &str, from: i32, body: Map<String, Value
         tokio::task::yield_now().await;
     }
     if let Some(ctx) = weak.upgrade() {
-        let state = json!({ "jobId": job, "done": true, "sent": sent, "failed": failed, "endTime": now_millis() });
+        let state = json!({ "jobId": job, "from": from, "done": true, "sent": sent, "failed": failed, "endTime": now_millis() });
         ctx.store
             .console
             .set_meta(&push_key(job), &state.to_string())

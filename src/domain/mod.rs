@@ -31,6 +31,7 @@ pub mod passwords;
 pub mod peer;
 pub mod presence;
 pub mod profiles;
+pub mod public_accounts;
 pub mod quota;
 pub mod reports;
 pub mod rooms;

@@ -13,6 +13,7 @@ use crate::config::SignatureMode;
 use crate::domain::auth::{open_secret, time_in_window, token_secret, TokenProblem};
 use crate::domain::console as console_rules;
 use crate::domain::hardened_login;
+use crate::domain::public_accounts;
 use crate::domain::util::md5_hex;
 use crate::domain::{users, Code, Ctx, Error};
 
@@ -57,6 +58,9 @@ pub enum Caller {
     /// An admin-console user holding an active console role, by console token (admin area
     /// only).
     Console(i32),
+    /// A public account (userType 2) in its back office, by its `/mp/login` token (`/mp`
+    /// paths only).
+    PublicAccount(i32),
 }
 
 /// Paths that need no token (the reference's `authorizationfilter.requestUriList`).
@@ -113,9 +117,14 @@ pub fn is_admin_path(path: &str) -> bool {
     path == "/console" || path.starts_with("/console/") || ADMIN_PATHS_ELSEWHERE.contains(&path)
 }
 
-/// Admin paths that need no token: the console login itself.
+/// Admin paths that need no token: the console and public-account logins.
 fn is_admin_open_path(path: &str) -> bool {
-    path == "/console/login"
+    path == "/console/login" || path == "/mp/login"
+}
+
+/// Whether `path` is the public accounts' back office (`/mp…`), where only their tokens go.
+pub fn is_public_account_path(path: &str) -> bool {
+    path == "/mp" || path.starts_with("/mp/")
 }
 
 /// Whether `given` is the integration key, compared in constant time: both are hashed first (so
@@ -160,6 +169,9 @@ pub async fn authorize(ctx: &Ctx, path: &str, creds: &Credentials<'_>) -> Result
     let auth = &ctx.config.auth;
     let token = creds.access_token;
     let secret = creds.secret;
+    if is_public_account_path(path) && !is_admin_open_path(path) {
+        return authorize_public_account(ctx, creds).await;
+    }
     if is_admin_path(path) && !is_admin_open_path(path) {
         return authorize_admin(ctx, creds).await;
     }
@@ -239,6 +251,34 @@ fn check_token_signature(
         }
     }
     Ok(())
+}
+
+/// The public accounts' back office: a `/mp/login` token of a user who is still an unlocked
+/// public account, in a live session (as console sessions: idle expiry, logout); any other
+/// token is refused with 1030102.
+async fn authorize_public_account(ctx: &Ctx, creds: &Credentials<'_>) -> Result<Caller, Error> {
+    let token = creds
+        .access_token
+        .filter(|t| !t.is_empty())
+        .ok_or(Error::Code(Code::TokenMissing))?;
+    let user_id = match ctx
+        .tokens
+        .check(&ctx.store, token, public_accounts::MP_AUDIENCE)
+        .await?
+    {
+        Ok(id) => id,
+        Err(TokenProblem::Invalid) | Err(TokenProblem::Revoked) => {
+            return Err(Error::Code(Code::TokenInvalid))
+        }
+    };
+    if !public_accounts::is_public_account(ctx, user_id).await? {
+        return Err(Error::Code(Code::AuthFailed));
+    }
+    check_token_signature(ctx, creds, user_id, token)?;
+    if !console_rules::touch_session(ctx, token).await? {
+        return Err(Error::Code(Code::TokenInvalid));
+    }
+    Ok(Caller::PublicAccount(user_id))
 }
 
 /// The admin area: the integration key (task-management system) or a console token of a

@@ -15,6 +15,8 @@ pub enum Access {
     /// A console token (roles 1/4/5/6/7; the summary says which) or, where the summary says so,
     /// the task system's integration key as `access_token`.
     Console,
+    /// A public account's back-office token (`/mp/login`).
+    PublicAccount,
 }
 
 /// One documented parameter.
@@ -160,6 +162,9 @@ pub fn openapi(docs: &[EndpointDoc]) -> Value {
             Access::Console => Some(
                 "a console token from /console/login (the summary says which roles), or where the summary says so the integration key (integration_key / SHIKU_INTEGRATION_KEY); user tokens are refused",
             ),
+            Access::PublicAccount => Some(
+                "a public account's token from /mp/login; user and console tokens are refused",
+            ),
         };
         if let Some(desc) = token_desc {
             params.insert(
@@ -181,7 +186,7 @@ pub fn openapi(docs: &[EndpointDoc]) -> Value {
         match d.access {
             Access::Open => {}
             Access::User => codes.extend([1030101, 1030102]),
-            Access::Console => codes.extend([1030101, 1030102, 1030103]),
+            Access::Console | Access::PublicAccount => codes.extend([1030101, 1030102, 1030103]),
         }
         codes.extend(d.codes.iter().copied());
         codes.sort();

@@ -18,6 +18,7 @@ pub mod hardened;
 pub mod nearby;
 pub mod org;
 pub mod params;
+pub mod public_accounts;
 pub mod reports;
 pub mod room;
 pub mod sms;
@@ -52,6 +53,7 @@ const MODULES: &[Module] = &[
     (console_rooms::DOCS, console_rooms::routes),
     (friends::DOCS, friends::routes),
     (nearby::DOCS, nearby::routes),
+    (public_accounts::DOCS, public_accounts::routes),
     (room::DOCS, room::routes),
     (org::DOCS, org::routes),
     (tigase::DOCS, tigase::routes),

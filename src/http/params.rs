@@ -243,6 +243,15 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of `name`, in the order sent (a repeated parameter).
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     /// The value of `name` when sent and not empty.
     pub fn str(&self, name: &str) -> Option<&str> {
         self.get(name).filter(|v| !v.is_empty())

@@ -17,6 +17,8 @@ pub struct FriendQuery {
     pub exclude_status: Option<i32>,
     /// Some(true): `blacklist == 1`; Some(false): `blacklist != 1` (a missing field counts as 0).
     pub blacklisted: Option<bool>,
+    /// Only relations towards users with an id at or above this (leaves system accounts out).
+    pub min_to_user_id: Option<i32>,
     /// Case-insensitive substring of `toNickname` or `remarkName` (matched literally).
     pub keyword: Option<String>,
     pub skip: u64,

@@ -9,6 +9,7 @@ pub mod error;
 pub mod favourites;
 pub mod files;
 pub mod friends;
+pub mod menus;
 pub mod messages;
 pub mod meta;
 pub mod mongo;
@@ -30,6 +31,7 @@ pub use error::{StoreError, StoreResult};
 pub use favourites::FavouriteStore;
 pub use files::FileStore;
 pub use friends::{FriendQuery, FriendStore};
+pub use menus::MenuStore;
 pub use messages::{ChatWrite, HistoryQuery, MessageStore, OfflineEntry, OfflineItem};
 pub use meta::MetaStore;
 pub use org::OrgStore;
@@ -60,6 +62,8 @@ pub struct Store {
     pub courses: Arc<dyn CourseStore>,
     /// Reports of users and rooms (`Report`).
     pub reports: Arc<dyn ReportStore>,
+    /// Public accounts' menus (`menu`).
+    pub menus: Arc<dyn MenuStore>,
     /// The session directory several nodes share (MongoDB only; `None` on the embedded store).
     pub sessions: Option<Arc<dyn SessionStore>>,
     /// Human description for the start-up log line (`sqlite:/path` or `mongodb:host/db`).
@@ -79,6 +83,7 @@ impl Store {
             + FavouriteStore
             + CourseStore
             + ReportStore
+            + MenuStore
             + OrgStore
             + ConsoleStore
             + 'static,
@@ -94,6 +99,7 @@ impl Store {
             favourites: adapter.clone(),
             courses: adapter.clone(),
             reports: adapter.clone(),
+            menus: adapter.clone(),
             meta: adapter,
             sessions: None,
             description,

@@ -18,6 +18,9 @@ pub fn friend_filter(q: &FriendQuery) -> Document {
         }
         (None, None) => {}
     }
+    if let Some(m) = q.min_to_user_id {
+        filter.insert("toUserId", doc! { "$gte": m });
+    }
     match q.blacklisted {
         Some(true) => {
             filter.insert("blacklist", 1);

@@ -8,6 +8,7 @@ mod courses;
 mod favourites;
 mod files;
 mod friends;
+mod menus;
 mod messages;
 mod org;
 mod reports;
@@ -156,6 +157,7 @@ impl MongoStore {
         }
         self.ensure_index(FRIENDS, doc! { "userId": 1, "toUserId": 1 }, None)
             .await;
+        self.ensure_index("menu", doc! { "userId": 1 }, None).await;
         // Who follows or blocks a user (fans, people nearby).
         self.ensure_index(FRIENDS, doc! { "toUserId": 1 }, None)
             .await;

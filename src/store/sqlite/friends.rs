@@ -17,6 +17,10 @@ fn where_of(q: &FriendQuery) -> (String, Vec<rusqlite::types::Value>) {
         args.push(i64::from(s).into());
         sql += &format!(" AND status IS NOT ?{}", args.len());
     }
+    if let Some(m) = q.min_to_user_id {
+        args.push(i64::from(m).into());
+        sql += &format!(" AND to_user_id >= ?{}", args.len());
+    }
     match q.blacklisted {
         Some(true) => sql += " AND IFNULL(json_extract(doc, '$.blacklist'), 0) = 1",
         Some(false) => sql += " AND IFNULL(json_extract(doc, '$.blacklist'), 0) != 1",

@@ -8,6 +8,7 @@ mod courses;
 mod favourites;
 mod files;
 mod friends;
+mod menus;
 mod messages;
 mod org;
 mod readers;
@@ -243,6 +244,7 @@ impl SqliteStore {
         conn.execute_batch(favourites::SCHEMA).map_err(backend)?;
         conn.execute_batch(courses::SCHEMA).map_err(backend)?;
         conn.execute_batch(reports::SCHEMA).map_err(backend)?;
+        conn.execute_batch(menus::SCHEMA).map_err(backend)?;
         // A newer schema may have rewritten documents another process keeps.
         changes.publish();
         let writer = messages::MessageWriter::start(&path, clock.clone())?;
