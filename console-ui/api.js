@@ -3,6 +3,7 @@
 // ends the session here so the page can send the operator back to the login form.
 
 const TOKEN_KEY = 'shiku.console.token';
+const AREA_KEY = 'shiku.console.area';
 const SESSION_CODES = new Set([1030101, 1030102]);
 
 /** A refused call: the server's resultCode and resultMsg. */
@@ -33,6 +34,16 @@ export function setToken(value) {
   else sessionStorage.removeItem(TOKEN_KEY);
 }
 
+/** Which back office the stored token opens: 'console' (admins) or 'mp' (a public account). */
+export function area() {
+  return sessionStorage.getItem(AREA_KEY) === 'mp' ? 'mp' : 'console';
+}
+
+/** Records which back office the token just stored opens. */
+export function setArea(value) {
+  sessionStorage.setItem(AREA_KEY, value === 'mp' ? 'mp' : 'console');
+}
+
 /** POSTs `params` to `path` and answers the envelope's data ({} when none), or throws ApiError. */
 export async function api(path, params = {}) {
   const v = await call(path, params);
@@ -54,7 +65,7 @@ export async function apiPage(path, params = {}) {
 async function call(path, params) {
   const body = new URLSearchParams();
   const t = token();
-  if (t && path !== '/console/login') body.set('access_token', t);
+  if (t && path !== '/console/login' && path !== '/mp/login') body.set('access_token', t);
   for (const [k, v] of Object.entries(params)) {
     if (v !== undefined && v !== null && v !== '') body.set(k, String(v));
   }

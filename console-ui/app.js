@@ -1,7 +1,7 @@
 // The Shiku admin console: a single page over the /console JSON API (issue 8). No framework and
 // no build step; every screen is built with `h()` from the API's answers.
 
-import { api, apiPage, ApiError, setToken, token, whenSessionEnds } from './api.js';
+import { api, apiPage, ApiError, area, setArea, setToken, token, whenSessionEnds } from './api.js';
 import { onlineChart } from './chart.js';
 import { md5 } from './md5.js';
 
@@ -9,6 +9,7 @@ const ROLE_NAMES = { 1: '游客', 4: '客服', 5: '管理员', 6: '超级管理�
 const MEMBER_ROLES = { 1: '群主', 2: '管理员', 3: '成员', 4: '隐身人', 5: '监控人' };
 const MSG_TYPES = { 1: '文本', 2: '图片', 3: '语音', 4: '位置', 5: '动画', 6: '视频', 8: '名片', 9: '文件', 10: '系统提示' };
 const msgType = (t) => MSG_TYPES[t] || `类型 ${t}`;
+const RELATIONS = { 1: '关注', 2: '好友', '-1': '黑名单', 0: '陌生人' };
 
 // ---------------------------------------------------------------- DOM helpers
 
@@ -174,13 +175,20 @@ function toolbar(...items) {
 const screens = {
   dashboard: { title: '数据概览', render: renderDashboard },
   users: { title: '用户管理', render: renderUsers },
+  reports: { title: '举报管理', render: renderReports },
   rooms: { title: '群组管理', render: renderRooms },
   chats: { title: '聊天记录', render: renderChats },
   messages: { title: '消息推送', render: renderMessages },
   admins: { title: '管理员', render: renderAdmins },
   config: { title: '系统配置', render: renderConfig },
   logins: { title: '登录保护', render: renderLoginBlocks },
+  'mp-home': { title: '公众号主页', render: renderMpHome, area: 'mp' },
+  'mp-menu': { title: '菜单管理', render: renderMpMenu, area: 'mp' },
+  'mp-fans': { title: '粉丝管理', render: renderMpFans, area: 'mp' },
+  'mp-msgs': { title: '消息管理', render: renderMpMessages, area: 'mp' },
+  'mp-mass': { title: '群发消息', render: renderMpMass, area: 'mp' },
 };
+const areaOf = (name) => screens[name]?.area || 'console';
 
 async function renderDashboard(main) {
   const stat = (id, label) => h('div', { class: 'stat' }, h('span', { class: 'stat-label', text: label }), h('strong', { id, text: '…' }));
@@ -200,8 +208,11 @@ async function renderDashboard(main) {
     const s = await run(() => api('/console/userStatus', { hours: hours.value }));
     if (!s) return;
     const now = Math.floor(Date.now() / 1000);
+    // The newest offline count, as the reference's statistics (/user/getUserStatusCount) give it.
+    const offline = await run(() => api('/user/getUserStatusCount', { type: 0, startData: now - 3600 }));
+    const last = Array.isArray(offline) && offline.length ? offline[offline.length - 1].count : null;
     chartBox.replaceChildren(onlineChart(s.samples, now - Number(hours.value) * 3600, now),
-      h('p', { class: 'muted', text: `每 ${Math.round(s.intervalSecs / 60)} 分钟采样一次；当前在线 ${s.onlineNow} 人，用户总数 ${s.userCount}` }));
+      h('p', { class: 'muted', id: 'online-note', text: `每 ${Math.round(s.intervalSecs / 60)} 分钟采样一次；当前在线 ${s.onlineNow} 人，用户总数 ${s.userCount}${last === null ? '' : `；最近一次采样离线 ${last} 人`}` }));
   }
   async function loadAll() {
     const s = await run(() => api('/console/summary'));
@@ -330,6 +341,7 @@ async function renderUsers(main) {
             ? btn('解锁', () => setStatus(u, 1))
             : btn('锁定', () => setStatus(u, -1), 'warn'),
           btn('重置密码', () => resetPassword(u)),
+          btn('好友', () => userRelations(u)),
           btn('删除', () => deleteUser(u), 'danger')),
       },
     ],
@@ -432,9 +444,276 @@ async function renderRooms(main) {
     table.reload();
   }
   main.append(
-    toolbar(keyword, least, h('button', { type: 'submit', class: 'primary', id: 'room-search', text: '搜索', onclick: () => table.reload(1) })),
+    toolbar(keyword, least, h('button', { type: 'submit', class: 'primary', id: 'room-search', text: '搜索', onclick: () => table.reload(1) }),
+      h('button', { type: 'button', text: '新建群', onclick: () => addRoom((name) => { keyword.value = name; table.reload(1); }) })),
     table.node);
   await table.reload(1);
+}
+
+/** Creates a room for a user with members (`/console/addRoom`). */
+function addRoom(after) {
+  const owner = h('input', { name: 'owner', type: 'number', required: true });
+  const name = h('input', { name: 'room-name', required: true });
+  const desc = h('input', { name: 'room-desc' });
+  const ids = h('input', { name: 'member-ids', placeholder: '用户ID，多个用逗号分隔' });
+  openModal('新建群', h('div', { class: 'form-grid' },
+    field('群主用户ID', owner), field('群名称', name), field('群描述', desc), field('成员', ids)), [{
+    label: '创建',
+    kind: 'primary',
+    onclick: async () => {
+      if (!owner.value || !name.value.trim()) {
+        toast('请填写群主和群名称', 'error');
+        return false;
+      }
+      const members = ids.value.split(/[,，\s]+/).filter(Boolean).map(Number);
+      const r = await run(() => api('/console/addRoom', {
+        userId: owner.value, name: name.value.trim(), desc: desc.value.trim(), ids: JSON.stringify(members),
+      }));
+      if (!r) return false;
+      toast(`已创建群「${name.value.trim()}」`);
+      after(name.value.trim());
+      return true;
+    },
+  }]);
+}
+
+// ---- relations
+
+/** A user's relations, with the console's friend and blacklist operations. */
+async function userRelations(u) {
+  const body = h('div');
+  async function show() {
+    const r = await run(() => apiPage('/console/friendsList', { userId: u.userId, page: 1, limit: 200 }));
+    if (!r) return;
+    const op = async (path, params, done) => {
+      if (await run(() => api(path, params))) toast(done);
+      await show();
+    };
+    body.replaceChildren(
+      h('p', { class: 'muted', text: `共 ${r.count} 条关系（好友、关注、黑名单）` }),
+      h('table', { class: 'compact', id: 'relation-table' },
+        h('thead', {}, h('tr', {}, ['用户ID', '昵称', '关系', '拉黑', '操作'].map((t) => h('th', { text: t })))),
+        h('tbody', {}, r.rows.length ? r.rows.map((f) => h('tr', {},
+          h('td', { text: String(f.toUserId) }), h('td', { text: f.toNickname || '' }),
+          h('td', { text: RELATIONS[f.status] ?? String(f.status) }),
+          h('td', { text: f.blacklist === 1 ? '是' : '否' }),
+          h('td', {}, actions(
+            f.blacklist === 1
+              ? btn('取消拉黑', () => op('/console/blacklist/operation', { userId: u.userId, toUserId: f.toUserId, type: 2 }, '已取消拉黑'))
+              : btn('拉黑', () => op('/console/blacklist/operation', { userId: u.userId, toUserId: f.toUserId, type: 1 }, '已拉黑'), 'warn'),
+            f.status === 2 && btn('解除好友', async () => {
+              if (!window.confirm(`确定解除「${u.nickname}」与「${f.toNickname}」的好友关系吗？双方都会收到通知。`)) return;
+              await op('/console/deleteFriends', { userId: u.userId, toUserId: f.toUserId }, '已解除好友关系');
+            }, 'danger')))))
+          : [h('tr', {}, h('td', { colSpan: 5, class: 'empty', text: '没有关系' }))])));
+  }
+  openModal(`好友关系：${u.nickname}（${u.userId}）`, body);
+  await show();
+}
+
+// ---- reports
+
+async function renderReports(main) {
+  const status = h('select', { id: 'report-status' },
+    [[0, '待处理'], [1, '已处理'], [-1, '全部']].map(([v, l]) => h('option', { value: v, text: l })));
+  const kind = h('select', { id: 'report-type' },
+    [[0, '用户和群组'], [1, '举报用户'], [2, '举报群组']].map(([v, l]) => h('option', { value: v, text: l })));
+  const table = pagedTable({
+    id: 'report-table',
+    empty: '没有举报',
+    columns: [
+      { title: '时间', cell: (r) => fmtTime(r.time) },
+      { title: '举报人', cell: (r) => `${r.nickname || ''}（${r.userId}）` },
+      { title: '被举报', cell: (r) => (r.roomId ? `群「${r.roomName || r.roomId}」` : `${r.toNickname || ''}（${r.toUserId}）`) },
+      { title: '原因', cell: (r) => String(r.reason) },
+      {
+        title: '状态',
+        cell: (r) => h('span', { class: `badge ${r.status === 1 ? 'good' : 'bad'}`, text: r.status === 1 ? (r.action === 1 ? '已锁定' : '已处理') : '待处理' }),
+      },
+      {
+        title: '操作',
+        cell: (r) => (r.status === 1 ? '' : actions(
+          btn('忽略', () => handle(r, 0)),
+          btn(r.roomId ? '锁定群' : '锁定用户', () => handle(r, 1), 'danger'))),
+      },
+    ],
+    load: (paging) => apiPage('/console/reportList', { ...paging, status: status.value, type: kind.value }),
+  });
+  async function handle(r, lock) {
+    const target = r.roomId ? `群「${r.roomName || r.roomId}」` : `用户「${r.toNickname}」（${r.toUserId}）`;
+    if (lock && !window.confirm(`确定锁定${target}吗？同一对象的待处理举报将一并处理。`)) return;
+    const res = await run(() => api('/console/report/handle', { reportId: r.reportId, lock }));
+    if (res) toast(`已处理 ${res.handled} 条举报`);
+    table.reload();
+  }
+  status.onchange = () => table.reload(1);
+  kind.onchange = () => table.reload(1);
+  main.append(toolbar(status, kind, btn('刷新', () => table.reload())), table.node);
+  await table.reload(1);
+}
+
+// ---- public accounts (the back office of a userType 2 account, /mp)
+
+/** A paged /mp list (`pageIndex` from 0, `pageSize`) as pagedTable loads it. */
+const mpPage = (path, params = {}) => ({ page, limit }) => apiPage(path, { ...params, pageIndex: page - 1, pageSize: limit });
+
+async function followJob(box, jobId) {
+  box.textContent = `任务 ${jobId} 已开始…`;
+  for (;;) {
+    await new Promise((ok) => { setTimeout(ok, 500); });
+    if (!box.isConnected) return;
+    const s = await run(() => api('/mp/job', { jobId }));
+    if (!s) return;
+    box.textContent = `${s.done ? '已完成' : '发送中'}：成功 ${s.sent} 人，失败 ${s.failed} 人`;
+    if (s.done) return;
+  }
+}
+
+async function renderMpHome(main) {
+  const s = await run(() => api('/mp/home'));
+  if (!s) return;
+  const stat = (id, label, v) => h('div', { class: 'stat' }, h('span', { class: 'stat-label', text: label }), h('strong', { id, text: String(v) }));
+  main.append(h('div', { class: 'stats' },
+    stat('mp-fans-count', '粉丝数', s.fansCount), stat('mp-menu-count', '菜单项', s.menuCount),
+    stat('mp-id', '公众号ID', s.userId)));
+}
+
+async function renderMpMenu(main) {
+  const tree = await run(() => api('/mp/menuList'));
+  if (!tree) return;
+  function edit(entry, parentId = 0) {
+    const name = h('input', { name: 'menu-name', value: entry?.name || '', maxLength: 16 });
+    const url = h('input', { name: 'menu-url', value: entry?.url || '', placeholder: 'https://…' });
+    const parent = h('select', { name: 'menu-parent' }, h('option', { value: 0, text: '（一级菜单）' }),
+      tree.map((t) => h('option', { value: t.id, text: t.name, selected: String(t.id) === String(entry?.parentId ?? parentId) })));
+    openModal(entry ? `编辑菜单：${entry.name}` : '添加菜单', h('div', { class: 'form-grid' },
+      field('名称', name, '至多 16 个字'), field('链接', url), field('上级菜单', parent, '至多 3 个一级菜单，每个至多 5 个子菜单')), [{
+      label: '保存',
+      kind: 'primary',
+      onclick: async () => {
+        const r = await run(() => api('/mp/menu/save', { id: entry?.id, name: name.value.trim(), url: url.value.trim(), parentId: parent.value }));
+        if (!r) return false;
+        toast('菜单已保存');
+        main.replaceChildren();
+        await renderMpMenu(main);
+        return true;
+      },
+    }]);
+  }
+  async function remove(entry) {
+    if (!window.confirm(`确定删除菜单「${entry.name}」${entry.menuList?.length ? '及其子菜单' : ''}吗？`)) return;
+    if (await run(() => api('/mp/menu/delete', { id: entry.id }))) toast('菜单已删除');
+    main.replaceChildren();
+    await renderMpMenu(main);
+  }
+  const row = (m, child) => h('tr', {},
+    h('td', { text: child ? `└ ${m.name}` : m.name }), h('td', {}, h('code', { text: m.url })),
+    h('td', {}, actions(btn('编辑', () => edit(m)), !child && btn('添加子菜单', () => edit(null, m.id)), btn('删除', () => remove(m), 'danger'))));
+  main.append(
+    toolbar(h('button', { type: 'button', class: 'primary', text: '添加菜单', onclick: () => edit(null) })),
+    h('div', { class: 'table-wrap' }, h('table', { id: 'mp-menu-table' },
+      h('thead', {}, h('tr', {}, ['名称', '链接', '操作'].map((t) => h('th', { text: t })))),
+      h('tbody', {}, tree.length
+        ? tree.map((t) => [row(t, false), (t.menuList || []).map((c) => row(c, true))])
+        : h('tr', {}, h('td', { colSpan: 3, class: 'empty', text: '还没有菜单' }))))));
+}
+
+/** The conversation with one user, with a reply box. */
+async function mpConversation(userId, nickname) {
+  const body = h('div');
+  async function show() {
+    const rows = await run(() => api('/mp/msg/list', { toUserId: userId, pageSize: 50 }));
+    if (!rows) return;
+    const text = h('textarea', { id: 'mp-reply-text', rows: 2, placeholder: '回复内容' });
+    body.replaceChildren(
+      h('table', { class: 'compact', id: 'mp-conversation' },
+        h('tbody', {}, rows.length ? rows.slice().reverse().map((m) => {
+          let content = '';
+          try { content = JSON.parse(m.body).content; } catch { content = m.content; }
+          return h('tr', {}, h('td', { text: m.direction === 0 ? '公众号' : (nickname || String(userId)) }),
+            h('td', { text: fmtTime(m.ts) }), h('td', {}, contentCell(content)));
+        }) : h('tr', {}, h('td', { class: 'empty', text: '没有消息' })))),
+      field('回复', text),
+      btn('发送回复', async () => {
+        if (!text.value.trim()) return toast('请填写回复内容', 'error');
+        if (await run(() => api('/mp/msg/reply', { toUserId: userId, content: text.value.trim() }))) toast('已回复');
+        await show();
+        return undefined;
+      }, 'primary'));
+  }
+  openModal(`与 ${nickname || userId} 的消息`, body);
+  await show();
+}
+
+async function renderMpFans(main) {
+  const table = pagedTable({
+    id: 'mp-fans-table',
+    empty: '还没有粉丝',
+    columns: [
+      { title: '用户ID', cell: (f) => String(f.userId) },
+      { title: '昵称', cell: (f) => f.nickname || '' },
+      { title: '关注时间', cell: (f) => fmtTime(f.createTime) },
+      {
+        title: '操作',
+        cell: (f) => actions(
+          btn('消息', () => mpConversation(f.userId, f.nickname)),
+          btn('移除', async () => {
+            if (!window.confirm(`确定移除粉丝「${f.nickname}」（${f.userId}）吗？`)) return;
+            if (await run(() => api('/mp/fans/delete', { toUserId: f.userId }))) toast('已移除粉丝');
+            table.reload();
+          }, 'danger')),
+      },
+    ],
+    load: mpPage('/mp/fans'),
+  });
+  main.append(table.node);
+  await table.reload(1);
+}
+
+async function renderMpMessages(main) {
+  const rows = await run(() => api('/mp/msg', { pageSize: 100 }));
+  if (!rows) return;
+  main.append(h('div', { class: 'table-wrap' }, h('table', { id: 'mp-msg-table' },
+    h('thead', {}, h('tr', {}, ['用户', '最后一条', '时间', '操作'].map((t) => h('th', { text: t })))),
+    h('tbody', {}, rows.length ? rows.map((c) => h('tr', {},
+      h('td', { text: c.toUserName || c.fromUserName || c.jid }), h('td', {}, contentCell(c.content)),
+      h('td', { text: fmtTime(c.timeSend) }),
+      h('td', {}, btn('查看/回复', () => mpConversation(Number(c.jid), c.toUserName)))))
+      : h('tr', {}, h('td', { colSpan: 4, class: 'empty', text: '没有会话' }))))));
+}
+
+async function renderMpMass(main) {
+  const jobBox = h('p', { class: 'muted', id: 'mp-job' });
+  const text = h('textarea', { id: 'mp-mass-text', rows: 3, placeholder: '发送给所有粉丝的文字' });
+  const one = {
+    title: h('input', { name: 'article-title' }), sub: h('input', { name: 'article-sub' }),
+    img: h('input', { name: 'article-img', placeholder: 'https://…' }), url: h('input', { name: 'article-url', placeholder: 'https://…' }),
+  };
+  const many = h('div', { id: 'mp-articles' });
+  const addArticle = () => many.append(h('div', { class: 'form-grid article' },
+    field('标题', h('input', { name: 'many-title' })), field('图片', h('input', { name: 'many-img', placeholder: 'https://…' })),
+    field('链接', h('input', { name: 'many-url', placeholder: 'https://…' }))));
+  addArticle();
+  addArticle();
+  async function start(path, params, what) {
+    if (!window.confirm(`确定向所有粉丝群发${what}吗？`)) return;
+    const r = await run(() => api(path, params));
+    if (r) await followJob(jobBox, r.jobId);
+  }
+  const values = (name) => [...many.querySelectorAll(`input[name="${name}"]`)].map((i) => i.value.trim());
+  main.append(
+    h('section', { class: 'card' }, h('h2', { text: '群发文字' }), field('内容', text),
+      btn('群发文字', () => start('/mp/textToAll', { title: text.value.trim() }, '这段文字'), 'primary')),
+    h('section', { class: 'card' }, h('h2', { text: '单条图文' }),
+      h('div', { class: 'form-grid' }, field('标题', one.title), field('摘要', one.sub), field('图片', one.img), field('链接', one.url)),
+      btn('群发单条图文', () => start('/mp/pushToAll', {
+        title: one.title.value.trim(), sub: one.sub.value.trim(), img: one.img.value.trim(), url: one.url.value.trim(),
+      }, '这条图文'), 'primary')),
+    h('section', { class: 'card' }, h('h2', { text: '多条图文' }), many, btn('再加一篇', addArticle),
+      btn('群发多条图文', () => start('/mp/manyToAll', {
+        title: JSON.stringify(values('many-title')), img: JSON.stringify(values('many-img')), url: JSON.stringify(values('many-url')),
+      }, '这些图文'), 'primary')),
+    jobBox);
 }
 
 // ---- chat logs
@@ -736,8 +1015,13 @@ async function renderConfig(main) {
     }
     return undefined;
   }
+  async function checkXmpp() {
+    const r = await run(() => api('/console/addAllUser'));
+    if (r) toast(`${r.userCount} 个用户均可直接用 XMPP 登录，无需同步到 Tigase`);
+  }
   main.append(
-    h('p', { class: 'muted', text: '这些是客户端从 /config 读取的参数。修改保存在数据库中，无需重启即生效；“恢复默认”使用配置文件中的值。' }),
+    toolbar(btn('同步 XMPP 账号', checkXmpp)),
+    h('p', { class: 'muted', text: '这些是客户端从 /config 读取的参数（含原 clientConfig 的参数）。修改保存在数据库中，无需重启即生效；“恢复默认”使用配置文件中的值。' }),
     h('div', { class: 'table-wrap' }, h('table', { id: 'config-table' },
       h('thead', {}, h('tr', {}, ['参数', '当前值', '来源', ''].map((t) => h('th', { text: t })))),
       h('tbody', {}, rows))),
@@ -790,7 +1074,8 @@ let current = null;
 
 /** Shows screen `name` (rebuilt from the API each time). */
 async function show(name, opts) {
-  const screen = screens[name] ? name : 'dashboard';
+  const home = area() === 'mp' ? 'mp-home' : 'dashboard';
+  const screen = screens[name] && areaOf(name) === area() ? name : home;
   current = screen;
   for (const b of document.querySelectorAll('nav button')) b.classList.toggle('active', b.dataset.view === screen);
   $('#screen-title').textContent = screens[screen].title;
@@ -812,12 +1097,16 @@ function showLogin(message) {
 }
 
 async function enterApp() {
-  const me = await run(() => api('/console/me'));
+  const mp = area() === 'mp';
+  const me = await run(() => api(mp ? '/mp/home' : '/console/me'));
   if (!me) return;
-  $('#whoami').textContent = `${me.nickname}（${ROLE_NAMES[me.role] || me.role}）`;
+  $('#whoami').textContent = mp ? `${me.nickname}（公众号）` : `${me.nickname}（${ROLE_NAMES[me.role] || me.role}）`;
+  // Each back office shows only its own screens.
+  for (const b of document.querySelectorAll('nav button')) b.hidden = areaOf(b.dataset.view) !== area();
+  $('.brand').textContent = mp ? 'Shiku 公众号后台' : 'Shiku 管理后台';
   $('#login-view').hidden = true;
   $('#app-view').hidden = false;
-  await show(location.hash.slice(1) || 'dashboard');
+  await show(location.hash.slice(1) || (mp ? 'mp-home' : 'dashboard'));
 }
 
 async function login(ev) {
@@ -833,13 +1122,17 @@ async function login(ev) {
   const submit = $('#login-submit');
   submit.disabled = true;
   try {
-    const d = await api('/console/login', {
-      account,
-      password: md5(password),
-      areaCode: $('#login-area').value.trim() || '86',
-      googlecode: $('#login-code').value.trim(),
-    });
+    const mp = $('#login-mp').checked;
+    const d = mp
+      ? await api('/mp/login', { username: account, password: md5(password), areaCode: $('#login-area').value.trim() || '86' })
+      : await api('/console/login', {
+        account,
+        password: md5(password),
+        areaCode: $('#login-area').value.trim() || '86',
+        googlecode: $('#login-code').value.trim(),
+      });
     setToken(d.access_token);
+    setArea(mp ? 'mp' : 'console');
     $('#login-password').value = '';
     $('#login-code').value = '';
     $('#totp-row').hidden = true;
@@ -858,7 +1151,7 @@ async function login(ev) {
 
 async function logout() {
   // Revoke the session on the server; the page forgets the token either way.
-  try { await api('/console/logout'); } catch { /* already gone */ }
+  try { await api(area() === 'mp' ? '/mp/logout' : '/console/logout'); } catch { /* already gone */ }
   setToken(null);
   showLogin('已退出登录');
 }
@@ -872,7 +1165,7 @@ function init() {
   for (const b of document.querySelectorAll('nav button')) b.addEventListener('click', () => show(b.dataset.view));
   window.addEventListener('hashchange', () => {
     const name = location.hash.slice(1);
-    if (token() && screens[name] && name !== current) show(name);
+    if (token() && screens[name] && areaOf(name) === area() && name !== current) show(name);
   });
   if (token()) enterApp();
   else showLogin();

@@ -21,6 +21,8 @@ const ADMIN_PHONE: &str = "13500000000";
 const ADMIN_PASSWORD: &str = "console-admin-pw";
 const ROOM_NAME: &str = "浏览器测试群";
 const CHAT_TEXT: &str = "你好，这是一条测试消息";
+const MP_PHONE: &str = "13500000005";
+const MP_MASS_TEXT: &str = "公众号群发：欢迎关注";
 
 fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
@@ -298,6 +300,55 @@ async fn operator_runs_the_console_in_chromium() {
     .await;
     data(&v);
 
+    // A report to review, a friendship to end, and a public account with a follower.
+    let v = post(
+        &client,
+        &format!("{base}/user/report"),
+        &[
+            ("access_token", &sender_token),
+            ("toUserId", &third.to_string()),
+            ("reason", "1"),
+        ],
+    )
+    .await;
+    data(&v);
+    let (friend, friend_token) = register(&client, &base, "13500000004", "赵六").await;
+    let v = post(
+        &client,
+        &format!("{base}/user/settings/update"),
+        &[("access_token", &friend_token), ("friendsVerify", "0")],
+    )
+    .await;
+    data(&v);
+    let v = post(
+        &client,
+        &format!("{base}/friends/add"),
+        &[
+            ("access_token", &sender_token),
+            ("toUserId", &friend.to_string()),
+        ],
+    )
+    .await;
+    data(&v);
+    let (mp, mp_token) = register(&client, &base, MP_PHONE, "测试公众号").await;
+    let v = post(
+        &client,
+        &format!("{base}/user/update"),
+        &[("access_token", &mp_token), ("userType", "2")],
+    )
+    .await;
+    data(&v);
+    let v = post(
+        &client,
+        &format!("{base}/friends/add"),
+        &[
+            ("access_token", &sender_token),
+            ("toUserId", &mp.to_string()),
+        ],
+    )
+    .await;
+    data(&v);
+
     let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-artifacts");
     let (code, last) = run_browser(&[
         ("SHIKU_URL", base.clone()),
@@ -309,6 +360,11 @@ async fn operator_runs_the_console_in_chromium() {
         ("SHIKU_CHAT_SENDER", sender.to_string()),
         ("SHIKU_CHAT_TEXT", CHAT_TEXT.into()),
         ("SHIKU_MEMBER_ID", third.to_string()),
+        ("SHIKU_SENDER_PHONE", "13500000001".into()),
+        ("SHIKU_FRIEND_ID", friend.to_string()),
+        ("SHIKU_MP_PHONE", MP_PHONE.into()),
+        ("SHIKU_MP_PASSWORD", "user-password".into()),
+        ("SHIKU_MP_TEXT", MP_MASS_TEXT.into()),
         ("SHIKU_ARTIFACTS", artifacts.display().to_string()),
         ("SHIKU_CHROMIUM", CHROMIUM.into()),
     ]);
@@ -333,13 +389,27 @@ async fn operator_runs_the_console_in_chromium() {
         "send message",
         "push to all",
         "set config",
+        "user relations",
+        "create room",
+        "review reports",
+        "public account",
         "totp login",
         "logout",
         "expired session returns to login",
     ] {
         assert!(steps.contains(&step), "step {step:?} missing: {steps:?}");
     }
-    for shot in ["dashboard", "users", "rooms", "chat-logs", "login-totp"] {
+    for shot in [
+        "dashboard",
+        "users",
+        "rooms",
+        "chat-logs",
+        "login-totp",
+        "relations",
+        "reports",
+        "mp-menu",
+        "mp-mass",
+    ] {
         let path = artifacts.join(format!("{shot}.png"));
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         assert!(size > 1000, "no screenshot {}", path.display());
@@ -401,6 +471,62 @@ async fn operator_runs_the_console_in_chromium() {
     )
     .await;
     data(&v);
+    // The report was handled by locking the reported user.
+    let v = post(
+        &client,
+        &console("userList"),
+        &[("access_token", &admin_token), ("keyWorld", "13500000003")],
+    )
+    .await;
+    assert_eq!(
+        data(&v)[0]["status"],
+        -1,
+        "the reported user was not locked: {v}"
+    );
+    // The friendship ended in the browser, both ways.
+    let v = post(
+        &client,
+        &format!("{base}/friends/get"),
+        &[
+            ("access_token", &friend_token),
+            ("toUserId", &sender.to_string()),
+        ],
+    )
+    .await;
+    assert!(
+        v["data"].is_null() || v["data"]["status"] != 2,
+        "still friends: {v}"
+    );
+    // The room made in the browser exists with its member.
+    let v = post(
+        &client,
+        &console("roomList"),
+        &[("access_token", &admin_token), ("keyWorld", "后台新建群")],
+    )
+    .await;
+    assert_eq!(v["count"], 1, "{v}");
+    assert_eq!(data(&v)[0]["userId"], sender, "{v}");
+    // The public account's menu and mass text reached users.
+    let v = post(
+        &client,
+        &format!("{base}/public/menu/list"),
+        &[("access_token", &sender_token), ("userId", &mp.to_string())],
+    )
+    .await;
+    assert_eq!(data(&v)[0]["name"], "官网", "{v}");
+    let v = post(
+        &client,
+        &format!("{base}/tigase/shiku_msgs"),
+        &[
+            ("access_token", &sender_token),
+            ("receiver", &mp.to_string()),
+        ],
+    )
+    .await;
+    assert!(
+        data(&v)[0]["body"].as_str().unwrap().contains(MP_MASS_TEXT),
+        "{v}"
+    );
     // Logging out in the browser ended only that session: the one made here still works.
     let v = post(
         &client,

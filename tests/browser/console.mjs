@@ -27,6 +27,11 @@ const roomName = need('SHIKU_ROOM_NAME');
 const chatSender = need('SHIKU_CHAT_SENDER');
 const chatText = need('SHIKU_CHAT_TEXT');
 const memberId = need('SHIKU_MEMBER_ID');
+const senderPhone = need('SHIKU_SENDER_PHONE');
+const friendId = need('SHIKU_FRIEND_ID');
+const mpPhone = need('SHIKU_MP_PHONE');
+const mpPassword = need('SHIKU_MP_PASSWORD');
+const mpText = need('SHIKU_MP_TEXT');
 const artifacts = need('SHIKU_ARTIFACTS');
 const executablePath = process.env.SHIKU_CHROMIUM || '/usr/bin/chromium';
 const TIMEOUT = 15000;
@@ -227,6 +232,86 @@ try {
     await page.getByRole('button', { name: '保存修改' }).click();
     await toastSays('配置已保存');
     await page.locator('#config-table tr', { hasText: 'companyName' }).locator('.badge', { hasText: '后台已修改' }).waitFor();
+  });
+
+  await step('user relations', async () => {
+    await page.click('nav button[data-view="users"]');
+    await page.fill('#user-keyword', senderPhone);
+    await page.click('#user-search');
+    const row = page.locator('#user-table tbody tr', { hasText: senderPhone });
+    await page.waitForFunction(() => document.querySelectorAll('#user-table tbody tr').length === 1);
+    await row.getByRole('button', { name: '好友' }).click();
+    const rel = page.locator('#relation-table tbody tr', { hasText: friendId });
+    await rel.waitFor();
+    await rel.getByRole('button', { name: '拉黑' }).click();
+    await toastSays('已拉黑');
+    await rel.getByRole('button', { name: '取消拉黑' }).click();
+    await toastSays('已取消拉黑');
+    await shot('relations');
+    await rel.getByRole('button', { name: '解除好友' }).click();
+    await toastSays('已解除好友关系');
+    await page.locator('#relation-table tbody tr', { hasText: friendId }).locator('td', { hasText: '好友' }).waitFor({ state: 'detached' });
+    await page.locator('#modal-actions').getByRole('button', { name: '关闭' }).click();
+  });
+
+  await step('create room', async () => {
+    await page.click('nav button[data-view="rooms"]');
+    await page.getByRole('button', { name: '新建群' }).click();
+    await page.fill('#modal input[name="owner"]', chatSender);
+    await page.fill('#modal input[name="room-name"]', '后台新建群');
+    await page.fill('#modal input[name="member-ids"]', memberId);
+    await page.locator('#modal-actions').getByRole('button', { name: '创建' }).click();
+    await toastSays('已创建群');
+    await page.locator('#room-table tbody tr', { hasText: '后台新建群' }).waitFor();
+  });
+
+  await step('review reports', async () => {
+    await page.click('nav button[data-view="reports"]');
+    const row = page.locator('#report-table tbody tr', { hasText: memberId });
+    await row.waitFor();
+    await shot('reports');
+    await row.getByRole('button', { name: '锁定用户' }).click();
+    await toastSays('已处理 1 条举报');
+    await page.locator('#report-table td.empty').waitFor();
+    await page.selectOption('#report-status', '1');
+    await page.locator('#report-table tbody tr', { hasText: '已锁定' }).waitFor();
+  });
+
+  await step('public account', async () => {
+    // A public account logs in to its own back office from the same page.
+    await page.click('#logout');
+    await page.fill('#login-account', mpPhone);
+    await page.fill('#login-password', mpPassword);
+    await page.check('#login-mp');
+    await page.click('#login-submit');
+    await page.locator('#screen-title', { hasText: '公众号主页' }).waitFor();
+    await page.locator('#mp-fans-count', { hasText: '1' }).waitFor();
+    if (await page.locator('nav button[data-view="users"]').isVisible()) throw new Error('admin screens shown to a public account');
+    await page.click('nav button[data-view="mp-menu"]');
+    await page.getByRole('button', { name: '添加菜单' }).click();
+    await page.fill('#modal input[name="menu-name"]', '官网');
+    await page.fill('#modal input[name="menu-url"]', 'https://example.com');
+    await page.locator('#modal-actions').getByRole('button', { name: '保存' }).click();
+    await toastSays('菜单已保存');
+    await page.locator('#mp-menu-table tbody tr', { hasText: '官网' }).waitFor();
+    await shot('mp-menu');
+    await page.click('nav button[data-view="mp-fans"]');
+    await page.locator('#mp-fans-table tbody tr', { hasText: chatSender }).waitFor();
+    await page.click('nav button[data-view="mp-mass"]');
+    await page.fill('#mp-mass-text', mpText);
+    await page.getByRole('button', { name: '群发文字' }).click();
+    await page.locator('#mp-job', { hasText: '已完成：成功 1 人' }).waitFor({ timeout: 30000 });
+    await shot('mp-mass');
+    await page.click('nav button[data-view="mp-msgs"]');
+    await page.locator('#mp-msg-table tbody tr', { hasText: mpText }).waitFor();
+    await page.click('#logout');
+    await page.locator('#login-form').waitFor({ state: 'visible' });
+    // Back to the admin console for the steps after.
+    await page.uncheck('#login-mp');
+    await page.fill('#login-account', adminPhone);
+    await page.fill('#login-password', adminPassword);
+    await page.click('#login-submit');
+    await page.locator('#screen-title', { hasText: '数据概览' }).waitFor();
   });
 
   await step('every screen renders', async () => {
