@@ -16,7 +16,6 @@ use crate::domain::history::parse_body;
 use crate::domain::public_accounts::{self as mp, Article, MenuEntry};
 use crate::domain::{Code, Error};
 
-const TOKEN: ParamDoc = p("access_token", "string", true, "the /mp/login token");
 const PAGE_INDEX: ParamDoc = p("pageIndex", "integer", false, "default 0");
 const MASS: &str = "{jobId, fansCount, time}: sent to every follower in batches on a background task (progress: /mp/job)";
 
@@ -49,7 +48,7 @@ pub const DOCS: &[EndpointDoc] = &[
         tag: "public",
         summary: "Ends the back-office session",
         access: Access::PublicAccount,
-        params: &[TOKEN],
+        params: &[],
         codes: &[],
         data: "none",
     },
@@ -58,7 +57,7 @@ pub const DOCS: &[EndpointDoc] = &[
         tag: "public",
         summary: "The account's numbers",
         access: Access::PublicAccount,
-        params: &[TOKEN],
+        params: &[],
         codes: &[],
         data: "{userId, nickname, fansCount, menuCount}",
     },
@@ -67,7 +66,7 @@ pub const DOCS: &[EndpointDoc] = &[
         tag: "public",
         summary: "The account's menu, as /public/menu/list shows it",
         access: Access::PublicAccount,
-        params: &[TOKEN],
+        params: &[],
         codes: &[],
         data: "as /public/menu/list",
     },
@@ -77,7 +76,6 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "Adds (no id) or changes a menu entry: at most 3 top entries of 5 children each (the reference's /mp/menu/{op} with op=save)",
         access: Access::PublicAccount,
         params: &[
-            TOKEN,
             p("id", "long", false, "the entry to change; absent or 0 adds one"),
             p("parentId", "long", false, "a top entry's id, or 0 (default) for a top entry"),
             p("name", "string", true, "at most 16 characters"),
@@ -92,7 +90,7 @@ pub const DOCS: &[EndpointDoc] = &[
         tag: "public",
         summary: "Deletes a menu entry and its children (the reference's /mp/menu/{op} with op=delete)",
         access: Access::PublicAccount,
-        params: &[TOKEN, p("id", "long", true, "the entry")],
+        params: &[p("id", "long", true, "the entry")],
         codes: &[0],
         data: "none",
     },
@@ -101,7 +99,7 @@ pub const DOCS: &[EndpointDoc] = &[
         tag: "public",
         summary: "A page of the account's followers",
         access: Access::PublicAccount,
-        params: &[TOKEN, PAGE_INDEX, p("pageSize", "integer", false, "default 10, at most 100")],
+        params: &[PAGE_INDEX, p("pageSize", "integer", false, "default 10, at most 100")],
         codes: &[],
         data: "[{userId, nickname, createTime (s)}], with count (all followers)",
     },
@@ -110,7 +108,7 @@ pub const DOCS: &[EndpointDoc] = &[
         tag: "public",
         summary: "Removes a follower (the relation ends both ways)",
         access: Access::PublicAccount,
-        params: &[TOKEN, p("toUserId", "integer", true, "the follower")],
+        params: &[p("toUserId", "integer", true, "the follower")],
         codes: &[0],
         data: "none",
     },
@@ -119,7 +117,7 @@ pub const DOCS: &[EndpointDoc] = &[
         tag: "public",
         summary: "A page of the account's conversations, newest first",
         access: Access::PublicAccount,
-        params: &[TOKEN, PAGE_INDEX, p("pageSize", "integer", false, "default 15, at most 100")],
+        params: &[PAGE_INDEX, p("pageSize", "integer", false, "default 15, at most 100")],
         codes: &[],
         data: "rows as /tigase/getLastChatList answers them",
     },
@@ -129,7 +127,6 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "A page of the conversation with one user, newest first",
         access: Access::PublicAccount,
         params: &[
-            TOKEN,
             p("toUserId", "integer", true, "the user"),
             PAGE_INDEX,
             p("pageSize", "integer", false, "default 15, at most 100"),
@@ -143,7 +140,6 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "Replies to a follower with a text",
         access: Access::PublicAccount,
         params: &[
-            TOKEN,
             p("toUserId", "integer", true, "the follower"),
             p("content", "string", true, "the text, at most 4000 characters"),
         ],
@@ -156,7 +152,6 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "Sends a message to one follower",
         access: Access::PublicAccount,
         params: &[
-            TOKEN,
             p("toUserId", "integer", true, "the follower"),
             p("body", "string", true, "the message JSON (type 1–99, content, …)"),
         ],
@@ -168,7 +163,7 @@ pub const DOCS: &[EndpointDoc] = &[
         tag: "public",
         summary: "The single image-text composer's data (the reference's page)",
         access: Access::PublicAccount,
-        params: &[TOKEN],
+        params: &[],
         codes: &[],
         data: "{fansCount}",
     },
@@ -177,7 +172,7 @@ pub const DOCS: &[EndpointDoc] = &[
         tag: "public",
         summary: "The image-text composer's data for several articles (the reference's page)",
         access: Access::PublicAccount,
-        params: &[TOKEN],
+        params: &[],
         codes: &[],
         data: "{fansCount}",
     },
@@ -186,7 +181,7 @@ pub const DOCS: &[EndpointDoc] = &[
         tag: "public",
         summary: "A text to every follower",
         access: Access::PublicAccount,
-        params: &[TOKEN, p("title", "string", true, "the text, at most 4000 characters")],
+        params: &[p("title", "string", true, "the text, at most 4000 characters")],
         codes: &[0, 1010101],
         data: MASS,
     },
@@ -196,7 +191,6 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "A single image-text article (type 80, content {title, sub, img, url}) to every follower",
         access: Access::PublicAccount,
         params: &[
-            TOKEN,
             p("title", "string", true, "at most 64 characters"),
             p("sub", "string", true, "the summary, at most 256 characters"),
             p("img", "string", true, "the picture's URL"),
@@ -211,7 +205,6 @@ pub const DOCS: &[EndpointDoc] = &[
         summary: "Several image-text articles (type 81, content [{title, img, url}]) to every follower",
         access: Access::PublicAccount,
         params: &[
-            TOKEN,
             p("title", "string", true, "the titles: a JSON array, or repeated"),
             p("url", "string", true, "the URLs, in the same order"),
             p("img", "string", true, "the pictures' URLs, in the same order"),
@@ -224,7 +217,7 @@ pub const DOCS: &[EndpointDoc] = &[
         tag: "public",
         summary: "The progress of one of the account's mass sendings",
         access: Access::PublicAccount,
-        params: &[TOKEN, p("jobId", "string", true, "from a *ToAll call")],
+        params: &[p("jobId", "string", true, "from a *ToAll call")],
         codes: &[0],
         data: "{jobId, from, done, sent, failed, startTime/endTime (ms)}",
     },
