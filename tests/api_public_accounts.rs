@@ -264,6 +264,7 @@ async fn a_public_account_runs_its_menu_followers_and_mass_sending() {
 
     // Mass sending: text, one article, several articles; every follower, nobody else.
     assert_eq!(ok(&call(&app, "/mp/push", t, &[]).await)["fansCount"], 2);
+    assert_eq!(ok(&call(&app, "/mp/many", t, &[]).await)["fansCount"], 2);
     let v = call(&app, "/mp/textToAll", t, &[("title", "全体粉丝你好")]).await;
     assert_eq!(ok(&v)["fansCount"], 2);
     let job = ok(&v)["jobId"].as_str().unwrap().to_string();

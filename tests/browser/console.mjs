@@ -124,6 +124,8 @@ try {
     const rooms = Number(await page.textContent('#stat-rooms'));
     const messages = Number(await page.textContent('#stat-messages'));
     if (users < 3 || rooms < 1 || messages < 1) throw new Error(`dashboard numbers ${users}/${rooms}/${messages}`);
+    // The server sampled the online count when it started: the offline count is shown.
+    await page.locator('#online-note', { hasText: '离线' }).waitFor();
     await shot('dashboard');
   });
 
@@ -232,6 +234,8 @@ try {
     await page.getByRole('button', { name: '保存修改' }).click();
     await toastSays('配置已保存');
     await page.locator('#config-table tr', { hasText: 'companyName' }).locator('.badge', { hasText: '后台已修改' }).waitFor();
+    await page.getByRole('button', { name: '同步 XMPP 账号' }).click();
+    await toastSays('均可直接用 XMPP 登录');
   });
 
   await step('user relations', async () => {
