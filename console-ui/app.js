@@ -583,7 +583,7 @@ async function renderMpMenu(main) {
   if (!tree) return;
   function edit(entry, parentId = 0) {
     const name = h('input', { name: 'menu-name', value: entry?.name || '', maxLength: 16 });
-    const url = h('input', { name: 'menu-url', value: entry?.url || '', placeholder: 'https://…' });
+    const url = h('input', { name: 'menu-url', value: entry?.url || '', placeholder: '网址（http 或 https 开头）' });
     const parent = h('select', { name: 'menu-parent' }, h('option', { value: 0, text: '（一级菜单）' }),
       tree.map((t) => h('option', { value: t.id, text: t.name, selected: String(t.id) === String(entry?.parentId ?? parentId) })));
     openModal(entry ? `编辑菜单：${entry.name}` : '添加菜单', h('div', { class: 'form-grid' },
@@ -687,12 +687,12 @@ async function renderMpMass(main) {
   const text = h('textarea', { id: 'mp-mass-text', rows: 3, placeholder: '发送给所有粉丝的文字' });
   const one = {
     title: h('input', { name: 'article-title' }), sub: h('input', { name: 'article-sub' }),
-    img: h('input', { name: 'article-img', placeholder: 'https://…' }), url: h('input', { name: 'article-url', placeholder: 'https://…' }),
+    img: h('input', { name: 'article-img', placeholder: '网址（http 或 https 开头）' }), url: h('input', { name: 'article-url', placeholder: '网址（http 或 https 开头）' }),
   };
   const many = h('div', { id: 'mp-articles' });
   const addArticle = () => many.append(h('div', { class: 'form-grid article' },
-    field('标题', h('input', { name: 'many-title' })), field('图片', h('input', { name: 'many-img', placeholder: 'https://…' })),
-    field('链接', h('input', { name: 'many-url', placeholder: 'https://…' }))));
+    field('标题', h('input', { name: 'many-title' })), field('图片', h('input', { name: 'many-img', placeholder: '网址（http 或 https 开头）' })),
+    field('链接', h('input', { name: 'many-url', placeholder: '网址（http 或 https 开头）' }))));
   addArticle();
   addArticle();
   async function start(path, params, what) {
