@@ -1311,7 +1311,7 @@ async fn next_recipients(ctx: &Ctx, to: Recipients, cursor: i64) -> Result<(Vec<
             let batch = ctx
                 .store
                 .friends
-                .query_friends(&super::public_accounts::fans_query(
+                .query_friends(&super::friends::fans_query(
                     ctx,
                     account,
                     cursor as u64,

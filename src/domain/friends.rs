@@ -1012,6 +1012,19 @@ pub async fn add_all_system(ctx: &Ctx, me: i32) -> Result<Value> {
     Ok(json!(added))
 }
 
+/// The followers of a public account (`/mp/fans`, its mass sending): its friends but the system
+/// accounts, in the order they followed.
+pub fn fans_query(ctx: &Ctx, account: i32, skip: u64, limit: u64) -> FriendQuery {
+    FriendQuery {
+        user_id: account,
+        status: Some(FRIENDS),
+        min_to_user_id: Some(SEARCH_FLOOR.min(ctx.config.first_user_id)),
+        skip,
+        limit,
+        ..FriendQuery::default()
+    }
+}
+
 /// A user search (`/nearby/user`, `/nearby/nearbyUserWeb`).
 #[derive(Debug, Clone)]
 pub struct UserSearch {

@@ -13,15 +13,13 @@ use serde_json::{json, Map, Value};
 use super::console::{self, Recipients};
 use super::credentials;
 use super::error::{Error, Result};
-use super::friends;
+use super::friends::{self, fans_query};
 use super::history::{self, HistoryRequest};
 use super::messages::{self, Outgoing, Target};
-use super::users::SEARCH_FLOOR;
 use super::util::{is_md5_hex, now_millis, now_secs, uuid32};
 use super::view::{Page, PageResult};
 use super::Ctx;
 use crate::documents::{Menu, User};
-use crate::store::FriendQuery;
 
 /// The audience of `/mp/login` tokens (never valid for the console or the user API).
 pub const MP_AUDIENCE: &str = "shiku-mp";
@@ -269,18 +267,6 @@ pub async fn menu_delete(ctx: &Ctx, me: i32, id: i64) -> Result<()> {
         .collect();
     ctx.store.menus.delete_menus(me, &ids).await?;
     Ok(())
-}
-
-/// The followers of a public account: its friends but the system accounts.
-pub fn fans_query(ctx: &Ctx, account: i32, skip: u64, limit: u64) -> FriendQuery {
-    FriendQuery {
-        user_id: account,
-        status: Some(2),
-        min_to_user_id: Some(SEARCH_FLOOR.min(ctx.config.first_user_id)),
-        skip,
-        limit,
-        ..FriendQuery::default()
-    }
 }
 
 async fn fans_count(ctx: &Ctx, me: i32) -> Result<u64> {
