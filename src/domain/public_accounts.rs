@@ -216,7 +216,17 @@ pub async fn menu_save(ctx: &Ctx, me: i32, e: MenuEntry) -> Result<Value> {
         ),
         None => None,
     };
-    let id = existing.as_ref().map_or_else(new_menu_id, |m| m.id);
+    // A new id never replaces another entry of the account (two saves in one millisecond).
+    let id = match &existing {
+        Some(m) => m.id,
+        None => {
+            let mut id = new_menu_id();
+            while all.iter().any(|m| m.id == id) {
+                id = new_menu_id();
+            }
+            id
+        }
+    };
     if e.parent_id != 0 {
         let parent_is_top = all.iter().any(|m| m.id == e.parent_id && m.parent_id == 0);
         if !parent_is_top || e.parent_id == id {

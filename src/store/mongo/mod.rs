@@ -433,17 +433,22 @@ pub fn user_query_filter(q: &UserQuery) -> Document {
     if let Some(sex) = q.sex {
         filter.insert("sex", sex);
     }
-    let mut birthday = Document::new();
-    if let Some(from) = q.birthday_from {
-        birthday.insert("$gte", from);
-    }
-    if let Some(to) = q.birthday_to {
-        birthday.insert("$lte", to);
-    }
-    if !birthday.is_empty() {
-        filter.insert("birthday", birthday);
+    if let Some(range) = birthday_range(q.birthday_from, q.birthday_to) {
+        filter.insert("birthday", range);
     }
     filter
+}
+
+/// A birthday range filter (seconds, both ends included), None when unbounded.
+fn birthday_range(from: Option<i64>, to: Option<i64>) -> Option<Document> {
+    let mut range = Document::new();
+    if let Some(from) = from {
+        range.insert("$gte", from);
+    }
+    if let Some(to) = to {
+        range.insert("$lte", to);
+    }
+    (!range.is_empty()).then_some(range)
 }
 
 /// The `$geoNear` stage of a [`NearbyQuery`]: distances in metres into `distanceField`.
@@ -458,15 +463,8 @@ pub fn nearby_stage(q: &NearbyQuery, distance_field: &str) -> Document {
     if let Some(sex) = q.sex {
         filter.insert("sex", sex);
     }
-    let mut birthday = Document::new();
-    if let Some(from) = q.birthday_from {
-        birthday.insert("$gte", from);
-    }
-    if let Some(to) = q.birthday_to {
-        birthday.insert("$lte", to);
-    }
-    if !birthday.is_empty() {
-        filter.insert("birthday", birthday);
+    if let Some(range) = birthday_range(q.birthday_from, q.birthday_to) {
+        filter.insert("birthday", range);
     }
     if let Some(since) = q.active_since {
         filter.insert("active", doc! { "$gte": since });
